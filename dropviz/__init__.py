@@ -1,0 +1,1 @@
+"""dropviz: an interactive visualizer of dropout. The engine lives here; app.py is the web page."""

@@ -1,0 +1,207 @@
+"""RunConfig, its LIMITS, and validate(): the one gate every setting passes, from widgets, URLs, the CLI or files.
+
+Nothing here trains or draws; it only says what a run is and whether a value may enter.
+p is the DROP probability everywhere (PyTorch's convention); the dropout paper writes the keep
+probability 1 - p.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+DATASET_NAMES = ("circle", "xor", "gauss", "spiral", "moons")  # must match data.DATASETS (tested)
+ACTIVATIONS = ("relu", "tanh", "sigmoid")
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Every setting of one run (a dropout network and its no-dropout twin).
+
+    The defaults are the "overfitting demo" preset: the twin memorizes flipped labels, dropout does not.
+    """
+
+    dataset: str = "circle"  # key of data.DATASETS
+    n_train: int = 100  # training points
+    n_val: int = 500  # validation points, same distribution
+    noise: float = 0.1  # moves points (see each data set's noise_effect)
+    label_noise: float = 0.2  # probability that a label is flipped: wrong labels to memorize
+    hidden: tuple[int, ...] = (128, 128)  # neurons per hidden layer: ample capacity to overfit 100 points
+    activation: str = "relu"
+    p: tuple[float, ...] = (0.5, 0.5)  # drop probability per hidden layer, len == len(hidden)
+    p_input: float = 0.0  # drop probability of the two inputs
+    dropout: bool = True  # the toggle: False trains the dropout run without dropout too
+    optimizer: str = "adam"
+    lr: float = 0.01  # learning rate
+    momentum: float = 0.9  # SGD only
+    batch_size: int = 16
+    weight_decay: float = 0.0  # L2 penalty, as torch.optim's weight_decay
+    epochs: int = 300  # the run stops here
+    seed: int = 0  # data, initial weights, batches and masks
+
+    @property
+    def p_effective(self) -> tuple[float, ...]:
+        """The hidden-layer drop probabilities in force: all zero when the toggle is off."""
+        return self.p if self.dropout else tuple(0.0 for _ in self.p)
+
+    @property
+    def p_input_effective(self) -> float:
+        return self.p_input if self.dropout else 0.0
+
+
+@dataclass(frozen=True)
+class Limit:
+    kind: type  # int, float, bool, str or tuple (of int / float)
+    low: float | None = None  # inclusive, numbers only
+    high: float | None = None  # inclusive
+    choices: tuple[str, ...] = ()
+    why: str = ""  # said to the user when a value is refused or clamped
+
+
+# The one table of what may enter. Each field of RunConfig has exactly one row (tested).
+LIMITS: dict[str, Limit] = {
+    "dataset": Limit(str, choices=DATASET_NAMES),
+    "n_train": Limit(int, 10, 2000),
+    "n_val": Limit(int, 10, 5000),
+    "noise": Limit(float, 0.0, 0.5),
+    "label_noise": Limit(float, 0.0, 0.5, why="above 0.5 the labels mean their opposite"),
+    "hidden": Limit(tuple, 1, 256, why="1 to 6 layers of 1 to 256 neurons"),
+    "activation": Limit(str, choices=ACTIVATIONS),
+    "p": Limit(tuple, 0.0, 0.95, why="p is the drop probability; at p = 1 nothing would pass through"),
+    "p_input": Limit(float, 0.0, 0.95, why="p is the drop probability; at p = 1 nothing would pass through"),
+    "dropout": Limit(bool),
+    "optimizer": Limit(str, choices=OPTIMIZERS),
+    "lr": Limit(float, 1e-6, 10.0),
+    "momentum": Limit(float, 0.0, 0.99),
+    "batch_size": Limit(int, 1, 2000, why="at most the number of training points"),
+    "weight_decay": Limit(float, 0.0, 1.0),
+    "epochs": Limit(int, 1, 5000),
+    "seed": Limit(int, 0, 2**31 - 1),
+}
+MAX_LAYERS = 6
+MAX_TEXT = 200  # longer raw values are refused unread
+
+
+class ConfigError(ValueError):
+    """A value that cannot enter, with the reason; strict callers (the CLI) raise it."""
+
+
+def _parse_float(raw: Any) -> float:
+    if isinstance(raw, bool):
+        raise ValueError("expected a number")
+    value = float(raw)
+    if not math.isfinite(value):
+        raise ValueError("not a finite number")
+    return value
+
+
+def _parse_int(raw: Any) -> int:
+    value = _parse_float(raw)
+    if value != int(value):
+        raise ValueError("expected a whole number")
+    return int(value)
+
+
+def _parse_bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in ("1", "true", "on", "yes"):
+        return True
+    if text in ("0", "false", "off", "no"):
+        return False
+    raise ValueError("expected on/off")
+
+
+def _parse_tuple(raw: Any, item) -> tuple:
+    parts = raw.split(",") if isinstance(raw, str) else list(raw) if isinstance(raw, (list, tuple)) else [raw]
+    if not parts or any(str(part).strip() == "" for part in parts):
+        raise ValueError("expected a comma-separated list")
+    return tuple(item(part) for part in parts)
+
+
+def _clamp(name: str, value, limit: Limit, warnings: list[str]):
+    if limit.low is not None and value < limit.low or limit.high is not None and value > limit.high:
+        clamped = type(value)(min(max(value, limit.low), limit.high))
+        why = f" ({limit.why})" if limit.why else ""
+        warnings.append(f"{name}: {value!r} is outside {limit.low:g} to {limit.high:g}; using {clamped!r}{why}")
+        return clamped
+    return value
+
+
+def _check_one(name: str, raw: Any, limit: Limit, warnings: list[str]):
+    """One raw value -> its typed, in-range value. Raises ValueError with a reason when unusable."""
+    if isinstance(raw, (list, tuple)) and limit.kind is not tuple:
+        if len(raw) != 1:
+            raise ValueError("given more than once")
+        raw = raw[0]
+    if isinstance(raw, str) and len(raw) > MAX_TEXT:
+        raise ValueError(f"longer than {MAX_TEXT} characters")
+    if limit.kind is str:
+        text = str(raw).strip().lower()
+        if text not in limit.choices:
+            raise ValueError(f"unknown; choose one of {', '.join(limit.choices)}")
+        return text
+    if limit.kind is bool:
+        return _parse_bool(raw)
+    if limit.kind is int:
+        return _clamp(name, _parse_int(raw), limit, warnings)
+    if limit.kind is float:
+        return _clamp(name, _parse_float(raw), limit, warnings)
+    item = _parse_int if name == "hidden" else _parse_float
+    values = _parse_tuple(raw, item)
+    if name == "hidden" and len(values) > MAX_LAYERS:
+        warnings.append(f"hidden: {len(values)} layers is more than {MAX_LAYERS}; keeping the first {MAX_LAYERS}")
+        values = values[:MAX_LAYERS]
+    return tuple(_clamp(name, v, limit, warnings) for v in values)
+
+
+def validate(values: Mapping[str, Any], base: RunConfig | None = None, strict: bool = False) -> tuple[RunConfig, list[str]]:
+    """Check raw values (strings, numbers, lists) against LIMITS and build a RunConfig on top of base.
+
+    Unknown keys are ignored; an unusable value keeps base's value; an out-of-range number is
+    clamped. Each of these is named in the returned warnings. strict=True raises ConfigError
+    instead of warning about an unusable or unknown value (clamping still only warns).
+    """
+    base = base or RunConfig()
+    warnings: list[str] = []
+    accepted: dict[str, Any] = {}
+    for name, raw in values.items():
+        shown = str(name)[:40]
+        if name not in LIMITS:
+            message = f"{shown}: unknown setting, ignored"
+            if strict:
+                raise ConfigError(message)
+            warnings.append(message)
+            continue
+        try:
+            accepted[name] = _check_one(name, raw, LIMITS[name], warnings)
+        except (ValueError, TypeError, OverflowError) as error:
+            message = f"{shown}: {str(raw)[:40]!r} ignored ({error})"
+            if strict:
+                raise ConfigError(message) from None
+            warnings.append(message)
+    config = dataclasses.replace(base, **accepted)
+    return _consistent(config, "p" in accepted, warnings)
+
+
+def _consistent(config: RunConfig, p_given: bool, warnings: list[str]) -> tuple[RunConfig, list[str]]:
+    """Cross-field rules: one p per hidden layer, batch no larger than the training set."""
+    changes: dict[str, Any] = {}
+    layers = len(config.hidden)
+    if len(config.p) != layers:
+        if len(config.p) != 1 and p_given:
+            warnings.append(f"p: {len(config.p)} values for {layers} hidden layers; using {config.p[0]:g} for every layer")
+        changes["p"] = (config.p[0],) * layers
+    if config.batch_size > config.n_train:
+        warnings.append(f"batch_size: {config.batch_size} is more than the {config.n_train} training points; using {config.n_train}")
+        changes["batch_size"] = config.n_train
+    return dataclasses.replace(config, **changes), warnings
+
+
+def to_dict(config: RunConfig) -> dict[str, Any]:
+    """JSON-ready settings (tuples become lists); validate(to_dict(c)) gives c back."""
+    return {name: list(value) if isinstance(value, tuple) else value for name, value in dataclasses.asdict(config).items()}

@@ -1,0 +1,282 @@
+"""Trainer: the one object that mutates. It trains the dropout run and its no-dropout twin in lockstep.
+
+Both runs start from the same initial weights and see the same batches in the same order; they
+differ only in dropout. The Trainer owns the random streams (seeded from the config), draws every
+mask, keeps the history, and hands out frozen records (records.py). No tensor leaves this module
+or model.py; the network arithmetic is fastnet.NumpyNet, or model.TorchNet for checking.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from .config import RunConfig
+from .data import EXTENT, make_dataset
+from .fastnet import NumpyNet, cross_entropy
+from .model import TorchNet
+from .records import RUN_NAMES, Event, History, LayerParams, RunHistory, Snapshot, StepTrace, frozen
+
+GRID = 100  # decision-boundary grid points per axis
+BACKENDS = {"numpy": NumpyNet, "torch": TorchNet}
+
+
+def initial_parameters(sizes: tuple[int, ...], rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """torch.nn.Linear's default initialisation, U(-1/sqrt(in), 1/sqrt(in)), drawn from rng.
+
+    Returns weights [(in, out)] and biases [(out,)] of one model.
+    """
+    weights, biases = [], []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        bound = 1.0 / np.sqrt(fan_in)
+        weights.append(rng.uniform(-bound, bound, (fan_out, fan_in)).T.copy())
+        biases.append(rng.uniform(-bound, bound, fan_out))
+    return weights, biases
+
+
+def evaluate(logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Loss and accuracy per model of evaluation-mode logits (K, N, 2) -> (K,), (K,)."""
+    loss, _ = cross_entropy(logits, y)
+    accuracy = (logits.argmax(axis=2) == y).mean(axis=1)
+    return loss, accuracy
+
+
+class Trainer:
+    """Trains both runs. Every public method but snapshot(), history() and the properties modifies it."""
+
+    def __init__(self, config: RunConfig, backend: str = "numpy"):
+        torch.set_num_threads(1)  # two threads are slower on networks this small
+        self.config = config
+        self.data = make_dataset(config.dataset, config.n_train, config.n_val, config.noise, config.label_noise, config.seed)
+        self.rng = np.random.default_rng([config.seed, 1])  # batches and masks; data has its own stream
+        self.sizes = (2, *config.hidden, 2)
+        weights, biases = initial_parameters(self.sizes, np.random.default_rng([config.seed, 2]))
+        k = len(RUN_NAMES)
+        # Both runs start from the same weights: (K, in, out) and (K, out).
+        self.net = BACKENDS[backend](
+            [np.stack([w] * k) for w in weights],
+            [np.stack([b] * k) for b in biases],
+            config.activation,
+            config.optimizer,
+            config.lr,
+            config.momentum,
+            config.weight_decay,
+        )
+        self.p = np.zeros((k, len(self.sizes) - 1))  # (K, L + 1) drop probability: input, hidden layers
+        self._set_p(config)
+        self.steps_per_epoch = -(-config.n_train // config.batch_size)
+        self.epoch = 0  # completed epochs
+        self.step_count = 0
+        self._position = 0  # examples of the current epoch already used
+        self._order = np.arange(config.n_train)
+        self._uniform = np.zeros((k, config.n_train, sum(self.sizes[:-1])), dtype=np.float32)
+        self._epoch_loss = np.zeros(k)  # sum over the epoch's examples of the optimized loss
+        self._curves: dict[str, list[np.ndarray]] = {name: [] for name in ("train_loss", "val_loss", "train_acc", "val_acc", "optimized_loss")}
+        self.diverged_at: list[int | None] = [None] * k  # epoch in which run k's loss stopped being finite
+        self.events: list[Event] = []
+        self._x, self._y = self.data.x_train, self.data.y_train  # this epoch's examples in batch order
+        self._drop: list[np.ndarray | None] = []  # per layer (K, n, units): 0 or 1 / (1 - p); None if nothing drops
+        self.last_drop: list[np.ndarray | None] | None = None  # the last step's slices of _drop, (K, B, units)
+        self.last_batch: np.ndarray | None = None  # (B,) training-set indices of the last step
+        self.last_losses: np.ndarray | None = None  # (K,) optimized loss of the last step
+        self._grid_cache: tuple[int, dict[str, np.ndarray]] | None = None
+        self.grid_axis = np.linspace(EXTENT[0], EXTENT[1], GRID)
+        gx, gy = np.meshgrid(self.grid_axis, self.grid_axis)  # rows = y
+        self._grid_points = np.column_stack([gx.ravel(), gy.ravel()])  # (G * G, 2)
+
+    # --- state read by the page ---------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        return self.epoch >= self.config.epochs or all(d is not None for d in self.diverged_at)
+
+    @property
+    def epoch_progress(self) -> float:
+        return self.epoch + self._position / self.config.n_train
+
+    # --- changes without a reset --------------------------------------------------------
+    def _set_p(self, config: RunConfig) -> None:
+        self.p[0, 0] = config.p_input_effective
+        self.p[0, 1:] = config.p_effective  # row 1, the twin, stays 0
+
+    def set_dropout(self, dropout: bool, p: tuple[float, ...], p_input: float) -> None:
+        """Modifies the dropout run's drop probabilities from the next step on; weights are kept.
+
+        p and p_input must already have passed config.validate; the change is recorded as an Event.
+        """
+        old = self.config
+        new = RunConfig(**{**old.__dict__, "dropout": dropout, "p": tuple(p), "p_input": p_input})
+        texts = []
+        if new.dropout != old.dropout:
+            texts.append("dropout on" if new.dropout else "dropout off")
+        if new.p != old.p:
+            texts.append(f"p {_fmt(old.p)} -> {_fmt(new.p)}")
+        if new.p_input != old.p_input:
+            texts.append(f"input p {old.p_input:g} -> {new.p_input:g}")
+        if not texts:
+            return
+        self.config = new
+        self._set_p(new)
+        if self._position:
+            self._make_drop()
+        self.events.append(Event(self.epoch_progress, ", ".join(texts)))
+
+    # --- training ------------------------------------------------------------------------
+    def _start_epoch(self) -> None:
+        """Modifies the batch order and draws one uniform number per model, example and unit."""
+        self._order = self.rng.permutation(self.config.n_train)
+        self._x, self._y = self.data.x_train[self._order], self.data.y_train[self._order]
+        self.rng.random(out=self._uniform, dtype=np.float32)  # (K, n, 2 + sum(hidden))
+        self._make_drop()
+        self._epoch_loss[:] = 0.0
+
+    def _make_drop(self) -> None:
+        """Modifies the epoch's scaled masks from the uniforms and the p now in force: kept when u >= p.
+
+        Every example of every step gets its own mask; a p changed mid-epoch applies from the next step.
+        """
+        self._drop, column = [], 0
+        for l, units in enumerate(self.sizes[:-1]):
+            p = self.p[:, l, None, None]  # (K, 1, 1)
+            u = self._uniform[:, :, column : column + units]
+            self._drop.append((u >= p) / (1.0 - p) if p.any() else None)
+            column += units
+
+    def step(self) -> None:
+        """Modifies: one optimizer step of both runs on the next mini-batch; closes the epoch when it ends."""
+        if self.finished:
+            return
+        if self._position == 0:
+            self._start_epoch()
+        start, stop = self._position, min(self._position + self.config.batch_size, self.config.n_train)
+        drop = [None if d is None else d[:, start:stop] for d in self._drop]
+        with np.errstate(all="ignore"):
+            losses = self.net.train_step(self._x[start:stop], self._y[start:stop], drop, self.p)
+        self._epoch_loss += losses * (stop - start)
+        self.last_drop, self.last_batch, self.last_losses = drop, self._order[start:stop], losses
+        self.step_count += 1
+        self._position = stop
+        for k, loss in enumerate(losses):
+            if self.diverged_at[k] is None and not np.isfinite(loss):
+                self.diverged_at[k] = self.epoch + 1
+        if self._position == self.config.n_train:
+            self._close_epoch()
+
+    def last_keep(self) -> list[np.ndarray] | None:
+        """The last step's keep masks, [(K, B, units)] bool: input layer first. None before the first step."""
+        if self.last_drop is None:
+            return None
+        k, batch = self.p.shape[0], len(self.last_batch)
+        return [np.ones((k, batch, units), bool) if d is None else d > 0 for d, units in zip(self.last_drop, self.sizes)]
+
+    def _close_epoch(self) -> None:
+        """Modifies the history: evaluation-mode metrics of both runs, appended once per epoch."""
+        with np.errstate(all="ignore"):
+            train_loss, train_acc = evaluate(self.net.logits(self.data.x_train), self.data.y_train)
+            val_loss, val_acc = evaluate(self.net.logits(self.data.x_val), self.data.y_val)
+        for k, name in enumerate(RUN_NAMES):
+            if self.diverged_at[k] is None and not (np.isfinite(train_loss[k]) and np.isfinite(val_loss[k])):
+                self.diverged_at[k] = self.epoch + 1
+        values = (train_loss, val_loss, train_acc, val_acc, self._epoch_loss / self.config.n_train)
+        for name, value in zip(self._curves, values):
+            self._curves[name].append(value)
+        self.epoch += 1
+        self._position = 0
+
+    def advance(self, time_budget: float) -> int:
+        """Modifies: trains for about time_budget seconds (at least one step). Returns the steps taken."""
+        deadline = time.perf_counter() + time_budget
+        taken = 0
+        while not self.finished:
+            self.step()
+            taken += 1
+            if time.perf_counter() >= deadline:
+                break
+        return taken
+
+    def run(self, progress=None) -> History:
+        """Modifies: trains to config.epochs (or until both runs diverge). progress(epoch) after each epoch."""
+        while not self.finished:
+            epoch = self.epoch
+            self.step()
+            if progress is not None and self.epoch != epoch:
+                progress(self.epoch)
+        return self.history()
+
+    def trace(self, steps: int) -> StepTrace:
+        """Modifies: takes `steps` steps, recording the dropout run's batches, masks, parameters before each update and losses."""
+        batch = self.config.batch_size
+        if self.config.n_train % batch:
+            raise ValueError(
+                f"trace needs every batch full: {self.config.n_train} training points are not a multiple of batch size {batch}"
+            )
+        rows: list[tuple] = []
+        for _ in range(steps):
+            if self.finished:
+                break
+            weights, biases = self.net.parameters()
+            self.step()
+            rows.append((self.last_batch, [m[0] for m in self.last_keep()], [w[0].T for w in weights], [b[0] for b in biases], self.last_losses[0]))
+        stack = lambda items: frozen(np.stack(items))  # noqa: E731
+        return StepTrace(
+            x=stack([self.data.x_train[r[0]] for r in rows]),
+            y=stack([self.data.y_train[r[0]] for r in rows]),
+            batch_index=stack([r[0] for r in rows]),
+            masks=tuple(stack([r[1][l] for r in rows]) for l in range(len(self.sizes) - 1)),
+            weights=tuple(stack([r[2][l] for r in rows]) for l in range(len(self.sizes) - 1)),
+            biases=tuple(stack([r[3][l] for r in rows]) for l in range(len(self.sizes) - 1)),
+            loss=stack([r[4] for r in rows]),
+            activation=self.config.activation,
+            p=tuple(float(v) for v in self.p[0, 1:]),
+            p_input=float(self.p[0, 0]),
+        )
+
+    # --- frozen records -------------------------------------------------------------------
+    def history(self) -> History:
+        runs = {}
+        for k, name in enumerate(RUN_NAMES):
+            bad = self.diverged_at[k]
+            kept = self.epoch if bad is None else bad - 1  # a diverged run keeps its finite epochs
+            curves = {key: frozen([row[k] for row in rows[:kept]]) for key, rows in self._curves.items()}
+            runs[name] = RunHistory(**curves, status="ok" if bad is None else f"diverged at epoch {bad}")
+        return History(runs=runs, events=tuple(self.events))
+
+    def grid_proba(self) -> dict[str, np.ndarray]:
+        """Evaluation-mode P(class 1) on the GRID x GRID square, per run, (G, G) float32; cached per step."""
+        if self._grid_cache is None or self._grid_cache[0] != self.step_count:
+            with np.errstate(all="ignore"):
+                logits = self.net.logits(self._grid_points)  # (K, G * G, 2)
+            proba = 1.0 / (1.0 + np.exp(logits[:, :, 0] - logits[:, :, 1]))
+            grids = {name: frozen(proba[k].reshape(GRID, GRID).astype(np.float32)) for k, name in enumerate(RUN_NAMES)}
+            self._grid_cache = (self.step_count, grids)
+        return self._grid_cache[1]
+
+    def snapshot(self) -> Snapshot:
+        weights, biases = self.net.parameters()
+        params = {
+            name: tuple(LayerParams(frozen(w[k].T.astype(np.float32)), frozen(b[k].astype(np.float32))) for w, b in zip(weights, biases))
+            for k, name in enumerate(RUN_NAMES)
+        }
+        tracked = None if self.last_batch is None else int(self.last_batch[0])
+        keep = self.last_keep()
+        masks = () if keep is None else tuple(frozen(m[0, 0]) for m in keep)  # run 0, first example
+        return Snapshot(
+            epoch=self.epoch,
+            step=self.step_count,
+            epoch_progress=self.epoch_progress,
+            sizes=self.sizes,
+            params=params,
+            masks=masks,
+            tracked_index=tracked,
+            p_effective=tuple(float(v) for v in self.p[0, 1:]),
+            p_input_effective=float(self.p[0, 0]),
+            grid_axis=frozen(self.grid_axis),
+            grid_proba=self.grid_proba(),
+            history=self.history(),
+            finished=self.finished,
+        )
+
+
+def _fmt(values: tuple[float, ...]) -> str:
+    return f"{values[0]:g}" if len(set(values)) == 1 else "/".join(f"{v:g}" for v in values)

@@ -1,0 +1,128 @@
+"""K stacked MLPs in NumPy with a hand-written backward pass: the fast path that trains.
+
+The dropout run and its twin (or the members of a sweep) are one set of arrays, parameter l of
+model k at W[l][k] with shape (in, out), so every step is a handful of batched matmuls.
+model.py's TorchNet is the reference: tests run both on the same masks and compare step for step.
+Not here: random numbers (the Trainer draws the masks), history, data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _relu(z):
+    return np.maximum(z, 0.0)
+
+
+def _sigmoid(z):
+    return 0.5 * (np.tanh(0.5 * z) + 1.0)  # overflow-free logistic
+
+
+# activation -> (f(z), f'(z) written in terms of y = f(z))
+ACTIVATIONS = {
+    "relu": (_relu, lambda y: y > 0),
+    "tanh": (np.tanh, lambda y: 1.0 - y * y),
+    "sigmoid": (_sigmoid, lambda y: y * (1.0 - y)),
+}
+
+ADAM_BETAS = (0.9, 0.999)  # torch.optim.Adam's defaults
+ADAM_EPS = 1e-8
+
+
+def cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean two-class cross-entropy per model and its gradient. logits (K, B, 2), y (B,) -> (K,), (K, B, 2).
+
+    With two classes softmax is the logistic of d = logit_1 - logit_0, which needs a third of the ops.
+    """
+    d = logits[:, :, 1] - logits[:, :, 0]  # (K, B)
+    loss = (np.logaddexp(0.0, d) - y * d).sum(axis=1) / len(y)
+    g = (np.tanh(0.5 * d) + (1.0 - 2.0 * y)) * (0.5 / len(y))  # dL/dd = (sigmoid(d) - y) / B
+    grad = np.empty_like(logits)
+    grad[:, :, 1] = g
+    grad[:, :, 0] = -g
+    return loss, grad
+
+
+class NumpyNet:
+    """K MLPs trained in lockstep on the same batches. Modifies its parameters and optimizer state in train_step only."""
+
+    def __init__(self, weights, biases, activation: str, optimizer: str, lr: float, momentum: float, weight_decay: float):
+        """weights[l] (K, in, out), biases[l] (K, out): copied in, float64."""
+        self.activation = activation
+        self.optimizer = optimizer
+        self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
+        self.k = weights[0].shape[0]
+        shapes = [(w.shape[1], w.shape[2]) for w in weights]
+        total = sum(i * o + o for i, o in shapes)
+        # Model k's parameters are row k of one buffer, so the optimizer is a few whole-array ops.
+        self.flat = np.zeros((self.k, total))  # (K, P)
+        self.grad = np.zeros((self.k, total))
+        self.W, self.b, self.gW, self.gb = [], [], [], []
+        offset = 0
+        for (i, o), w, b in zip(shapes, weights, biases):
+            for store, grads, size, shape, value in ((self.W, self.gW, i * o, (i, o), w), (self.b, self.gb, o, (o,), b)):
+                store.append(self.flat[:, offset : offset + size].reshape((self.k, *shape)))
+                grads.append(self.grad[:, offset : offset + size].reshape((self.k, *shape)))
+                store[-1][...] = value
+                offset += size
+        self.state1 = np.zeros_like(self.flat)  # SGD momentum buffer or Adam's first moment
+        self.state2 = np.zeros_like(self.flat)  # Adam's second moment
+        self.steps = 0
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """Evaluation mode: nothing dropped, nothing scaled. x (N, 2) -> (K, N, 2)."""
+        f, _ = ACTIVATIONS[self.activation]
+        a = x
+        for w, b in zip(self.W[:-1], self.b[:-1]):
+            a = f(a @ w + b[:, None, :])
+        return a @ self.W[-1] + self.b[-1][:, None, :]
+
+    def train_step(self, x: np.ndarray, y: np.ndarray, drop: list[np.ndarray | None], p: np.ndarray) -> np.ndarray:
+        """One optimizer step of all K models on one batch. Modifies parameters and optimizer state.
+
+        x (B, 2), y (B,); drop[0] (K, B, 2) for the inputs, drop[l] (K, B, h_l) for hidden layer l:
+        the keep masks already scaled, 0 or 1 / (1 - p); None where no model drops on that layer.
+        p (K, L + 1) is not needed here (TorchNet uses it). Returns the optimized loss per model, (K,).
+        """
+        f, df = ACTIVATIONS[self.activation]
+        inputs = [x if drop[0] is None else x * drop[0]]  # what each linear layer sees, (B or K, B, in)
+        outputs = []  # activations before the mask, for f'
+        for l, (w, b) in enumerate(zip(self.W[:-1], self.b[:-1])):
+            out = f(inputs[-1] @ w + b[:, None, :])  # (K, B, h_l)
+            outputs.append(out)
+            inputs.append(out if drop[l + 1] is None else out * drop[l + 1])
+        logits = inputs[-1] @ self.W[-1] + self.b[-1][:, None, :]
+        loss, dz = cross_entropy(logits, y)  # dz (K, B, 2)
+        for l in range(len(self.W) - 1, -1, -1):
+            np.matmul(inputs[l].swapaxes(-1, -2), dz, out=self.gW[l])  # (K, in, out)
+            dz.sum(axis=1, out=self.gb[l])
+            if l > 0:
+                dz = (dz @ self.W[l].swapaxes(1, 2)) * df(outputs[l - 1])
+                if drop[l] is not None:
+                    dz *= drop[l]
+        self._update()
+        return loss
+
+    def _update(self):
+        """torch.optim.SGD / Adam on every parameter, L2 weight decay added to the gradient as torch does."""
+        self.steps += 1
+        g = self.grad
+        if self.weight_decay:
+            g = g + self.weight_decay * self.flat
+        if self.optimizer == "sgd":
+            self.state1 *= self.momentum
+            self.state1 += g
+            self.flat -= self.lr * self.state1
+            return
+        beta1, beta2 = ADAM_BETAS
+        self.state1 += (1.0 - beta1) * (g - self.state1)
+        self.state2 *= beta2
+        self.state2 += (1.0 - beta2) * g * g
+        step_size = self.lr / (1.0 - beta1**self.steps)
+        denom = np.sqrt(self.state2) / np.sqrt(1.0 - beta2**self.steps) + ADAM_EPS
+        self.flat -= step_size * self.state1 / denom
+
+    def parameters(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Copies of the weights (K, in, out) and biases (K, out)."""
+        return [w.copy() for w in self.W], [b.copy() for b in self.b]
