@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 DATASET_NAMES = ("circle", "xor", "gauss", "spiral", "moons")  # must match data.DATASETS (tested)
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
@@ -41,6 +42,10 @@ class RunConfig:
     weight_decay: float = 0.0  # L2 penalty, as torch.optim's weight_decay
     epochs: int = 300  # the run stops here
     seed: int = 0  # data, initial weights, batches and masks
+
+    def __post_init__(self):
+        if len(self.p) != len(self.hidden):
+            raise ValueError(f"p has {len(self.p)} values for {len(self.hidden)} hidden layers; validate() broadcasts one value")
 
     @property
     def p_effective(self) -> tuple[float, ...]:
@@ -91,7 +96,7 @@ class ConfigError(ValueError):
 
 def _parse_float(raw: Any) -> float:
     if isinstance(raw, bool):
-        raise ValueError("expected a number")
+        raise TypeError("expected a number")
     value = float(raw)
     if not math.isfinite(value):
         raise ValueError("not a finite number")
@@ -184,22 +189,21 @@ def validate(values: Mapping[str, Any], base: RunConfig | None = None, strict: b
             if strict:
                 raise ConfigError(message) from None
             warnings.append(message)
-    config = dataclasses.replace(base, **accepted)
-    return _consistent(config, "p" in accepted, warnings)
+    return _consistent(base, accepted, warnings)
 
 
-def _consistent(config: RunConfig, p_given: bool, warnings: list[str]) -> tuple[RunConfig, list[str]]:
+def _consistent(base: RunConfig, accepted: dict[str, Any], warnings: list[str]) -> tuple[RunConfig, list[str]]:
     """Cross-field rules: one p per hidden layer, batch no larger than the training set."""
-    changes: dict[str, Any] = {}
-    layers = len(config.hidden)
-    if len(config.p) != layers:
-        if len(config.p) != 1 and p_given:
-            warnings.append(f"p: {len(config.p)} values for {layers} hidden layers; using {config.p[0]:g} for every layer")
-        changes["p"] = (config.p[0],) * layers
-    if config.batch_size > config.n_train:
-        warnings.append(f"batch_size: {config.batch_size} is more than the {config.n_train} training points; using {config.n_train}")
-        changes["batch_size"] = config.n_train
-    return dataclasses.replace(config, **changes), warnings
+    merged = {**dataclasses.asdict(base), **accepted}
+    layers, p = len(merged["hidden"]), tuple(merged["p"])
+    if len(p) != layers:
+        if len(p) != 1 and "p" in accepted:
+            warnings.append(f"p: {len(p)} values for {layers} hidden layers; using {p[0]:g} for every layer")
+        merged["p"] = (p[0],) * layers
+    if merged["batch_size"] > merged["n_train"]:
+        warnings.append(f"batch_size: {merged['batch_size']} is more than the {merged['n_train']} training points; using {merged['n_train']}")
+        merged["batch_size"] = merged["n_train"]
+    return RunConfig(**merged), warnings
 
 
 def to_dict(config: RunConfig) -> dict[str, Any]:

@@ -9,6 +9,7 @@ or model.py; the network arithmetic is fastnet.NumpyNet, or model.TorchNet for c
 from __future__ import annotations
 
 import time
+from itertools import pairwise
 
 import numpy as np
 import torch
@@ -20,6 +21,9 @@ from .model import TorchNet
 from .records import RUN_NAMES, Event, History, LayerParams, RunHistory, Snapshot, StepTrace, frozen
 
 GRID = 100  # decision-boundary grid points per axis
+# A run has diverged when a loss is not finite, or when it is this confidently wrong on its own training
+# data (a coin flip scores ln 2 = 0.69): the stable cross-entropy rarely overflows, the weights run away first.
+DIVERGED_TRAIN_LOSS = 100.0
 BACKENDS = {"numpy": NumpyNet, "torch": TorchNet}
 
 
@@ -29,7 +33,7 @@ def initial_parameters(sizes: tuple[int, ...], rng: np.random.Generator) -> tupl
     Returns weights [(in, out)] and biases [(out,)] of one model.
     """
     weights, biases = [], []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+    for fan_in, fan_out in pairwise(sizes):
         bound = 1.0 / np.sqrt(fan_in)
         weights.append(rng.uniform(-bound, bound, (fan_out, fan_in)).T.copy())
         biases.append(rng.uniform(-bound, bound, fan_out))
@@ -176,7 +180,8 @@ class Trainer:
             train_loss, train_acc = evaluate(self.net.logits(self.data.x_train), self.data.y_train)
             val_loss, val_acc = evaluate(self.net.logits(self.data.x_val), self.data.y_val)
         for k, name in enumerate(RUN_NAMES):
-            if self.diverged_at[k] is None and not (np.isfinite(train_loss[k]) and np.isfinite(val_loss[k])):
+            finite = np.isfinite(train_loss[k]) and np.isfinite(val_loss[k])
+            if self.diverged_at[k] is None and not (finite and train_loss[k] <= DIVERGED_TRAIN_LOSS):
                 self.diverged_at[k] = self.epoch + 1
         values = (train_loss, val_loss, train_acc, val_acc, self._epoch_loss / self.config.n_train)
         for name, value in zip(self._curves, values):
@@ -211,22 +216,28 @@ class Trainer:
             raise ValueError(
                 f"trace needs every batch full: {self.config.n_train} training points are not a multiple of batch size {batch}"
             )
-        rows: list[tuple] = []
+        layers = len(self.sizes) - 1
+        batches, masks, weights, biases, losses = [], [[] for _ in range(layers)], [[] for _ in range(layers)], [[] for _ in range(layers)], []
         for _ in range(steps):
             if self.finished:
                 break
-            weights, biases = self.net.parameters()
+            before_w, before_b = self.net.parameters()  # run 0 is row 0
             self.step()
-            rows.append((self.last_batch, [m[0] for m in self.last_keep()], [w[0].T for w in weights], [b[0] for b in biases], self.last_losses[0]))
-        stack = lambda items: frozen(np.stack(items))  # noqa: E731
+            batches.append(self.last_batch)
+            for l, keep in enumerate(self.last_keep()):
+                masks[l].append(keep[0])
+                weights[l].append(before_w[l][0].T)  # (out, in) as nn.Linear stores it
+                biases[l].append(before_b[l][0])
+            losses.append(self.last_losses[0])
+        index = np.stack(batches)  # (S, batch)
         return StepTrace(
-            x=stack([self.data.x_train[r[0]] for r in rows]),
-            y=stack([self.data.y_train[r[0]] for r in rows]),
-            batch_index=stack([r[0] for r in rows]),
-            masks=tuple(stack([r[1][l] for r in rows]) for l in range(len(self.sizes) - 1)),
-            weights=tuple(stack([r[2][l] for r in rows]) for l in range(len(self.sizes) - 1)),
-            biases=tuple(stack([r[3][l] for r in rows]) for l in range(len(self.sizes) - 1)),
-            loss=stack([r[4] for r in rows]),
+            x=frozen(self.data.x_train[index]),
+            y=frozen(self.data.y_train[index]),
+            batch_index=frozen(index),
+            masks=tuple(frozen(np.stack(m)) for m in masks),
+            weights=tuple(frozen(np.stack(w)) for w in weights),
+            biases=tuple(frozen(np.stack(b)) for b in biases),
+            loss=frozen(losses),
             activation=self.config.activation,
             p=tuple(float(v) for v in self.p[0, 1:]),
             p_input=float(self.p[0, 0]),

@@ -90,8 +90,8 @@ def to_sequential(weights, biases, activation: str, p: tuple[float, ...], p_inpu
     for l, (w, b) in enumerate(zip(weights, biases)):
         linear = nn.Linear(w.shape[1], w.shape[0])
         with torch.no_grad():
-            linear.weight.copy_(torch.as_tensor(np.asarray(w)))
-            linear.bias.copy_(torch.as_tensor(np.asarray(b)))
+            linear.weight.copy_(torch.tensor(np.asarray(w)))
+            linear.bias.copy_(torch.tensor(np.asarray(b)))
         layers.append(linear)
         if l < len(weights) - 1:
             layers += [ACTIVATION_MODULES[activation](), nn.Dropout(p[l])]
