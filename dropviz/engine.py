@@ -25,6 +25,7 @@ GRID = 100  # decision-boundary grid points per axis
 # data (a coin flip scores ln 2 = 0.69): the stable cross-entropy rarely overflows, the weights run away first.
 DIVERGED_TRAIN_LOSS = 100.0
 BACKENDS = {"numpy": NumpyNet, "torch": TorchNet}
+LIVE_FIELDS = ("dropout", "p", "p_input", "epochs")  # settings that change mid-training without a reset
 
 
 def initial_parameters(sizes: tuple[int, ...], rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -103,6 +104,17 @@ class Trainer:
     def _set_p(self, config: RunConfig) -> None:
         self.p[0, 0] = config.p_input_effective
         self.p[0, 1:] = config.p_effective  # row 1, the twin, stays 0
+
+    def update(self, config: RunConfig) -> bool:
+        """Modifies: takes the live settings (LIVE_FIELDS) of config without a reset, keeping the weights.
+
+        Returns False, changing nothing, when config differs in anything else: then a new Trainer is needed.
+        """
+        if {**config.__dict__, **{f: None for f in LIVE_FIELDS}} != {**self.config.__dict__, **{f: None for f in LIVE_FIELDS}}:
+            return False
+        self.set_dropout(config.dropout, config.p, config.p_input)
+        self.config = RunConfig(**{**self.config.__dict__, "epochs": config.epochs})
+        return True
 
     def set_dropout(self, dropout: bool, p: tuple[float, ...], p_input: float) -> None:
         """Modifies the dropout run's drop probabilities from the next step on; weights are kept.

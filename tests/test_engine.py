@@ -147,3 +147,17 @@ def test_trace_recomputes_its_losses_in_numpy():
 def test_trace_refuses_partial_batches():
     with pytest.raises(ValueError, match="multiple of batch size"):
         Trainer(dataclasses.replace(SMALL, batch_size=7)).trace(3)
+
+
+def test_update_takes_live_settings_and_refuses_the_rest():
+    trainer = Trainer(SMALL)
+    for _ in range(6):
+        trainer.step()
+    weights = trainer.net.parameters()[0]
+    assert trainer.update(dataclasses.replace(SMALL, p=(0.1, 0.1), epochs=9))
+    assert trainer.config.p == (0.1, 0.1) and trainer.config.epochs == 9
+    assert all(np.array_equal(a, b) for a, b in zip(weights, trainer.net.parameters()[0]))
+    assert [e.text for e in trainer.events] == ["p 0.5/0.3 -> 0.1"]
+    assert not trainer.update(dataclasses.replace(SMALL, hidden=(4, 4)))
+    assert not trainer.update(dataclasses.replace(SMALL, lr=0.5))
+    assert trainer.config.p == (0.1, 0.1)

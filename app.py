@@ -1,0 +1,139 @@
+"""The dropviz page: layout, session state and the live loop. Thin: controls are in dropviz/ui.py, pictures in dropviz/figures.py.
+
+Run it with `make run`. Each browser session owns one Trainer in st.session_state; a fragment tick
+trains for a time budget, then redraws once.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dropviz import figures, ui
+from dropviz.engine import Trainer
+from dropviz.records import RUN_NAMES
+
+TICK = 0.2  # seconds between redraws while playing: ~5 frames/s, well under what a browser paints
+TRAIN_BUDGET = 0.1  # seconds of training per tick; the rest of the tick is drawing
+PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+
+EXPLANATION = r"""
+**Standard network.** Each neuron of layer $l+1$ takes the outputs $y^{(l)}$ of the layer before:
+$z^{(l+1)}_i = w^{(l+1)}_i \cdot y^{(l)} + b^{(l+1)}_i$ and $y^{(l+1)}_i = f(z^{(l+1)}_i)$.
+
+**With dropout** (training only). A fresh coin is tossed for every neuron of every example at every step:
+$r^{(l)}_j \sim \mathrm{Bernoulli}(1-p)$, $\tilde y^{(l)} = r^{(l)} * y^{(l)} / (1-p)$, and
+$z^{(l+1)}_i = w^{(l+1)}_i \cdot \tilde y^{(l)} + b^{(l+1)}_i$. A dropped neuron ($r=0$) sends nothing; the kept
+ones are scaled up by $1/(1-p)$ so that each neuron's expected output is unchanged ("inverted dropout", as
+`torch.nn.Dropout` does it).
+
+**At test time** nothing is dropped and nothing is scaled: the full network is used. Every curve and both
+decision boundaries on this page are measured this way (evaluation mode). The faint dotted curve is the
+loss that was actually optimized, with the masks.
+
+**Why p here and 1 − p in the paper.** Here, as in PyTorch, *p is the probability of dropping* a neuron.
+Srivastava et al. (2014) write *p for the probability of keeping* it and scale the weights by $p$ at test time
+instead; both give the same predictions.
+
+**What to watch.** The graph shows the neurons switched off for one training example (circled on the
+boundary plots) in the step just taken. The twin is the same network from the same start, on the same
+batches, without dropout: when it memorizes the flipped labels, its validation loss climbs away from its
+training loss (the shaded gap) while the dropout run's stays close.
+"""
+
+
+def _state() -> None:
+    """First run of a session: settings from the URL into the widgets."""
+    if "trainer" not in st.session_state:
+        config, preset, warnings = ui.config_from_url(st.query_params)
+        ui.show(config, preset)
+        st.session_state.url_warnings = warnings
+        st.session_state.playing = False
+        st.session_state.notice = None
+
+
+def _sync(config) -> Trainer:
+    """Makes the session's Trainer match config: live settings in place, anything else restarts."""
+    trainer: Trainer | None = st.session_state.get("trainer")
+    if trainer is None:
+        trainer = st.session_state.trainer = Trainer(config)
+    elif not trainer.update(config):
+        trainer = st.session_state.trainer = Trainer(config)
+        st.session_state.playing = False
+        st.session_state.notice = "Data, network or optimizer changed: training restarted from epoch 0."
+    return trainer
+
+
+def _play() -> None:
+    st.session_state.playing = not st.session_state.playing
+    st.session_state.notice = None
+
+
+def _step() -> None:
+    st.session_state.playing = False
+    st.session_state.trainer.step()
+
+
+def _reset() -> None:
+    st.session_state.playing = False
+    st.session_state.trainer = Trainer(st.session_state.trainer.config)
+    st.session_state.notice = None
+
+
+def _status(snapshot) -> str:
+    """One line per run: epoch, losses, accuracies, gap, and the run's status."""
+    lines = [f"**Epoch {snapshot.epoch}** of {st.session_state.trainer.config.epochs} · step {snapshot.step}"]
+    for run in RUN_NAMES:
+        h = snapshot.history.runs[run]
+        if h.epochs == 0:
+            lines.append(f"{figures.display_name(run)}: {h.status if h.status != 'ok' else 'no epoch finished yet'}")
+            continue
+        gap = h.val_loss[-1] - h.train_loss[-1]
+        status = "" if h.status == "ok" else f" · **{h.status}: lower the learning rate**"
+        lines.append(
+            f"{figures.display_name(run)}: loss train {h.train_loss[-1]:.3f} / validation {h.val_loss[-1]:.3f} · "
+            f"accuracy {h.train_acc[-1]:.1%} / {h.val_acc[-1]:.1%} · gap {gap:+.3f}{status}"
+        )
+    return "  \n".join(lines)
+
+
+@st.fragment(run_every=TICK if st.session_state.get("playing") else None)
+def live() -> None:
+    """Trains for a budget (when playing), then draws everything once."""
+    trainer: Trainer = st.session_state.trainer
+    if st.session_state.playing:
+        trainer.advance(TRAIN_BUDGET)
+        if trainer.finished:
+            st.session_state.playing = False
+            st.rerun()  # the whole page, so the tick stops and the button says Play
+    snapshot = trainer.snapshot()
+    st.markdown(_status(snapshot))
+    left, right = st.columns([1, 1])
+    with left:
+        st.markdown("**The network with dropout** — this step's switched-off neurons for the circled example")
+        st.plotly_chart(figures.network_figure(snapshot), key="network", config=PLOT_CONFIG)
+    with right:
+        st.markdown("**Decision boundaries** (evaluation mode) — filled: training points, hollow: validation")
+        st.plotly_chart(figures.boundary_figure(snapshot, trainer.data), key="boundary", config=PLOT_CONFIG)
+    st.markdown("**Loss and accuracy** — solid: with dropout, dashed: no-dropout twin; shaded: the generalization gap")
+    st.plotly_chart(figures.curves_figure(snapshot.history), key="curves", config=PLOT_CONFIG)
+
+
+st.set_page_config(page_title="dropviz: dropout, live", page_icon="🎲", layout="wide")
+_state()
+config, warnings = ui.controls()
+for warning in st.session_state.url_warnings + warnings:
+    st.sidebar.warning(warning)
+trainer = _sync(config)
+st.query_params.from_dict(ui.url_from_config(trainer.config, st.session_state[ui.PRESET_KEY]))
+
+st.title("dropviz: watch dropout at work")
+play, step, reset, _ = st.columns([1, 1, 1, 3])
+play.button("Pause" if st.session_state.playing else "Play", on_click=_play, type="primary", use_container_width=True,
+            disabled=trainer.finished)
+step.button("Step", on_click=_step, use_container_width=True, help="One mini-batch: watch the switched-off neurons change.")
+reset.button("Reset", on_click=_reset, use_container_width=True, help="Back to epoch 0 and the same initial weights (same seed).")
+if st.session_state.notice:
+    st.info(st.session_state.notice)
+with st.expander("What am I seeing?"):
+    st.markdown(EXPLANATION)
+live()

@@ -1,0 +1,165 @@
+"""Sidebar controls -> RunConfig, and the page URL <-> RunConfig. With app.py, the only module that imports streamlit.
+
+Widgets hold raw values; every value goes through config.validate() before it reaches the engine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from .config import ACTIVATIONS, OPTIMIZERS, RunConfig, to_dict, validate
+from .data import DATASETS
+from .presets import DEFAULT_PRESET, PRESETS
+
+LEARNING_RATES = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)  # the Playground's ladder
+BATCH_SIZES = (1, 2, 4, 8, 10, 16, 32, 64, 128, 256)
+WEIGHT_DECAYS = (0.0, 0.00001, 0.0001, 0.001, 0.01, 0.1)
+PRESET_KEY = "w_preset"
+
+
+def _key(field: str) -> str:
+    return f"w_{field}"
+
+
+def _nearest(options: tuple, value):
+    return min(options, key=lambda option: abs(option - value))
+
+
+def widget_values(config: RunConfig) -> dict[str, Any]:
+    """The widget state that shows config: session_state key -> value."""
+    uniform = len(set(config.hidden)) == 1
+    return {
+        _key("dataset"): config.dataset,
+        _key("n_train"): config.n_train,
+        _key("noise"): config.noise,
+        _key("label_noise"): config.label_noise,
+        _key("seed"): config.seed,
+        _key("layers"): len(config.hidden),
+        _key("neurons"): config.hidden[0],
+        _key("uneven"): "" if uniform else ",".join(map(str, config.hidden)),
+        _key("activation"): config.activation,
+        _key("dropout"): config.dropout,
+        _key("p"): config.p[0],
+        _key("p_input"): config.p_input,
+        _key("optimizer"): config.optimizer,
+        _key("lr"): _nearest(LEARNING_RATES, config.lr) if config.lr not in LEARNING_RATES else config.lr,
+        _key("momentum"): config.momentum,
+        _key("batch_size"): config.batch_size if config.batch_size in BATCH_SIZES else _nearest(BATCH_SIZES, config.batch_size),
+        _key("weight_decay"): config.weight_decay if config.weight_decay in WEIGHT_DECAYS else _nearest(WEIGHT_DECAYS, config.weight_decay),
+        _key("epochs"): config.epochs,
+    }
+
+
+def show(config: RunConfig, preset: str | None = None) -> None:
+    """Puts config (and the preset name) into the widgets' state; call before the widgets are drawn."""
+    st.session_state.update(widget_values(config))
+    if preset is not None:
+        st.session_state[PRESET_KEY] = preset
+
+
+def _apply_preset() -> None:
+    show(PRESETS[st.session_state[PRESET_KEY]].config)
+
+
+def _raw_from_widgets() -> dict[str, Any]:
+    """Widget state -> raw settings for validate()."""
+    s = st.session_state
+    layers = int(s[_key("layers")])
+    uneven = str(s[_key("uneven")]).strip()
+    hidden = uneven if uneven else ",".join([str(s[_key("neurons")])] * layers)
+    return {
+        "dataset": s[_key("dataset")],
+        "n_train": s[_key("n_train")],
+        "noise": s[_key("noise")],
+        "label_noise": s[_key("label_noise")],
+        "seed": s[_key("seed")],
+        "hidden": hidden,
+        "activation": s[_key("activation")],
+        "dropout": s[_key("dropout")],
+        "p": s[_key("p")],
+        "p_input": s[_key("p_input")],
+        "optimizer": s[_key("optimizer")],
+        "lr": s[_key("lr")],
+        "momentum": s[_key("momentum")],
+        "batch_size": s[_key("batch_size")],
+        "weight_decay": s[_key("weight_decay")],
+        "epochs": s[_key("epochs")],
+    }
+
+
+def controls() -> tuple[RunConfig, list[str]]:
+    """Draws the sidebar and returns the validated config with the warnings of anything refused or clamped."""
+    sb = st.sidebar
+    sb.selectbox(
+        "Preset", list(PRESETS), key=PRESET_KEY, on_change=_apply_preset,
+        help="A ready-made lesson. Picking one sets every control below and restarts training.",
+    )
+    sb.caption(PRESETS[st.session_state[PRESET_KEY]].lesson)
+
+    sb.subheader("Data")
+    sb.selectbox("Data set", list(DATASETS), key=_key("dataset"), help="Two classes of points in the plane.")
+    sb.slider("Training points", 10, 2000, step=1, key=_key("n_train"), help="Fewer points are easier to memorize: overfitting.")
+    noise_help = DATASETS[st.session_state[_key("dataset")]].noise_effect
+    sb.slider("Noise", 0.0, 0.5, step=0.01, key=_key("noise"), help=noise_help)
+    sb.slider("Label noise", 0.0, 0.5, step=0.01, key=_key("label_noise"), help="Share of labels flipped: wrong answers a big network memorizes.")
+    sb.number_input("Seed", 0, 2**31 - 1, step=1, key=_key("seed"), help="Same seed, same data, weights, batches and masks.")
+
+    sb.subheader("Network")
+    sb.slider("Hidden layers", 1, 6, key=_key("layers"), help="Changing the architecture restarts training.")
+    sb.slider("Neurons per layer", 1, 256, key=_key("neurons"), help="Above 32 the graph draws 32 and says how many are hidden.")
+    sb.text_input(
+        "Uneven layers (optional)", key=_key("uneven"), placeholder="e.g. 64,32,8",
+        help="Neurons of each hidden layer, comma-separated; overrides the two sliders above. Leave empty for equal layers.",
+    )
+    sb.selectbox("Activation", ACTIVATIONS, key=_key("activation"), help="The non-linearity f in y = f(w·x + b).")
+
+    sb.subheader("Dropout")
+    sb.toggle("Dropout", key=_key("dropout"), help="Switch dropout off and on during training: the weights are kept.")
+    sb.slider(
+        "Dropout p", 0.0, 0.95, step=0.05, key=_key("p"),
+        help="p is the DROP probability of each hidden neuron (PyTorch's convention); the dropout paper writes the keep "
+        "probability 1 − p. Changing it during training keeps the weights.",
+    )
+    sb.slider("Input dropout p", 0.0, 0.95, step=0.05, key=_key("p_input"), help="Drop probability of the two inputs.")
+
+    sb.subheader("Training")
+    sb.selectbox("Optimizer", OPTIMIZERS, key=_key("optimizer"), help="Adam, or SGD with momentum.")
+    sb.select_slider("Learning rate", LEARNING_RATES, key=_key("lr"), help="Too high and training diverges: the page says so.")
+    # Always drawn (disabled for Adam): Streamlit forgets the state of a widget that is not drawn.
+    sgd = st.session_state[_key("optimizer")] == "sgd"
+    sb.slider("Momentum", 0.0, 0.99, step=0.01, key=_key("momentum"), disabled=not sgd, help="SGD only.")
+    sb.select_slider("Batch size", BATCH_SIZES, key=_key("batch_size"), help="Examples per step; each gets its own dropout mask.")
+    sb.select_slider("Weight decay", WEIGHT_DECAYS, key=_key("weight_decay"), help="L2 penalty on every weight, another regularizer.")
+    sb.number_input("Epochs", 1, 5000, step=50, key=_key("epochs"), help="Training stops here; raising it continues the run.")
+
+    base = PRESETS[st.session_state[PRESET_KEY]].config
+    return validate(_raw_from_widgets(), base=base)
+
+
+# --- URL -------------------------------------------------------------------------------------
+def config_from_url(params) -> tuple[RunConfig, str, list[str]]:
+    """st.query_params -> (config, preset name, warnings). Settings absent from the URL come from the preset."""
+    raw = {key: params.get_all(key) for key in params.keys()}
+    warnings: list[str] = []
+    preset = DEFAULT_PRESET
+    if "preset" in raw:
+        wanted = raw.pop("preset")
+        if len(wanted) == 1 and wanted[0] in PRESETS:
+            preset = wanted[0]
+        else:
+            warnings.append(f"preset: {str(wanted)[:40]!r} ignored (unknown; choose one of {', '.join(PRESETS)})")
+    values = {key: value[0] if len(value) == 1 else value for key, value in raw.items()}
+    config, more = validate(values, base=PRESETS[preset].config)
+    return config, preset, warnings + more
+
+
+def url_from_config(config: RunConfig, preset: str) -> dict[str, str]:
+    """The query parameters that reproduce config: the preset plus every setting that differs from it."""
+    base = to_dict(PRESETS[preset].config)
+    params = {"preset": preset}
+    for name, value in to_dict(config).items():
+        if value != base[name]:
+            params[name] = ",".join(f"{v:g}" for v in value) if isinstance(value, list) else str(value).lower() if isinstance(value, bool) else f"{value}"
+    return params
