@@ -89,7 +89,7 @@ class Trainer:
         self._grid_cache: tuple[int, dict[str, np.ndarray]] | None = None
         self.grid_axis = np.linspace(EXTENT[0], EXTENT[1], GRID)
         gx, gy = np.meshgrid(self.grid_axis, self.grid_axis)  # rows = y
-        self._grid_points = np.column_stack([gx.ravel(), gy.ravel()])  # (G * G, 2)
+        self._grid_points = np.column_stack([gx.ravel(), gy.ravel()]).astype(np.float32)  # (G * G, 2)
 
     # --- state read by the page ---------------------------------------------------------
     @property
@@ -269,7 +269,7 @@ class Trainer:
         """Evaluation-mode P(class 1) on the GRID x GRID square, per run, (G, G) float32; cached per step."""
         if self._grid_cache is None or self._grid_cache[0] != self.step_count:
             with np.errstate(all="ignore"):
-                logits = self.net.logits(self._grid_points)  # (K, G * G, 2)
+                logits = self.net.logits(self._grid_points, dtype=np.float32)  # (K, G * G, 2), only drawn
             proba = 1.0 / (1.0 + np.exp(logits[:, :, 0] - logits[:, :, 1]))
             grids = {name: frozen(proba[k].reshape(GRID, GRID).astype(np.float32)) for k, name in enumerate(RUN_NAMES)}
             self._grid_cache = (self.step_count, grids)

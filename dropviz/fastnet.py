@@ -70,13 +70,16 @@ class NumpyNet:
         self.state2 = np.zeros_like(self.flat)  # Adam's second moment
         self.steps = 0
 
-    def logits(self, x: np.ndarray) -> np.ndarray:
-        """Evaluation mode: nothing dropped, nothing scaled. x (N, 2) -> (K, N, 2)."""
+    def logits(self, x: np.ndarray, dtype=np.float64) -> np.ndarray:
+        """Evaluation mode: nothing dropped, nothing scaled. x (N, 2) -> (K, N, 2).
+
+        dtype=np.float32 halves the cost where the result is only drawn (the decision-boundary grid).
+        """
         f, _ = ACTIVATIONS[self.activation]
-        a = x
+        a = x.astype(dtype, copy=False)
         for w, b in zip(self.W[:-1], self.b[:-1]):
-            a = f(a @ w + b[:, None, :])
-        return a @ self.W[-1] + self.b[-1][:, None, :]
+            a = f(a @ w.astype(dtype, copy=False) + b[:, None, :].astype(dtype, copy=False))
+        return a @ self.W[-1].astype(dtype, copy=False) + self.b[-1][:, None, :].astype(dtype, copy=False)
 
     def train_step(self, x: np.ndarray, y: np.ndarray, drop: list[np.ndarray | None], p: np.ndarray) -> np.ndarray:
         """One optimizer step of all K models on one batch. Modifies parameters and optimizer state.

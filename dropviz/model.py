@@ -55,8 +55,8 @@ class TorchNet:
         else:
             self.optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
 
-    def logits(self, x: np.ndarray) -> np.ndarray:
-        """Evaluation mode, no gradient; training mode restored after. x (N, 2) -> (K, N, 2)."""
+    def logits(self, x: np.ndarray, dtype=np.float64) -> np.ndarray:
+        """Evaluation mode, no gradient; training mode restored after. x (N, 2) -> (K, N, 2) float64 (dtype ignored)."""
         self.model.eval()
         with torch.no_grad():
             out, _ = self.model(torch.tensor(x, dtype=torch.float64))

@@ -1,0 +1,174 @@
+"""The page script through Streamlit's AppTest: controls reach the config, transport, toggle, presets, URL."""
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dropviz.config import RunConfig
+from dropviz.data import DATASETS
+from dropviz.presets import PRESETS
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+def _app(**query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _widget(at: AppTest, label: str):
+    for kind in ("slider", "select_slider", "selectbox", "toggle", "number_input", "text_input"):
+        for widget in getattr(at, kind):
+            if widget.label == label:
+                return widget
+    raise AssertionError(f"no widget labelled {label!r}")
+
+
+def _button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def _array(value) -> np.ndarray:
+    """A Plotly JSON array: a plain list, or Plotly's typed form {"dtype", "bdata" (base64), "shape"}."""
+    if isinstance(value, dict):
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        return flat.reshape([int(n) for n in str(value.get("shape", len(flat))).split(",")])
+    return np.asarray(value)
+
+
+def _trainer(at: AppTest):
+    return at.session_state.trainer
+
+
+@pytest.mark.parametrize(
+    "label,value,field,expected",
+    [
+        ("Data set", "spiral", "dataset", "spiral"),
+        ("Training points", 250, "n_train", 250),
+        ("Noise", 0.3, "noise", 0.3),
+        ("Label noise", 0.05, "label_noise", 0.05),
+        ("Seed", 7, "seed", 7),
+        ("Hidden layers", 3, "hidden", (128, 128, 128)),
+        ("Neurons per layer", 16, "hidden", (16, 16)),
+        ("Uneven layers (optional)", "9,5,3", "hidden", (9, 5, 3)),
+        ("Activation", "tanh", "activation", "tanh"),
+        ("Dropout", False, "dropout", False),
+        ("Dropout p", 0.25, "p", (0.25, 0.25)),
+        ("Input dropout p", 0.1, "p_input", 0.1),
+        ("Optimizer", "sgd", "optimizer", "sgd"),
+        ("Learning rate", 0.1, "lr", 0.1),
+        ("Batch size", 32, "batch_size", 32),
+        ("Weight decay", 0.001, "weight_decay", 0.001),
+        ("Epochs", 500, "epochs", 500),
+    ],
+)
+def test_every_control_reaches_the_config(label, value, field, expected):
+    at = _app()
+    _widget(at, label).set_value(value).run()
+    assert not at.exception
+    assert getattr(_trainer(at).config, field) == expected
+
+
+def test_momentum_reaches_the_config_with_sgd():
+    at = _app()
+    _widget(at, "Optimizer").set_value("sgd").run()
+    _widget(at, "Momentum").set_value(0.5).run()
+    assert _trainer(at).config.momentum == 0.5
+
+
+def test_step_takes_one_step_and_reset_returns_to_epoch_zero():
+    at = _app()
+    assert _trainer(at).step_count == 0
+    _button(at, "Step").click().run()
+    assert _trainer(at).step_count == 1
+    snapshot = _trainer(at).snapshot()
+    assert len(snapshot.masks) == 3
+    for _ in range(10):
+        _button(at, "Step").click().run()
+    assert _trainer(at).step_count == 11 and _trainer(at).epoch == 1
+    _button(at, "Reset").click().run()
+    assert _trainer(at).step_count == 0 and _trainer(at).epoch == 0
+
+
+def test_play_starts_training_and_pause_stops_it():
+    at = _app()
+    _button(at, "Play").click().run()
+    assert at.session_state.playing
+    assert _trainer(at).step_count > 0  # the fragment trained for its budget during the run
+    assert [b.label for b in at.button][0] == "Pause"
+    _button(at, "Pause").click().run()
+    assert not at.session_state.playing
+    steps = _trainer(at).step_count
+    at.run()
+    assert _trainer(at).step_count == steps
+
+
+def test_toggle_and_p_keep_the_weights_and_restart_on_architecture_change():
+    at = _app()
+    for _ in range(3):
+        _button(at, "Step").click().run()
+    trainer = _trainer(at)
+    weights = [w.copy() for w in trainer.net.parameters()[0]]
+    _widget(at, "Dropout").set_value(False).run()
+    _widget(at, "Dropout p").set_value(0.3).run()
+    assert _trainer(at) is trainer
+    assert all(np.array_equal(a, b) for a, b in zip(weights, trainer.net.parameters()[0]))
+    assert [e.text for e in trainer.events] == ["dropout off", "p 0.5 -> 0.3"]
+    _widget(at, "Neurons per layer").set_value(8).run()
+    assert _trainer(at) is not trainer and _trainer(at).step_count == 0
+    assert any("restarted" in info.value for info in at.info)
+
+
+def test_network_figure_draws_exactly_the_snapshots_dropped_neurons():
+    at = _app()
+    _widget(at, "Neurons per layer").set_value(12).run()
+    _widget(at, "Input dropout p").set_value(0.5).run()
+    _button(at, "Step").click().run()
+    snapshot = _trainer(at).snapshot()
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)  # what the browser receives
+    dropped = next(trace for trace in figure["data"] if trace.get("name") == "dropped this step")
+    drawn = {tuple(int(v) for v in c) for c in _array(dropped["customdata"])}
+    expected = {(column, unit) for column, mask in enumerate(snapshot.masks) for unit in np.flatnonzero(~mask)}
+    assert drawn == expected and expected
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_renders(name):
+    at = _app()
+    at.selectbox(key="w_preset").set_value(name).run()
+    assert not at.exception
+    assert _trainer(at).config == PRESETS[name].config
+    _button(at, "Step").click().run()
+    assert not at.exception and len(at.get("plotly_chart")) == 3
+
+
+@pytest.mark.parametrize("name", list(DATASETS))
+def test_every_dataset_renders(name):
+    at = _app()
+    _widget(at, "Data set").set_value(name).run()
+    _button(at, "Step").click().run()
+    assert not at.exception and len(at.get("plotly_chart")) == 3
+
+
+def test_url_settings_start_the_page_and_the_url_follows_the_controls():
+    at = _app(dataset="xor", hidden="6,4", lr="0.1", preset="TensorFlow Playground classic")
+    config = _trainer(at).config
+    assert (config.dataset, config.hidden, config.lr, config.activation) == ("xor", (6, 4), 0.1, "tanh")
+    _widget(at, "Seed").set_value(5).run()
+    assert at.query_params["seed"] == "5" and at.query_params["dataset"] == "xor"
+
+
+def test_hostile_url_values_warn_and_keep_defaults():
+    at = _app(lr="nan", hidden="<script>", preset="nope", bogus="1")
+    assert _trainer(at).config == RunConfig()
+    texts = " ".join(w.value for w in at.warning)
+    for name in ("lr", "hidden", "preset", "bogus"):
+        assert f"{name}:" in texts
