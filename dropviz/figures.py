@@ -1,0 +1,509 @@
+"""Pure figure builders: frozen records -> Plotly figures (network graph, curves, decision boundary).
+
+Not here: model calls, metrics, anything random or stateful. Every number drawn was computed by the
+engine and arrives in a Snapshot, History or Dataset; these functions only choose where and how to
+draw it. One THEME holds every colour, width and font size. Figures read right on light and dark
+page themes: transparent backgrounds, mid-tone colours, and text colour left to the template.
+Each builder always returns the same traces in the same order (empty when there is nothing to
+draw), so the page can update a figure in place and the browser keeps zoom (uirevision).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .data import EXTENT, Dataset
+from .records import RUN_NAMES, History, RunHistory, Snapshot
+
+
+@dataclass(frozen=True)
+class Theme:
+    """Every colour, width and size the figures use. Okabe-Ito colours: safe for colour-blind readers."""
+
+    positive: str = "#0072B2"  # blue: positive weight
+    negative: str = "#E69F00"  # orange: negative weight
+    faded: str = "#999999"  # edges of a switched-off neuron
+    faded_opacity: float = 0.18
+    edge_widths: tuple[float, float, float] = (0.6, 1.6, 3.2)  # |w| / layer max in [0, 1/3), [1/3, 2/3), [2/3, 1]
+    kept: str = "#009E73"  # bluish green: a neuron that took part in this step
+    dropped: str = "#999999"  # grey ring: a neuron switched off this step
+    node_line: str = "#7F7F7F"
+    node_size_max: float = 16.0  # px; shrinks with the number of nodes per column
+    node_size_min: float = 5.0
+    train: str = "#0072B2"  # blue: training curves
+    validation: str = "#D55E00"  # vermillion: validation curves
+    curve_width: float = 2.0
+    gap_fill: tuple[str, str] = ("rgba(0, 158, 115, 0.22)", "rgba(204, 121, 167, 0.18)")  # dropout, twin
+    optimized: str = "#999999"  # the with-masks loss: faint, thin, dotted
+    optimized_width: float = 1.0
+    optimized_opacity: float = 0.8
+    best_marker_size: float = 13.0
+    event_line: str = "#999999"
+    class_colors: tuple[str, str] = ("#D55E00", "#0072B2")  # class 0 vermillion, class 1 blue
+    # P(class 1) -> colour: class 0 tint, transparent at 0.5, class 1 tint. Stops repeat at 0.5 so each
+    # half fades its own colour rather than passing through grey.
+    boundary_scale: tuple[tuple[float, str], ...] = (
+        (0.0, "rgba(213, 94, 0, 0.60)"),
+        (0.5, "rgba(213, 94, 0, 0.0)"),
+        (0.5, "rgba(0, 114, 178, 0.0)"),
+        (1.0, "rgba(0, 114, 178, 0.60)"),
+    )
+    point_outline: str = "rgba(255, 255, 255, 0.85)"  # separates a point from a region of its own colour
+    train_point_size: float = 7.0
+    val_point_size: float = 5.0
+    val_opacity: float = 0.5
+    flipped: str = "#CC79A7"  # reddish purple cross over a flipped label
+    flipped_size: float = 9.0
+    tracked: str = "#009E73"
+    tracked_size: float = 20.0
+    tracked_width: float = 2.5
+    font_size: int = 12
+    small_font_size: int = 10
+    transparent: str = "rgba(0, 0, 0, 0)"
+    network_height: int = 360
+    curves_height: int = 330
+    boundary_height: int = 360
+
+
+THEME = Theme()
+
+_DISPLAY_NAMES = {"dropout": "with dropout", "twin": "no-dropout twin"}  # panel titles
+_CURVE_NAMES = {"dropout": "dropout", "twin": "no-dropout twin"}  # legend prefixes: "dropout · train"
+
+
+def display_name(run: str) -> str:
+    """'dropout' -> 'with dropout', 'twin' -> 'no-dropout twin'; any other name unchanged."""
+    return _DISPLAY_NAMES.get(run, run)
+
+
+def _f32(values) -> np.ndarray:
+    """float32 copy with every non-finite value (and None) as NaN: Plotly draws a gap there."""
+    with np.errstate(all="ignore"):
+        out = np.asarray(values, dtype=np.float64).astype(np.float32)  # finite float64 may overflow float32
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def _base_layout(height: int, uirevision: str, **extra) -> dict:
+    return dict(
+        height=height,
+        paper_bgcolor=THEME.transparent,
+        plot_bgcolor=THEME.transparent,
+        font={"size": THEME.font_size},  # no colour: the page template picks one for its theme
+        uirevision=uirevision,
+        **extra,
+    )
+
+
+def _bottom_legend(y: float) -> dict:
+    return {"orientation": "h", "x": 0.5, "xanchor": "center", "y": y, "yanchor": "top", "font": {"size": THEME.small_font_size}}
+
+
+def _note(x: float, y: float, text: str, small: bool = False, **place) -> dict:
+    """A text annotation without an arrow; font colour left to the template."""
+    note = {"x": x, "y": y, "text": text, "showarrow": False, **place}
+    if small:
+        note["font"] = {"size": THEME.small_font_size}
+    return note
+
+
+# --- network graph ------------------------------------------------------------------------------
+
+_MAX_GAP = 0.8  # y distance between neighbouring nodes of a short column; the tallest spans [-1, 1]
+
+
+@dataclass(frozen=True)
+class _NetworkLayout:
+    """Where every drawn node and edge of one network shape goes. Read-only arrays, cached per shape."""
+
+    shown: tuple[int, ...]  # units drawn per column: min(size, max_nodes), always units 0..shown-1
+    col_start: tuple[int, ...]  # offset of each column in the node arrays
+    node_x: np.ndarray  # (N,) float32
+    node_y: np.ndarray  # (N,) float32
+    node_id: np.ndarray  # (N, 2) int32 [column, unit]
+    node_text: tuple[str, ...]  # (N,) hover labels
+    node_size: float  # px
+    edge_x: np.ndarray  # (E, 2) float32 start and end x, layer by layer, (dst, src) order within a layer
+    edge_y: np.ndarray  # (E, 2) float32
+    edge_src: np.ndarray  # (E,) int32 node index
+    edge_dst: np.ndarray  # (E,) int32 node index
+    top: float  # y of the highest node
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
+def _column_name(column: int, columns: int) -> str:
+    return "input" if column == 0 else "output" if column == columns - 1 else f"hidden {column}"
+
+
+def _column_header(snapshot: Snapshot, run: str, column: int, columns: int) -> str:
+    """'hidden 2', with the drop probability in force when the dropout run drops there: 'hidden 2 (p=0.5)'."""
+    name = _column_name(column, columns)
+    if run != "dropout" or column == columns - 1:
+        return name
+    if column == 0:
+        p = snapshot.p_input_effective
+    else:
+        p = snapshot.p_effective[column - 1] if column - 1 < len(snapshot.p_effective) else 0.0
+    return f"{name} (p={p:g})" if p > 0 else name
+
+
+def _unit_name(column: int, unit: int, columns: int) -> str:
+    if column == 0:
+        return f"x{unit + 1}"
+    if column == columns - 1:
+        return f"class {unit}"
+    return f"unit {unit}"
+
+
+@functools.lru_cache(maxsize=32)
+def _network_layout(sizes: tuple[int, ...], max_nodes: int) -> _NetworkLayout:
+    """Node positions and edge endpoints for a network shape; pure, so cached per (sizes, max_nodes)."""
+    columns = len(sizes)
+    shown = tuple(min(size, max_nodes) for size in sizes)
+    # Each column spreads over y in [-1, 1], but short columns keep neighbours at most MAX_GAP apart.
+    gaps = [min(2.0 / (count - 1), _MAX_GAP) if count > 1 else _MAX_GAP for count in shown]
+    col_start = tuple(int(v) for v in np.cumsum((0,) + shown[:-1]))
+    xs, ys, ids, texts = [], [], [], []
+    for column, count in enumerate(shown):
+        units = np.arange(count)
+        xs.append(np.full(count, column, dtype=np.float32))
+        ys.append((((count - 1) / 2 - units) * gaps[column]).astype(np.float32))  # unit 0 on top, centred
+        ids.append(np.column_stack([np.full(count, column), units]))
+        name = _column_name(column, columns)
+        texts.extend(f"{name} · {_unit_name(column, unit, columns)}" for unit in range(count))
+    node_x, node_y = np.concatenate(xs), np.concatenate(ys)
+    src, dst = [], []
+    for layer in range(columns - 1):
+        n_in, n_out = shown[layer], shown[layer + 1]
+        # Edge order matches weight[:n_out, :n_in].ravel(): dst-major, as nn.Linear stores (out, in).
+        src.append(col_start[layer] + np.tile(np.arange(n_in), n_out))
+        dst.append(col_start[layer + 1] + np.repeat(np.arange(n_out), n_in))
+    edge_src = np.concatenate(src).astype(np.int32)
+    edge_dst = np.concatenate(dst).astype(np.int32)
+    # Nodes get smaller as columns get taller: about 60% of the smallest gap, at ~300 px for 2.5 y units.
+    gap_px = min(gaps) * 300 / 2.5
+    node_size = float(np.clip(0.6 * gap_px, THEME.node_size_min, THEME.node_size_max))
+    return _NetworkLayout(
+        shown=shown,
+        col_start=col_start,
+        node_x=_readonly(node_x),
+        node_y=_readonly(node_y),
+        node_id=_readonly(np.concatenate(ids).astype(np.int32)),
+        node_text=tuple(texts),
+        node_size=node_size,
+        edge_x=_readonly(np.column_stack([node_x[edge_src], node_x[edge_dst]])),
+        edge_y=_readonly(np.column_stack([node_y[edge_src], node_y[edge_dst]])),
+        edge_src=_readonly(edge_src),
+        edge_dst=_readonly(edge_dst),
+        top=float(node_y.max()),
+    )
+
+
+def _dropped_nodes(snapshot: Snapshot, run: str, layout: _NetworkLayout) -> np.ndarray:
+    """(N,) bool over drawn nodes: switched off in the last step. Only the dropout run has masks."""
+    dropped = np.zeros(len(layout.node_x), dtype=bool)
+    if run != "dropout":
+        return dropped
+    for column, keep in enumerate(snapshot.masks[: len(layout.shown) - 1]):  # input, then hidden; never output
+        start, count = layout.col_start[column], layout.shown[column]
+        dropped[start : start + count] = ~np.asarray(keep, dtype=bool)[:count]
+    return dropped
+
+
+# Edge traces, bottom to top: faded, then thin to thick, positive before negative in each width.
+_EDGE_CLASSES = 1 + 2 * len(THEME.edge_widths)
+
+
+def _edge_classes(snapshot: Snapshot, run: str, layout: _NetworkLayout, dropped: np.ndarray) -> np.ndarray:
+    """(E,) class of each drawn edge: 0 if it touches a dropped neuron, else 1 + 2 * width bin + (w < 0)."""
+    weights, bins = [], []
+    n_bins = len(THEME.edge_widths)
+    for layer, params in enumerate(snapshot.params[run]):
+        w = np.asarray(params.weight, dtype=np.float32)  # (out, in)
+        drawn = w[: layout.shown[layer + 1], : layout.shown[layer]].ravel()
+        with np.errstate(all="ignore"):
+            largest = np.nanmax(np.abs(w)) if w.size else 0.0
+            relative = np.abs(drawn) / largest if np.isfinite(largest) and largest > 0 else np.zeros_like(drawn)
+        weights.append(drawn)
+        bins.append(np.minimum((np.nan_to_num(relative) * n_bins).astype(np.int64), n_bins - 1))
+    w = np.concatenate(weights)
+    classes = 1 + 2 * np.concatenate(bins) + (w < 0)
+    faded = dropped[layout.edge_src] | dropped[layout.edge_dst]
+    return np.where(faded, 0, classes)
+
+
+def _segments(ends: np.ndarray) -> np.ndarray:
+    """(n, 2) segment ends -> (3n,) float32 [start, end, NaN, ...]: one trace draws n separate lines."""
+    out = np.full((len(ends), 3), np.nan, dtype=np.float32)
+    out[:, :2] = ends
+    return out.ravel()
+
+
+def network_figure(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32) -> go.Figure:
+    """The network of one run: nodes per column, edges coloured by sign and sized by |w|.
+
+    Traces, always in this order: 7 edge traces (faded, then for each width bin "positive weight"
+    and "negative weight"), then "kept neuron" and "dropped this step". Node customdata is
+    [[column, unit], ...]. Only run "dropout" shows this step's masks (snapshot.masks, the tracked
+    example's); edges touching a dropped neuron go to the faded trace. A column with more than
+    max_nodes units draws units 0..max_nodes-1 and says "+N more not shown" under it.
+    """
+    sizes = tuple(int(v) for v in snapshot.sizes)
+    layout = _network_layout(sizes, int(max_nodes))
+    columns = len(sizes)
+    dropped = _dropped_nodes(snapshot, run, layout)
+    classes = _edge_classes(snapshot, run, layout, dropped)
+
+    order = np.argsort(classes, kind="stable")
+    counts = np.bincount(classes, minlength=_EDGE_CLASSES)
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    # Plotly leaves empty traces out of the legend: each sign's entry goes on its first non-empty
+    # width bin, middle width first.
+    legend_bin = {negative: next((b for b in (1, 2, 0) if counts[1 + 2 * b + negative]), 1) for negative in (0, 1)}
+    seg_x, seg_y = _segments(layout.edge_x[order]), _segments(layout.edge_y[order])
+    traces = []
+    for k in range(_EDGE_CLASSES):
+        part = slice(3 * bounds[k], 3 * bounds[k + 1])
+        if k == 0:
+            line = {"color": THEME.faded, "width": THEME.edge_widths[0]}
+            style = {"name": "touches a dropped neuron", "showlegend": False, "opacity": THEME.faded_opacity}
+        else:
+            width_bin, negative = divmod(k - 1, 2)
+            sign = "negative" if negative else "positive"
+            line = {"color": THEME.negative if negative else THEME.positive, "width": THEME.edge_widths[width_bin]}
+            style = {"name": f"{sign} weight", "legendgroup": sign, "showlegend": width_bin == legend_bin[negative]}
+        traces.append(go.Scatter(x=seg_x[part], y=seg_y[part], mode="lines", line=line, hoverinfo="skip", **style))
+
+    size = layout.node_size
+    node_styles = (
+        ("kept neuron", {"symbol": "circle", "color": THEME.kept, "size": size, "line": {"color": THEME.node_line, "width": 1}}),
+        ("dropped this step", {"symbol": "circle-open", "color": THEME.dropped, "size": size, "line": {"width": 2}}),
+    )
+    for is_dropped, (name, marker) in zip((False, True), node_styles):
+        pick = dropped == is_dropped
+        text = [t for t, p in zip(layout.node_text, pick) if p]
+        traces.append(go.Scatter(
+            x=layout.node_x[pick], y=layout.node_y[pick], customdata=layout.node_id[pick], text=text,
+            mode="markers", name=name, marker=marker,
+            hovertemplate=f"%{{text}}<br>layer %{{customdata[0]}}, unit %{{customdata[1]}}<br>{name}<extra></extra>",
+        ))
+
+    top = layout.top
+    notes = []
+    for column, (units, count) in enumerate(zip(sizes, layout.shown)):
+        notes.append(_note(column, top + 0.1, _column_header(snapshot, run, column, columns), small=True, yanchor="bottom"))
+        if units > count:
+            notes.append(_note(column, -top - 0.1, f"+{units - count} more not shown", small=True, yanchor="top"))
+    for side, column, anchor, names in ((-0.12, 0, "right", ("x1", "x2")), (0.12, columns - 1, "left", ("class 0", "class 1"))):
+        start = layout.col_start[column]
+        for unit, label in enumerate(names[: layout.shown[column]]):
+            notes.append(_note(column + side, float(layout.node_y[start + unit]), label, xanchor=anchor))
+
+    axis = {"visible": False, "showgrid": False, "zeroline": False}
+    fig_layout = _base_layout(
+        THEME.network_height,
+        uirevision=f"network-{sizes}-{max_nodes}",  # a new shape resets the view; updates keep it
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        xaxis=dict(axis, range=[-0.6, columns - 0.4]),
+        yaxis=dict(axis, range=[-top - 0.35, top + 0.3]),
+        showlegend=True,
+        legend=_bottom_legend(0.0),
+        hovermode="closest",
+        annotations=notes,
+    )
+    return go.Figure(data=traces, layout=fig_layout)
+
+
+# --- curves -------------------------------------------------------------------------------------
+
+
+_AXES = (("x", "y"), ("x2", "y2"))  # (Loss, Accuracy) subplots
+_GAP_NAMES = {"dropout": "gap (dropout)", "twin": "gap (twin)"}
+
+
+def _epochs(values: np.ndarray) -> np.ndarray:
+    return np.arange(1, len(values) + 1, dtype=np.float32)
+
+
+def _run_curves(run: str, index: int, history: RunHistory | None) -> list[go.Scatter]:
+    """Gap band, train / validation lines in both subplots, best-epoch marker of one run."""
+    label = _CURVE_NAMES.get(run, run)
+    dash = "solid" if run == "dropout" else "dash"
+    def get(name: str) -> np.ndarray:
+        return _f32(getattr(history, name)) if history is not None else np.zeros(0, dtype=np.float32)
+
+    train_loss, val_loss = get("train_loss"), get("val_loss")
+    gap = {"name": _GAP_NAMES.get(run, f"gap ({run})"), "legendgroup": f"gap-{run}", "mode": "lines",
+           "line": {"width": 0}, "hoverinfo": "skip", "xaxis": "x", "yaxis": "y"}
+    traces = [
+        go.Scatter(x=_epochs(train_loss), y=train_loss, showlegend=False, **gap),
+        go.Scatter(x=_epochs(val_loss), y=val_loss, fill="tonexty", fillcolor=THEME.gap_fill[index % 2], **gap),
+    ]
+    for (xaxis, yaxis), names in zip(_AXES, (("train_loss", "val_loss"), ("train_acc", "val_acc"))):
+        for split, name, color in (("train", names[0], THEME.train), ("validation", names[1], THEME.validation)):
+            values = get(name)
+            traces.append(go.Scatter(
+                x=_epochs(values), y=values, mode="lines", name=f"{label} · {split}", legendgroup=f"{run}-{split}",
+                showlegend=xaxis == "x", line={"color": color, "width": THEME.curve_width, "dash": dash},
+                xaxis=xaxis, yaxis=yaxis, hovertemplate="%{y:.3f}",
+            ))
+    best = None if history is None else _best_epoch(val_loss)
+    traces.append(go.Scatter(
+        x=np.array([] if best is None else [best], dtype=np.float32),
+        y=np.array([] if best is None else [val_loss[best - 1]], dtype=np.float32),
+        mode="markers", name=f"{label} · best validation", xaxis="x", yaxis="y",
+        marker={"symbol": "star", "size": THEME.best_marker_size, "color": THEME.validation,
+                "line": {"color": THEME.node_line, "width": 1}},
+        hovertemplate="best validation loss %{y:.3f} at epoch %{x}<extra></extra>",
+    ))
+    return traces
+
+
+def _best_epoch(val_loss: np.ndarray) -> int | None:
+    """RunHistory.best_epoch on the cleaned array (a hand-built record may hold anything)."""
+    finite = np.isfinite(val_loss)
+    return int(np.argmin(np.where(finite, val_loss, np.inf))) + 1 if finite.any() else None
+
+
+def curves_figure(history: History) -> go.Figure:
+    """Loss and accuracy per epoch of both runs, side by side, measured in evaluation mode.
+
+    Traces per run in RUN_NAMES order: the gap band pair ("gap (dropout)" / "gap (twin)", the second
+    filled to the first), "<run> · train" and "<run> · validation" in the Loss subplot and again in
+    the Accuracy subplot, "<run> · best validation" (a star); then "dropout · optimized (with masks)".
+    The twin's lines are dashed. Each event is a dotted vertical line in both subplots (layout
+    shapes), its text once, in the Loss subplot. Non-finite values are drawn as gaps; never raises.
+    """
+    traces = []
+    for index, run in enumerate(RUN_NAMES):
+        traces.extend(_run_curves(run, index, history.runs.get(run)))
+    dropout = history.runs.get("dropout")
+    optimized = _f32(dropout.optimized_loss) if dropout is not None else np.zeros(0, dtype=np.float32)
+    traces.append(go.Scatter(
+        x=_epochs(optimized), y=optimized, mode="lines", name="dropout · optimized (with masks)", xaxis="x", yaxis="y",
+        opacity=THEME.optimized_opacity, line={"color": THEME.optimized, "width": THEME.optimized_width, "dash": "dot"},
+        hovertemplate="%{y:.3f}",
+    ))
+
+    shapes, notes, events = [], [], []
+    for n, event in enumerate(history.events):
+        x = float(event.epoch)
+        if not np.isfinite(x):
+            continue
+        events.append(x)
+        for xaxis, yaxis in _AXES:
+            line = {"color": THEME.event_line, "width": 1, "dash": "dot"}
+            shapes.append({"type": "line", "xref": xaxis, "yref": f"{yaxis} domain", "x0": x, "x1": x, "y0": 0, "y1": 1, "line": line})
+        # Texts of nearby events would overlap: step each one down a row, three rows in turn.
+        y = 0.98 - 0.1 * (n % 3)
+        notes.append(_note(x, y, str(event.text), small=True, xref="x", yref="y domain", xanchor="left", yanchor="top"))
+    for text, xref in (("Loss", "x domain"), ("Accuracy", "x2 domain")):
+        notes.append(_note(0.5, 1.0, text, xref=xref, yref="paper", yanchor="bottom"))
+
+    longest = max([len(r.train_loss) for r in history.runs.values()] + [len(r.val_loss) for r in history.runs.values()] + [0])
+    x_range = [0.0, max(events + [1.0]) + 0.5] if longest <= 1 else None  # autorange would be zero-wide
+    epoch_axis = {"title": {"text": "epoch"}, "zeroline": False, "range": x_range}
+    fig_layout = _base_layout(
+        THEME.curves_height,
+        uirevision="curves",
+        margin={"l": 50, "r": 10, "t": 30, "b": 10},
+        xaxis=dict(epoch_axis, domain=[0.0, 0.45], anchor="y"),
+        xaxis2=dict(epoch_axis, domain=[0.55, 1.0], anchor="y2"),
+        yaxis={"anchor": "x", "rangemode": "tozero", "zeroline": False},
+        yaxis2={"anchor": "x2", "range": [0.0, 1.02], "zeroline": False, "tickformat": ".0%"},
+        legend=_bottom_legend(-0.25),
+        hovermode="x unified",
+        shapes=shapes,
+        annotations=notes,
+    )
+    return go.Figure(data=traces, layout=fig_layout)
+
+
+# --- decision boundary --------------------------------------------------------------------------
+
+
+def _points(x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x (n, 2), mask (n,) bool -> float32 coordinates of the chosen points."""
+    return _f32(x[mask, 0]), _f32(x[mask, 1])
+
+
+def boundary_figure(snapshot: Snapshot, data: Dataset) -> go.Figure:
+    """P(class 1) of both runs on the grid, with the data: "with dropout" left, "no-dropout twin" right.
+
+    Traces per panel, in RUN_NAMES order: the heatmap (named after the run's display name), then
+    "train · class 0", "train · class 1" (filled), "validation · class 0", "validation · class 1"
+    (open, smaller, fainter), "flipped label" (a cross on each training point whose label noise
+    flipped), "tracked example" (a ring around the example whose masks the network graph shows).
+    Legend entries appear once, from the left panel.
+    """
+    axis_values = _f32(snapshot.grid_axis)
+    x_train, y_train = np.asarray(data.x_train), np.asarray(data.y_train)
+    x_val, y_val = np.asarray(data.x_val), np.asarray(data.y_val)
+    flipped = np.asarray(data.flipped_train, dtype=bool)
+    tracked = snapshot.tracked_index
+    has_tracked = tracked is not None and 0 <= tracked < len(x_train)
+    scale = [list(stop) for stop in THEME.boundary_scale]
+
+    traces = []
+    for panel, run in enumerate(RUN_NAMES):
+        xaxis, yaxis = _AXES[panel]
+        first = panel == 0
+        proba = snapshot.grid_proba.get(run)
+        z = _f32(proba) if proba is not None else np.full((len(axis_values), len(axis_values)), np.nan, dtype=np.float32)
+        traces.append(go.Heatmap(
+            x=axis_values, y=axis_values, z=z, zmin=0.0, zmax=1.0, colorscale=scale, showscale=False,
+            name=display_name(run), xaxis=xaxis, yaxis=yaxis,
+            hovertemplate="x1 %{x:.2f}, x2 %{y:.2f}<br>P(class 1) = %{z:.2f}<extra>" + display_name(run) + "</extra>",
+        ))
+        for split, x, y, size, opacity, symbol in (
+            ("train", x_train, y_train, THEME.train_point_size, 1.0, "circle"),
+            ("validation", x_val, y_val, THEME.val_point_size, THEME.val_opacity, "circle-open"),
+        ):
+            for label in (0, 1):
+                px, py = _points(x, y == label)
+                line = {"color": THEME.point_outline, "width": 1} if split == "train" else {"width": 1.2}
+                traces.append(go.Scatter(
+                    x=px, y=py, mode="markers", name=f"{split} · class {label}", legendgroup=f"{split}-{label}", showlegend=first,
+                    marker={"symbol": symbol, "size": size, "color": THEME.class_colors[label], "line": line}, opacity=opacity,
+                    xaxis=xaxis, yaxis=yaxis, hovertemplate=f"{split}, label {label}<extra></extra>",
+                ))
+        fx, fy = _points(x_train, flipped)
+        traces.append(go.Scatter(
+            x=fx, y=fy, mode="markers", name="flipped label", legendgroup="flipped", showlegend=first, xaxis=xaxis, yaxis=yaxis,
+            marker={"symbol": "x-thin", "size": THEME.flipped_size, "line": {"color": THEME.flipped, "width": 2}},
+            hovertemplate="training label flipped by label noise<extra></extra>",
+        ))
+        ring = x_train[[tracked]] if has_tracked else np.zeros((0, 2))
+        traces.append(go.Scatter(
+            x=_f32(ring[:, 0]), y=_f32(ring[:, 1]), mode="markers", name="tracked example", legendgroup="tracked", showlegend=first,
+            xaxis=xaxis, yaxis=yaxis,
+            marker={"symbol": "circle-open", "size": THEME.tracked_size, "color": THEME.tracked,
+                    "line": {"width": THEME.tracked_width}},
+            hovertemplate="tracked example: its masks are the ones drawn on the network<extra></extra>",
+        ))
+
+    extent = [float(EXTENT[0]), float(EXTENT[1])]
+    square = {"range": extent, "constrain": "domain", "showgrid": False, "zeroline": False, "ticks": "outside", "ticklen": 3}
+    titles = [_note(0.5, 1.0, display_name(run), xref=f"{xaxis} domain", yref="paper", yanchor="bottom")
+              for (xaxis, _), run in zip(_AXES, RUN_NAMES)]
+    fig_layout = _base_layout(
+        THEME.boundary_height,
+        uirevision="boundary",
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        xaxis=dict(square, domain=[0.0, 0.48], anchor="y"),
+        xaxis2=dict(square, domain=[0.52, 1.0], anchor="y2"),
+        yaxis=dict(square, anchor="x", scaleanchor="x", scaleratio=1),
+        yaxis2=dict(square, anchor="x2", scaleanchor="x2", scaleratio=1),
+        legend=_bottom_legend(-0.08),
+        hovermode="closest",
+        annotations=titles,
+    )
+    return go.Figure(data=traces, layout=fig_layout)

@@ -1,0 +1,401 @@
+"""Tests for dropviz.figures: every check reads fig.data / fig.layout and compares with the records drawn."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from dropviz.config import RunConfig
+from dropviz.data import EXTENT
+from dropviz.engine import Trainer
+from dropviz.figures import THEME, boundary_figure, curves_figure, display_name, network_figure
+from dropviz.records import RUN_NAMES, Event, History, LayerParams, RunHistory, Snapshot, frozen
+
+NODE_TRACES = ("kept neuron", "dropped this step")
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _trained(steps: int = 3, **settings) -> Trainer:
+    settings = {"n_train": 40, "hidden": (5, 3), "p": (0.5, 0.5), "p_input": 0.5, "epochs": 3, "batch_size": 8, **settings}
+    trainer = Trainer(RunConfig(**settings))
+    for _ in range(steps):
+        trainer.step()
+    return trainer
+
+
+def _run_history(e: int, offset: float = 0.0, **arrays) -> RunHistory:
+    base = {
+        "train_loss": np.linspace(1.0, 0.2, e) + offset,
+        "val_loss": np.linspace(1.1, 0.5, e) + offset + 0.1 * np.sin(np.arange(e)),
+        "train_acc": np.linspace(0.5, 0.95, e),
+        "val_acc": np.linspace(0.5, 0.8, e),
+        "optimized_loss": np.linspace(1.2, 0.4, e),
+    }
+    base.update(arrays)
+    return RunHistory(**{k: frozen(v) for k, v in base.items()}, status="ok")
+
+
+def _snapshot(sizes, seed=0, masks=(), tracked=None, runs=RUN_NAMES) -> Snapshot:
+    """A hand-built Snapshot: random weights per run, the given keep masks, a small boundary grid."""
+    rng = np.random.default_rng(seed)
+    params = {
+        run: tuple(
+            LayerParams(frozen(rng.normal(size=(n_out, n_in)).astype(np.float32)), frozen(np.zeros(n_out, np.float32)))
+            for n_in, n_out in itertools.pairwise(sizes)
+        )
+        for run in runs
+    }
+    axis = np.linspace(*EXTENT, 7)
+    history = History(runs={run: _run_history(0) for run in RUN_NAMES}, events=())
+    return Snapshot(
+        epoch=0, step=1, epoch_progress=0.1, sizes=tuple(sizes), params=params, masks=tuple(frozen(m) for m in masks),
+        tracked_index=tracked, p_effective=(0.5,) * (len(sizes) - 2), p_input_effective=0.0,
+        grid_axis=frozen(axis), grid_proba={run: frozen(rng.random((7, 7)).astype(np.float32)) for run in RUN_NAMES},
+        history=history, finished=False,
+    )
+
+
+def _trace(fig, name, index=0):
+    found = [t for t in fig.data if t.name == name]
+    assert found, f"no trace named {name!r}"
+    return found[index]
+
+
+def _pairs(trace) -> set[tuple[int, int]]:
+    data = np.asarray(trace.customdata).reshape(-1, 2)
+    return {(int(c), int(u)) for c, u in data}
+
+
+def _segments(trace) -> int:
+    x = np.asarray(trace.x)
+    assert len(x) % 3 == 0 and np.isnan(x[2::3]).all(), "edges are [start, end, gap] triples"
+    return len(x) // 3
+
+
+def _edge_traces(fig):
+    return [t for t in fig.data if t.mode == "lines"]
+
+
+def _expected_dropped(masks, shown=None) -> set[tuple[int, int]]:
+    return {(c, int(u)) for c, keep in enumerate(masks) for u in np.flatnonzero(~keep) if shown is None or u < shown}
+
+
+def _edges_by_class(snapshot: Snapshot, run: str, dropped: set[tuple[int, int]]) -> dict[str, int]:
+    """Reference count, edge by edge in plain Python: faded, positive and negative segments."""
+    counts = {"faded": 0, "positive": 0, "negative": 0}
+    for layer, params in enumerate(snapshot.params[run]):
+        w = params.weight
+        for j in range(w.shape[0]):
+            for i in range(w.shape[1]):
+                if (layer, i) in dropped or (layer + 1, j) in dropped:
+                    counts["faded"] += 1
+                else:
+                    counts["positive" if w[j, i] >= 0 else "negative"] += 1
+    return counts
+
+
+# --- network ------------------------------------------------------------------------------------
+
+
+def test_dropped_nodes_are_exactly_the_masked_units():
+    trainer = _trained(steps=3)
+    snap = trainer.snapshot()
+    expected = _expected_dropped(snap.masks)
+    assert expected, "with p = 0.5 on 10 units some unit is dropped (seeded)"
+    fig = network_figure(snap, "dropout")
+    assert _pairs(_trace(fig, "dropped this step")) == expected
+    every = {(c, u) for c, n in enumerate(snap.sizes) for u in range(n)}
+    assert _pairs(_trace(fig, "kept neuron")) == every - expected
+    # The masks drawn are the last step's: those of the tracked example in the engine's own record.
+    keep = trainer.last_keep()
+    assert all(np.array_equal(m, k[0, 0]) for m, k in zip(snap.masks, keep))
+
+
+def test_nothing_dropped_for_the_twin_or_before_the_first_step():
+    snap = _trained(steps=3).snapshot()
+    assert _expected_dropped(snap.masks)
+    assert len(_trace(network_figure(snap, "twin"), "dropped this step").x) == 0
+    fresh = Trainer(RunConfig(n_train=40, hidden=(5, 3), p=(0.5, 0.5), epochs=3, batch_size=8)).snapshot()
+    assert fresh.masks == ()
+    fig = network_figure(fresh)
+    assert len(_trace(fig, "dropped this step").x) == 0
+    assert len(_trace(fig, "kept neuron").x) == sum(fresh.sizes)
+
+
+def test_node_traces_carry_column_and_unit_and_float32():
+    fig = network_figure(_trained().snapshot())
+    for name in NODE_TRACES:
+        trace = _trace(fig, name)
+        assert np.asarray(trace.x).dtype == np.float32 and np.asarray(trace.y).dtype == np.float32
+        assert np.array_equal(np.asarray(trace.x), np.asarray(trace.customdata)[:, 0])  # drawn in its column
+    for trace in _edge_traces(fig):
+        assert np.asarray(trace.x).dtype == np.float32
+
+
+@pytest.mark.parametrize("sizes", [(2, 1, 2), (2, 5, 3, 2), (2, 30, 2)])
+def test_node_count_per_column_equals_sizes(sizes):
+    fig = network_figure(_snapshot(sizes))
+    drawn = _pairs(_trace(fig, "kept neuron")) | _pairs(_trace(fig, "dropped this step"))
+    assert [sum(1 for c, _ in drawn if c == col) for col in range(len(sizes))] == list(sizes)
+    assert sum(_segments(t) for t in _edge_traces(fig)) == sum(a * b for a, b in itertools.pairwise(sizes))
+    assert not [a for a in fig.layout.annotations if "more not shown" in a.text]
+
+
+def test_big_layers_are_capped_with_a_count_of_the_rest():
+    sizes = (2, 100, 40, 2)
+    masks = (np.array([True, False]), np.arange(100) % 3 == 0, np.arange(40) % 2 == 0)
+    fig = network_figure(_snapshot(sizes, masks=masks), max_nodes=32)
+    drawn = _pairs(_trace(fig, "kept neuron")) | _pairs(_trace(fig, "dropped this step"))
+    assert [sum(1 for c, _ in drawn if c == col) for col in range(4)] == [2, 32, 32, 2]
+    assert drawn >= {(1, u) for u in range(32)}, "units 0..max_nodes-1 are the ones drawn"
+    assert _pairs(_trace(fig, "dropped this step")) == _expected_dropped(masks, shown=32)
+    notes = {a.x: a.text for a in fig.layout.annotations if "more not shown" in a.text}
+    assert notes == {1: "+68 more not shown", 2: "+8 more not shown"}
+    assert sum(_segments(t) for t in _edge_traces(fig)) == 2 * 32 + 32 * 32 + 32 * 2  # only between drawn nodes
+
+
+def test_edge_traces_stay_few_for_six_wide_layers():
+    sizes = (2, *(256,) * 6, 2)
+    masks = tuple(np.arange(n) % 2 == 0 for n in sizes[:-1])
+    fig = network_figure(_snapshot(sizes, masks=masks))
+    assert len(_edge_traces(fig)) <= 10
+    assert len(fig.data) <= 12
+    assert sum(_segments(t) for t in _edge_traces(fig)) == 2 * 32 + 5 * 32 * 32 + 32 * 2
+
+
+@pytest.mark.parametrize("run", RUN_NAMES)
+def test_edge_colours_follow_weight_signs(run):
+    sizes = (2, 6, 4, 2)
+    masks = (np.array([True, True]), np.array([True, False, True, True, False, True]), np.array([False, True, True, True]))
+    snap = _snapshot(sizes, seed=3, masks=masks)
+    dropped = _expected_dropped(masks) if run == "dropout" else set()
+    expected = _edges_by_class(snap, run, dropped)
+    fig = network_figure(snap, run)
+    got = {"faded": 0, "positive": 0, "negative": 0}
+    for trace in _edge_traces(fig):
+        if trace.name == "positive weight":
+            assert trace.line.color == THEME.positive
+            got["positive"] += _segments(trace)
+        elif trace.name == "negative weight":
+            assert trace.line.color == THEME.negative
+            got["negative"] += _segments(trace)
+        else:
+            assert trace.line.color == THEME.faded and trace.opacity < 0.5
+            got["faded"] += _segments(trace)
+    assert got == expected
+    assert expected["negative"] and expected["positive"] and (expected["faded"] > 0) == (run == "dropout")
+    legend = sorted(t.name for t in fig.data if t.showlegend is not False and t.name in ("positive weight", "negative weight"))
+    assert legend == ["negative weight", "positive weight"]
+
+
+def test_edge_width_grows_with_the_share_of_the_layers_largest_weight():
+    # One hidden unit: the edges are x1 -> h (1.0), x2 -> h (-0.2), h -> class 0 (0.5), h -> class 1 (-0.9).
+    snap = _snapshot((2, 1, 2))
+    weights = ([[1.0, -0.2]], [[0.5], [-0.9]])
+    params = tuple(LayerParams(frozen(np.array(w, np.float32)), frozen(np.zeros(len(w), np.float32))) for w in weights)
+    snap = Snapshot(**{**snap.__dict__, "params": {run: params for run in RUN_NAMES}})
+    fig = network_figure(snap, "twin")
+    widths = {}
+    for trace in _edge_traces(fig):
+        x, y = np.asarray(trace.x), np.asarray(trace.y)
+        for k in range(len(x) // 3):
+            widths[(float(x[3 * k]), float(y[3 * k]), float(y[3 * k + 1]))] = (trace.name, trace.line.width)
+    top, bottom = max(y for _, y, _ in widths), min(y for _, y, _ in widths)
+    thin, mid, thick = THEME.edge_widths
+    assert widths[(0.0, top, 0.0)] == ("positive weight", thick)  # 1.0 of max 1.0
+    assert widths[(0.0, bottom, 0.0)] == ("negative weight", thin)  # 0.2 of 1.0
+    assert widths[(1.0, 0.0, top)] == ("positive weight", mid)  # 0.5 of 0.9
+    assert widths[(1.0, 0.0, bottom)] == ("negative weight", thick)  # 0.9 of 0.9
+
+
+def test_network_layout_is_themeable_and_keeps_zoom():
+    fig = network_figure(_snapshot((2, 5, 2)))
+    layout = fig.layout
+    assert layout.uirevision and layout.height == THEME.network_height
+    assert layout.paper_bgcolor == THEME.transparent and layout.plot_bgcolor == THEME.transparent
+    assert layout.font.color is None and layout.title.text is None
+    assert layout.xaxis.visible is False and layout.yaxis.visible is False
+    texts = {a.text for a in layout.annotations}
+    assert {"x1", "x2", "class 0", "class 1"} <= texts
+    assert {t.name for t in fig.data} >= {"kept neuron", "dropped this step", "positive weight", "negative weight"}
+    # Same shape, new weights: the same traces in the same order, so the page can update in place.
+    other = network_figure(_snapshot((2, 5, 2), seed=9))
+    assert [t.name for t in other.data] == [t.name for t in fig.data] and other.layout.uirevision == layout.uirevision
+
+
+# --- curves -------------------------------------------------------------------------------------
+
+
+def _curves(e=6, events=(), **twin_arrays):
+    history = History(runs={"dropout": _run_history(e), "twin": _run_history(e, offset=-0.1, **twin_arrays)}, events=events)
+    return history, curves_figure(history)
+
+
+def _ys(fig, name):
+    return [np.asarray(t.y, dtype=float) for t in fig.data if t.name == name]
+
+
+def test_one_line_per_run_and_split_in_each_subplot_twin_dashed():
+    history, fig = _curves()
+    for run, label in (("dropout", "dropout"), ("twin", "no-dropout twin")):
+        h = history.runs[run]
+        for split, loss, acc in (("train", h.train_loss, h.train_acc), ("validation", h.val_loss, h.val_acc)):
+            traces = [t for t in fig.data if t.name == f"{label} · {split}"]
+            assert [(t.xaxis, t.yaxis) for t in traces] == [("x", "y"), ("x2", "y2")]
+            assert np.allclose(traces[0].y, loss) and np.allclose(traces[1].y, acc)
+            assert np.array_equal(traces[0].x, np.arange(1, 7))
+            assert {t.line.dash for t in traces} == {"solid" if run == "dropout" else "dash"}
+            assert sum(t.showlegend is not False for t in traces) == 1
+
+
+def test_gap_band_fills_between_train_and_validation_loss():
+    history, fig = _curves()
+    for run, name in (("dropout", "gap (dropout)"), ("twin", "gap (twin)")):
+        data = list(fig.data)
+        filled = [i for i, t in enumerate(data) if t.name == name and t.fill == "tonexty"]
+        assert len(filled) == 1
+        band, base = data[filled[0]], data[filled[0] - 1]
+        assert base.name == name and base.fill in (None, "none")
+        assert np.allclose(base.y, history.runs[run].train_loss) and np.allclose(band.y, history.runs[run].val_loss)
+    fills = {t.fillcolor for t in fig.data if t.fill == "tonexty"}
+    assert len(fills) == 2, "each run's band has its own tint"
+
+
+def test_best_epoch_marked_and_optimized_loss_drawn():
+    history, fig = _curves(e=8)
+    for run, label in (("dropout", "dropout"), ("twin", "no-dropout twin")):
+        marker = _trace(fig, f"{label} · best validation")
+        best = history.runs[run].best_epoch
+        assert list(marker.x) == [best] and np.isclose(marker.y[0], history.runs[run].val_loss[best - 1])
+        assert marker.marker.symbol in ("star", "diamond")
+    optimized = _trace(fig, "dropout · optimized (with masks)")
+    assert np.allclose(optimized.y, history.runs["dropout"].optimized_loss)
+    assert optimized.line.dash == "dot" and optimized.xaxis == "x"
+
+
+def test_one_vertical_line_per_event_in_each_subplot():
+    events = (Event(2.5, "dropout off"), Event(4.25, "p 0.5 -> 0.3"))
+    _, fig = _curves(events=events)
+    lines = [s for s in fig.layout.shapes if s.type == "line"]
+    for xref in ("x", "x2"):
+        assert sorted(s.x0 for s in lines if s.xref == xref) == [2.5, 4.25]
+        assert all(s.x0 == s.x1 and s.line.dash == "dot" for s in lines)
+    texts = {a.text for a in fig.layout.annotations}
+    assert {"dropout off", "p 0.5 -> 0.3"} <= texts
+
+
+def test_events_from_the_engine_become_lines():
+    trainer = _trained(steps=7)
+    trainer.set_dropout(False, (0.5, 0.5), 0.5)
+    for _ in range(5):
+        trainer.step()
+    history = trainer.snapshot().history
+    assert len(history.events) == 1
+    fig = curves_figure(history)
+    assert sorted(s.x0 for s in fig.layout.shapes if s.xref == "x") == [history.events[0].epoch]
+
+
+def test_non_finite_values_become_gaps_and_never_raise():
+    bad = np.array([0.9, np.nan, np.inf, -np.inf, 0.3, 1e300])
+    _, fig = _curves(e=6, train_loss=bad, val_loss=bad[::-1].copy(), optimized_loss=bad)
+    for trace in fig.data:
+        y = np.asarray(trace.y, dtype=float)
+        assert not np.isinf(y).any(), trace.name
+    twin_train = _ys(fig, "no-dropout twin · train")[0]
+    assert np.isnan(twin_train[[1, 2, 3, 5]]).all() and np.isclose(twin_train[[0, 4]], [0.9, 0.3]).all()
+    marker = _trace(fig, "no-dropout twin · best validation")
+    assert list(marker.x) == [2]  # val = bad reversed: finite minimum 0.3 at epoch 2
+    fig.to_json()  # serializable
+
+
+def test_diverged_run_with_shorter_arrays():
+    history = History(runs={"dropout": _run_history(9), "twin": _run_history(4)}, events=(Event(6.0, "dropout off"),))
+    fig = curves_figure(history)
+    for trace in fig.data:
+        assert len(trace.x) == len(trace.y)
+    assert len(_ys(fig, "no-dropout twin · validation")[0]) == 4 and len(_ys(fig, "dropout · validation")[0]) == 9
+
+
+@pytest.mark.parametrize("names", [RUN_NAMES, ()])
+def test_empty_history_gives_empty_axes(names):
+    fig = curves_figure(History(runs={name: _run_history(0) for name in names}, events=()))
+    assert all(len(t.y) == 0 for t in fig.data)
+    assert fig.layout.xaxis.range is not None and fig.layout.height == THEME.curves_height
+    fig.to_json()
+
+
+def test_curves_legend_horizontal_at_bottom_and_float32():
+    _, fig = _curves()
+    assert fig.layout.legend.orientation == "h" and fig.layout.legend.y < 0
+    assert fig.layout.uirevision and fig.layout.font.color is None
+    for trace in fig.data:
+        assert np.asarray(trace.y).dtype == np.float32, trace.name
+
+
+# --- boundary -----------------------------------------------------------------------------------
+
+
+def test_boundary_heatmaps_equal_the_grid():
+    trainer = _trained(steps=6)
+    snap = trainer.snapshot()
+    fig = boundary_figure(snap, trainer.data)
+    maps = [t for t in fig.data if t.type == "heatmap"]
+    assert [m.name for m in maps] == [display_name(r) for r in RUN_NAMES]
+    for heatmap, run in zip(maps, RUN_NAMES):
+        assert np.array_equal(np.asarray(heatmap.z), snap.grid_proba[run])
+        assert np.allclose(heatmap.x, snap.grid_axis) and np.allclose(heatmap.y, snap.grid_axis)
+        assert (heatmap.zmin, heatmap.zmax) == (0, 1)
+    assert sum(m.showscale is not False for m in maps) <= 1
+    titles = {a.text for a in fig.layout.annotations}
+    assert {"with dropout", "no-dropout twin"} <= titles
+
+
+def test_boundary_points_flipped_labels_and_tracked_ring():
+    trainer = _trained(steps=6, label_noise=0.3, n_val=30)
+    snap, data = trainer.snapshot(), trainer.data
+    assert data.flipped_train.any() and snap.tracked_index is not None
+    fig = boundary_figure(snap, data)
+    for axis in ("x", "x2"):
+        panel = [t for t in fig.data if t.xaxis == axis and t.type == "scatter"]
+        by_name = {t.name: t for t in panel}
+        for split, x, y in (("train", data.x_train, data.y_train), ("validation", data.x_val, data.y_val)):
+            for label in (0, 1):
+                trace = by_name[f"{split} · class {label}"]
+                assert np.allclose(trace.x, x[y == label, 0], atol=1e-6) and np.allclose(trace.y, x[y == label, 1], atol=1e-6)
+                assert trace.marker.color == THEME.class_colors[label]
+        assert "open" in by_name["validation · class 0"].marker.symbol and "open" not in by_name["train · class 0"].marker.symbol
+        assert by_name["validation · class 1"].marker.size < by_name["train · class 1"].marker.size
+        flipped = by_name["flipped label"]
+        assert np.allclose(flipped.x, data.x_train[data.flipped_train, 0], atol=1e-6)
+        ring = by_name["tracked example"]
+        assert np.allclose([ring.x[0], ring.y[0]], data.x_train[snap.tracked_index], atol=1e-6) and len(ring.x) == 1
+    assert sum(t.showlegend is not False for t in fig.data if t.name == "tracked example") == 1
+
+
+def test_boundary_without_tracked_example_and_square_axes():
+    trainer = Trainer(RunConfig(n_train=40, hidden=(5, 3), p=(0.5, 0.5), epochs=3, batch_size=8))
+    snap = trainer.snapshot()
+    assert snap.tracked_index is None
+    fig = boundary_figure(snap, trainer.data)
+    assert all(len(t.x) == 0 for t in fig.data if t.name == "tracked example")
+    layout = fig.layout
+    assert layout.yaxis.scaleanchor == "x" and layout.yaxis2.scaleanchor == "x2"
+    for axis in (layout.xaxis, layout.yaxis, layout.xaxis2, layout.yaxis2):
+        assert tuple(axis.range) == EXTENT
+    assert layout.height == THEME.boundary_height and layout.uirevision and layout.paper_bgcolor == THEME.transparent
+
+
+def test_display_name():
+    assert display_name("dropout") == "with dropout"
+    assert display_name("twin") == "no-dropout twin"
+
+
+def test_theme_colours_are_hex_or_rgba():
+    for name, value in THEME.__dict__.items():
+        for colour in value if isinstance(value, tuple) else (value,):
+            if isinstance(colour, str):
+                assert colour.startswith(("#", "rgba(")), name
+    assert math.isclose(THEME.boundary_scale[0][0], 0) and math.isclose(THEME.boundary_scale[-1][0], 1)
