@@ -185,7 +185,7 @@ def validate(values: Mapping[str, Any], base: RunConfig | None = None, strict: b
         try:
             accepted[name] = _check_one(name, raw, LIMITS[name], warnings)
         except (ValueError, TypeError, OverflowError) as error:
-            message = f"{shown}: {str(raw)[:40]!r} ignored ({error})"
+            message = f"{shown}: {str(raw)[:40]!r} {'refused' if strict else 'ignored'} ({error})"
             if strict:
                 raise ConfigError(message) from None
             warnings.append(message)
