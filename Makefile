@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test bench clean
+.PHONY: run test browser bench screenshots clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -15,13 +15,24 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 	touch $@
 
 run: $(VENV)/.runtime
-	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
+	OPENBLAS_NUM_THREADS=1 $(VENV)/bin/streamlit run app.py --server.port $(PORT)  # one BLAS thread per session: fair under load
 
-test: $(VENV)/.dev
+test: $(VENV)/.dev browser
 	$(PY) -m pytest -q
 
-bench: $(VENV)/.runtime
+# The browser tests need Chromium: the system's if present, else Debian's package (as root), else Playwright's download.
+browser: $(VENV)/.dev
+	@if command -v chromium >/dev/null 2>&1; then echo "browser: $$(command -v chromium)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "browser: installing Debian's chromium"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "browser: installing Playwright's Chromium"; $(PY) -m playwright install chromium; fi
+
+bench: $(VENV)/.dev
 	$(PY) bench/engine.py
+
+screenshots: $(VENV)/.dev browser
+	$(PY) scripts/screenshot.py assets/dropviz.png --play 6
 
 clean:
 	rm -rf $(VENV) .pytest_cache

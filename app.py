@@ -12,7 +12,7 @@ from dropviz import figures, ui
 from dropviz.engine import Trainer
 from dropviz.records import RUN_NAMES
 
-TICK = 0.2  # seconds between redraws while playing: ~5 frames/s, well under what a browser paints
+TICK = 0.05  # seconds between the end of one frame and the next tick (the browser's timer restarts after each run)
 TRAIN_BUDGET = 0.1  # seconds of training per tick; the rest of the tick is drawing
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 
@@ -63,8 +63,9 @@ def _sync(config) -> Trainer:
     return trainer
 
 
-def _play() -> None:
-    st.session_state.playing = not st.session_state.playing
+def _play(playing: bool) -> None:
+    # Sets rather than toggles: a click Streamlit delivers twice (a rerun interrupted mid-tick) is still one click.
+    st.session_state.playing = playing
     st.session_state.notice = None
 
 
@@ -81,7 +82,8 @@ def _reset() -> None:
 
 def _status(snapshot) -> str:
     """One line per run: epoch, losses, accuracies, gap, and the run's status."""
-    lines = [f"**Epoch {snapshot.epoch}** of {st.session_state.trainer.config.epochs} · step {snapshot.step}"]
+    done = " · **finished**: raise Epochs to go on" if snapshot.finished else ""
+    lines = [f"**Epoch {snapshot.epoch}** of {st.session_state.trainer.config.epochs} · step {snapshot.step}{done}"]
     for run in RUN_NAMES:
         h = snapshot.history.runs[run]
         if h.epochs == 0:
@@ -128,9 +130,11 @@ st.query_params.from_dict(ui.url_from_config(trainer.config, st.session_state[ui
 
 st.title("dropviz: watch dropout at work")
 play, step, reset, _ = st.columns([1, 1, 1, 3])
-play.button("Pause" if st.session_state.playing else "Play", on_click=_play, type="primary", use_container_width=True,
+playing = st.session_state.playing
+play.button("Pause" if playing else "Play", on_click=_play, args=(not playing,), type="primary", use_container_width=True,
             disabled=trainer.finished)
-step.button("Step", on_click=_step, use_container_width=True, help="One mini-batch: watch the switched-off neurons change.")
+step.button("Step", on_click=_step, use_container_width=True, disabled=trainer.finished,
+            help="One mini-batch: watch the switched-off neurons change.")
 reset.button("Reset", on_click=_reset, use_container_width=True, help="Back to epoch 0 and the same initial weights (same seed).")
 if st.session_state.notice:
     st.info(st.session_state.notice)

@@ -82,6 +82,7 @@ class Trainer:
         self.diverged_at: list[int | None] = [None] * k  # epoch in which run k's loss stopped being finite
         self.events: list[Event] = []
         self._x, self._y = self.data.x_train, self.data.y_train  # this epoch's examples in batch order
+        self._x_eval = np.concatenate([self.data.x_train, self.data.x_val])  # (n_train + n_val, 2)
         self._drop: list[np.ndarray | None] = []  # per layer (K, n, units): 0 or 1 / (1 - p); None if nothing drops
         self.last_drop: list[np.ndarray | None] | None = None  # the last step's slices of _drop, (K, B, units)
         self.last_batch: np.ndarray | None = None  # (B,) training-set indices of the last step
@@ -188,9 +189,11 @@ class Trainer:
 
     def _close_epoch(self) -> None:
         """Modifies the history: evaluation-mode metrics of both runs, appended once per epoch."""
+        n = self.config.n_train
         with np.errstate(all="ignore"):
-            train_loss, train_acc = evaluate(self.net.logits(self.data.x_train), self.data.y_train)
-            val_loss, val_acc = evaluate(self.net.logits(self.data.x_val), self.data.y_val)
+            logits = self.net.logits(self._x_eval)  # (K, n_train + n_val, 2): one pass for both sets
+            train_loss, train_acc = evaluate(logits[:, :n], self.data.y_train)
+            val_loss, val_acc = evaluate(logits[:, n:], self.data.y_val)
         for k, name in enumerate(RUN_NAMES):
             finite = np.isfinite(train_loss[k]) and np.isfinite(val_loss[k])
             if self.diverged_at[k] is None and not (finite and train_loss[k] <= DIVERGED_TRAIN_LOSS):

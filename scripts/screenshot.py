@@ -1,42 +1,47 @@
 """Screenshots of the real app in headless Chromium: the README's pictures, refreshed with `make screenshots`.
 
-Starts nothing: point it at a running server (make run). Usage: python scripts/screenshot.py URL OUT.png [--play SECONDS]
+Starts its own server (as `make run` does) unless --url points at a running one.
+Usage: python scripts/screenshot.py OUT.png [--url URL] [--play SECONDS] [--query "dataset=spiral&p=0.3"]
 """
 
 import argparse
+import contextlib
+import sys
 import time
+from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-READY = "[data-testid=stApp][data-test-script-state=notRunning]"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.harness import CHART, CHROMIUM_ARGS, READY, find_chromium, streamlit_server  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("url")
     parser.add_argument("out")
+    parser.add_argument("--url", help="a running dropviz; default: start one")
+    parser.add_argument("--query", default="", help="query parameters for the page, e.g. 'dataset=spiral'")
     parser.add_argument("--play", type=float, default=0.0, help="seconds to train before the picture")
     parser.add_argument("--width", type=int, default=1500)
     parser.add_argument("--height", type=int, default=1250)
     args = parser.parse_args()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    server = contextlib.nullcontext(args.url) if args.url else streamlit_server()
+    with server as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": args.width, "height": args.height})
-        page.goto(args.url)
+        page.goto(f"{url}/?{args.query}")
         page.wait_for_selector(READY, timeout=30_000)
-        page.wait_for_selector("[data-testid=stPlotlyChart] .main-svg", timeout=30_000)
+        page.wait_for_selector(CHART, timeout=30_000)
         if args.play:
-            page.get_by_role("button", name="Play").click()
+            page.get_by_role("button", name="Play", exact=True).click()
             time.sleep(args.play)
-            page.get_by_role("button", name="Pause").click()
+            page.get_by_role("button", name="Pause", exact=True).click()
+            page.get_by_role("button", name="Play", exact=True).wait_for()
             page.wait_for_selector(READY, timeout=30_000)
             time.sleep(1.0)
         page.screenshot(path=args.out, full_page=True)
         browser.close()
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

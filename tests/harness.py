@@ -1,0 +1,81 @@
+"""The real server and the real browser: start `streamlit run app.py` on a free loopback port, find Chromium.
+
+Shared by the browser tests (tests/e2e), scripts/screenshot.py and bench/ui.py, so all of them meet
+the app exactly as a person does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Debian's Chromium in this sandbox: no sandboxing as root, no GPU, no network chatter.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+READY = "[data-testid=stApp][data-test-script-state=notRunning]"
+CHART = "[data-testid=stPlotlyChart] .main-svg"
+
+
+def find_chromium() -> str | None:
+    """The system Chromium, if there is one."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def streamlit_server(port: int | None = None, timeout: float = 60.0, log: Path | None = None) -> Iterator[str]:
+    """Runs the app as `make run` does, on 127.0.0.1; yields its URL; SIGTERM, then SIGKILL if ignored."""
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port), "--server.address", "127.0.0.1"]
+    out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while not _healthy(url):
+            if process.poll() is not None:
+                raise RuntimeError(f"streamlit exited with {process.returncode} before it was healthy")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit not healthy after {timeout:.0f} s")
+            time.sleep(0.1)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        if log:
+            out.close()
