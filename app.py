@@ -1,7 +1,7 @@
 """The dropviz page: layout, session state and the live loop. Thin: controls are in dropviz/ui.py, pictures in dropviz/figures.py.
 
-Run it with `make run`. Each browser session owns one Trainer in st.session_state; a fragment tick
-trains for a time budget, then redraws once.
+Run it with `make run`. Each browser session owns one LiveRun in st.session_state: a background
+thread trains while the browser paints, and a fragment tick draws a snapshot a few times a second.
 """
 
 from __future__ import annotations
@@ -9,11 +9,10 @@ from __future__ import annotations
 import streamlit as st
 
 from dropviz import figures, ui
-from dropviz.engine import Trainer
+from dropviz.live import LiveRun
 from dropviz.records import RUN_NAMES
 
-TICK = 0.05  # seconds between the end of one frame and the next tick (the browser's timer restarts after each run)
-TRAIN_BUDGET = 0.1  # seconds of training per tick; the rest of the tick is drawing
+TICK = 0.25  # seconds between frames while playing: headless Chromium here paints the page ~1.5-2 times a second
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 
 EXPLANATION = r"""
@@ -43,47 +42,44 @@ training loss (the shaded gap) while the dropout run's stays close.
 
 def _state() -> None:
     """First run of a session: settings from the URL into the widgets."""
-    if "trainer" not in st.session_state:
+    if "run" not in st.session_state:
         config, preset, warnings = ui.config_from_url(st.query_params)
         ui.show(config, preset)
         st.session_state.url_warnings = warnings
-        st.session_state.playing = False
         st.session_state.notice = None
 
 
-def _sync(config) -> Trainer:
-    """Makes the session's Trainer match config: live settings in place, anything else restarts."""
-    trainer: Trainer | None = st.session_state.get("trainer")
-    if trainer is None:
-        trainer = st.session_state.trainer = Trainer(config)
-    elif not trainer.update(config):
-        trainer = st.session_state.trainer = Trainer(config)
-        st.session_state.playing = False
+def _sync(config) -> LiveRun:
+    """Makes the session's run match config: live settings in place, anything else restarts."""
+    run: LiveRun | None = st.session_state.get("run")
+    if run is None:
+        run = st.session_state.run = LiveRun(config)
+    elif not run.update(config):
+        run.reset(config)
         st.session_state.notice = "Data, network or optimizer changed: training restarted from epoch 0."
-    return trainer
+    return run
 
 
 def _play(playing: bool) -> None:
     # Sets rather than toggles: a click Streamlit delivers twice (a rerun interrupted mid-tick) is still one click.
-    st.session_state.playing = playing
+    run: LiveRun = st.session_state.run
+    run.play() if playing else run.pause()
     st.session_state.notice = None
 
 
 def _step() -> None:
-    st.session_state.playing = False
-    st.session_state.trainer.step()
+    st.session_state.run.step()
 
 
 def _reset() -> None:
-    st.session_state.playing = False
-    st.session_state.trainer = Trainer(st.session_state.trainer.config)
+    st.session_state.run.reset()
     st.session_state.notice = None
 
 
 def _status(snapshot) -> str:
     """One line per run: epoch, losses, accuracies, gap, and the run's status."""
     done = " · **finished**: raise Epochs to go on" if snapshot.finished else ""
-    lines = [f"**Epoch {snapshot.epoch}** of {st.session_state.trainer.config.epochs} · step {snapshot.step}{done}"]
+    lines = [f"**Epoch {snapshot.epoch}** of {st.session_state.run.config.epochs} · step {snapshot.step}{done}"]
     for run in RUN_NAMES:
         h = snapshot.history.runs[run]
         if h.epochs == 0:
@@ -98,16 +94,14 @@ def _status(snapshot) -> str:
     return "  \n".join(lines)
 
 
-@st.fragment(run_every=TICK if st.session_state.get("playing") else None)
 def live() -> None:
-    """Trains for a budget (when playing), then draws everything once."""
-    trainer: Trainer = st.session_state.trainer
-    if st.session_state.playing:
-        trainer.advance(TRAIN_BUDGET)
-        if trainer.finished:
-            st.session_state.playing = False
-            st.rerun()  # the whole page, so the tick stops and the button says Play
-    snapshot = trainer.snapshot()
+    """Draws the run as it is now; the training thread goes on meanwhile."""
+    run: LiveRun = st.session_state.run
+    snapshot = run.snapshot()
+    if st.session_state.get("was_playing") and not run.playing:
+        st.session_state.was_playing = False
+        st.rerun()  # finished or stopped: the whole page, so the tick stops and the button says Play
+    st.session_state.was_playing = run.playing
     st.markdown(_status(snapshot))
     left, right = st.columns([1, 1])
     with left:
@@ -115,7 +109,7 @@ def live() -> None:
         st.plotly_chart(figures.network_figure(snapshot), key="network", config=PLOT_CONFIG)
     with right:
         st.markdown("**Decision boundaries** (evaluation mode) — filled: training points, hollow: validation")
-        st.plotly_chart(figures.boundary_figure(snapshot, trainer.data), key="boundary", config=PLOT_CONFIG)
+        st.plotly_chart(figures.boundary_figure(snapshot, run.data), key="boundary", config=PLOT_CONFIG)
     st.markdown("**Loss and accuracy** — solid: with dropout, dashed: no-dropout twin; shaded: the generalization gap")
     st.plotly_chart(figures.curves_figure(snapshot.history), key="curves", config=PLOT_CONFIG)
 
@@ -125,19 +119,19 @@ _state()
 config, warnings = ui.controls()
 for warning in st.session_state.url_warnings + warnings:
     st.sidebar.warning(warning)
-trainer = _sync(config)
-st.query_params.from_dict(ui.url_from_config(trainer.config, st.session_state[ui.PRESET_KEY]))
+run = _sync(config)
+st.query_params.from_dict(ui.url_from_config(run.config, st.session_state[ui.PRESET_KEY]))
 
 st.title("dropviz: watch dropout at work")
 play, step, reset, _ = st.columns([1, 1, 1, 3])
-playing = st.session_state.playing
+playing = run.playing
 play.button("Pause" if playing else "Play", on_click=_play, args=(not playing,), type="primary", use_container_width=True,
-            disabled=trainer.finished)
-step.button("Step", on_click=_step, use_container_width=True, disabled=trainer.finished,
+            disabled=run.finished)
+step.button("Step", on_click=_step, use_container_width=True, disabled=run.finished,
             help="One mini-batch: watch the switched-off neurons change.")
 reset.button("Reset", on_click=_reset, use_container_width=True, help="Back to epoch 0 and the same initial weights (same seed).")
 if st.session_state.notice:
     st.info(st.session_state.notice)
 with st.expander("What am I seeing?"):
     st.markdown(EXPLANATION)
-live()
+st.fragment(run_every=TICK if run.playing else None)(live)()  # ticks only while training

@@ -273,7 +273,7 @@ class Trainer:
         if self._grid_cache is None or self._grid_cache[0] != self.step_count:
             with np.errstate(all="ignore"):
                 logits = self.net.logits(self._grid_points, dtype=np.float32)  # (K, G * G, 2), only drawn
-            proba = 1.0 / (1.0 + np.exp(logits[:, :, 0] - logits[:, :, 1]))
+            proba = 0.5 * (1.0 + np.tanh(0.5 * (logits[:, :, 1] - logits[:, :, 0])))  # logistic, overflow-free
             grids = {name: frozen(proba[k].reshape(GRID, GRID).astype(np.float32)) for k, name in enumerate(RUN_NAMES)}
             self._grid_cache = (self.step_count, grids)
         return self._grid_cache[1]

@@ -141,7 +141,7 @@ def controls() -> tuple[RunConfig, list[str]]:
 # --- URL -------------------------------------------------------------------------------------
 def config_from_url(params) -> tuple[RunConfig, str, list[str]]:
     """st.query_params -> (config, preset name, warnings). Settings absent from the URL come from the preset."""
-    raw = {key: params.get_all(key) for key in params.keys()}
+    raw = {key: params.get_all(key) for key in params}
     warnings: list[str] = []
     preset = DEFAULT_PRESET
     if "preset" in raw:

@@ -13,7 +13,7 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.harness import CHART, CHROMIUM_ARGS, READY, find_chromium, streamlit_server  # noqa: E402
+from tests.harness import CHART, CHROMIUM_ARGS, READY, find_chromium, streamlit_server
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 import base64
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,7 @@ def _array(value) -> np.ndarray:
 
 
 def _trainer(at: AppTest):
-    return at.session_state.trainer
+    return at.session_state.run.with_trainer(lambda trainer: trainer)
 
 
 @pytest.mark.parametrize(
@@ -101,14 +102,18 @@ def test_step_takes_one_step_and_reset_returns_to_epoch_zero():
 def test_play_starts_training_and_pause_stops_it():
     at = _app()
     _button(at, "Play").click().run()
-    assert at.session_state.playing
-    assert _trainer(at).step_count > 0  # the fragment trained for its budget during the run
-    assert [b.label for b in at.button][0] == "Pause"
+    assert at.session_state.run.playing
+    assert next(b.label for b in at.button) == "Pause"
+    time.sleep(0.5)  # the training thread works between frames
+    assert _trainer(at).step_count > 0
     _button(at, "Pause").click().run()
-    assert not at.session_state.playing
+    assert not at.session_state.run.playing
+    time.sleep(0.1)  # at most one slice finishing
     steps = _trainer(at).step_count
+    time.sleep(0.3)
     at.run()
     assert _trainer(at).step_count == steps
+    assert next(b.label for b in at.button) == "Play"
 
 
 def test_toggle_and_p_keep_the_weights_and_restart_on_architecture_change():

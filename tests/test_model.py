@@ -140,7 +140,7 @@ def test_evaluation_applies_no_mask_and_no_scaling_and_export_reproduces_it():
     layers = snapshot.params["dropout"]
     sequential = to_sequential([p.weight for p in layers], [p.bias for p in layers], config.activation, config.p, config.p_input).eval()
     with torch.no_grad():
-        exported = sequential(torch.from_numpy(x).float()).numpy()
+        exported = sequential(torch.tensor(x, dtype=torch.float32)).numpy()
     engine_logits = trainer.net.logits(x)[0]
     np.testing.assert_allclose(exported, engine_logits, atol=1e-4)  # float32 export
     # Plain evaluation without any dropout: the same numbers, so nothing was scaled.

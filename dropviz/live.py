@@ -1,0 +1,113 @@
+"""LiveRun: one session's Trainer, trained by a background thread while the page draws. The only place threads live.
+
+The page's fragment tick only draws (snapshot -> figures); training goes on between ticks, so the
+server trains while the browser paints. All Trainer calls go through one lock. Training is cut into
+short slices, each taken under TRAINING_SLOTS, so a server never runs more busy training threads than
+it has cores, and sessions take turns. A run whose page stopped asking for frames (tab closed,
+network gone) stops within IDLE_STOP seconds and its thread ends.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import torch
+
+from .config import RunConfig
+from .engine import Trainer
+from .records import Snapshot
+
+SLICE = 0.02  # seconds of training per turn: short, so a Pause or a frame never waits long
+IDLE_STOP = 2.0  # seconds without a frame request after which a playing run stops by itself
+TRAINING_SLOTS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))  # busy training threads, server-wide
+
+
+class LiveRun:
+    """Owns a Trainer and the thread that advances it. Every method but snapshot-reading ones modifies it."""
+
+    def __init__(self, config: RunConfig):
+        self._lock = threading.Lock()
+        self._trainer = Trainer(config)
+        self._playing = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_seen = time.monotonic()
+
+    # --- read ------------------------------------------------------------------------------
+    @property
+    def playing(self) -> bool:
+        return self._playing.is_set()
+
+    @property
+    def config(self) -> RunConfig:
+        return self._trainer.config
+
+    @property
+    def finished(self) -> bool:
+        return self._trainer.finished
+
+    @property
+    def data(self):
+        """The run's Dataset (frozen arrays)."""
+        return self._trainer.data
+
+    def snapshot(self) -> Snapshot:
+        """A frozen picture of the run now; also tells the run that its page is still there."""
+        self._last_seen = time.monotonic()
+        with self._lock:
+            return self._trainer.snapshot()
+
+    def with_trainer(self, read):
+        """read(trainer) under the lock, for the page's exports and tests; read must not keep the trainer."""
+        with self._lock:
+            return read(self._trainer)
+
+    # --- control -----------------------------------------------------------------------------
+    def play(self) -> None:
+        """Modifies: starts the training thread (one per run at most)."""
+        self._last_seen = time.monotonic()
+        self._playing.set()
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._train, name="dropviz-train", daemon=True)
+            self._thread.start()
+
+    def pause(self) -> None:
+        """Modifies: stops training after the current slice (at most SLICE seconds)."""
+        self._playing.clear()
+
+    def step(self) -> None:
+        """Modifies: pauses, then one optimizer step."""
+        self.pause()
+        with self._lock:
+            self._trainer.step()
+
+    def reset(self, config: RunConfig | None = None) -> None:
+        """Modifies: pauses and starts again from epoch 0 (with config, or the current one)."""
+        self.pause()
+        fresh = Trainer(config or self._trainer.config)
+        with self._lock:
+            self._trainer = fresh
+
+    def update(self, config: RunConfig) -> bool:
+        """Modifies: live settings in place (see Trainer.update); False when a reset is needed."""
+        with self._lock:
+            return self._trainer.update(config)
+
+    def stop(self, timeout: float = 1.0) -> None:
+        """Modifies: pauses and waits for the thread to end."""
+        self.pause()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _train(self) -> None:
+        torch.set_num_threads(1)  # two threads are slower on these networks and collapse under load
+        while self._playing.is_set():
+            if time.monotonic() - self._last_seen > IDLE_STOP:
+                self._playing.clear()  # nobody is watching: stop costing CPU
+                break
+            with TRAINING_SLOTS, self._lock:
+                self._trainer.advance(SLICE)
+                if self._trainer.finished:
+                    self._playing.clear()
+            time.sleep(0)  # let another session's thread, or the page, take the GIL

@@ -1,0 +1,88 @@
+"""LiveRun: the background training thread starts, pauses, stops when nobody watches, and never doubles."""
+
+import threading
+import time
+
+import numpy as np
+
+from dropviz import live
+from dropviz.config import RunConfig
+from dropviz.live import LiveRun
+
+CONFIG = RunConfig(n_train=40, hidden=(8, 8), p=(0.5, 0.5), batch_size=8, epochs=5000)
+
+
+def _wait(condition, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def _steps(run: LiveRun) -> int:
+    return run.with_trainer(lambda t: t.step_count)
+
+
+def test_play_trains_in_the_background_and_pause_stops_it():
+    run = LiveRun(CONFIG)
+    run.play()
+    _wait(lambda: _steps(run) > 50)
+    run.pause()
+    time.sleep(live.SLICE * 3)
+    steps = _steps(run)
+    time.sleep(0.2)
+    assert _steps(run) == steps and not run.playing
+    run.stop()
+
+
+def test_one_thread_per_run_however_often_play_is_pressed():
+    run = LiveRun(CONFIG)
+    for _ in range(5):
+        run.play()
+    names = [t.name for t in threading.enumerate()].count("dropviz-train")
+    assert names == 1
+    run.stop()
+
+
+def test_a_run_nobody_watches_stops_by_itself(monkeypatch):
+    monkeypatch.setattr(live, "IDLE_STOP", 0.3)
+    run = LiveRun(CONFIG)
+    run.play()
+    _wait(lambda: not run.playing, timeout=3.0)
+    run._thread.join(1.0)
+    assert not run._thread.is_alive()
+
+
+def test_snapshots_keep_a_watched_run_going(monkeypatch):
+    monkeypatch.setattr(live, "IDLE_STOP", 0.3)
+    run = LiveRun(CONFIG)
+    run.play()
+    for _ in range(8):
+        time.sleep(0.1)
+        run.snapshot()
+    assert run.playing
+    run.stop()
+
+
+def test_a_finished_run_stops_and_step_and_reset_pause_first():
+    run = LiveRun(RunConfig(n_train=40, hidden=(4,), p=(0.5,), batch_size=8, epochs=3))
+    run.play()
+    _wait(lambda: not run.playing)
+    assert run.finished and run.snapshot().epoch == 3
+    run.reset()
+    assert run.snapshot().epoch == 0 and not run.finished
+    run.play()
+    run.step()
+    assert not run.playing
+    run.stop()
+
+
+def test_the_thread_trains_exactly_what_a_plain_trainer_trains():
+    run = LiveRun(RunConfig(n_train=40, hidden=(6,), p=(0.5,), batch_size=8, epochs=4))
+    run.play()
+    _wait(lambda: run.finished)
+    from dropviz.engine import Trainer
+
+    plain = Trainer(run.config).run()
+    threaded = run.snapshot().history
+    assert np.array_equal(plain.runs["dropout"].val_loss, threaded.runs["dropout"].val_loss)
