@@ -143,7 +143,8 @@ class Trainer:
     def _start_epoch(self) -> None:
         """Modifies the batch order and draws one uniform number per model, example and unit."""
         self._order = self.rng.permutation(self.config.n_train)
-        self._x, self._y = self.data.x_train[self._order], self.data.y_train[self._order]
+        self._x = self.data.x_train[self._order]
+        self._y = self.data.y_train[self._order].astype(np.float64)  # 0.0 / 1.0: no int-float mixing per step
         self.rng.random(out=self._uniform, dtype=np.float32)  # (K, n, 2 + sum(hidden))
         self._make_drop()
         self._epoch_loss[:] = 0.0
@@ -162,21 +163,26 @@ class Trainer:
 
     def step(self) -> None:
         """Modifies: one optimizer step of both runs on the next mini-batch; closes the epoch when it ends."""
+        with np.errstate(all="ignore"):  # a diverging run overflows: reported by status, not by warnings
+            self._step()
+
+    def _step(self) -> None:
+        """step() without its errstate (which costs as much as a tenth of a step): callers hold one."""
         if self.finished:
             return
         if self._position == 0:
             self._start_epoch()
         start, stop = self._position, min(self._position + self.config.batch_size, self.config.n_train)
         drop = [None if d is None else d[:, start:stop] for d in self._drop]
-        with np.errstate(all="ignore"):
-            losses = self.net.train_step(self._x[start:stop], self._y[start:stop], drop, self.p)
+        losses = self.net.train_step(self._x[start:stop], self._y[start:stop], drop, self.p)
         self._epoch_loss += losses * (stop - start)
         self.last_drop, self.last_batch, self.last_losses = drop, self._order[start:stop], losses
         self.step_count += 1
         self._position = stop
-        for k, loss in enumerate(losses):
-            if self.diverged_at[k] is None and not np.isfinite(loss):
-                self.diverged_at[k] = self.epoch + 1
+        if not np.isfinite(losses).all():
+            for k in np.flatnonzero(~np.isfinite(losses)):
+                if self.diverged_at[k] is None:
+                    self.diverged_at[k] = self.epoch + 1
         if self._position == self.config.n_train:
             self._close_epoch()
 
@@ -208,20 +214,22 @@ class Trainer:
         """Modifies: trains for about time_budget seconds (at least one step). Returns the steps taken."""
         deadline = time.perf_counter() + time_budget
         taken = 0
-        while not self.finished:
-            self.step()
-            taken += 1
-            if time.perf_counter() >= deadline:
-                break
+        with np.errstate(all="ignore"):
+            while not self.finished:
+                self._step()
+                taken += 1
+                if time.perf_counter() >= deadline:
+                    break
         return taken
 
     def run(self, progress=None) -> History:
         """Modifies: trains to config.epochs (or until both runs diverge). progress(epoch) after each epoch."""
-        while not self.finished:
-            epoch = self.epoch
-            self.step()
-            if progress is not None and self.epoch != epoch:
-                progress(self.epoch)
+        with np.errstate(all="ignore"):
+            while not self.finished:
+                epoch = self.epoch
+                self._step()
+                if progress is not None and self.epoch != epoch:
+                    progress(self.epoch)
         return self.history()
 
     def trace(self, steps: int) -> StepTrace:

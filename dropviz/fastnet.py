@@ -30,18 +30,22 @@ ADAM_BETAS = (0.9, 0.999)  # torch.optim.Adam's defaults
 ADAM_EPS = 1e-8
 
 
+_SIGN = np.array([-1.0, 1.0])
+
+
 def cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean two-class cross-entropy per model and its gradient. logits (K, B, 2), y (B,) -> (K,), (K, B, 2).
 
     With two classes softmax is the logistic of d = logit_1 - logit_0, which needs a third of the ops.
+    y may be float (0.0 / 1.0), which saves a conversion on the hot path.
     """
-    d = logits[:, :, 1] - logits[:, :, 0]  # (K, B)
-    loss = (np.logaddexp(0.0, d) - y * d).sum(axis=1) / len(y)
-    g = (np.tanh(0.5 * d) + (1.0 - 2.0 * y)) * (0.5 / len(y))  # dL/dd = (sigmoid(d) - y) / B
-    grad = np.empty_like(logits)
-    grad[:, :, 1] = g
-    grad[:, :, 0] = -g
-    return loss, grad
+    d = logits @ _SIGN  # (K, B)
+    batch = len(y)
+    loss = np.add.reduce(np.logaddexp(0.0, d) - y * d, axis=1) / batch
+    g = np.tanh(0.5 * d)
+    g += 1.0 - 2.0 * y
+    g *= 0.5 / batch  # dL/dd = (sigmoid(d) - y) / B
+    return loss, g[:, :, None] * _SIGN  # (K, B, 2): dL/dlogit_1 = g, dL/dlogit_0 = -g
 
 
 class NumpyNet:
@@ -66,6 +70,9 @@ class NumpyNet:
                 grads.append(self.grad[:, offset : offset + size].reshape((self.k, *shape)))
                 store[-1][...] = value
                 offset += size
+        # Views made once: the buffers are updated in place, so these stay current.
+        self.Wt = [w.swapaxes(1, 2) for w in self.W]  # (K, out, in), for the backward pass
+        self.b3 = [b[:, None, :] for b in self.b]  # (K, 1, out), broadcast over the batch
         self.state1 = np.zeros_like(self.flat)  # SGD momentum buffer or Adam's first moment
         self.state2 = np.zeros_like(self.flat)  # Adam's second moment
         self.steps = 0
@@ -91,17 +98,17 @@ class NumpyNet:
         f, df = ACTIVATIONS[self.activation]
         inputs = [x if drop[0] is None else x * drop[0]]  # what each linear layer sees, (B or K, B, in)
         outputs = []  # activations before the mask, for f'
-        for l, (w, b) in enumerate(zip(self.W[:-1], self.b[:-1])):
-            out = f(inputs[-1] @ w + b[:, None, :])  # (K, B, h_l)
+        for l in range(len(self.W) - 1):
+            out = f(inputs[-1] @ self.W[l] + self.b3[l])  # (K, B, h_l)
             outputs.append(out)
             inputs.append(out if drop[l + 1] is None else out * drop[l + 1])
-        logits = inputs[-1] @ self.W[-1] + self.b[-1][:, None, :]
+        logits = inputs[-1] @ self.W[-1] + self.b3[-1]
         loss, dz = cross_entropy(logits, y)  # dz (K, B, 2)
         for l in range(len(self.W) - 1, -1, -1):
             np.matmul(inputs[l].swapaxes(-1, -2), dz, out=self.gW[l])  # (K, in, out)
-            dz.sum(axis=1, out=self.gb[l])
+            np.add.reduce(dz, axis=1, out=self.gb[l])
             if l > 0:
-                dz = (dz @ self.W[l].swapaxes(1, 2)) * df(outputs[l - 1])
+                dz = (dz @ self.Wt[l]) * df(outputs[l - 1])
                 if drop[l] is not None:
                     dz *= drop[l]
         self._update()
@@ -114,9 +121,11 @@ class NumpyNet:
         if self.weight_decay:
             g = g + self.weight_decay * self.flat
         if self.optimizer == "sgd":
-            self.state1 *= self.momentum
-            self.state1 += g
-            self.flat -= self.lr * self.state1
+            if self.momentum:
+                self.state1 *= self.momentum
+                self.state1 += g
+                g = self.state1
+            self.flat -= self.lr * g
             return
         beta1, beta2 = ADAM_BETAS
         self.state1 += (1.0 - beta1) * (g - self.state1)

@@ -70,7 +70,7 @@ class TorchNet:
         k, batch = p.shape[0], len(x)
         keep = [torch.ones((k, batch, w.shape[1]), dtype=torch.bool) if m is None else torch.from_numpy(m > 0) for m, w in zip(drop, self.model.W)]
         logits, _ = self.model(torch.from_numpy(x), torch.from_numpy(p), keep)
-        target = torch.from_numpy(y).expand(logits.shape[0], -1)  # (K, B)
+        target = torch.from_numpy(np.asarray(y, dtype=np.int64)).expand(logits.shape[0], -1)  # (K, B)
         losses = nn.functional.cross_entropy(logits.transpose(1, 2), target, reduction="none").mean(dim=1)  # (K,)
         self.optimizer.zero_grad()
         losses.sum().backward()  # the models share no parameter, so each gets its own gradient
