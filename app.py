@@ -6,14 +6,23 @@ thread trains while the browser paints, and a fragment tick draws a snapshot a f
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import streamlit as st
 
-from dropviz import figures, ui
+from dropviz import exports, figures, ui
 from dropviz.live import LiveRun
+from dropviz.model import export_network
 from dropviz.records import RUN_NAMES
 
 TICK = 0.25  # seconds between frames while playing: headless Chromium here paints the page ~1.5-2 times a second
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+# Presentation mode: no sidebar, larger type, for a projector at the back of a classroom.
+PRESENTATION_CSS = """<style>
+section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] {display: none;}
+.stMainBlockContainer {max-width: 100%; padding-left: 2rem; padding-right: 2rem;}
+[data-testid="stMarkdownContainer"] p {font-size: 1.35rem;}
+</style>"""
 
 EXPLANATION = r"""
 **Standard network.** Each neuron of layer $l+1$ takes the outputs $y^{(l)}$ of the layer before:
@@ -98,6 +107,7 @@ def live() -> None:
     """Draws the run as it is now; the training thread goes on meanwhile."""
     run: LiveRun = st.session_state.run
     snapshot = run.snapshot()
+    big = figures.for_projector if st.session_state.get("presenting") else (lambda fig: fig)
     if st.session_state.get("was_playing") and not run.playing:
         st.session_state.was_playing = False
         st.rerun()  # finished or stopped: the whole page, so the tick stops and the button says Play
@@ -106,12 +116,44 @@ def live() -> None:
     left, right = st.columns([1, 1])
     with left:
         st.markdown("**The network with dropout** — this step's switched-off neurons for the circled example")
-        st.plotly_chart(figures.network_figure(snapshot), key="network", config=PLOT_CONFIG)
+        st.plotly_chart(big(figures.network_figure(snapshot)), key="network", config=PLOT_CONFIG)
     with right:
         st.markdown("**Decision boundaries** (evaluation mode) — filled: training points, hollow: validation")
-        st.plotly_chart(figures.boundary_figure(snapshot, run.data), key="boundary", config=PLOT_CONFIG)
+        st.plotly_chart(big(figures.boundary_figure(snapshot, run.data)), key="boundary", config=PLOT_CONFIG)
     st.markdown("**Loss and accuracy** — solid: with dropout, dashed: no-dropout twin; shaded: the generalization gap")
-    st.plotly_chart(figures.curves_figure(snapshot.history), key="curves", config=PLOT_CONFIG)
+    st.plotly_chart(big(figures.curves_figure(snapshot.history)), key="curves", config=PLOT_CONFIG)
+
+
+def _load_setup() -> None:
+    """Upload callback: a setup file goes through the gate into the widgets (callbacks run before them)."""
+    upload = st.session_state.get("upload")
+    if upload is None:
+        return
+    config, warnings = exports.read_setup(upload.getvalue(), base=st.session_state.run.config)
+    st.session_state.url_warnings = warnings
+    if config is not None:
+        ui.show(config)
+
+
+def save_and_share(run: LiveRun, preset: str) -> None:
+    """Link, downloads and upload of a setup; the trained network as a PyTorch file."""
+    query = urlencode(ui.url_from_config(run.config, preset))
+    st.markdown("**Link to this setup** (the copy button is at its right):")
+    st.code(f"{st.context.url or ''}?{query}", language=None)
+    snapshot = run.snapshot()
+    left, middle, right = st.columns(3)
+    left.download_button("Curves (CSV)", exports.curves_csv(snapshot.history), "dropviz-curves.csv", "text/csv",
+                         on_click="ignore", use_container_width=True)
+    middle.download_button("Setup (JSON)", exports.setup_json(run.config, preset), "dropviz-setup.json",
+                           "application/json", on_click="ignore", use_container_width=True)
+    layers = snapshot.params["dropout"]
+    network = export_network([lp.weight for lp in layers], [lp.bias for lp in layers], run.config.activation,
+                             run.config.p, run.config.p_input)
+    right.download_button("Trained dropout network (PyTorch)", network, "dropviz-network.pt", "application/octet-stream",
+                          on_click="ignore", use_container_width=True,
+                          help="torch.load(file, weights_only=True); its state_dict loads into the nn.Sequential in its 'architecture'.")
+    st.file_uploader("Load a setup (JSON)", type=["json"], key="upload", on_change=_load_setup,
+                     help="A file saved with 'Setup (JSON)'; every value is checked like any other input.")
 
 
 st.set_page_config(page_title="dropviz: dropout, live", page_icon="🎲", layout="wide")
@@ -123,15 +165,21 @@ run = _sync(config)
 st.query_params.from_dict(ui.url_from_config(run.config, st.session_state[ui.PRESET_KEY]))
 
 st.title("dropviz: watch dropout at work")
-play, step, reset, _ = st.columns([1, 1, 1, 3])
+play, step, reset, _, present = st.columns([1, 1, 1, 1.5, 1.5])
 playing = run.playing
 play.button("Pause" if playing else "Play", on_click=_play, args=(not playing,), type="primary", use_container_width=True,
             disabled=run.finished)
 step.button("Step", on_click=_step, use_container_width=True, disabled=run.finished,
             help="One mini-batch: watch the switched-off neurons change.")
 reset.button("Reset", on_click=_reset, use_container_width=True, help="Back to epoch 0 and the same initial weights (same seed).")
+present.toggle("Presentation mode", key="presenting", help="Hides the controls and enlarges text and figures for a projector.")
+if st.session_state.get("presenting"):
+    st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)
 if st.session_state.notice:
     st.info(st.session_state.notice)
 with st.expander("What am I seeing?"):
     st.markdown(EXPLANATION)
+if not run.playing:  # built only while paused: the network file is made from the current weights
+    with st.expander("Save and share"):
+        save_and_share(run, st.session_state[ui.PRESET_KEY])
 st.fragment(run_every=TICK if run.playing else None)(live)()  # ticks only while training

@@ -507,3 +507,15 @@ def boundary_figure(snapshot: Snapshot, data: Dataset) -> go.Figure:
         annotations=titles,
     )
     return go.Figure(data=traces, layout=fig_layout)
+
+
+def for_projector(fig: go.Figure) -> go.Figure:
+    """The same figure with type and height enlarged by half, for presentation mode. Modifies and returns fig."""
+    scale = 1.5
+    fig.update_layout(height=int((fig.layout.height or 360) * scale), font={"size": THEME.font_size * scale})
+    if fig.layout.legend and fig.layout.legend.font and fig.layout.legend.font.size:
+        fig.update_layout(legend={"font": {"size": fig.layout.legend.font.size * scale}})
+    for note in fig.layout.annotations or ():
+        if note.font and note.font.size:
+            note.font.size = note.font.size * scale
+    return fig

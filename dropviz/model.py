@@ -8,6 +8,8 @@ plain torch.nn.Sequential with nn.Dropout layers.
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import torch
 from torch import nn
@@ -96,3 +98,21 @@ def to_sequential(weights, biases, activation: str, p: tuple[float, ...], p_inpu
         if l < len(weights) - 1:
             layers += [ACTIVATION_MODULES[activation](), nn.Dropout(p[l])]
     return nn.Sequential(*layers)
+
+
+def export_network(weights, biases, activation: str, p: tuple[float, ...], p_input: float) -> bytes:
+    """One trained model as a file for torch.load(..., weights_only=True).
+
+    Holds {"state_dict": the nn.Sequential's state_dict, "architecture": its layers as text,
+    "sizes", "activation", "p", "p_input"}; the state_dict loads into the plain nn.Sequential that
+    to_sequential (or the architecture text) describes.
+    """
+    model = to_sequential(weights, biases, activation, p, p_input)
+    buffer = io.BytesIO()
+    sizes = [int(weights[0].shape[1])] + [int(w.shape[0]) for w in weights]
+    torch.save(
+        {"state_dict": model.state_dict(), "architecture": str(model), "sizes": sizes, "activation": activation,
+         "p": [float(v) for v in p], "p_input": float(p_input)},
+        buffer,
+    )
+    return buffer.getvalue()

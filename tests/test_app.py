@@ -177,3 +177,20 @@ def test_hostile_url_values_warn_and_keep_defaults():
     texts = " ".join(w.value for w in at.warning)
     for name in ("lr", "hidden", "preset", "bogus"):
         assert f"{name}:" in texts
+
+
+def test_presentation_mode_hides_the_controls_and_enlarges_the_figures():
+    at = _app()
+    normal = json.loads(at.get("plotly_chart")[2].proto.spec)["layout"]["height"]
+    at.toggle(key="presenting").set_value(True).run()
+    assert any("stSidebar" in m.value and "display: none" in m.value for m in at.markdown)
+    assert json.loads(at.get("plotly_chart")[2].proto.spec)["layout"]["height"] == int(normal * 1.5)
+
+
+def test_save_and_share_offers_the_link_and_three_downloads():
+    at = _app()
+    _widget(at, "Seed").set_value(9).run()
+    link = at.code[0].value
+    assert "preset=overfitting+demo" in link and "seed=9" in link
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["Curves (CSV)", "Setup (JSON)", "Trained dropout network (PyTorch)"]
