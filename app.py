@@ -138,7 +138,7 @@ def _load_setup() -> None:
 def save_and_share(run: LiveRun, preset: str) -> None:
     """Link, downloads and upload of a setup; the trained network as a PyTorch file."""
     query = urlencode(ui.url_from_config(run.config, preset))
-    st.markdown("**Link to this setup** (the copy button is at its right):")
+    st.markdown("**Copy link to this setup** (the copy button is at the right of the link):")
     st.code(f"{st.context.url or ''}?{query}", language=None)
     snapshot = run.snapshot()
     left, middle, right = st.columns(3)

@@ -86,3 +86,19 @@ def test_the_thread_trains_exactly_what_a_plain_trainer_trains():
     plain = Trainer(run.config).run()
     threaded = run.snapshot().history
     assert np.array_equal(plain.runs["dropout"].val_loss, threaded.runs["dropout"].val_loss)
+
+
+def test_two_sessions_at_once_train_exactly_what_one_alone_trains():
+    config = RunConfig(n_train=40, hidden=(6, 6), p=(0.5, 0.5), batch_size=8, epochs=30, seed=3)
+    from dropviz.engine import Trainer
+
+    alone = Trainer(config).run()
+    first, second = LiveRun(config), LiveRun(config)
+    first.play()
+    second.play()
+    _wait(lambda: first.finished and second.finished, timeout=20)
+    for run in (first, second):
+        history = run.snapshot().history
+        for name in ("dropout", "twin"):
+            assert np.array_equal(history.runs[name].val_loss, alone.runs[name].val_loss)
+            assert np.array_equal(history.runs[name].optimized_loss, alone.runs[name].optimized_loss)
