@@ -135,22 +135,25 @@ def _load_setup() -> None:
         ui.show(config)
 
 
+def _network_file(run: LiveRun) -> bytes:
+    layers = run.snapshot().params["dropout"]
+    return export_network([lp.weight for lp in layers], [lp.bias for lp in layers], run.config.activation,
+                          run.config.p, run.config.p_input)
+
+
 def save_and_share(run: LiveRun, preset: str) -> None:
     """Link, downloads and upload of a setup; the trained network as a PyTorch file."""
     query = urlencode(ui.url_from_config(run.config, preset))
     st.markdown("**Copy link to this setup** (the copy button is at the right of the link):")
     st.code(f"{st.context.url or ''}?{query}", language=None)
-    snapshot = run.snapshot()
     left, middle, right = st.columns(3)
-    left.download_button("Curves (CSV)", exports.curves_csv(snapshot.history), "dropviz-curves.csv", "text/csv",
-                         on_click="ignore", use_container_width=True)
-    middle.download_button("Setup (JSON)", exports.setup_json(run.config, preset), "dropviz-setup.json",
+    # Deferred: each file is made from the run as it is when the button is pressed.
+    left.download_button("Curves (CSV)", lambda: exports.curves_csv(run.snapshot().history), "dropviz-curves.csv",
+                         "text/csv", on_click="ignore", use_container_width=True)
+    middle.download_button("Setup (JSON)", lambda: exports.setup_json(run.config, preset), "dropviz-setup.json",
                            "application/json", on_click="ignore", use_container_width=True)
-    layers = snapshot.params["dropout"]
-    network = export_network([lp.weight for lp in layers], [lp.bias for lp in layers], run.config.activation,
-                             run.config.p, run.config.p_input)
-    right.download_button("Trained dropout network (PyTorch)", network, "dropviz-network.pt", "application/octet-stream",
-                          on_click="ignore", use_container_width=True,
+    right.download_button("Trained dropout network (PyTorch)", lambda: _network_file(run), "dropviz-network.pt",
+                          "application/octet-stream", on_click="ignore", use_container_width=True,
                           help="torch.load(file, weights_only=True); its state_dict loads into the nn.Sequential in its 'architecture'.")
     st.file_uploader("Load a setup (JSON)", type=["json"], key="upload", on_change=_load_setup,
                      help="A file saved with 'Setup (JSON)'; every value is checked like any other input.")
@@ -179,7 +182,6 @@ if st.session_state.notice:
     st.info(st.session_state.notice)
 with st.expander("What am I seeing?"):
     st.markdown(EXPLANATION)
-if not run.playing:  # built only while paused: the network file is made from the current weights
-    with st.expander("Save and share"):
-        save_and_share(run, st.session_state[ui.PRESET_KEY])
+with st.expander("Save and share"):
+    save_and_share(run, st.session_state[ui.PRESET_KEY])
 st.fragment(run_every=TICK if run.playing else None)(live)()  # ticks only while training

@@ -127,3 +127,18 @@ def test_dropout_toggle_switches_the_dropped_neurons_off_and_keeps_training(app:
     _idle(app)
     assert app.evaluate(NETWORK)["dropped"] == []
     assert _status(app)[1] == steps + 1
+
+
+def test_downloads_and_link_work_in_the_browser(app: Page):
+    app.get_by_role("button", name="Step", exact=True).click()
+    _idle(app)
+    app.get_by_text("Save and share").click()
+    with app.expect_download() as download:
+        app.get_by_role("button", name="Curves (CSV)", exact=True).click()
+    header = open(download.value.path()).readline()
+    assert header.startswith("epoch,dropout_train_loss")
+    with app.expect_download() as download:
+        app.get_by_role("button", name="Trained dropout network (PyTorch)", exact=True).click()
+    assert download.value.suggested_filename == "dropviz-network.pt"
+    link = app.locator("[data-testid=stCode] code").first.inner_text()
+    assert "?preset=overfitting+demo" in link and link.startswith("http://127.0.0.1:")
