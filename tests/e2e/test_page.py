@@ -1,6 +1,7 @@
 """The page as a person meets it: real server, real Chromium, driven through the visible labels."""
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -135,7 +136,7 @@ def test_downloads_and_link_work_in_the_browser(app: Page):
     app.get_by_text("Save and share").click()
     with app.expect_download() as download:
         app.get_by_role("button", name="Curves (CSV)", exact=True).click()
-    header = open(download.value.path()).readline()
+    header = Path(download.value.path()).read_text().splitlines()[0]
     assert header.startswith("epoch,dropout_train_loss")
     with app.expect_download() as download:
         app.get_by_role("button", name="Trained dropout network (PyTorch)", exact=True).click()
