@@ -72,7 +72,10 @@ def _sync(config) -> LiveRun:
 def _play(playing: bool) -> None:
     # Sets rather than toggles: a click Streamlit delivers twice (a rerun interrupted mid-tick) is still one click.
     run: LiveRun = st.session_state.run
-    run.play() if playing else run.pause()
+    if playing:
+        run.play()
+    else:
+        run.pause()
     st.session_state.notice = None
 
 
@@ -171,7 +174,7 @@ st.title("dropviz: watch dropout at work")
 play, step, reset, _, present = st.columns([1, 1, 1, 1.5, 1.5])
 playing = run.playing
 play.button("Pause" if playing else "Play", on_click=_play, args=(not playing,), type="primary", use_container_width=True,
-            disabled=run.finished)
+            disabled=run.finished, help="Train and watch live; Pause keeps everything as it is.")
 step.button("Step", on_click=_step, use_container_width=True, disabled=run.finished,
             help="One mini-batch: watch the switched-off neurons change.")
 reset.button("Reset", on_click=_reset, use_container_width=True, help="Back to epoch 0 and the same initial weights (same seed).")

@@ -75,6 +75,7 @@ import functools
 import itertools
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -414,6 +415,9 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
     except KeyboardInterrupt:
         print("dropviz: interrupted", file=err)
         return 130
+    except BrokenPipeError:  # `python -m dropviz run | head`: the reader left; nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush goes nowhere
+        return 0
 
 
 if __name__ == "__main__":

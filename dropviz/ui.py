@@ -23,8 +23,9 @@ def _key(field: str) -> str:
     return f"w_{field}"
 
 
-def _nearest(options: tuple, value):
-    return min(options, key=lambda option: abs(option - value))
+def _ladder(options: tuple, field: str) -> list:
+    """A slider's steps plus the value it holds now, so a value from a URL or file is shown, not moved."""
+    return sorted({*options, st.session_state[_key(field)]})
 
 
 def widget_values(config: RunConfig) -> dict[str, Any]:
@@ -33,6 +34,7 @@ def widget_values(config: RunConfig) -> dict[str, Any]:
     return {
         _key("dataset"): config.dataset,
         _key("n_train"): config.n_train,
+        _key("n_val"): config.n_val,
         _key("noise"): config.noise,
         _key("label_noise"): config.label_noise,
         _key("seed"): config.seed,
@@ -42,12 +44,13 @@ def widget_values(config: RunConfig) -> dict[str, Any]:
         _key("activation"): config.activation,
         _key("dropout"): config.dropout,
         _key("p"): config.p[0],
+        _key("uneven_p"): "" if len(set(config.p)) == 1 else ",".join(f"{v:g}" for v in config.p),
         _key("p_input"): config.p_input,
         _key("optimizer"): config.optimizer,
-        _key("lr"): _nearest(LEARNING_RATES, config.lr) if config.lr not in LEARNING_RATES else config.lr,
+        _key("lr"): config.lr,
         _key("momentum"): config.momentum,
-        _key("batch_size"): config.batch_size if config.batch_size in BATCH_SIZES else _nearest(BATCH_SIZES, config.batch_size),
-        _key("weight_decay"): config.weight_decay if config.weight_decay in WEIGHT_DECAYS else _nearest(WEIGHT_DECAYS, config.weight_decay),
+        _key("batch_size"): config.batch_size,
+        _key("weight_decay"): config.weight_decay,
         _key("epochs"): config.epochs,
     }
 
@@ -72,13 +75,14 @@ def _raw_from_widgets() -> dict[str, Any]:
     return {
         "dataset": s[_key("dataset")],
         "n_train": s[_key("n_train")],
+        "n_val": s[_key("n_val")],
         "noise": s[_key("noise")],
         "label_noise": s[_key("label_noise")],
         "seed": s[_key("seed")],
         "hidden": hidden,
         "activation": s[_key("activation")],
         "dropout": s[_key("dropout")],
-        "p": s[_key("p")],
+        "p": str(s[_key("uneven_p")]).strip() or s[_key("p")],
         "p_input": s[_key("p_input")],
         "optimizer": s[_key("optimizer")],
         "lr": s[_key("lr")],
@@ -101,6 +105,7 @@ def controls() -> tuple[RunConfig, list[str]]:
     sb.subheader("Data")
     sb.selectbox("Data set", list(DATASETS), key=_key("dataset"), help="Two classes of points in the plane.")
     sb.slider("Training points", 10, 2000, step=1, key=_key("n_train"), help="Fewer points are easier to memorize: overfitting.")
+    sb.number_input("Validation points", 10, 5000, step=50, key=_key("n_val"), help="Drawn from the same distribution; never trained on.")
     noise_help = DATASETS[st.session_state[_key("dataset")]].noise_effect
     sb.slider("Noise", 0.0, 0.5, step=0.01, key=_key("noise"), help=noise_help)
     sb.slider("Label noise", 0.0, 0.5, step=0.01, key=_key("label_noise"), help="Share of labels flipped: wrong answers a big network memorizes.")
@@ -122,16 +127,20 @@ def controls() -> tuple[RunConfig, list[str]]:
         help="p is the DROP probability of each hidden neuron (PyTorch's convention); the dropout paper writes the keep "
         "probability 1 − p. Changing it during training keeps the weights.",
     )
+    sb.text_input(
+        "Uneven p (optional)", key=_key("uneven_p"), placeholder="e.g. 0.5,0.2",
+        help="Drop probability of each hidden layer, comma-separated; overrides the Dropout p slider. Leave empty for one p.",
+    )
     sb.slider("Input dropout p", 0.0, 0.95, step=0.05, key=_key("p_input"), help="Drop probability of the two inputs.")
 
     sb.subheader("Training")
     sb.selectbox("Optimizer", OPTIMIZERS, key=_key("optimizer"), help="Adam, or SGD with momentum.")
-    sb.select_slider("Learning rate", LEARNING_RATES, key=_key("lr"), help="Too high and training diverges: the page says so.")
+    sb.select_slider("Learning rate", _ladder(LEARNING_RATES, "lr"), key=_key("lr"), help="Too high and training diverges: the page says so.")
     # Always drawn (disabled for Adam): Streamlit forgets the state of a widget that is not drawn.
     sgd = st.session_state[_key("optimizer")] == "sgd"
     sb.slider("Momentum", 0.0, 0.99, step=0.01, key=_key("momentum"), disabled=not sgd, help="SGD only.")
-    sb.select_slider("Batch size", BATCH_SIZES, key=_key("batch_size"), help="Examples per step; each gets its own dropout mask.")
-    sb.select_slider("Weight decay", WEIGHT_DECAYS, key=_key("weight_decay"), help="L2 penalty on every weight, another regularizer.")
+    sb.select_slider("Batch size", _ladder(BATCH_SIZES, "batch_size"), key=_key("batch_size"), help="Examples per step; each gets its own dropout mask.")
+    sb.select_slider("Weight decay", _ladder(WEIGHT_DECAYS, "weight_decay"), key=_key("weight_decay"), help="L2 penalty on every weight, another regularizer.")
     sb.number_input("Epochs", 1, 5000, step=50, key=_key("epochs"), help="Training stops here; raising it continues the run.")
 
     base = PRESETS[st.session_state[PRESET_KEY]].config
@@ -149,7 +158,8 @@ def config_from_url(params) -> tuple[RunConfig, str, list[str]]:
         if len(wanted) == 1 and wanted[0] in PRESETS:
             preset = wanted[0]
         else:
-            warnings.append(f"preset: {str(wanted)[:40]!r} ignored (unknown; choose one of {', '.join(PRESETS)})")
+            shown = wanted[0] if len(wanted) == 1 else ", ".join(wanted)
+            warnings.append(f"preset: {shown[:40]!r} ignored (unknown; choose one of {', '.join(PRESETS)})")
     values = {key: value[0] if len(value) == 1 else value for key, value in raw.items()}
     config, more = validate(values, base=PRESETS[preset].config)
     return config, preset, warnings + more

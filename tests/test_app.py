@@ -194,3 +194,16 @@ def test_save_and_share_offers_the_link_and_three_downloads():
     assert "preset=overfitting+demo" in link and "seed=9" in link
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["Curves (CSV)", "Setup (JSON)", "Trained dropout network (PyTorch)"]
+
+
+def test_url_values_between_slider_steps_are_kept_not_moved():
+    at = _app(lr="0.005", batch_size="20", weight_decay="0.002", n_val="123", p="0.5,0.2", n_train="40")
+    config = _trainer(at).config
+    assert (config.lr, config.batch_size, config.weight_decay, config.n_val, config.p) == (0.005, 20, 0.002, 123, (0.5, 0.2))
+    assert not at.warning
+
+
+def test_uneven_p_reaches_the_config():
+    at = _app()
+    _widget(at, "Uneven p (optional)").set_value("0.3,0.1").run()
+    assert _trainer(at).config.p == (0.3, 0.1)
