@@ -6,11 +6,13 @@ thread trains while the browser paints, and a fragment tick draws a snapshot a f
 
 from __future__ import annotations
 
+import functools
+import threading
 from urllib.parse import urlencode
 
 import streamlit as st
 
-from dropviz import exports, figures, ui
+from dropviz import exports, figures, kernel, ui
 from dropviz.live import LiveRun
 from dropviz.model import export_network
 from dropviz.records import RUN_NAMES
@@ -162,7 +164,14 @@ def save_and_share(run: LiveRun, preset: str) -> None:
                      help="A file saved with 'Setup (JSON)'; every value is checked like any other input.")
 
 
+@functools.cache
+def _warm_up_kernel() -> None:
+    """Once per server process: compile the training kernel in the background while the first page loads."""
+    threading.Thread(target=kernel.warm_up, name="dropviz-warm-up", daemon=True).start()
+
+
 st.set_page_config(page_title="dropviz: dropout, live", page_icon="🎲", layout="wide")
+_warm_up_kernel()
 _state()
 config, warnings = ui.controls()
 for warning in st.session_state.url_warnings + warnings:

@@ -7,12 +7,14 @@ Prints figures and asserts nothing (tests never depend on speed). One epoch of o
 training point once in mini-batches, plus the four evaluation-mode metrics (train and validation
 loss and accuracy). Engines, measured side by side, repetitions alternating so that a busy moment of
 the machine hits all of them alike:
-  trainer numpy   dropviz.engine.Trainer, the NumPy fast path: the dropout run and its twin, 2 models
+  trainer         dropviz.engine.Trainer as the app runs it (backend "auto": compiled kernel for small
+                  networks, NumPy for large): the dropout run and its twin, 2 models
+  trainer numpy   the Trainer forced onto the NumPy fast path
   plain torch     the loop a tutorial writes: one nn.Sequential with nn.Dropout, float32, torch.optim,
                   a shuffled index per epoch, F.cross_entropy, then model.eval() + torch.no_grad()
                   metrics; torch.set_num_threads(1)
   trainer torch   the Trainer with backend="torch" (autograd reference, float64), for information
-  8 stacked       fastnet.NumpyNet with K = 8 copies of the same initial weights and p = 0, 0.1, .. 0.7
+  8 stacked       the path choose_backend picks for K = 8 copies of the same initial weights and p = 0, 0.1, .. 0.7
                   on every hidden layer, masks drawn as the Trainer draws them (uniforms per epoch,
                   kept when u >= p, scaled by 1 / (1 - p))
 Workloads: "playground" (TensorFlow Playground's spiral: 250 + 250 points, 8-8 tanh, SGD 0.03,
@@ -41,8 +43,7 @@ from torch import nn, optim
 
 from dropviz.config import RunConfig
 from dropviz.data import make_dataset
-from dropviz.engine import Trainer, evaluate, initial_parameters
-from dropviz.fastnet import NumpyNet
+from dropviz.engine import BACKENDS, Trainer, choose_backend, evaluate, initial_parameters
 
 WORKLOADS = {
     "playground": RunConfig(
@@ -114,14 +115,14 @@ def plain_torch_setup(config: RunConfig, epochs: int):
 
 
 def stacked_setup(config: RunConfig, epochs: int):
-    """NumpyNet with len(STACK_P) models built and fed as the Trainer builds and feeds its pair."""
+    """len(STACK_P) stacked models, on the path the Trainer would choose for them, built and fed as it feeds its pair."""
     k = len(STACK_P)
     data = make_dataset(config.dataset, config.n_train, config.n_val, config.noise, config.label_noise, config.seed)
     rng = np.random.default_rng([config.seed, 1])
     sizes = (2, *config.hidden, 2)
     weights, biases = initial_parameters(sizes, np.random.default_rng([config.seed, 2]))
-    net = NumpyNet([np.stack([w] * k) for w in weights], [np.stack([b] * k) for b in biases], config.activation,
-                   config.optimizer, config.lr, config.momentum, config.weight_decay)
+    net = BACKENDS[choose_backend(sizes, k)]([np.stack([w] * k) for w in weights], [np.stack([b] * k) for b in biases],
+                                             config.activation, config.optimizer, config.lr, config.momentum, config.weight_decay)
     p = np.zeros((k, len(sizes) - 1))  # (K, L + 1): input, hidden layers
     p[:, 0] = config.p_input
     p[:, 1:] = np.array(STACK_P)[:, None]
@@ -141,7 +142,9 @@ def stacked_setup(config: RunConfig, epochs: int):
                     u = uniform[:, :, column : column + units]
                     drop.append((u >= pl) / (1.0 - pl) if pl.any() else None)  # (K, n, units)
                     column += units
-                for start in range(0, n, batch):
+                if hasattr(net, "train_steps"):
+                    net.train_steps(x, y.astype(np.float64), drop, 0, n, batch)
+                for start in range(0, n, batch) if not hasattr(net, "train_steps") else ():
                     stop = min(start + batch, n)
                     net.train_step(x[start:stop], y[start:stop], [None if d is None else d[:, start:stop] for d in drop], p)
                 logits = net.logits(x_eval)  # (K, n_train + n_val, 2)
@@ -152,12 +155,13 @@ def stacked_setup(config: RunConfig, epochs: int):
 
 
 ENGINES: dict[str, Setup] = {
+    "trainer": trainer_setup("auto"),
     "trainer numpy": trainer_setup("numpy"),
     "plain torch": plain_torch_setup,
     "trainer torch": trainer_setup("torch"),
     "8 stacked": stacked_setup,
 }
-MODELS = {"trainer numpy": "2 models", "plain torch": "1 model", "trainer torch": "2 models", "8 stacked": "8 models"}
+MODELS = {"trainer": "2 models", "trainer numpy": "2 models", "plain torch": "1 model", "trainer torch": "2 models", "8 stacked": "8 models"}
 
 
 def timed(setup: Setup, config: RunConfig, epochs: int) -> float:
@@ -226,7 +230,7 @@ def main() -> None:
         print(f"{workload:<11} {'Trainer.grid_proba(), cache cleared':<40} {statistics.median(values):>7.2f} {min(values):>7.2f} {max(values):>7.2f}")
 
     play = {engine: statistics.median(values) for engine, values in results["playground"].items()}
-    pair, stack, plain = play["trainer numpy"], play["8 stacked"], play["plain torch"]
+    pair, stack, plain = play["trainer"], play["8 stacked"], play["plain torch"]
     grid = statistics.median(grids["playground"])
 
     def verdict(ok: bool) -> str:

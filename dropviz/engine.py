@@ -17,6 +17,7 @@ import torch
 from .config import RunConfig
 from .data import EXTENT, make_dataset
 from .fastnet import NumpyNet, cross_entropy
+from .kernel import NumbaNet
 from .model import TorchNet
 from .records import RUN_NAMES, Event, History, LayerParams, RunHistory, Snapshot, StepTrace, frozen
 
@@ -24,7 +25,16 @@ GRID = 100  # decision-boundary grid points per axis
 # A run has diverged when a loss is not finite, or when it is this confidently wrong on its own training
 # data (a coin flip scores ln 2 = 0.69): the stable cross-entropy rarely overflows, the weights run away first.
 DIVERGED_TRAIN_LOSS = 100.0
-BACKENDS = {"numpy": NumpyNet, "torch": TorchNet}
+BACKENDS = {"numpy": NumpyNet, "numba": NumbaNet, "torch": TorchNet}
+# Below this many parameters in all stacked models the compiled kernel wins; above it NumPy's BLAS does
+# (crossover measured at about (96, 96) hidden for two models: see bench/engine.py).
+COMPILED_MAX_PARAMETERS = 25_000
+
+
+def choose_backend(sizes: tuple[int, ...], models: int) -> str:
+    """The fastest training path for this shape: "numba" for small networks, "numpy" for large ones."""
+    parameters = sum(i * o + o for i, o in pairwise(sizes))
+    return "numba" if models * parameters <= COMPILED_MAX_PARAMETERS else "numpy"
 LIVE_FIELDS = ("dropout", "p", "p_input", "epochs")  # settings that change mid-training without a reset
 
 
@@ -51,7 +61,8 @@ def evaluate(logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 class Trainer:
     """Trains both runs. Every public method but snapshot(), history() and the properties modifies it."""
 
-    def __init__(self, config: RunConfig, backend: str = "numpy"):
+    def __init__(self, config: RunConfig, backend: str = "auto"):
+        """backend: "auto" (choose_backend), "numba", "numpy", or "torch" (autograd, the reference: slow)."""
         torch.set_num_threads(1)  # two threads are slower on networks this small
         self.config = config
         self.data = make_dataset(config.dataset, config.n_train, config.n_val, config.noise, config.label_noise, config.seed)
@@ -59,8 +70,9 @@ class Trainer:
         self.sizes = (2, *config.hidden, 2)
         weights, biases = initial_parameters(self.sizes, np.random.default_rng([config.seed, 2]))
         k = len(RUN_NAMES)
+        self.backend = choose_backend(self.sizes, k) if backend == "auto" else backend
         # Both runs start from the same weights: (K, in, out) and (K, out).
-        self.net = BACKENDS[backend](
+        self.net = BACKENDS[self.backend](
             [np.stack([w] * k) for w in weights],
             [np.stack([b] * k) for b in biases],
             config.activation,
@@ -72,12 +84,15 @@ class Trainer:
         self.p = np.zeros((k, len(self.sizes) - 1))  # (K, L + 1) drop probability: input, hidden layers
         self._set_p(config)
         self.steps_per_epoch = -(-config.n_train // config.batch_size)
+        self._chunk = 1  # steps per call in advance(); adapts to the time they take
         self.epoch = 0  # completed epochs
         self.step_count = 0
         self._position = 0  # examples of the current epoch already used
         self._order = np.arange(config.n_train)
         self._uniform = np.zeros((k, config.n_train, sum(self.sizes[:-1])), dtype=np.float32)
-        self._epoch_loss = np.zeros(k)  # sum over the epoch's examples of the optimized loss
+        self._step_losses = np.zeros((self.steps_per_epoch, k))  # this epoch's optimized loss per step and model
+        # (steps,) examples in each step of an epoch: weights for the epoch's mean optimized loss
+        self._step_sizes = np.minimum(config.batch_size, config.n_train - np.arange(0, config.n_train, config.batch_size))
         self._curves: dict[str, list[np.ndarray]] = {name: [] for name in ("train_loss", "val_loss", "train_acc", "val_acc", "optimized_loss")}
         self.diverged_at: list[int | None] = [None] * k  # epoch in which run k's loss stopped being finite
         self.events: list[Event] = []
@@ -147,7 +162,6 @@ class Trainer:
         self._y = self.data.y_train[self._order].astype(np.float64)  # 0.0 / 1.0: no int-float mixing per step
         self.rng.random(out=self._uniform, dtype=np.float32)  # (K, n, 2 + sum(hidden))
         self._make_drop()
-        self._epoch_loss[:] = 0.0
 
     def _make_drop(self) -> None:
         """Modifies the epoch's scaled masks from the uniforms and the p now in force: kept when u >= p.
@@ -168,22 +182,36 @@ class Trainer:
 
     def _step(self) -> None:
         """step() without its errstate (which costs as much as a tenth of a step): callers hold one."""
+        self._steps(1)
+
+    def _steps(self, count: int) -> None:
+        """Modifies: up to count steps (fewer at the end of the epoch), in one call to the net when it can."""
         if self.finished:
             return
         if self._position == 0:
             self._start_epoch()
-        start, stop = self._position, min(self._position + self.config.batch_size, self.config.n_train)
-        drop = [None if d is None else d[:, start:stop] for d in self._drop]
-        losses = self.net.train_step(self._x[start:stop], self._y[start:stop], drop, self.p)
-        self._epoch_loss += losses * (stop - start)
-        self.last_drop, self.last_batch, self.last_losses = drop, self._order[start:stop], losses
-        self.step_count += 1
+        n, batch = self.config.n_train, self.config.batch_size
+        start, stop = self._position, min(self._position + count * batch, n)
+        if count > 1 and hasattr(self.net, "train_steps"):
+            losses = self.net.train_steps(self._x, self._y, self._drop, start, stop, batch)  # (S, K)
+        else:
+            losses = np.array([
+                self.net.train_step(self._x[s : s + batch], self._y[s : s + batch],
+                                    [None if d is None else d[:, s : s + batch] for d in self._drop], self.p)
+                for s in range(start, stop, batch)
+            ])  # fmt: skip
+        first = start // batch
+        self._step_losses[first : first + len(losses)] = losses  # summed at the epoch's end, however the steps were chunked
+        last = start + (len(losses) - 1) * batch  # the final step's first example
+        self.last_drop = [None if d is None else d[:, last:stop] for d in self._drop]
+        self.last_batch, self.last_losses = self._order[last:stop], losses[-1]
+        self.step_count += len(losses)
         self._position = stop
         if not np.isfinite(losses).all():
-            for k in np.flatnonzero(~np.isfinite(losses)):
+            for k in np.flatnonzero(~np.isfinite(losses).all(axis=0)):
                 if self.diverged_at[k] is None:
                     self.diverged_at[k] = self.epoch + 1
-        if self._position == self.config.n_train:
+        if self._position == n:
             self._close_epoch()
 
     def last_keep(self) -> list[np.ndarray] | None:
@@ -204,30 +232,39 @@ class Trainer:
             finite = np.isfinite(train_loss[k]) and np.isfinite(val_loss[k])
             if self.diverged_at[k] is None and not (finite and train_loss[k] <= DIVERGED_TRAIN_LOSS):
                 self.diverged_at[k] = self.epoch + 1
-        values = (train_loss, val_loss, train_acc, val_acc, self._epoch_loss / self.config.n_train)
+        values = (train_loss, val_loss, train_acc, val_acc, self._step_sizes @ self._step_losses / self.config.n_train)
         for name, value in zip(self._curves, values):
             self._curves[name].append(value)
         self.epoch += 1
         self._position = 0
 
     def advance(self, time_budget: float) -> int:
-        """Modifies: trains for about time_budget seconds (at least one step). Returns the steps taken."""
+        """Modifies: trains for about time_budget seconds (at least one step). Returns the steps taken.
+
+        Steps go in chunks that grow while a chunk takes under a tenth of the budget, so a compiled
+        net runs many steps per call and a large net still stops close to the deadline.
+        """
         deadline = time.perf_counter() + time_budget
-        taken = 0
+        before = self.step_count
         with np.errstate(all="ignore"):
             while not self.finished:
-                self._step()
-                taken += 1
+                began = time.perf_counter()
+                self._steps(self._chunk)
+                took = time.perf_counter() - began
+                if took < time_budget / 10:
+                    self._chunk = min(2 * self._chunk, self.steps_per_epoch)
+                elif took > time_budget / 3 and self._chunk > 1:
+                    self._chunk //= 2
                 if time.perf_counter() >= deadline:
                     break
-        return taken
+        return self.step_count - before
 
     def run(self, progress=None) -> History:
         """Modifies: trains to config.epochs (or until both runs diverge). progress(epoch) after each epoch."""
         with np.errstate(all="ignore"):
             while not self.finished:
                 epoch = self.epoch
-                self._step()
+                self._steps(self.steps_per_epoch)  # to the end of the epoch
                 if progress is not None and self.epoch != epoch:
                     progress(self.epoch)
         return self.history()

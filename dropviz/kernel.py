@@ -1,0 +1,252 @@
+"""Compiled training steps for NumpyNet's stacked parameters: many mini-batches per call, no Python per step.
+
+NumbaNet is a fastnet.NumpyNet (same buffers, layout, BLAS evaluation, interface) whose training runs in one
+Numba function: forward, two-class cross-entropy, backward and the torch.optim update, with explicit loops.
+fastnet.NumpyNet and model.TorchNet are the references it is tested against, step for step
+(tests/test_kernel.py). Not here: random numbers (the Trainer draws the masks), evaluation, history.
+The first call compiles (seconds); cache=True keeps the machine code in __pycache__ for later processes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .fastnet import ADAM_BETAS, ADAM_EPS, NumpyNet
+
+ACTIVATION_CODES = {"relu": 0, "tanh": 1, "sigmoid": 2}  # fastnet.ACTIVATIONS' keys, as the kernel's branch
+OPTIMIZER_CODES = {"sgd": 0, "adam": 1}
+_LOG2 = math.log(2.0)
+
+
+@njit(cache=True, nogil=True, fastmath=False, error_model="numpy")
+def _train_kernel(flat, grad, state1, state2, x, y, masks, has_mask, sizes, w_off, b_off, col_off,
+                  activation, optimizer, lr, momentum, weight_decay, steps, start, stop, batch, losses):  # fmt: skip
+    """S = ceil((stop - start) / batch) steps of every model; writes losses (S, K). Modifies flat, grad, state1, state2.
+
+    flat/grad/state1/state2 (K, P): row k = model k, per layer W (in, out) row-major at w_off[l], b at b_off[l].
+    x (n, in), y (n,) 0.0/1.0; masks (K, stop - start, U), example `start` first: layer l's input units at columns
+    col_off[l]..+sizes[l], read only where has_mask[l]. The arithmetic follows fastnet step by step; only the order of sums differs.
+    Each layer runs over the whole mini-batch at once, innermost loops along contiguous rows, so a weight row
+    is read once per step rather than once per example; (in, out) views indexed from 0 let LLVM vectorize
+    those loops (3x at 128 units: with offsets Numba's negative-index checks block it).
+    """
+    n_models, n_params = flat.shape
+    n_layers = sizes.shape[0] - 1
+    width = masks.shape[2]  # U = sum of the layers' input widths
+    widest = 0
+    for l in range(n_layers + 1):
+        widest = max(widest, sizes[l])
+    rows = min(batch, stop - start)
+    a_in = np.empty((rows, width))  # what each linear layer sees (masked, scaled), laid out like the masks
+    a_out = np.empty((rows, width))  # hidden activations before the mask, for f'
+    z = np.empty((rows, widest))  # a layer's outputs, then dL/d(outputs) in the backward pass
+    da = np.empty((rows, widest))
+    wt = np.empty(n_params)  # W transposed (out, in) at w_off[l]: the backward pass runs along contiguous rows
+    beta1, beta2 = ADAM_BETAS
+    n_steps = losses.shape[0]
+    for k in range(n_models):  # the models share nothing: each runs all its steps while its rows are in cache
+        params = flat[k]  # (P,) model k's row
+        g = grad[k]
+        m1 = state1[k]
+        m2 = state2[k]
+        for s in range(n_steps):
+            first = start + s * batch
+            count = min(first + batch, stop) - first
+            for l in range(1, n_layers):
+                n_in, n_out, w0 = sizes[l], sizes[l + 1], w_off[l]
+                w = params[w0 : w0 + n_in * n_out].reshape((n_in, n_out))
+                w_t = wt[w0 : w0 + n_in * n_out].reshape((n_out, n_in))
+                for i in range(n_in):
+                    for o in range(n_out):
+                        w_t[o, i] = w[i, o]
+            # forward, (B, units) at a time
+            for r in range(count):
+                for i in range(sizes[0]):
+                    a_in[r, i] = x[first + r, i] * masks[k, first - start + r, i] if has_mask[0] else x[first + r, i]
+            for l in range(n_layers):
+                n_in, n_out, w0, b0, c = sizes[l], sizes[l + 1], w_off[l], b_off[l], col_off[l]
+                # Views with indices counted from 0: Numba then drops its negative-index checks and vectorizes.
+                w = params[w0 : w0 + n_in * n_out].reshape((n_in, n_out))
+                for r in range(count):
+                    for o in range(n_out):
+                        z[r, o] = 0.0
+                for i in range(n_in):
+                    for r in range(count):
+                        ai = a_in[r, c + i]
+                        for o in range(n_out):
+                            z[r, o] += ai * w[i, o]
+                if l < n_layers - 1:
+                    c_next = col_off[l + 1]
+                    masked = has_mask[l + 1]
+                    for r in range(count):
+                        for o in range(n_out):
+                            v = z[r, o] + params[b0 + o]
+                            if activation == 0:
+                                h = v if (v > 0.0 or math.isnan(v)) else 0.0  # np.maximum(v, 0): NaN passes through
+                            elif activation == 1:
+                                h = math.tanh(v)
+                            else:
+                                h = 0.5 * (math.tanh(0.5 * v) + 1.0)  # fastnet's overflow-free logistic
+                            a_out[r, c_next + o] = h
+                            a_in[r, c_next + o] = h * masks[k, first - start + r, c_next + o] if masked else h
+                else:
+                    for r in range(count):
+                        for o in range(n_out):
+                            z[r, o] = z[r, o] + params[b0 + o]  # logits
+            # fastnet.cross_entropy: d = logit_1 - logit_0, loss = logaddexp(0, d) - y d, dL/dd = (sigmoid(d) - y) / B
+            loss_sum = 0.0
+            for r in range(count):
+                d = z[r, 1] - z[r, 0]
+                if d == 0.0:  # np.logaddexp(0, d), branch for branch
+                    softplus = _LOG2
+                elif d < 0.0:
+                    softplus = math.log1p(math.exp(d))
+                elif d > 0.0:
+                    softplus = d + math.log1p(math.exp(-d))
+                else:
+                    softplus = d  # NaN
+                yr = y[first + r]
+                loss_sum += softplus - yr * d
+                gd = math.tanh(0.5 * d)
+                gd += 1.0 - 2.0 * yr
+                gd *= 0.5 / count
+                z[r, 0] = -gd
+                z[r, 1] = gd
+            losses[s, k] = loss_sum / count
+            # backward: z holds dL/d(layer outputs)
+            for j in range(n_params):
+                g[j] = 0.0
+            for l in range(n_layers - 1, -1, -1):
+                n_in, n_out, w0, b0, c = sizes[l], sizes[l + 1], w_off[l], b_off[l], col_off[l]
+                g_w = g[w0 : w0 + n_in * n_out].reshape((n_in, n_out))
+                g_b = g[b0 : b0 + n_out]
+                for i in range(n_in):
+                    for r in range(count):
+                        ai = a_in[r, c + i]
+                        for o in range(n_out):
+                            g_w[i, o] += ai * z[r, o]
+                for r in range(count):
+                    for o in range(n_out):
+                        g_b[o] += z[r, o]
+                if l > 0:
+                    w_t = wt[w0 : w0 + n_in * n_out].reshape((n_out, n_in))
+                    for r in range(count):
+                        for i in range(n_in):
+                            da[r, i] = 0.0
+                    for o in range(n_out):
+                        for r in range(count):
+                            dzo = z[r, o]
+                            for i in range(n_in):
+                                da[r, i] += w_t[o, i] * dzo
+                    masked = has_mask[l]
+                    for r in range(count):
+                        for i in range(n_in):
+                            h = a_out[r, c + i]
+                            if activation == 0:
+                                v = da[r, i] * (1.0 if h > 0.0 else 0.0)
+                            elif activation == 1:
+                                v = da[r, i] * (1.0 - h * h)
+                            else:
+                                v = da[r, i] * (h * (1.0 - h))
+                            z[r, i] = v * masks[k, first - start + r, c + i] if masked else v
+            # NumpyNet._update, element by element in the same order of operations
+            t = steps + s + 1
+            if optimizer == 0:
+                for j in range(n_params):
+                    gj = g[j]
+                    if weight_decay != 0.0:
+                        gj = gj + weight_decay * params[j]
+                    if momentum != 0.0:
+                        m1[j] = m1[j] * momentum + gj
+                        gj = m1[j]
+                    params[j] -= lr * gj
+            else:
+                step_size = lr / (1.0 - math.pow(beta1, float(t)))
+                correction2 = math.sqrt(1.0 - math.pow(beta2, float(t)))
+                for j in range(n_params):
+                    gj = g[j]
+                    if weight_decay != 0.0:
+                        gj = gj + weight_decay * params[j]
+                    m1[j] += (1.0 - beta1) * (gj - m1[j])
+                    m2[j] *= beta2
+                    m2[j] += (1.0 - beta2) * gj * gj
+                    denom = math.sqrt(m2[j]) / correction2 + ADAM_EPS
+                    params[j] -= step_size * m1[j] / denom
+
+
+class NumbaNet(NumpyNet):
+    """Same parameters, layout, evaluation (logits via BLAS) and interface as NumpyNet; training steps compiled.
+
+    Modifies its parameters and optimizer state in train_step and train_steps only. Both keep NumpyNet's
+    flat, grad, state1, state2 and steps current, so the two kinds of call mix freely.
+    """
+
+    def __init__(self, weights, biases, activation: str, optimizer: str, lr: float, momentum: float, weight_decay: float):
+        super().__init__(weights, biases, activation, optimizer, lr, momentum, weight_decay)
+        self.sizes = np.array([weights[0].shape[1], *(w.shape[2] for w in weights)], dtype=np.int64)  # (layers + 1,): 2, hidden..., 2
+        if self.sizes[-1] != 2:
+            raise ValueError(f"two-class networks only: the last layer has {self.sizes[-1]} outputs")
+        # Offsets into a row of flat, as NumpyNet.__init__ lays it out: W (in, out) then b (out,) per layer.
+        w_off, b_off, offset = [], [], 0
+        for i, o in zip(self.sizes[:-1], self.sizes[1:]):
+            w_off.append(offset)
+            b_off.append(offset + i * o)
+            offset += i * o + o
+        self.w_off = np.array(w_off, dtype=np.int64)
+        self.b_off = np.array(b_off, dtype=np.int64)
+        self.col_off = np.concatenate([[0], np.cumsum(self.sizes[:-2])]).astype(np.int64)  # layer l's mask columns
+        self.units = int(self.sizes[:-1].sum())  # U: mask columns, inputs + hidden units
+
+    def train_step(self, x: np.ndarray, y: np.ndarray, drop: list[np.ndarray | None], p: np.ndarray) -> np.ndarray:
+        """NumpyNet.train_step's contract: one step on the batch x (B, 2), y (B,), drop[l] (K, B, units) or None.
+
+        p is not needed (the masks are already scaled). Returns the optimized loss per model, (K,).
+        """
+        return self.train_steps(x, y, drop, 0, len(x), len(x))[0]
+
+    def train_steps(self, x: np.ndarray, y: np.ndarray, drop: list[np.ndarray | None], start: int, stop: int, batch: int) -> np.ndarray:
+        """Trains consecutive mini-batches [start, start+batch), [start+batch, ...) up to stop (the last may be
+        partial) on epoch-ordered arrays: x (n, 2) float64, y (n,) float64 0/1, drop: list of (K, n, units)
+        float64 scaled masks (0 or 1/(1-p)) or None (= no dropout on that layer for any model), one per
+        layer input (input layer first, then each hidden layer). Returns losses (S, K) of every step.
+        Modifies parameters and optimizer state exactly as S calls of NumpyNet.train_step would.
+        """
+        n = len(x)
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        y = np.ascontiguousarray(y, dtype=np.float64)
+        # Numba does not check bounds: everything the kernel indexes is checked here.
+        if x.shape != (n, self.sizes[0]) or y.shape != (n,):
+            raise ValueError(f"x {x.shape} and y {y.shape} do not fit {n} examples of {self.sizes[0]} inputs")
+        if not (0 <= start < stop <= n and batch >= 1):
+            raise ValueError(f"no steps in [{start}, {stop}) of {n} examples with batch {batch}")
+        if len(drop) != len(self.w_off):
+            raise ValueError(f"{len(drop)} masks for {len(self.w_off)} layer inputs")
+        # One (K, stop - start, U) array of the masks in use: a copy of only the examples these steps see.
+        masks = np.empty((self.k, stop - start, self.units))  # columns of a None layer are never read
+        has_mask = np.zeros(len(drop), dtype=np.int64)
+        for l, d in enumerate(drop):
+            if d is not None:
+                c, units = self.col_off[l], self.sizes[l]
+                if d.shape != (self.k, n, units):
+                    raise ValueError(f"drop[{l}] has shape {d.shape}, expected {(self.k, n, units)}")
+                masks[:, :, c : c + units] = d[:, start:stop]
+                has_mask[l] = 1
+        losses = np.empty((-(-(stop - start) // batch), self.k))  # (S, K)
+        _train_kernel(
+            self.flat, self.grad, self.state1, self.state2, x, y, masks, has_mask, self.sizes, self.w_off, self.b_off, self.col_off,
+            ACTIVATION_CODES[self.activation], OPTIMIZER_CODES[self.optimizer], float(self.lr), float(self.momentum),
+            float(self.weight_decay), int(self.steps), int(start), int(stop), int(batch), losses,
+        )  # fmt: skip
+        self.steps += len(losses)
+        return losses
+
+
+def warm_up() -> None:
+    """Compiles (or loads from the on-disk cache) the kernel with a tiny network, so the first Play does not wait."""
+    weights = [np.zeros((1, 2, 1)), np.zeros((1, 1, 2))]
+    biases = [np.zeros((1, 1)), np.zeros((1, 2))]
+    net = NumbaNet(weights, biases, "relu", "sgd", 0.0, 0.0, 0.0)
+    net.train_steps(np.zeros((1, 2)), np.zeros(1), [None, None], 0, 1, 1)
