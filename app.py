@@ -14,7 +14,6 @@ import streamlit as st
 
 from dropviz import exports, figures, kernel, ui
 from dropviz.live import LiveRun
-from dropviz.model import export_network
 from dropviz.records import RUN_NAMES
 
 TICK = 0.25  # seconds between frames while playing: headless Chromium here paints the page ~1.5-2 times a second
@@ -141,6 +140,8 @@ def _load_setup() -> None:
 
 
 def _network_file(run: LiveRun) -> bytes:
+    from dropviz.model import export_network  # torch takes seconds to import: only when a file is asked for
+
     layers = run.snapshot().params["dropout"]
     return export_network([lp.weight for lp in layers], [lp.bias for lp in layers], run.config.activation,
                           run.config.p, run.config.p_input)

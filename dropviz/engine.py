@@ -12,20 +12,18 @@ import time
 from itertools import pairwise
 
 import numpy as np
-import torch
 
 from .config import RunConfig
 from .data import EXTENT, make_dataset
 from .fastnet import NumpyNet, cross_entropy
 from .kernel import NumbaNet
-from .model import TorchNet
 from .records import RUN_NAMES, Event, History, LayerParams, RunHistory, Snapshot, StepTrace, frozen
 
 GRID = 100  # decision-boundary grid points per axis
 # A run has diverged when a loss is not finite, or when it is this confidently wrong on its own training
 # data (a coin flip scores ln 2 = 0.69): the stable cross-entropy rarely overflows, the weights run away first.
 DIVERGED_TRAIN_LOSS = 100.0
-BACKENDS = {"numpy": NumpyNet, "numba": NumbaNet, "torch": TorchNet}
+BACKENDS = {"numpy": NumpyNet, "numba": NumbaNet}  # "torch" (model.TorchNet) is imported only when asked for
 # Below this many parameters in all stacked models the compiled kernel wins; above it NumPy's BLAS does
 # (crossover measured at about (96, 96) hidden for two models: see bench/engine.py).
 COMPILED_MAX_PARAMETERS = 25_000
@@ -36,6 +34,18 @@ def choose_backend(sizes: tuple[int, ...], models: int) -> str:
     parameters = sum(i * o + o for i, o in pairwise(sizes))
     return "numba" if models * parameters <= COMPILED_MAX_PARAMETERS else "numpy"
 LIVE_FIELDS = ("dropout", "p", "p_input", "epochs")  # settings that change mid-training without a reset
+
+
+def _net_class(backend: str):
+    """The network class of a backend. torch is imported only for "torch": it costs seconds at start-up."""
+    if backend != "torch":
+        return BACKENDS[backend]
+    import torch
+
+    from .model import TorchNet
+
+    torch.set_num_threads(1)  # two threads are slower on networks this small
+    return TorchNet
 
 
 def initial_parameters(sizes: tuple[int, ...], rng: np.random.Generator) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -63,7 +73,6 @@ class Trainer:
 
     def __init__(self, config: RunConfig, backend: str = "auto"):
         """backend: "auto" (choose_backend), "numba", "numpy", or "torch" (autograd, the reference: slow)."""
-        torch.set_num_threads(1)  # two threads are slower on networks this small
         self.config = config
         self.data = make_dataset(config.dataset, config.n_train, config.n_val, config.noise, config.label_noise, config.seed)
         self.rng = np.random.default_rng([config.seed, 1])  # batches and masks; data has its own stream
@@ -72,7 +81,7 @@ class Trainer:
         k = len(RUN_NAMES)
         self.backend = choose_backend(self.sizes, k) if backend == "auto" else backend
         # Both runs start from the same weights: (K, in, out) and (K, out).
-        self.net = BACKENDS[self.backend](
+        self.net = _net_class(self.backend)(
             [np.stack([w] * k) for w in weights],
             [np.stack([b] * k) for b in biases],
             config.activation,

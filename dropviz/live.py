@@ -13,8 +13,6 @@ import os
 import threading
 import time
 
-import torch
-
 from .config import RunConfig
 from .engine import Trainer
 from .records import Snapshot
@@ -101,7 +99,6 @@ class LiveRun:
             self._thread.join(timeout)
 
     def _train(self) -> None:
-        torch.set_num_threads(1)  # two threads are slower on these networks and collapse under load
         while self._playing.is_set():
             if time.monotonic() - self._last_seen > IDLE_STOP:
                 self._playing.clear()  # nobody is watching: stop costing CPU
