@@ -24,11 +24,12 @@ def main() -> None:
     parser.add_argument("--play", type=float, default=0.0, help="seconds to train before the picture")
     parser.add_argument("--width", type=int, default=1500)
     parser.add_argument("--height", type=int, default=1250)
+    parser.add_argument("--dark", action="store_true", help="the browser prefers a dark colour scheme")
     args = parser.parse_args()
     server = contextlib.nullcontext(args.url) if args.url else streamlit_server()
     with server as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": args.width, "height": args.height})
+        page = browser.new_page(viewport={"width": args.width, "height": args.height}, color_scheme="dark" if args.dark else "light")
         page.goto(f"{url}/?{args.query}")
         page.wait_for_selector(READY, timeout=30_000)
         page.wait_for_selector(CHART, timeout=30_000)
