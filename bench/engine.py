@@ -121,7 +121,7 @@ def stacked_setup(config: RunConfig, epochs: int):
     rng = np.random.default_rng([config.seed, 1])
     sizes = (2, *config.hidden, 2)
     weights, biases = initial_parameters(sizes, np.random.default_rng([config.seed, 2]))
-    net = BACKENDS[choose_backend(sizes, k)]([np.stack([w] * k) for w in weights], [np.stack([b] * k) for b in biases],
+    net = BACKENDS[choose_backend(config.hidden, k)]([np.stack([w] * k) for w in weights], [np.stack([b] * k) for b in biases],
                                              config.activation, config.optimizer, config.lr, config.momentum, config.weight_decay)
     p = np.zeros((k, len(sizes) - 1))  # (K, L + 1): input, hidden layers
     p[:, 0] = config.p_input

@@ -11,6 +11,7 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 DATASET_NAMES = ("circle", "xor", "gauss", "spiral", "moons")  # must match data.DATASETS (tested)
@@ -87,6 +88,9 @@ LIMITS: dict[str, Limit] = {
     "seed": Limit(int, 0, 2**31 - 1),
 }
 MAX_LAYERS = 6
+# Per-session cap on the network, so that one student's 6 x 256 network cannot starve a class sharing a
+# server: about 200k weights still allows 6 layers of 180 neurons, or 2 of 256.
+MAX_WEIGHTS = 200_000
 MAX_TEXT = 200  # longer raw values are refused unread
 
 
@@ -200,10 +204,24 @@ def _consistent(base: RunConfig, accepted: dict[str, Any], warnings: list[str]) 
         if len(p) != 1 and "p" in accepted:
             warnings.append(f"p: {len(p)} values for {layers} hidden layers; using {p[0]:g} for every layer")
         merged["p"] = (p[0],) * layers
+    hidden = tuple(merged["hidden"])
+    if weight_count(hidden) > MAX_WEIGHTS:
+        width = max(w for w in range(1, max(hidden) + 1) if weight_count(tuple(min(h, w) for h in hidden)) <= MAX_WEIGHTS)
+        merged["hidden"] = tuple(min(h, width) for h in hidden)
+        warnings.append(
+            f"hidden: {weight_count(hidden):,} weights is more than the {MAX_WEIGHTS:,} a session may train (so that a class "
+            f"can share one server); layers capped at {width} neurons"
+        )
     if merged["batch_size"] > merged["n_train"]:
         warnings.append(f"batch_size: {merged['batch_size']} is more than the {merged['n_train']} training points; using {merged['n_train']}")
         merged["batch_size"] = merged["n_train"]
     return RunConfig(**merged), warnings
+
+
+def weight_count(hidden: tuple[int, ...]) -> int:
+    """Weights and biases of one network with these hidden layers, 2 inputs and 2 outputs."""
+    sizes = (2, *hidden, 2)
+    return sum(i * o + o for i, o in pairwise(sizes))
 
 
 def to_dict(config: RunConfig) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from .config import RunConfig
+from .config import RunConfig, weight_count
 from .data import EXTENT, make_dataset
 from .fastnet import NumpyNet, cross_entropy
 from .kernel import NumbaNet
@@ -29,10 +29,9 @@ BACKENDS = {"numpy": NumpyNet, "numba": NumbaNet}  # "torch" (model.TorchNet) is
 COMPILED_MAX_PARAMETERS = 25_000
 
 
-def choose_backend(sizes: tuple[int, ...], models: int) -> str:
+def choose_backend(hidden: tuple[int, ...], models: int) -> str:
     """The fastest training path for this shape: "numba" for small networks, "numpy" for large ones."""
-    parameters = sum(i * o + o for i, o in pairwise(sizes))
-    return "numba" if models * parameters <= COMPILED_MAX_PARAMETERS else "numpy"
+    return "numba" if models * weight_count(hidden) <= COMPILED_MAX_PARAMETERS else "numpy"
 LIVE_FIELDS = ("dropout", "p", "p_input", "epochs")  # settings that change mid-training without a reset
 
 
@@ -79,7 +78,7 @@ class Trainer:
         self.sizes = (2, *config.hidden, 2)
         weights, biases = initial_parameters(self.sizes, np.random.default_rng([config.seed, 2]))
         k = len(RUN_NAMES)
-        self.backend = choose_backend(self.sizes, k) if backend == "auto" else backend
+        self.backend = choose_backend(config.hidden, k) if backend == "auto" else backend
         # Both runs start from the same weights: (K, in, out) and (K, out).
         self.net = _net_class(self.backend)(
             [np.stack([w] * k) for w in weights],

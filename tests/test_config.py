@@ -79,3 +79,14 @@ def test_mismatched_p_is_refused_by_the_dataclass():
     with pytest.raises(ValueError):
         RunConfig(hidden=(3,), p=(0.5, 0.5))
     assert all(math.isfinite(v) for v in RunConfig().p)
+
+
+def test_a_network_too_big_for_a_shared_server_is_capped_with_a_reason():
+    from dropviz.config import MAX_WEIGHTS, weight_count
+
+    config, warnings = validate({"hidden": "256,256,256,256,256,256"})
+    assert weight_count(config.hidden) <= MAX_WEIGHTS < weight_count((256,) * 6)
+    assert len(config.hidden) == 6 and len(set(config.hidden)) == 1
+    assert weight_count(tuple(h + 1 for h in config.hidden)) > MAX_WEIGHTS  # the largest width that fits
+    assert any(w.startswith("hidden:") and "share one server" in w for w in warnings)
+    assert validate({"hidden": "256,256"})[0].hidden == (256, 256)  # the largest two-layer network still fits
