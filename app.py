@@ -92,6 +92,8 @@ def _reset() -> None:
 def _status(snapshot) -> str:
     """One line per run: epoch, losses, accuracies, gap, and the run's status."""
     done = " · **finished**: raise Epochs to go on" if snapshot.finished else ""
+    if st.session_state.run.waiting:
+        done += " · waiting for a free processor core: other students are training"
     lines = [f"**Epoch {snapshot.epoch}** of {st.session_state.run.config.epochs} · step {snapshot.step}{done}"]
     for run in RUN_NAMES:
         h = snapshot.history.runs[run]

@@ -31,6 +31,7 @@ class LiveRun:
         self._playing = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_seen = time.monotonic()
+        self.waiting = False  # True while its thread waits for a training slot: the page says so
 
     # --- read ------------------------------------------------------------------------------
     @property
@@ -103,8 +104,15 @@ class LiveRun:
             if time.monotonic() - self._last_seen > IDLE_STOP:
                 self._playing.clear()  # nobody is watching: stop costing CPU
                 break
-            with TRAINING_SLOTS, self._lock:
-                self._trainer.advance(SLICE)
-                if self._trainer.finished:
-                    self._playing.clear()
+            if not TRAINING_SLOTS.acquire(blocking=False):
+                self.waiting = True  # every core is busy with other sessions
+                TRAINING_SLOTS.acquire()
+                self.waiting = False
+            try:
+                with self._lock:
+                    self._trainer.advance(SLICE)
+                    if self._trainer.finished:
+                        self._playing.clear()
+            finally:
+                TRAINING_SLOTS.release()
             time.sleep(0)  # let another session's thread, or the page, take the GIL

@@ -102,3 +102,16 @@ def test_two_sessions_at_once_train_exactly_what_one_alone_trains():
         for name in ("dropout", "twin"):
             assert np.array_equal(history.runs[name].val_loss, alone.runs[name].val_loss)
             assert np.array_equal(history.runs[name].optimized_loss, alone.runs[name].optimized_loss)
+
+
+def test_a_run_that_waits_for_a_core_says_so(monkeypatch):
+    slots = threading.BoundedSemaphore(1)
+    monkeypatch.setattr(live, "TRAINING_SLOTS", slots)
+    slots.acquire()  # another session holds the only core
+    run = LiveRun(CONFIG)
+    run.play()
+    _wait(lambda: run.waiting)
+    assert _steps(run) == 0
+    slots.release()
+    _wait(lambda: _steps(run) > 0 and not run.waiting)
+    run.stop()
