@@ -21,12 +21,18 @@ test: $(VENV)/.dev browser
 	$(PY) -m pytest -q
 
 # The browser tests need Chromium: the system's if present, else Debian's package (as root), else Playwright's download.
+# The deployment test needs nginx: Debian's nginx-light, as root (without it that test is skipped, or fails under CI=true).
 browser: $(VENV)/.dev
 	@if command -v chromium >/dev/null 2>&1; then echo "browser: $$(command -v chromium)"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "browser: installing Debian's chromium"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "browser: installing Playwright's Chromium"; $(PY) -m playwright install chromium; fi
+	@if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then echo "nginx: found"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "nginx: installing Debian's nginx-light"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; \
+	else echo "nginx: not found (tests/e2e/test_nginx.py will skip)"; fi
 
 bench: $(VENV)/.dev
 	$(PY) bench/engine.py

@@ -1,0 +1,25 @@
+# dropviz in a container: one replica. Several replicas go behind deploy/nginx.conf (sticky sessions).
+# Build: docker build --build-arg TORCH_INDEX=<PyTorch's CPU wheel index> -t dropviz .
+# Run:   docker run -p 8501:8501 dropviz
+FROM python:3.11-slim
+
+WORKDIR /app
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    OPENBLAS_NUM_THREADS=1
+# torch's CPU build: without PyTorch's CPU index, pip would pull the multi-GB CUDA build.
+ARG TORCH_INDEX
+RUN test -n "$TORCH_INDEX" && pip install torch==2.13.0 --index-url "$TORCH_INDEX"
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+COPY app.py ./
+COPY dropviz/ dropviz/
+COPY .streamlit/ .streamlit/
+# Compile the training kernel once at build time, into the image's cache.
+RUN python -c "from dropviz.kernel import warm_up; warm_up()"
+
+RUN useradd --create-home dropviz && chown -R dropviz /app
+USER dropviz
+EXPOSE 8501
+HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health')"
+CMD ["streamlit", "run", "app.py", "--server.port=8501", "--server.address=0.0.0.0"]
