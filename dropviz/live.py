@@ -116,3 +116,58 @@ class LiveRun:
             finally:
                 TRAINING_SLOTS.release()
             time.sleep(0)  # let another session's thread, or the page, take the GIL
+
+
+class Cancelled(Exception):
+    """Raised inside an experiment whose job was cancelled (its progress callback returned False)."""
+
+
+class ExperimentJob:
+    """One experiment running in a background thread, with progress and cancel. Modifies itself only.
+
+    The work is a function work(progress) -> result, where progress(fraction) returns False once the
+    job is cancelled. It holds a TRAINING_SLOT while it computes and gives it back at every progress
+    call, so a long experiment takes turns with the class's live runs instead of taking a core.
+    """
+
+    def __init__(self, work):
+        self.fraction = 0.0
+        self.result = None
+        self.error: str | None = None
+        self.cancelled = False
+        self.started = time.monotonic()
+        self.seconds: float | None = None  # how long it took, once done
+        self._cancel = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(work,), name="dropviz-experiment", daemon=True)
+        self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def cancel(self) -> None:
+        """Modifies: asks the work to stop at its next progress call."""
+        self._cancel.set()
+
+    def wait(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def _progress(self, fraction: float) -> bool:
+        self.fraction = min(max(float(fraction), self.fraction), 1.0)
+        TRAINING_SLOTS.release()  # a turn for the others
+        TRAINING_SLOTS.acquire()
+        return not self._cancel.is_set()
+
+    def _run(self, work) -> None:
+        TRAINING_SLOTS.acquire()
+        try:
+            self.result = work(self._progress)
+            self.fraction = 1.0
+        except Exception as error:  # noqa: BLE001 - shown to the user as a message, never as a traceback
+            if isinstance(error, Cancelled) or self._cancel.is_set():  # any module's way of stopping when asked
+                self.cancelled = True
+            else:
+                self.error = f"{type(error).__name__}: {error}"
+        finally:
+            TRAINING_SLOTS.release()
+            self.seconds = time.monotonic() - self.started

@@ -115,3 +115,42 @@ def test_a_run_that_waits_for_a_core_says_so(monkeypatch):
     slots.release()
     _wait(lambda: _steps(run) > 0 and not run.waiting)
     run.stop()
+
+
+def test_an_experiment_job_reports_progress_and_its_result():
+    from dropviz.live import ExperimentJob
+
+    def work(progress):
+        for i in range(5):
+            assert progress(i / 5)
+        return 42
+
+    job = ExperimentJob(work)
+    job.wait(5)
+    assert (job.result, job.fraction, job.error, job.cancelled) == (42, 1.0, None, False)
+
+
+def test_an_experiment_job_can_be_cancelled_and_errors_become_messages():
+    from dropviz.live import Cancelled, ExperimentJob
+
+    started = threading.Event()
+
+    def endless(progress):
+        started.set()
+        while progress(0.5):
+            time.sleep(0.01)
+        raise Cancelled
+
+    job = ExperimentJob(endless)
+    started.wait(5)
+    job.cancel()
+    job.wait(5)
+    assert job.cancelled and not job.running and job.result is None
+
+    broken = ExperimentJob(lambda progress: 1 / 0)
+    broken.wait(5)
+    assert broken.error == "ZeroDivisionError: division by zero"
+    # every slot was given back
+    assert all(live.TRAINING_SLOTS.acquire(blocking=False) for _ in range(live.os.cpu_count() or 1))
+    for _ in range(live.os.cpu_count() or 1):
+        live.TRAINING_SLOTS.release()
