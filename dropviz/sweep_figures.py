@@ -1,0 +1,159 @@
+"""Pure figure builders for the two experiments: SweepResult -> the p-sweep figure, SizeResult -> the training-set size figure.
+
+Not here: training, metrics, anything random. Means, spreads, the best p and the gain come from the records
+(sweeps.SweepResult / SizeResult); these functions only place them. Colours come from figures.THEME; backgrounds
+are transparent and text colour is left to the page template, as in figures.py. Each builder always returns
+the same traces in the same order; non-finite values (diverged models) are drawn as gaps, never raise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .figures import THEME
+from .sweeps import SizeResult, SweepResult
+
+HEIGHT = 360
+BAND_ALPHA = 0.22  # seed range (min to max) behind each mean line
+TRAIN_OPACITY = 0.45  # the training-loss line is context, drawn faint
+
+
+def _f32(values) -> np.ndarray:
+    """float32 copy with every non-finite value as NaN: Plotly draws a gap there."""
+    with np.errstate(all="ignore"):
+        out = np.asarray(values, dtype=np.float64).astype(np.float32)
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def _rgba(color: str, alpha: float) -> str:
+    """'#D55E00' -> 'rgba(213, 94, 0, 0.22)'."""
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r}, {g}, {b}, {alpha})"
+
+
+def _layout(**extra) -> dict:
+    return dict(
+        height=HEIGHT,
+        paper_bgcolor=THEME.transparent,
+        plot_bgcolor=THEME.transparent,
+        font={"size": THEME.font_size},  # no colour: the page template picks one for its theme
+        margin={"l": 55, "r": 10, "t": 30, "b": 10},
+        legend={"orientation": "h", "x": 0.5, "xanchor": "center", "y": -0.22, "yanchor": "top", "font": {"size": THEME.small_font_size}},
+        hovermode="x unified",
+        **extra,
+    )
+
+
+def _title(text: str, xref: str) -> dict:
+    return {"x": 0.5, "y": 1.0, "xref": xref, "yref": "paper", "yanchor": "bottom", "text": text, "showarrow": False}
+
+
+def _band(x: np.ndarray, low, high, name: str, fillcolor: str, axes: tuple[str, str], group: str) -> list[go.Scatter]:
+    """Two traces: the lower edge (invisible) and the upper edge filled down to it."""
+    common = {"mode": "lines", "line": {"width": 0}, "hoverinfo": "skip", "legendgroup": group, "xaxis": axes[0], "yaxis": axes[1]}
+    return [
+        go.Scatter(x=x, y=_f32(low), name=f"{name} (lower)", showlegend=False, **common),
+        go.Scatter(x=x, y=_f32(high), name=name, fill="tonexty", fillcolor=fillcolor, showlegend=False, **common),
+    ]
+
+
+# --- p-sweep ---------------------------------------------------------------------------------------
+
+
+def p_sweep_figure(result: SweepResult) -> go.Figure:
+    """Final loss (left) and accuracy (right) against the hidden-layer p, mean over seeds with the seed range.
+
+    Traces, in order, for "loss" then "accuracy" (suffix " · loss" / " · accuracy"): the validation seed range
+    (two band traces), "validation", "training" (faint); then "best p" (a star at the lowest mean validation
+    loss, empty if every model diverged). The best p is also a dotted vertical line in both panels.
+    """
+    x = np.asarray(result.p_values, dtype=np.float64)  # 9 values: exact p on hover and ticks
+    best = result.best_index
+    traces = []
+    for (xaxis, yaxis), metric, panel in ((("x", "y"), "loss", "loss"), (("x2", "y2"), "acc", "accuracy")):
+        val, train = result.summary(f"val_{metric}"), result.summary(f"train_{metric}")
+        first = metric == "loss"
+        fmt = "%{y:.3f}" if first else "%{y:.1%}"
+        traces += _band(x, val[1], val[2], f"validation seed range · {panel}", _rgba(THEME.validation, BAND_ALPHA), (xaxis, yaxis), "validation")
+        traces.append(go.Scatter(
+            x=x, y=_f32(val[0]), mode="lines+markers", name=f"validation · {panel}", legendgroup="validation", showlegend=first,
+            line={"color": THEME.validation, "width": THEME.curve_width}, marker={"size": 6}, xaxis=xaxis, yaxis=yaxis,
+            hovertemplate=f"validation {fmt} (mean of {result.seeds})<extra></extra>",
+        ))
+        traces.append(go.Scatter(
+            x=x, y=_f32(train[0]), mode="lines+markers", name=f"training · {panel}", legendgroup="training", showlegend=first,
+            opacity=TRAIN_OPACITY, line={"color": THEME.train, "width": THEME.curve_width / 2, "dash": "dot"}, marker={"size": 4},
+            xaxis=xaxis, yaxis=yaxis, hovertemplate=f"training {fmt}<extra></extra>",
+        ))
+    val_loss = _f32(result.summary("val_loss")[0])
+    traces.append(go.Scatter(
+        x=x[[best]] if best is not None else np.zeros(0),
+        y=val_loss[[best]] if best is not None else np.zeros(0, np.float32),
+        mode="markers", name="best p", xaxis="x", yaxis="y",
+        marker={"symbol": "star", "size": THEME.best_marker_size, "color": THEME.validation, "line": {"color": THEME.node_line, "width": 1}},
+        hovertemplate="best p = %{x:g}: lowest mean validation loss %{y:.3f}<extra></extra>",
+    ))
+    shapes = [] if best is None else [
+        {"type": "line", "xref": xaxis, "yref": f"{yaxis} domain", "x0": float(x[best]), "x1": float(x[best]), "y0": 0, "y1": 1,
+         "line": {"color": THEME.event_line, "width": 1, "dash": "dot"}}
+        for xaxis, yaxis in (("x", "y"), ("x2", "y2"))
+    ]  # fmt: skip
+    p_axis = {"title": {"text": "p (drop probability of hidden units)"}, "zeroline": False, "tickvals": x, "ticktext": [f"{v:g}" for v in x]}
+    return go.Figure(data=traces, layout=_layout(
+        uirevision="p-sweep",
+        xaxis=dict(p_axis, domain=[0.0, 0.45], anchor="y"),
+        xaxis2=dict(p_axis, domain=[0.55, 1.0], anchor="y2"),
+        yaxis={"anchor": "x", "rangemode": "tozero", "zeroline": False},
+        yaxis2={"anchor": "x2", "range": [0.0, 1.02], "zeroline": False, "tickformat": ".0%"},
+        shapes=shapes,
+        annotations=[_title(f"Loss after {result.epochs} epochs", "x domain"), _title("Accuracy", "x2 domain")],
+    ))
+
+
+# --- training-set size -------------------------------------------------------------------------------
+
+# Run index 0, 1 of SizeResult: (name, line colour, dash); the colours of curves_figure's gap bands, the twin dashed as there.
+_RUN_STYLE = (("with dropout", THEME.kept, "solid"), ("no dropout", THEME.flipped, "dash"))
+GAIN_COLOR = THEME.positive
+
+
+def size_figure(result: SizeResult) -> go.Figure:
+    """Validation error of both runs against training-set size (log x, left) and the gain (right).
+
+    Traces, in order: for "with dropout" then "no dropout", the seed range (two band traces) and the mean line;
+    then the gain's seed range (two band traces), "gain (no dropout - dropout)" and a dotted zero line ("no gain").
+    The gain is the twin's error minus dropout's, per seed (same initial weights and batches), then averaged.
+    """
+    x = np.asarray(result.sizes, dtype=np.float64)
+    error = result.summary("val_error")  # (N, 2) each
+    traces = []
+    for r, (name, color, dash) in enumerate(_RUN_STYLE):
+        traces += _band(x, error[1][:, r], error[2][:, r], f"{name} seed range", THEME.gap_fill[r], ("x", "y"), name)
+        traces.append(go.Scatter(
+            x=x, y=_f32(error[0][:, r]), mode="lines+markers", name=name, legendgroup=name, xaxis="x", yaxis="y",
+            line={"color": color, "width": THEME.curve_width, "dash": dash}, marker={"size": 6},
+            hovertemplate=f"{name}: %{{y:.1%}}<extra></extra>",
+        ))
+    gain = result.summary("gain")
+    traces += _band(x, gain[1], gain[2], "gain seed range", _rgba(GAIN_COLOR, BAND_ALPHA), ("x2", "y2"), "gain")
+    traces.append(go.Scatter(
+        x=x, y=_f32(gain[0]), mode="lines+markers", name="gain (no dropout - dropout)", legendgroup="gain", xaxis="x2", yaxis="y2",
+        line={"color": GAIN_COLOR, "width": THEME.curve_width}, marker={"size": 6},
+        hovertemplate="gain %{y:+.1%}<extra></extra>",
+    ))
+    ends = x[[0, -1]] if len(x) else np.zeros(0)
+    traces.append(go.Scatter(
+        x=ends, y=np.zeros(len(ends), np.float32), mode="lines", name="no gain", showlegend=False, xaxis="x2", yaxis="y2",
+        line={"color": THEME.event_line, "width": 1, "dash": "dot"}, hoverinfo="skip",
+    ))
+    size_axis = {"title": {"text": "training points (log scale)"}, "type": "log", "tickvals": x, "ticktext": [f"{v:g}" for v in x]}
+    return go.Figure(data=traces, layout=_layout(
+        uirevision="size-sweep",
+        xaxis=dict(size_axis, domain=[0.0, 0.45], anchor="y"),
+        xaxis2=dict(size_axis, domain=[0.55, 1.0], anchor="y2"),
+        yaxis={"anchor": "x", "rangemode": "tozero", "zeroline": False, "tickformat": ".0%"},
+        yaxis2={"anchor": "x2", "zeroline": False, "tickformat": "+.0%"},
+        annotations=[_title("Validation error", "x domain"), _title("Gain from dropout", "x2 domain")],
+    ))
