@@ -13,7 +13,8 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from dropviz import exports, figures, kernel, ui
-from dropviz.live import LiveRun
+from dropviz.experiments import EXPERIMENTS, Inputs
+from dropviz.live import ExperimentJob, LiveRun
 from dropviz.records import RUN_NAMES
 
 TICK = 0.25  # seconds between frames while playing: headless Chromium here paints the page ~1.5-2 times a second
@@ -167,6 +168,51 @@ def save_and_share(run: LiveRun, preset: str) -> None:
                      help="A file saved with 'Setup (JSON)'; every value is checked like any other input.")
 
 
+def _start_experiment(name: str) -> None:
+    run: LiveRun = st.session_state.run
+    inputs = Inputs(run.config, run.snapshot(), run.data, passes=st.session_state.get("mc_passes", 100))
+    experiment = EXPERIMENTS[name]
+    st.session_state.job = ExperimentJob(lambda progress: experiment.run(inputs, progress))
+    st.session_state.job_name = name
+    st.session_state.job_ticking = False  # the view must rerun as a whole page to start its progress ticks
+
+
+def experiments_view() -> None:
+    """Pick an experiment, run it in the background with a progress bar, see and download its results."""
+    name = st.selectbox("Experiment", list(EXPERIMENTS), format_func=lambda n: EXPERIMENTS[n].title, key="experiment")
+    experiment = EXPERIMENTS[name]
+    st.markdown(experiment.text)
+    run: LiveRun = st.session_state.run
+    if name == "Monte Carlo dropout":
+        st.slider("Monte Carlo passes", 1, 200, 100, key="mc_passes", help="Stochastic forward passes with dropout on, T.")
+    if not experiment.trains and run.snapshot().epoch == 0:
+        st.info("This experiment looks inside the trained pair: train for a few epochs on the Live training tab first.")
+    job: ExperimentJob | None = st.session_state.get("job")
+    running = job is not None and job.running
+    if running != st.session_state.get("job_ticking", False):
+        st.session_state.job_ticking = running
+        st.rerun()  # the whole page: the view ticks (0.5 s) only while a job runs
+    left, right, _ = st.columns([1, 1, 3])
+    left.button("Run experiment", type="primary", disabled=running, on_click=_start_experiment, args=(name,),
+                use_container_width=True, help="Uses the current setup; the live run is not disturbed.")
+    if running:
+        right.button("Cancel", on_click=job.cancel, use_container_width=True)
+        st.progress(job.fraction, text=f"{EXPERIMENTS[st.session_state.job_name].title}: {job.fraction:.0%}")
+        return
+    if job is None or st.session_state.get("job_name") != name:
+        return
+    if job.cancelled:
+        st.warning("Cancelled.")
+    elif job.error:
+        st.error(f"The experiment stopped: {job.error}")
+    elif job.result is not None:
+        st.caption(f"Finished in {job.seconds:.1f} s.")
+        for number, figure in enumerate(experiment.figures(job.result)):
+            st.plotly_chart(figure, key=f"experiment_{number}", config=PLOT_CONFIG)
+        st.download_button("Results (CSV)", job.result.to_csv, f"dropviz-{name.replace(' ', '-')}.csv", "text/csv",
+                           on_click="ignore")
+
+
 @functools.cache
 def _warm_up_kernel() -> None:
     """Once per server process: compile the training kernel in the background while the first page loads."""
@@ -183,20 +229,25 @@ run = _sync(config)
 st.query_params.from_dict(ui.url_from_config(run.config, st.session_state[ui.PRESET_KEY]))
 
 st.title("dropviz: watch dropout at work")
-play, step, reset, _, present = st.columns([1, 1, 1, 1.5, 1.5])
-playing = run.playing
-play.button("Pause" if playing else "Play", on_click=_play, args=(not playing,), type="primary", use_container_width=True,
-            disabled=run.finished, help="Train and watch live; Pause keeps everything as it is.")
-step.button("Step", on_click=_step, use_container_width=True, disabled=run.finished,
-            help="One mini-batch: watch the switched-off neurons change.")
-reset.button("Reset", on_click=_reset, use_container_width=True, help="Back to epoch 0 and the same initial weights (same seed).")
-present.toggle("Presentation mode", key="presenting", help="Hides the controls and enlarges text and figures for a projector.")
-if st.session_state.get("presenting"):
-    st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)
-if st.session_state.notice:
-    st.info(st.session_state.notice)
-with st.expander("What am I seeing?"):
-    st.markdown(EXPLANATION)
-with st.expander("Save and share"):
-    save_and_share(run, st.session_state[ui.PRESET_KEY])
-st.fragment(run_every=TICK if run.playing else None)(live)()  # ticks only while training
+live_tab, experiments_tab = st.tabs(["Live training", "Experiments"])
+with live_tab:
+    play, step, reset, _, present = st.columns([1, 1, 1, 1.5, 1.5])
+    playing = run.playing
+    play.button("Pause" if playing else "Play", on_click=_play, args=(not playing,), type="primary", use_container_width=True,
+                disabled=run.finished, help="Train and watch live; Pause keeps everything as it is.")
+    step.button("Step", on_click=_step, use_container_width=True, disabled=run.finished,
+                help="One mini-batch: watch the switched-off neurons change.")
+    reset.button("Reset", on_click=_reset, use_container_width=True, help="Back to epoch 0 and the same initial weights (same seed).")
+    present.toggle("Presentation mode", key="presenting", help="Hides the controls and enlarges text and figures for a projector.")
+    if st.session_state.get("presenting"):
+        st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)
+    if st.session_state.notice:
+        st.info(st.session_state.notice)
+    with st.expander("What am I seeing?"):
+        st.markdown(EXPLANATION)
+    with st.expander("Save and share"):
+        save_and_share(run, st.session_state[ui.PRESET_KEY])
+    st.fragment(run_every=TICK if run.playing else None)(live)()  # ticks only while training
+with experiments_tab:
+    job: ExperimentJob | None = st.session_state.get("job")
+    st.fragment(run_every=0.5 if job is not None and job.running else None)(experiments_view)()

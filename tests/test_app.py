@@ -207,3 +207,29 @@ def test_uneven_p_reaches_the_config():
     at = _app()
     _widget(at, "Uneven p (optional)").set_value("0.3,0.1").run()
     assert _trainer(at).config.p == (0.3, 0.1)
+
+
+@pytest.mark.parametrize("name", ["scaling lesson", "Monte Carlo dropout", "inside the network", "sampled subnetworks"])
+def test_probe_experiments_run_in_the_background_and_show_results(name):
+    at = _app(hidden="8,8")
+    for _ in range(3):
+        _button(at, "Step").click().run()
+    at.selectbox(key="experiment").set_value(name).run()
+    _button(at, "Run experiment").click().run()
+    at.session_state.job.wait(30)
+    at.run()
+    assert not at.exception and at.session_state.job.error is None, at.session_state.job.error
+    assert at.session_state.job.result is not None
+    assert len(at.get("plotly_chart")) > 3  # the live views and the experiment's figures
+    assert "Results (CSV)" in [b.label for b in at.get("download_button")]
+
+
+def test_an_experiment_can_be_cancelled_from_the_page():
+    at = _app(hidden="8,8", epochs="50")
+    at.selectbox(key="experiment").set_value("p-sweep").run()
+    _button(at, "Run experiment").click().run()
+    _button(at, "Cancel").click().run()
+    at.session_state.job.wait(30)
+    at.run()
+    assert at.session_state.job.cancelled
+    assert any("Cancelled" in w.value for w in at.warning)
