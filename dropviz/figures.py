@@ -80,12 +80,18 @@ def display_name(run: str) -> str:
     return _DISPLAY_NAMES.get(run, run)
 
 
-def _f32(values) -> np.ndarray:
+def float32_gaps(values) -> np.ndarray:
     """float32 copy with every non-finite value (and None) as NaN: Plotly draws a gap there."""
     with np.errstate(all="ignore"):
         out = np.asarray(values, dtype=np.float64).astype(np.float32)  # finite float64 may overflow float32
     out[~np.isfinite(out)] = np.nan
     return out
+
+
+def rgba(hex_colour: str, alpha: float) -> str:
+    """'#D55E00', 0.22 -> 'rgba(213, 94, 0, 0.22)'."""
+    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r}, {g}, {b}, {alpha})"
 
 
 def _base_layout(height: int, uirevision: str, **extra) -> dict:
@@ -338,7 +344,7 @@ def _run_curves(run: str, index: int, history: RunHistory | None) -> list[go.Sca
     label = _CURVE_NAMES.get(run, run)
     dash = "solid" if run == "dropout" else "dash"
     def get(name: str) -> np.ndarray:
-        return _f32(getattr(history, name)) if history is not None else np.zeros(0, dtype=np.float32)
+        return float32_gaps(getattr(history, name)) if history is not None else np.zeros(0, dtype=np.float32)
 
     train_loss, val_loss = get("train_loss"), get("val_loss")
     gap = {"name": _GAP_NAMES.get(run, f"gap ({run})"), "legendgroup": f"gap-{run}", "mode": "lines",
@@ -386,7 +392,7 @@ def curves_figure(history: History) -> go.Figure:
     for index, run in enumerate(RUN_NAMES):
         traces.extend(_run_curves(run, index, history.runs.get(run)))
     dropout = history.runs.get("dropout")
-    optimized = _f32(dropout.optimized_loss) if dropout is not None else np.zeros(0, dtype=np.float32)
+    optimized = float32_gaps(dropout.optimized_loss) if dropout is not None else np.zeros(0, dtype=np.float32)
     traces.append(go.Scatter(
         x=_epochs(optimized), y=optimized, mode="lines", name="dropout · optimized (with masks)", xaxis="x", yaxis="y",
         opacity=THEME.optimized_opacity, line={"color": THEME.optimized, "width": THEME.optimized_width, "dash": "dot"},
@@ -432,7 +438,7 @@ def curves_figure(history: History) -> go.Figure:
 
 def _points(x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """x (n, 2), mask (n,) bool -> float32 coordinates of the chosen points."""
-    return _f32(x[mask, 0]), _f32(x[mask, 1])
+    return float32_gaps(x[mask, 0]), float32_gaps(x[mask, 1])
 
 
 def boundary_figure(snapshot: Snapshot, data: Dataset) -> go.Figure:
@@ -444,7 +450,7 @@ def boundary_figure(snapshot: Snapshot, data: Dataset) -> go.Figure:
     flipped), "tracked example" (a ring around the example whose masks the network graph shows).
     Legend entries appear once, from the left panel.
     """
-    axis_values = _f32(snapshot.grid_axis)
+    axis_values = float32_gaps(snapshot.grid_axis)
     x_train, y_train = np.asarray(data.x_train), np.asarray(data.y_train)
     x_val, y_val = np.asarray(data.x_val), np.asarray(data.y_val)
     flipped = np.asarray(data.flipped_train, dtype=bool)
@@ -457,7 +463,7 @@ def boundary_figure(snapshot: Snapshot, data: Dataset) -> go.Figure:
         xaxis, yaxis = _AXES[panel]
         first = panel == 0
         proba = snapshot.grid_proba.get(run)
-        z = _f32(proba) if proba is not None else np.full((len(axis_values), len(axis_values)), np.nan, dtype=np.float32)
+        z = float32_gaps(proba) if proba is not None else np.full((len(axis_values), len(axis_values)), np.nan, dtype=np.float32)
         traces.append(go.Heatmap(
             x=axis_values, y=axis_values, z=z, zmin=0.0, zmax=1.0, colorscale=scale, showscale=False,
             name=display_name(run), xaxis=xaxis, yaxis=yaxis,
@@ -483,7 +489,7 @@ def boundary_figure(snapshot: Snapshot, data: Dataset) -> go.Figure:
         ))
         ring = x_train[[tracked]] if has_tracked else np.zeros((0, 2))
         traces.append(go.Scatter(
-            x=_f32(ring[:, 0]), y=_f32(ring[:, 1]), mode="markers", name="tracked example", legendgroup="tracked", showlegend=first,
+            x=float32_gaps(ring[:, 0]), y=float32_gaps(ring[:, 1]), mode="markers", name="tracked example", legendgroup="tracked", showlegend=first,
             xaxis=xaxis, yaxis=yaxis,
             marker={"symbol": "circle-open", "size": THEME.tracked_size, "color": THEME.tracked,
                     "line": {"width": THEME.tracked_width}},

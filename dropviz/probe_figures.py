@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .data import EXTENT, Dataset
-from .figures import THEME, display_name
+from .figures import THEME, display_name, float32_gaps, rgba
 from .probes import InsideResult, McResult, ScalingResult, SubnetResult
 from .records import RUN_NAMES
 
@@ -21,19 +21,6 @@ RUN_COLORS = (THEME.kept, THEME.flipped)  # dropout, twin: the hues of THEME.gap
 SPREAD_MAX = 0.5  # the largest standard deviation a probability can have: the spread map's full colour
 _PANEL_HEIGHT = 330
 _STRIP_HEIGHT = 230
-
-
-def _f32(values) -> np.ndarray:
-    """float32 copy, non-finite values as NaN (Plotly draws a gap)."""
-    with np.errstate(all="ignore"):
-        out = np.asarray(values, dtype=np.float64).astype(np.float32)
-    out[~np.isfinite(out)] = np.nan
-    return out
-
-
-def _rgba(hex_colour: str, alpha: float) -> str:
-    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
-    return f"rgba({r}, {g}, {b}, {alpha})"
 
 
 def _layout(height: int, uirevision: str, **extra) -> dict:
@@ -70,9 +57,9 @@ def _square_panels(count: int, gap: float, ticks: bool = True) -> dict:
 
 def _proba_map(axis, z, name: str, xaxis: str, yaxis: str) -> go.Heatmap:
     """P(class 1) on a grid (rows = y) in the boundary figure's colours: class 0 tint, clear at 0.5, class 1 tint."""
-    values = _f32(axis)
+    values = float32_gaps(axis)
     return go.Heatmap(
-        x=values, y=values, z=_f32(z), zmin=0.0, zmax=1.0, colorscale=[list(stop) for stop in THEME.boundary_scale],
+        x=values, y=values, z=float32_gaps(z), zmin=0.0, zmax=1.0, colorscale=[list(stop) for stop in THEME.boundary_scale],
         showscale=False, name=name, xaxis=xaxis, yaxis=yaxis,
         hovertemplate="x1 %{x:.2f}, x2 %{y:.2f}<br>P(class 1) = %{z:.2f}<extra>" + name + "</extra>",
     )
@@ -90,7 +77,7 @@ def _data_traces(data: Dataset, xaxis: str, yaxis: str, first: bool, validation:
             pick = y == label
             line = {"color": THEME.point_outline, "width": 1} if split == "train" else {"width": 1.2}
             traces.append(go.Scatter(
-                x=_f32(x[pick, 0]), y=_f32(x[pick, 1]), mode="markers", name=f"{split} · class {label}",
+                x=float32_gaps(x[pick, 0]), y=float32_gaps(x[pick, 1]), mode="markers", name=f"{split} · class {label}",
                 legendgroup=f"{split}-{label}", showlegend=first, opacity=opacity, xaxis=xaxis, yaxis=yaxis,
                 marker={"symbol": symbol, "size": size, "color": THEME.class_colors[label], "line": line},
                 hovertemplate=f"{split}, label {label}<extra></extra>",
@@ -124,8 +111,8 @@ def mc_figure(result: McResult) -> go.Figure:
     The spread map runs from clear (0) to full colour at SPREAD_MAX, the largest std a probability can have.
     """
     spread = go.Heatmap(
-        x=_f32(result.grid_axis), y=_f32(result.grid_axis), z=_f32(result.std), zmin=0.0, zmax=SPREAD_MAX,
-        colorscale=[[0.0, _rgba(THEME.flipped, 0.0)], [1.0, _rgba(THEME.flipped, 0.85)]], showscale=False, name="MC spread",
+        x=float32_gaps(result.grid_axis), y=float32_gaps(result.grid_axis), z=float32_gaps(result.std), zmin=0.0, zmax=SPREAD_MAX,
+        colorscale=[[0.0, rgba(THEME.flipped, 0.0)], [1.0, rgba(THEME.flipped, 0.85)]], showscale=False, name="MC spread",
         hovertemplate="x1 %{x:.2f}, x2 %{y:.2f}<br>std of P(class 1) = %{z:.3f}<extra>MC spread</extra>",
     )
     largest = float(np.nanmax(result.std)) if np.isfinite(result.std).any() else float("nan")
@@ -147,7 +134,7 @@ def mc_convergence_figure(result: McResult) -> go.Figure:
     """
     t = np.arange(1, len(result.convergence) + 1, dtype=np.float32)
     trace = go.Scatter(
-        x=t, y=_f32(result.convergence), mode="lines", name="mean |MC average - evaluation mode|",
+        x=t, y=float32_gaps(result.convergence), mode="lines", name="mean |MC average - evaluation mode|",
         line={"color": THEME.kept, "width": THEME.curve_width}, hovertemplate="after %{x} passes: %{y:.4f}<extra></extra>",
     )
     layout = _layout(
@@ -183,7 +170,7 @@ def _run_stats(result: InsideResult, k: int) -> str:
 def _bar_style(k: int) -> dict:
     """The dropout run's bars filled, the twin's outlined only, so that overlapping bars stay readable."""
     if k == 0:
-        return {"color": _rgba(RUN_COLORS[0], 0.55), "line": {"width": 0}}
+        return {"color": rgba(RUN_COLORS[0], 0.55), "line": {"width": 0}}
     return {"color": THEME.transparent, "line": {"color": RUN_COLORS[k], "width": 1.5}}
 
 
@@ -195,7 +182,7 @@ def inside_figure(result: InsideResult) -> go.Figure:
     The statistics of each run (mean, near-zero share, dead units of that layer) are written above.
     """
     edges = np.asarray(result.hist_edges, dtype=np.float64)
-    centres, widths = _f32((edges[:-1] + edges[1:]) / 2), _f32(np.diff(edges))
+    centres, widths = float32_gaps((edges[:-1] + edges[1:]) / 2), float32_gaps(np.diff(edges))
     traces = [
         go.Bar(
             x=centres, y=np.asarray(result.hist_counts[k], dtype=np.int64), width=widths, name=display_name(run),
@@ -227,15 +214,15 @@ def correlation_figure(result: InsideResult) -> go.Figure:
     """
     units = result.correlation.shape[1]
     index = np.arange(units, dtype=np.float32)
-    scale = [[0.0, _rgba(THEME.negative, 0.9)], [0.5, _rgba(THEME.negative, 0.0)], [0.5, _rgba(THEME.positive, 0.0)],
-             [1.0, _rgba(THEME.positive, 0.9)]]
+    scale = [[0.0, rgba(THEME.negative, 0.9)], [0.5, rgba(THEME.negative, 0.0)], [0.5, rgba(THEME.positive, 0.0)],
+             [1.0, rgba(THEME.positive, 0.9)]]
     traces, titles, axes = [], [], {}
     gap = 0.1
     width = (1.0 - gap) / 2
     for k, run in enumerate(RUN_NAMES):
         xaxis, yaxis = _axis_names(k)
         traces.append(go.Heatmap(
-            x=index, y=index, z=_f32(result.correlation[k]), zmin=-1.0, zmax=1.0, colorscale=scale, name=display_name(run),
+            x=index, y=index, z=float32_gaps(result.correlation[k]), zmin=-1.0, zmax=1.0, colorscale=scale, name=display_name(run),
             showscale=k == len(RUN_NAMES) - 1, colorbar={"thickness": 10, "len": 0.8, "title": {"text": "r"}},
             xaxis=xaxis, yaxis=yaxis, hovertemplate="unit %{y} vs unit %{x}: r = %{z:.2f}<extra>" + display_name(run) + "</extra>",
         ))
@@ -256,16 +243,16 @@ def robustness_figure(result: InsideResult) -> go.Figure:
     Traces per run in RUN_NAMES order: "<run> · +1 std" (no line), "<run> · -1 std" (filled to the one
     before), "<run>" (mean, markers); 6 in all. The twin's line is dashed.
     """
-    k = _f32(result.k_values)
+    k = float32_gaps(result.k_values)
     traces = []
     for r, run in enumerate(RUN_NAMES):
         mean, std = np.asarray(result.robust_mean[r]), np.asarray(result.robust_std[r])
         band = {"mode": "lines", "line": {"width": 0}, "hoverinfo": "skip", "showlegend": False, "legendgroup": run}
-        traces.append(go.Scatter(x=k, y=_f32(np.minimum(mean + std, 1.0)), name=f"{display_name(run)} · +1 std", **band))
-        traces.append(go.Scatter(x=k, y=_f32(np.maximum(mean - std, 0.0)), name=f"{display_name(run)} · -1 std",
+        traces.append(go.Scatter(x=k, y=float32_gaps(np.minimum(mean + std, 1.0)), name=f"{display_name(run)} · +1 std", **band))
+        traces.append(go.Scatter(x=k, y=float32_gaps(np.maximum(mean - std, 0.0)), name=f"{display_name(run)} · -1 std",
                                  fill="tonexty", fillcolor=THEME.gap_fill[r % 2], **band))
         traces.append(go.Scatter(
-            x=k, y=_f32(mean), mode="lines+markers", name=display_name(run), legendgroup=run,
+            x=k, y=float32_gaps(mean), mode="lines+markers", name=display_name(run), legendgroup=run,
             line={"color": RUN_COLORS[r], "width": THEME.curve_width, "dash": "solid" if r == 0 else "dash"},
             marker={"size": 6}, hovertemplate="k = %{x}: accuracy %{y:.3f}<extra>" + display_name(run) + "</extra>",
         ))

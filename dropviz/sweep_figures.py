@@ -11,26 +11,12 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .figures import THEME
+from .figures import THEME, float32_gaps, rgba
 from .sweeps import SizeResult, SweepResult
 
 HEIGHT = 360
 BAND_ALPHA = 0.22  # seed range (min to max) behind each mean line
 TRAIN_OPACITY = 0.45  # the training-loss line is context, drawn faint
-
-
-def _f32(values) -> np.ndarray:
-    """float32 copy with every non-finite value as NaN: Plotly draws a gap there."""
-    with np.errstate(all="ignore"):
-        out = np.asarray(values, dtype=np.float64).astype(np.float32)
-    out[~np.isfinite(out)] = np.nan
-    return out
-
-
-def _rgba(color: str, alpha: float) -> str:
-    """'#D55E00' -> 'rgba(213, 94, 0, 0.22)'."""
-    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
-    return f"rgba({r}, {g}, {b}, {alpha})"
 
 
 def _layout(**extra) -> dict:
@@ -54,8 +40,8 @@ def _band(x: np.ndarray, low, high, name: str, fillcolor: str, axes: tuple[str, 
     """Two traces: the lower edge (invisible) and the upper edge filled down to it."""
     common = {"mode": "lines", "line": {"width": 0}, "hoverinfo": "skip", "legendgroup": group, "xaxis": axes[0], "yaxis": axes[1]}
     return [
-        go.Scatter(x=x, y=_f32(low), name=f"{name} (lower)", showlegend=False, **common),
-        go.Scatter(x=x, y=_f32(high), name=name, fill="tonexty", fillcolor=fillcolor, showlegend=False, **common),
+        go.Scatter(x=x, y=float32_gaps(low), name=f"{name} (lower)", showlegend=False, **common),
+        go.Scatter(x=x, y=float32_gaps(high), name=name, fill="tonexty", fillcolor=fillcolor, showlegend=False, **common),
     ]
 
 
@@ -76,18 +62,18 @@ def p_sweep_figure(result: SweepResult) -> go.Figure:
         val, train = result.summary(f"val_{metric}"), result.summary(f"train_{metric}")
         first = metric == "loss"
         fmt = "%{y:.3f}" if first else "%{y:.1%}"
-        traces += _band(x, val[1], val[2], f"validation seed range · {panel}", _rgba(THEME.validation, BAND_ALPHA), (xaxis, yaxis), "validation")
+        traces += _band(x, val[1], val[2], f"validation seed range · {panel}", rgba(THEME.validation, BAND_ALPHA), (xaxis, yaxis), "validation")
         traces.append(go.Scatter(
-            x=x, y=_f32(val[0]), mode="lines+markers", name=f"validation · {panel}", legendgroup="validation", showlegend=first,
+            x=x, y=float32_gaps(val[0]), mode="lines+markers", name=f"validation · {panel}", legendgroup="validation", showlegend=first,
             line={"color": THEME.validation, "width": THEME.curve_width}, marker={"size": 6}, xaxis=xaxis, yaxis=yaxis,
             hovertemplate=f"validation {fmt} (mean of {result.seeds})<extra></extra>",
         ))
         traces.append(go.Scatter(
-            x=x, y=_f32(train[0]), mode="lines+markers", name=f"training · {panel}", legendgroup="training", showlegend=first,
+            x=x, y=float32_gaps(train[0]), mode="lines+markers", name=f"training · {panel}", legendgroup="training", showlegend=first,
             opacity=TRAIN_OPACITY, line={"color": THEME.train, "width": THEME.curve_width / 2, "dash": "dot"}, marker={"size": 4},
             xaxis=xaxis, yaxis=yaxis, hovertemplate=f"training {fmt}<extra></extra>",
         ))
-    val_loss = _f32(result.summary("val_loss")[0])
+    val_loss = float32_gaps(result.summary("val_loss")[0])
     traces.append(go.Scatter(
         x=x[[best]] if best is not None else np.zeros(0),
         y=val_loss[[best]] if best is not None else np.zeros(0, np.float32),
@@ -132,14 +118,14 @@ def size_figure(result: SizeResult) -> go.Figure:
     for r, (name, color, dash) in enumerate(_RUN_STYLE):
         traces += _band(x, error[1][:, r], error[2][:, r], f"{name} seed range", THEME.gap_fill[r], ("x", "y"), name)
         traces.append(go.Scatter(
-            x=x, y=_f32(error[0][:, r]), mode="lines+markers", name=name, legendgroup=name, xaxis="x", yaxis="y",
+            x=x, y=float32_gaps(error[0][:, r]), mode="lines+markers", name=name, legendgroup=name, xaxis="x", yaxis="y",
             line={"color": color, "width": THEME.curve_width, "dash": dash}, marker={"size": 6},
             hovertemplate=f"{name}: %{{y:.1%}}<extra></extra>",
         ))
     gain = result.summary("gain")
-    traces += _band(x, gain[1], gain[2], "gain seed range", _rgba(GAIN_COLOR, BAND_ALPHA), ("x2", "y2"), "gain")
+    traces += _band(x, gain[1], gain[2], "gain seed range", rgba(GAIN_COLOR, BAND_ALPHA), ("x2", "y2"), "gain")
     traces.append(go.Scatter(
-        x=x, y=_f32(gain[0]), mode="lines+markers", name="gain (no dropout - dropout)", legendgroup="gain", xaxis="x2", yaxis="y2",
+        x=x, y=float32_gaps(gain[0]), mode="lines+markers", name="gain (no dropout - dropout)", legendgroup="gain", xaxis="x2", yaxis="y2",
         line={"color": GAIN_COLOR, "width": THEME.curve_width}, marker={"size": 6},
         hovertemplate="gain %{y:+.1%}<extra></extra>",
     ))

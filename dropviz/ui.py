@@ -28,31 +28,20 @@ def _ladder(options: tuple, field: str) -> list:
     return sorted({*options, st.session_state[_key(field)]})
 
 
+# Settings that have exactly one widget holding exactly their value; hidden and p have two widgets each.
+ONE_WIDGET = ("dataset", "n_train", "n_val", "noise", "label_noise", "seed", "activation", "dropout", "p_input",
+              "optimizer", "lr", "momentum", "batch_size", "weight_decay", "epochs")  # fmt: skip
+
+
 def widget_values(config: RunConfig) -> dict[str, Any]:
     """The widget state that shows config: session_state key -> value."""
-    uniform = len(set(config.hidden)) == 1
-    return {
-        _key("dataset"): config.dataset,
-        _key("n_train"): config.n_train,
-        _key("n_val"): config.n_val,
-        _key("noise"): config.noise,
-        _key("label_noise"): config.label_noise,
-        _key("seed"): config.seed,
-        _key("layers"): len(config.hidden),
-        _key("neurons"): config.hidden[0],
-        _key("uneven"): "" if uniform else ",".join(map(str, config.hidden)),
-        _key("activation"): config.activation,
-        _key("dropout"): config.dropout,
-        _key("p"): config.p[0],
-        _key("uneven_p"): "" if len(set(config.p)) == 1 else ",".join(f"{v:g}" for v in config.p),
-        _key("p_input"): config.p_input,
-        _key("optimizer"): config.optimizer,
-        _key("lr"): config.lr,
-        _key("momentum"): config.momentum,
-        _key("batch_size"): config.batch_size,
-        _key("weight_decay"): config.weight_decay,
-        _key("epochs"): config.epochs,
-    }
+    values = {_key(field): getattr(config, field) for field in ONE_WIDGET}
+    values[_key("layers")] = len(config.hidden)
+    values[_key("neurons")] = config.hidden[0]
+    values[_key("uneven")] = "" if len(set(config.hidden)) == 1 else ",".join(map(str, config.hidden))
+    values[_key("p")] = config.p[0]
+    values[_key("uneven_p")] = "" if len(set(config.p)) == 1 else ",".join(f"{v:g}" for v in config.p)
+    return values
 
 
 def show(config: RunConfig, preset: str | None = None) -> None:
@@ -69,28 +58,11 @@ def _apply_preset() -> None:
 def _raw_from_widgets() -> dict[str, Any]:
     """Widget state -> raw settings for validate()."""
     s = st.session_state
-    layers = int(s[_key("layers")])
+    raw = {field: s[_key(field)] for field in ONE_WIDGET}
     uneven = str(s[_key("uneven")]).strip()
-    hidden = uneven if uneven else ",".join([str(s[_key("neurons")])] * layers)
-    return {
-        "dataset": s[_key("dataset")],
-        "n_train": s[_key("n_train")],
-        "n_val": s[_key("n_val")],
-        "noise": s[_key("noise")],
-        "label_noise": s[_key("label_noise")],
-        "seed": s[_key("seed")],
-        "hidden": hidden,
-        "activation": s[_key("activation")],
-        "dropout": s[_key("dropout")],
-        "p": str(s[_key("uneven_p")]).strip() or s[_key("p")],
-        "p_input": s[_key("p_input")],
-        "optimizer": s[_key("optimizer")],
-        "lr": s[_key("lr")],
-        "momentum": s[_key("momentum")],
-        "batch_size": s[_key("batch_size")],
-        "weight_decay": s[_key("weight_decay")],
-        "epochs": s[_key("epochs")],
-    }
+    raw["hidden"] = uneven or ",".join([str(s[_key("neurons")])] * int(s[_key("layers")]))
+    raw["p"] = str(s[_key("uneven_p")]).strip() or s[_key("p")]
+    return raw
 
 
 def controls() -> tuple[RunConfig, list[str]]:

@@ -225,7 +225,7 @@ def test_probe_experiments_run_in_the_background_and_show_results(name):
 
 
 def test_an_experiment_can_be_cancelled_from_the_page():
-    at = _app(hidden="8,8", epochs="50")
+    at = _app()  # the default preset's p-sweep takes seconds: time to press Cancel
     at.selectbox(key="experiment").set_value("p-sweep").run()
     _button(at, "Run experiment").click().run()
     _button(at, "Cancel").click().run()
