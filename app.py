@@ -11,13 +11,17 @@ import threading
 from urllib.parse import urlencode
 
 import streamlit as st
+from streamlit.runtime import get_instance
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dropviz import exports, figures, kernel, ui
 from dropviz.experiments import EXPERIMENTS, Inputs
 from dropviz.live import ExperimentJob, LiveRun
 from dropviz.records import RUN_NAMES
 
-TICK = 0.25  # seconds between frames while playing: headless Chromium here paints the page ~1.5-2 times a second
+# Seconds between frames while playing. Headless Chromium here paints the page ~1.5-2 times a second, and a
+# shorter tick only makes the server start frames it then throws away unsent (bench/load.py).
+TICK = 0.35
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 # Presentation mode: no sidebar, larger type, for a projector at the back of a classroom.
 PRESENTATION_CSS = """<style>
@@ -64,11 +68,20 @@ def _sync(config) -> LiveRun:
     """Makes the session's run match config: live settings in place, anything else restarts."""
     run: LiveRun | None = st.session_state.get("run")
     if run is None:
-        run = st.session_state.run = LiveRun(config)
+        run = st.session_state.run = LiveRun(config, page_open=_page_open_check())
     elif not run.update(config):
         run.reset(config)
         st.session_state.notice = "Data, network or optimizer changed: training restarted from epoch 0."
     return run
+
+
+def _page_open_check():
+    """A check the training thread can call: is this browser session still connected?"""
+    runtime, context = get_instance(), get_script_run_ctx()
+    if context is None:  # not under a Streamlit server (AppTest): LiveRun's own idle timeout applies
+        return None
+    session_id = context.session_id
+    return lambda: runtime.is_active_session(session_id)
 
 
 def _play(playing: bool) -> None:

@@ -24,9 +24,10 @@ GRID = 100  # decision-boundary grid points per axis
 # data (a coin flip scores ln 2 = 0.69): the stable cross-entropy rarely overflows, the weights run away first.
 DIVERGED_TRAIN_LOSS = 100.0
 BACKENDS = {"numpy": NumpyNet, "numba": NumbaNet}  # "torch" (model.TorchNet) is imported only when asked for
-# Below this many parameters in all stacked models the compiled kernel wins; above it NumPy's BLAS does
-# (crossover measured at about (96, 96) hidden for two models: see bench/engine.py).
-COMPILED_MAX_PARAMETERS = 25_000
+# Up to this many parameters in all stacked models the compiled kernel trains. Alone it ties with NumPy at
+# (128, 128) for two models (bench/engine.py), but it runs without the GIL: on a server, NumPy's many small
+# calls starve behind the page's Python threads (bench/load.py). Above it (sweeps of many models) BLAS wins.
+COMPILED_MAX_PARAMETERS = 150_000
 
 
 def choose_backend(hidden: tuple[int, ...], models: int) -> str:

@@ -3,8 +3,9 @@
 The page's fragment tick only draws (snapshot -> figures); training goes on between ticks, so the
 server trains while the browser paints. All Trainer calls go through one lock. Training is cut into
 short slices, each taken under TRAINING_SLOTS, so a server never runs more busy training threads than
-it has cores, and sessions take turns. A run whose page stopped asking for frames (tab closed,
-network gone) stops within IDLE_STOP seconds and its thread ends.
+it has cores, and sessions take turns. A run whose page is gone (tab closed, network lost: the
+page_open check the page hands in) stops within a slice and its thread ends; without that check, a
+run stops after IDLE_STOP seconds without a snapshot.
 """
 
 from __future__ import annotations
@@ -18,14 +19,19 @@ from .engine import Trainer
 from .records import Snapshot
 
 SLICE = 0.02  # seconds of training per turn: short, so a Pause or a frame never waits long
-IDLE_STOP = 2.0  # seconds without a frame request after which a playing run stops by itself
+IDLE_STOP = 2.0  # without a page_open check: seconds without a snapshot after which a playing run stops
 TRAINING_SLOTS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))  # busy training threads, server-wide
 
 
 class LiveRun:
     """Owns a Trainer and the thread that advances it. Every method but snapshot-reading ones modifies it."""
 
-    def __init__(self, config: RunConfig):
+    def __init__(self, config: RunConfig, page_open=None):
+        """page_open() -> False once the page that owns this run is gone (Streamlit: its session disconnected).
+
+        A busy server can take seconds between frames, so "no frame lately" is not "nobody watching".
+        """
+        self._page_open = page_open
         self._lock = threading.Lock()
         self._trainer = Trainer(config)
         self._playing = threading.Event()
@@ -101,7 +107,9 @@ class LiveRun:
 
     def _train(self) -> None:
         while self._playing.is_set():
-            if time.monotonic() - self._last_seen > IDLE_STOP:
+            if self._page_open is not None and not self._page_open() or (
+                self._page_open is None and time.monotonic() - self._last_seen > IDLE_STOP
+            ):
                 self._playing.clear()  # nobody is watching: stop costing CPU
                 break
             if not TRAINING_SLOTS.acquire(blocking=False):

@@ -154,3 +154,16 @@ def test_an_experiment_job_can_be_cancelled_and_errors_become_messages():
     assert all(live.TRAINING_SLOTS.acquire(blocking=False) for _ in range(live.os.cpu_count() or 1))
     for _ in range(live.os.cpu_count() or 1):
         live.TRAINING_SLOTS.release()
+
+
+def test_a_run_stops_when_its_page_is_gone_not_when_frames_are_late(monkeypatch):
+    monkeypatch.setattr(live, "IDLE_STOP", 0.2)  # would stop a run without snapshots: not used with page_open
+    page = {"open": True}
+    run = LiveRun(CONFIG, page_open=lambda: page["open"])
+    run.play()
+    time.sleep(0.5)  # no snapshot at all: a busy server's frames are late, the page is still there
+    assert run.playing
+    page["open"] = False
+    _wait(lambda: not run.playing, timeout=2.0)
+    run._thread.join(1.0)
+    assert not run._thread.is_alive()

@@ -16,6 +16,7 @@ HARDENED = {
     "server.headless": True,
     "client.showErrorDetails": "none",
     "browser.gatherUsageStats": False,
+    "runner.postScriptGC": False,
 }
 
 

@@ -49,7 +49,7 @@ def _trainer_finals(config: RunConfig) -> dict[str, dict[str, float]]:
 # --- the p-sweep against references ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("hidden", [(8,), (64, 64)], ids=["numba", "numpy"])  # (64, 64) x 6 models: choose_backend says numpy
+@pytest.mark.parametrize("hidden", [(8,), (256, 256)], ids=["numba", "numpy"])  # (256, 256) x 6 models: choose_backend says numpy
 def test_seed_zero_is_the_trainers_dropout_run_and_its_twin(hidden):
     config = dataclasses.replace(TINY, hidden=hidden, p=(0.3,) * len(hidden))
     result = p_sweep(config, go_on, seeds=2, p_values=(0.0, 0.3, 0.5))
