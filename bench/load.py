@@ -1,0 +1,488 @@
+"""Prints how one server holds a classroom: N live Streamlit sessions playing at once (epochs/s, frames/s, latency, CPU, memory, errors), then open/Play/close churn.
+
+Real server (as `make run` starts it, a fresh one per size) on loopback; default preset with `epochs=5000`.
+Each simulated student is a real Streamlit session driven by bench/streamlit_client.py, which speaks
+Streamlit's websocket protocol: it loads the page, clicks Play and keeps the `run_every` fragment
+ticking as the browser's setInterval does. Alongside them ONE real Chromium page (as bench/ui.py) plays
+too, so each size is N protocol sessions + 1 browser session.
+
+What is measured where, honestly:
+- "frames delivered" (protocol clients): completed script runs whose status line ("Epoch N of 5000 ·
+  step M") changed, timed when script_finished arrives: whole frames (status and all three charts)
+  that reached the client. "status lines received" also counts a new status line from a run that was
+  cut short or whose charts never came, which a browser would show. Neither is paint: the protocol
+  client renders nothing, and a browser may paint fewer (a 2-core machine also runs Chromium here).
+- "painted" (the Chromium page): status-line changes seen in the DOM and Plotly afterplot events.
+- "ended early for rerun": runs the server reported as FINISHED_EARLY_FOR_RERUN. Streamlit also marks a run
+  so when the next run of the fragment starts before the previous one's messages were sent, and drops
+  those unsent messages: computed frames that never leave the server.
+Asserts nothing. Usage: python bench/load.py [--sizes 1,10,30,60] [--seconds 15] [--cycles 50] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import re
+import statistics
+import sys
+import time
+from itertools import pairwise
+from pathlib import Path
+
+from playwright.async_api import async_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit_client import StreamlitSession
+
+from tests.harness import CHART, CHROMIUM_ARGS, READY, find_chromium, free_port, streamlit_server
+
+STATUS = re.compile(r"^\*\*Epoch (\d+)\*\* of \d+ · step (\d+)")
+FROZEN = 3.0  # s without a new frame during the window: a frozen session
+STAGGER = 0.05  # s between two students opening the page
+FIRST_FRAME_WAIT = 15.0  # s a churn session waits for its first frame after Play before its ~1 s of frames
+CLK = os.sysconf("SC_CLK_TCK")
+TARGETS = {"painted": 2.0, "epochs": 20.0, "rss_mb": 1536.0}  # at N = 30, from the issue
+
+# In the Chromium page: every Plotly redraw per chart, and every change of the status line (as bench/ui.py, but
+# textContent every 20 ms: innerText every 10 ms forces a layout each time, CPU this 2-core machine's server needs).
+PROBE = """
+window.__frames = [];
+window.__status = [];
+setInterval(() => {
+  document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot').forEach((el, i) => {
+    if (!el.__probed && el.on) {
+      el.__probed = true;
+      el.on('plotly_afterplot', () => window.__frames.push([performance.now(), i]));
+    }
+  });
+  const s = Array.from(document.querySelectorAll('[data-testid=stMarkdownContainer]'))
+    .map((e) => e.textContent).find((t) => /^Epoch \\d+ of/.test(t));
+  if (s) {
+    const m = s.match(/^Epoch (\\d+) of \\d+ · step (\\d+)/);
+    const last = window.__status[window.__status.length - 1];
+    if (m && (!last || last[1] !== +m[1] || last[2] !== +m[2])) window.__status.push([performance.now(), +m[1], +m[2]]);
+  }
+}, 20);
+"""
+
+
+# --- the server's process, read from /proc -----------------------------------------------------------
+def _stat(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2:].split()  # fields from 3 (state) on; comm may hold spaces
+
+
+def _tree(pid: int) -> list[int]:
+    """pid and all its descendants."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat(int(entry.name))
+            if fields:
+                parents.setdefault(int(fields[1]), []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(parents.get(p, []))
+    return out
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        fields = _stat(pid)
+        if fields:
+            total += int(fields[11]) + int(fields[12])  # utime + stime, all threads
+    return total / CLK
+
+
+def _status_kb(pid: int, key: str) -> int:
+    try:
+        match = re.search(rf"^{key}:\s+(\d+)", Path(f"/proc/{pid}/status").read_text(), re.MULTILINE)
+    except OSError:
+        return 0
+    return int(match.group(1)) if match else 0
+
+
+def _rss_mb(pid: int) -> float:
+    return sum(_status_kb(p, "VmRSS") for p in _tree(pid)) / 1024
+
+
+def _server_pid(port: int) -> int:
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"streamlit" in b" ".join(args) and str(port).encode() in args:
+            return int(cmdline.parent.name)
+    raise RuntimeError(f"no streamlit process on port {port}")
+
+
+async def _cpu_percent(pids_of, span: float) -> float:
+    """CPU of a process tree over span seconds, % of one core."""
+    before, t = _cpu_seconds(pids_of()), time.monotonic()
+    await asyncio.sleep(span)
+    return 100 * (_cpu_seconds(pids_of()) - before) / (time.monotonic() - t)
+
+
+async def _wait_idle(pid: int, below: float = 15.0, timeout: float = 60.0) -> float:
+    """Waits (bounded) until the server uses under `below` % of a core over half a second; returns the wait."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if await _cpu_percent(lambda: _tree(pid), 0.5) < below:
+            break
+    return time.monotonic() - start
+
+
+def _log_problems(log: Path) -> tuple[int, list[str]]:
+    """Incidents in the server log (a traceback with its chained causes counts once) and their distinct last lines."""
+    text = log.read_text(errors="replace") if log.exists() else ""
+    incidents = text.count("Traceback (most recent call last)") - text.count("During handling of the above exception") - text.count(
+        "The above exception was the direct cause")
+    last_lines = re.findall(r"^([A-Za-z_][\w.]*(?:Error|Exception|Disconnected|Exit)\b.*)$", text, re.MULTILINE)
+    levels = [re.sub(r"^\S+ \S+ ", "", line) for line in text.splitlines() if re.search(r"\b(WARNING|ERROR|CRITICAL)\b", line)]
+    counts: dict[str, int] = {}
+    for line in last_lines + levels:
+        counts[line[:150]] = counts.get(line[:150], 0) + 1
+    return incidents, [f"{n} x {line}" for line, n in list(counts.items())[:4]]
+
+
+# --- a student: one protocol session and what it saw --------------------------------------------------
+class Student:
+    """A simulated student. Modifies itself from the session's callbacks."""
+
+    def __init__(self, url: str, query: str):
+        self.session = StreamlitSession(url, query, on_element=self._element, on_run_finished=self._finished)
+        self.loaded = asyncio.Event()
+        self.opened_at = self.loaded_at = self.clicked_at = self.stopped_at = None
+        self.frames: list[tuple[float, int, int]] = []  # (t, epoch, step) per completed run with a new status
+        self.statuses: list[float] = []  # arrival of every new status line, completed run or not (what a browser shows)
+        self._status: tuple[int, int] | None = None  # seen in the run in progress
+        self._shown: tuple[int, int] | None = None
+        self._last_status: tuple[int, int] | None = None
+        self._saw_pause = False
+
+    def _element(self, session, path, element, t) -> None:
+        kind = element.WhichOneof("type")
+        if kind == "markdown":
+            match = STATUS.match(element.markdown.body)
+            if match:
+                if not self.statuses or (int(match[1]), int(match[2])) != self._last_status:
+                    self.statuses.append(t)
+                self._last_status = self._status = (int(match[1]), int(match[2]))
+        elif kind == "button" and self.clicked_at is not None:
+            if element.button.label == "Pause":
+                self._saw_pause = True
+            elif element.button.label == "Play" and self._saw_pause and self.stopped_at is None:
+                self.stopped_at = t  # the run stopped although nobody pressed Pause
+
+    def _finished(self, session, status, fragment, t) -> None:
+        if status == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+            return  # an interrupted run is not a frame
+        if self._status is not None and self._status != self._shown:
+            self.frames.append((t, *self._status))
+            self._shown = self._status
+        self._status = None
+        if not fragment and "Play" in session.buttons and not self.loaded.is_set():
+            self.loaded_at = t
+            self.loaded.set()
+
+    async def open(self, delay: float, timeout: float) -> None:
+        await asyncio.sleep(delay)
+        self.opened_at = time.monotonic()
+        try:
+            await self.session.open(timeout=timeout)
+            await asyncio.wait_for(self.loaded.wait(), timeout)
+        except Exception as exc:  # noqa: BLE001 - counted, not raised: the other students go on
+            self.session.errors.append(f"page load: {type(exc).__name__}: {exc}")
+
+    async def play(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if not self.loaded.is_set():
+            return
+        self.runs_before_play = self.session.runs_started
+        self.early_before_play = self.session.runs_interrupted
+        self.clicked_at = time.monotonic()  # before the send: the answer may arrive before send() returns
+        try:
+            await self.session.click("Play")
+        except Exception as exc:  # noqa: BLE001 - counted, not raised
+            self.clicked_at = None
+            self.session.errors.append(f"click: {type(exc).__name__}: {exc}")
+
+    # figures over the window [t0, t1]
+    def shown_at(self, t: float) -> tuple[float, int] | None:
+        before = [f for f in self.frames if f[0] <= t]
+        return (before[-1][0], before[-1][1]) if before else None
+
+    def epochs_per_s(self, t0: float, t1: float) -> float:
+        a, b = self.shown_at(t0), self.shown_at(t1)
+        if b is None:
+            return 0.0
+        return (b[1] - (a[1] if a else 0)) / (t1 - t0)
+
+    def frames_per_s(self, t0: float, t1: float) -> float:
+        return sum(1 for f in self.frames if t0 <= f[0] <= t1) / (t1 - t0)
+
+    def worst_gap(self, t0: float, t1: float) -> float:
+        times = [t0] + [f[0] for f in self.frames if t0 <= f[0] <= t1] + [t1]
+        return max(b - a for a, b in pairwise(times))
+
+    def first_frame(self) -> float | None:
+        after = [f[0] for f in self.frames if self.clicked_at is not None and f[0] > self.clicked_at]
+        return after[0] - self.clicked_at if after else None
+
+
+def _med_worst(values: list[float], worst=min) -> tuple[float, float]:
+    return (statistics.median(values), worst(values)) if values else (float("nan"), float("nan"))
+
+
+# --- one classroom size ---------------------------------------------------------------------------------
+async def classroom(n: int, seconds: float, query: str, spread: float, rng: random.Random, settle: float = 0.0) -> dict:
+    """N students + one Chromium page on a fresh server; prints the block for this size and returns its row."""
+    port = free_port()
+    log = Path(f"/tmp/dropviz-load-n{n}.log")
+    me = os.getpid()
+    with streamlit_server(port=port, log=log, timeout=90) as url:
+        pid = _server_pid(port)
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
+            page = await browser.new_page(viewport={"width": 1500, "height": 1200})
+            await page.add_init_script(PROBE)
+            t_browser = time.monotonic()
+            await page.goto(f"{url}/?{query}", timeout=120_000)
+            await page.wait_for_selector(READY, timeout=120_000)
+            await page.wait_for_selector(CHART, timeout=120_000)
+            browser_load = time.monotonic() - t_browser
+            await _wait_idle(pid)  # the training kernel compiles in the background on the first page load
+            idle_mb = _rss_mb(pid)
+
+            students = [Student(url, query) for _ in range(n)]
+            t_open = time.monotonic()
+            load_timeout = 60.0 + 2.0 * n
+            await asyncio.gather(*(s.open(i * STAGGER, load_timeout) for i, s in enumerate(students)))
+            all_loaded = time.monotonic() - t_open
+            loads = [s.loaded_at - s.opened_at for s in students if s.loaded_at is not None]
+            await _wait_idle(pid, timeout=30)
+            loaded_mb = _rss_mb(pid)
+
+            # Play: the browser first, the students within `spread` seconds (a teacher says "press Play now").
+            page_play = await page.evaluate("performance.now()")
+            browser_click = asyncio.create_task(
+                page.get_by_role("button", name="Play", exact=True).click(timeout=60_000))
+            await asyncio.gather(*(s.play(rng.uniform(0, spread)) for s in students))
+            await asyncio.sleep(settle)  # 0 by default: the window starts with the rush of Play clicks
+
+            t0 = time.monotonic()
+            page_t0 = await page.evaluate("performance.now()")
+            server0, own0 = _cpu_seconds(_tree(pid)), os.times()
+            browser_pids = lambda: sorted(set(_tree(me)) - set(_tree(pid)) - {me})
+            others0 = _cpu_seconds(browser_pids())
+            peak_mb = 0.0
+
+            async def sample_rss() -> None:
+                nonlocal peak_mb
+                while True:
+                    peak_mb = max(peak_mb, _rss_mb(pid))
+                    await asyncio.sleep(0.5)
+
+            sampler = asyncio.create_task(sample_rss())
+            await asyncio.sleep(seconds)
+            t1 = time.monotonic()
+            page_t1 = await page.evaluate("performance.now()")
+            server_cpu = 100 * (_cpu_seconds(_tree(pid)) - server0) / (t1 - t0)
+            own1 = os.times()
+            own_cpu = 100 * ((own1.user - own0.user) + (own1.system - own0.system)) / (t1 - t0)
+            others_cpu = 100 * (_cpu_seconds(browser_pids()) - others0) / (t1 - t0)
+            sampler.cancel()
+            end_mb = _rss_mb(pid)
+            peak_mb = max(peak_mb, end_mb)
+            threads = _status_kb(pid, "Threads")
+            browser_error = None
+            try:
+                await asyncio.wait_for(browser_click, 5)
+            except Exception as exc:  # noqa: BLE001 - printed with the figures
+                browser_error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            browser_stopped = await page.get_by_role("button", name="Play", exact=True).count() > 0
+            status = await page.evaluate("window.__status")
+            redraws = await page.evaluate("window.__frames")
+            await asyncio.gather(*(s.session.close() for s in students))
+            await browser.close()
+    tracebacks, log_lines = _log_problems(log)
+
+    # The students.
+    window = t1 - t0
+    played = [s for s in students if s.clicked_at is not None]
+    epochs = _med_worst([s.epochs_per_s(t0, t1) for s in played])
+    fps = _med_worst([s.frames_per_s(t0, t1) for s in played])
+    lines = _med_worst([sum(1 for t in s.statuses if t0 <= t <= t1) / (t1 - t0) for s in played])
+    latency = _med_worst([x for s in played if (x := s.first_frame()) is not None], worst=max)
+    no_frame = sum(1 for s in played if s.first_frame() is None)
+    gaps = [s.worst_gap(t0, t1) for s in played]
+    frozen = sum(1 for g in gaps if g > FROZEN) + (n - len(played))
+    stopped = sum(1 for s in played if s.stopped_at is not None and s.stopped_at <= t1)
+    asked = [sum(1 for t in s.session.auto_reruns_sent if t0 <= t <= t1) / window for s in played]
+    started = sum(s.session.runs_started - s.runs_before_play for s in played)
+    early = sum(s.session.runs_interrupted - s.early_before_play for s in played)
+    stopped_after = [s.stopped_at - s.clicked_at for s in played if s.stopped_at is not None and s.stopped_at <= t1]
+    errors = [e for s in students for e in s.session.errors]
+    received_mb = sum(s.session.bytes for s in students) / 1e6
+    total_frames = sum(s.frames_per_s(t0, t1) for s in played) * window
+    total_epochs = sum(s.epochs_per_s(t0, t1) for s in played)
+    blank = sum(1 for s in played if s.frames_per_s(t0, t1) == 0)
+
+    # The browser, on the page's clock.
+    shown = [(t, e) for t, e, _ in status if page_t0 <= t <= page_t1]
+    before = [(t, e) for t, e, _ in status if t <= page_t0]
+    painted = len(shown) / ((page_t1 - page_t0) / 1000)
+    b_epochs = ((shown[-1][1] if shown else (before[-1][1] if before else 0)) - (before[-1][1] if before else 0)) / (
+        (page_t1 - page_t0) / 1000)
+    b_first = next(((t - page_play) / 1000 for t, _, _ in status if t > page_play), float("nan"))
+    per_chart = [sum(1 for t, c in redraws if c == i and page_t0 <= t <= page_t1) / ((page_t1 - page_t0) / 1000)
+                 for i in range(3)]
+    b_times = [page_t0] + [t for t, _ in shown] + [page_t1]
+    b_gap = max(b - a for a, b in pairwise(b_times)) / 1000
+
+    print(f"\nN = {n}: {n} protocol sessions + 1 Chromium page on a fresh server, {window:.1f} s window "
+          + (f"from {settle:.0f} s after the last Play" if settle else "after the last Play"))
+    print(f"  pages loaded                       {len(loads)}/{n} in {all_loaded:.1f} s (per page median {_med_worst(loads, max)[0]:.1f} s, "
+          f"worst {_med_worst(loads, max)[1]:.1f} s); Chromium page {browser_load:.1f} s")
+    print(f"  epochs/s shown per session         median {epochs[0]:6.1f}   worst {epochs[1]:6.1f}   (target at N=30: every session >= {TARGETS['epochs']:.0f})")
+    print(f"  frames/s delivered per session     median {fps[0]:6.2f}   worst {fps[1]:6.2f}   (completed runs with a new status: whole frames that arrived)")
+    print(f"  status lines received per session  median {lines[0]:6.2f}   worst {lines[1]:6.2f}   (runs cut short included: what a browser's "
+          f"status line would show)")
+    print(f"  Play -> first new frame            median {latency[0]:6.2f} s worst {latency[1]:6.2f} s" + (f"   ({no_frame} sessions: none)" if no_frame else ""))
+    print(f"  all sessions together              {total_frames / window:6.2f} frames/s, {total_epochs:6.1f} epochs/s; "
+          f"{blank} sessions without any frame in the window")
+    print(f"  Chromium page painted frames/s     {painted:6.2f}   (status changes; target at N=30: >= {TARGETS['painted']:.0f}); "
+          f"Plotly redraws/s per chart {', '.join(f'{x:.2f}' for x in per_chart)}")
+    print(f"  Chromium page epochs/s shown       {b_epochs:6.1f}   Play -> first painted status {b_first:.2f} s, worst gap {b_gap:.2f} s"
+          + (f"   (Play click failed: {browser_error})" if browser_error else ""))
+    print(f"  server CPU                         {server_cpu:6.0f} % of one core (this machine: {os.cpu_count()} cores)")
+    print(f"  server RSS                         idle {idle_mb:.0f} MB, pages loaded {loaded_mb:.0f} MB, end {end_mb:.0f} MB, "
+          f"peak {peak_mb:.0f} MB (target < {TARGETS['rss_mb']:.0f} MB); {threads} threads")
+    print(f"  errors                             {len(errors)} from sessions, {tracebacks} incidents (tracebacks) in the server log"
+          + "".join(f"\n      {e}" for e in list(dict.fromkeys(errors))[:5]) + "".join(f"\n      log: {line}" for line in log_lines))
+    print(f"  frozen sessions (> {FROZEN:.0f} s, no frame)   {frozen} of {n}; worst gap {max(gaps, default=float('nan')):.2f} s")
+    print(f"  runs that stopped by themselves    {stopped} of {n} (the page showed Play again, nobody pressed Pause)"
+          + (f", {statistics.median(stopped_after):.1f} s after Play (median)" if stopped_after else "")
+          + f"; Chromium page's too: {'yes' if browser_stopped else 'no'}")
+    print(f"  frame requests (run_every) sent    median {_med_worst(asked)[0]:.2f}/s, fewest {_med_worst(asked)[1]:.2f}/s per session "
+          f"(setInterval ticks; a stopped run's page stops asking)")
+    print(f"  script runs since Play (all)       {started} started, {early} ended 'early for rerun' (output dropped unsent or cut "
+          f"short when the next run began), {started - early} delivered whole")
+    print(f"  load generator                     {own_cpu:.0f} % CPU (protocol clients), {others_cpu:.0f} % (Chromium + Playwright), "
+          f"{received_mb / window:.1f} MB/s received by the clients")
+    return {"n": n, "epochs": epochs, "fps": fps, "latency": latency, "painted": painted, "cpu": server_cpu,
+            "rss": peak_mb, "errors": len(errors) + tracebacks, "frozen": frozen, "stopped": stopped}
+
+
+# --- churn --------------------------------------------------------------------------------------------
+async def churn(cycles: int, overlap: int, hold: float, query: str) -> None:
+    """Open, Play, first frame + hold s of frames, close, `cycles` times with up to `overlap` at once; prints memory and idle CPU."""
+    port = free_port()
+    log = Path("/tmp/dropviz-load-churn.log")
+    with streamlit_server(port=port, log=log, timeout=90) as url:
+        pid = _server_pid(port)
+        warm = Student(url, query)  # loads the page once: the kernel compiles, imports settle
+        await warm.open(0, 90)
+        await warm.session.close()
+        await _wait_idle(pid)
+        idle_cpu = await _cpu_percent(lambda: _tree(pid), 1.0)
+        base_mb, base_threads = _rss_mb(pid), _status_kb(pid, "Threads")
+        print(f"\nChurn: {cycles} cycles of open -> Play -> first frame + {hold:.0f} s of frames -> close, up to {overlap} at once, fresh server")
+        print(f"  before: RSS {base_mb:.0f} MB, {base_threads} threads, idle CPU {idle_cpu:.0f} %")
+        gate = asyncio.Semaphore(overlap)
+        done: list[Student] = []
+        start = time.monotonic()
+        last_close = [start]
+
+        async def cycle() -> None:
+            async with gate:
+                s = Student(url, query)
+                await s.open(0, 60)
+                await s.play(0)
+                waited = time.monotonic()
+                while s.first_frame() is None and time.monotonic() - waited < FIRST_FRAME_WAIT and s.clicked_at:
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(hold)
+                await s.session.close()
+                last_close[0] = time.monotonic()
+                done.append(s)
+                if len(done) % 10 == 0:
+                    recent = done[-10:]
+                    frames = statistics.median(len([f for f in x.frames if x.clicked_at and f[0] > x.clicked_at]) for x in recent)
+                    first = [x.first_frame() for x in recent if x.first_frame() is not None]
+                    print(f"  after {len(done):3d} cycles ({time.monotonic() - start:5.1f} s): RSS {_rss_mb(pid):5.0f} MB, "
+                          f"{_status_kb(pid, 'Threads'):3d} threads; last 10: Play -> first frame median "
+                          f"{statistics.median(first) if first else float('nan'):.2f} s ({10 - len(first)} none), "
+                          f"median {frames:.0f} frames, {sum(len(x.session.errors) for x in recent)} errors")
+
+        await asyncio.gather(*(cycle() for _ in range(cycles)))
+        since = time.monotonic() - last_close[0]
+        steps = []
+        for _ in range(5):
+            steps.append(await _cpu_percent(lambda: _tree(pid), 1.0))
+        print(f"  server CPU in each second after the last close (from +{since:.1f} s): "
+              + ", ".join(f"{x:.0f} %" for x in steps) + " (the LiveRun stops 2 s after its last frame request)")
+        print(f"  after: RSS {_rss_mb(pid):.0f} MB ({(_rss_mb(pid) - base_mb) / max(1, cycles):+.1f} MB per cycle), "
+              f"{_status_kb(pid, 'Threads')} threads, peak {_status_kb(pid, 'VmHWM') / 1024:.0f} MB (server process)")
+        errors = [e for s in done for e in s.session.errors]
+        tracebacks, log_lines = _log_problems(log)
+        print(f"  errors: {len(errors)} from sessions, {tracebacks} incidents (tracebacks) in the server log"
+              + "".join(f"\n      {e}" for e in list(dict.fromkeys(errors))[:5]) + "".join(f"\n      log: {line}" for line in log_lines))
+
+
+def _summary(rows: list[dict]) -> None:
+    print("\nSummary (targets at N = 30: every session >= 2 painted frames/s and >= 20 epochs/s shown, no errors, none frozen, server < 1.5 GB)")
+    print("     N   epochs/s med/worst   frames/s med/worst   Play->frame med/worst   painted/s   CPU %   peak MB   errors  frozen  stopped")
+    for r in rows:
+        print(f"  {r['n']:4d}   {r['epochs'][0]:7.1f} / {r['epochs'][1]:6.1f}   {r['fps'][0]:7.2f} / {r['fps'][1]:5.2f}   "
+              f"{r['latency'][0]:8.2f} / {r['latency'][1]:5.2f} s   {r['painted']:9.2f}   {r['cpu']:5.0f}   {r['rss']:7.0f}   "
+              f"{r['errors']:6d}  {r['frozen']:6d}  {r['stopped']:7d}")
+
+
+async def main_async(args) -> None:
+    rng = random.Random(0)
+    rows = []
+    for n in args.sizes:
+        rows.append(await classroom(n, args.seconds, args.query, args.spread, rng, args.settle))
+    if rows:
+        _summary(rows)
+    if args.cycles:
+        await churn(args.cycles, args.overlap, args.hold, args.query)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1,10,30,60", help="classroom sizes, comma-separated (default 1,10,30,60)")
+    parser.add_argument("--seconds", type=float, default=15.0, help="measured window per size (default 15)")
+    parser.add_argument("--cycles", type=int, default=50, help="churn cycles; 0 skips the churn test (default 50)")
+    parser.add_argument("--overlap", type=int, default=5, help="churn sessions open at once at most (default 5)")
+    parser.add_argument("--hold", type=float, default=1.0, help="seconds each churn session plays before it closes")
+    parser.add_argument("--spread", type=float, default=1.0, help="seconds over which the students press Play")
+    parser.add_argument("--settle", type=float, default=0.0, help="seconds between the last Play and the window (default 0)")
+    parser.add_argument("--query", default="epochs=5000", help="query parameters (default: a run that does not finish)")
+    parser.add_argument("--quick", action="store_true", help="sizes 1,5, 5 s windows, 10 churn cycles")
+    args = parser.parse_args()
+    if args.quick:
+        args.sizes, args.seconds, args.cycles = "1,5", 5.0, min(args.cycles, 10)
+    args.sizes = [int(x) for x in str(args.sizes).split(",") if x.strip()]
+    started = time.monotonic()
+    print(f"dropviz classroom load: sizes {args.sizes}, {args.seconds:.0f} s windows, query '{args.query}', "
+          f"{os.cpu_count()} cores; each size = N protocol sessions + 1 Chromium page")
+    asyncio.run(main_async(args))
+    print(f"\ntotal {time.monotonic() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
