@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -22,6 +23,10 @@ from dropviz.records import RUN_NAMES
 # Seconds between frames while playing. Headless Chromium here paints the page ~1.5-2 times a second, and a
 # shorter tick only makes the server start frames it then throws away unsent (bench/load.py).
 TICK = 0.35
+# A busy server (a class sharing it) draws a frame slower than TICK; the browser asks for the next one anyway
+# and Streamlit abandons the frame in progress for it, so no frame ever arrives. Each session's tick therefore
+# grows by half whenever a frame was cut short, shrinks back slowly when frames are quick, up to MAX_TICK.
+MAX_TICK = 4.0
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 # Presentation mode: no sidebar, larger type, for a projector at the back of a classroom.
 PRESENTATION_CSS = """<style>
@@ -123,8 +128,30 @@ def _status(snapshot) -> str:
     return "  \n".join(lines)
 
 
+def _pace(began: float | None) -> None:
+    """Adapts this session's tick to how long its frames take; re-registers the tick when it moved a lot.
+
+    began: when the frame now ending started, or None when a frame starts (and the last one never ended).
+    """
+    ss = st.session_state
+    tick = ss.setdefault("tick", TICK)
+    if began is None:
+        tick = min(tick * 1.5, MAX_TICK)  # the previous frame was cut short by this one
+    elif time.monotonic() - began < tick / 4:
+        tick = max(tick * 0.9, TICK)
+    ss.tick = tick
+    if ss.get("registered_tick", TICK) and not 0.7 < tick / ss.get("registered_tick", TICK) < 1.4:
+        st.rerun()  # the whole page: run_every is set where the fragment is registered
+
+
 def live() -> None:
     """Draws the run as it is now; the training thread goes on meanwhile."""
+    ss = st.session_state
+    if ss.get("frame_open") and ss.run.playing:
+        ss.frame_open = False
+        _pace(None)
+    began = time.monotonic()
+    ss.frame_open = True
     run: LiveRun = st.session_state.run
     snapshot = run.snapshot()
     big = figures.for_projector if st.session_state.get("presenting") else (lambda fig: fig)
@@ -142,6 +169,9 @@ def live() -> None:
         st.plotly_chart(big(figures.boundary_figure(snapshot, run.data)), key="boundary", config=PLOT_CONFIG)
     st.markdown("**Loss and accuracy** — solid: with dropout, dashed: no-dropout twin; shaded: the generalization gap")
     st.plotly_chart(big(figures.curves_figure(snapshot.history)), key="curves", config=PLOT_CONFIG)
+    ss.frame_open = False
+    if run.playing:
+        _pace(began)
 
 
 def _load_setup() -> None:
@@ -260,7 +290,8 @@ with live_tab:
         st.markdown(EXPLANATION)
     with st.expander("Save and share"):
         save_and_share(run, st.session_state[ui.PRESET_KEY])
-    st.fragment(run_every=TICK if run.playing else None)(live)()  # ticks only while training
+    st.session_state.registered_tick = st.session_state.get("tick", TICK)
+    st.fragment(run_every=st.session_state.registered_tick if run.playing else None)(live)()  # ticks only while training
 with experiments_tab:
     job: ExperimentJob | None = st.session_state.get("job")
     st.fragment(run_every=0.5 if job is not None and job.running else None)(experiments_view)()
