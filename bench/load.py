@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit_client import StreamlitSession
 
-from tests.harness import CHART, CHROMIUM_ARGS, READY, find_chromium, free_port, streamlit_server
+from tests.harness import CHART, CHROMIUM_ARGS, PAINT_PROBE, READY, find_chromium, free_port, streamlit_server
 
 STATUS = re.compile(r"^\*\*Epoch (\d+)\*\* of \d+ · step (\d+)")
 FROZEN = 3.0  # s without a new frame during the window: a frozen session
@@ -48,27 +48,6 @@ FIRST_FRAME_WAIT = 15.0  # s a churn session waits for its first frame after Pla
 CLK = os.sysconf("SC_CLK_TCK")
 TARGETS = {"painted": 2.0, "epochs": 20.0, "rss_mb": 1536.0}  # at N = 30, from the issue
 
-# In the Chromium page: every Plotly redraw per chart, and every change of the status line (as bench/ui.py, but
-# textContent every 20 ms: innerText every 10 ms forces a layout each time, CPU this 2-core machine's server needs).
-PROBE = """
-window.__frames = [];
-window.__status = [];
-setInterval(() => {
-  document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot').forEach((el, i) => {
-    if (!el.__probed && el.on) {
-      el.__probed = true;
-      el.on('plotly_afterplot', () => window.__frames.push([performance.now(), i]));
-    }
-  });
-  const s = Array.from(document.querySelectorAll('[data-testid=stMarkdownContainer]'))
-    .map((e) => e.textContent).find((t) => /^Epoch \\d+ of/.test(t));
-  if (s) {
-    const m = s.match(/^Epoch (\\d+) of \\d+ · step (\\d+)/);
-    const last = window.__status[window.__status.length - 1];
-    if (m && (!last || last[1] !== +m[1] || last[2] !== +m[2])) window.__status.push([performance.now(), +m[1], +m[2]]);
-  }
-}, 20);
-"""
 
 
 # --- the server's process, read from /proc -----------------------------------------------------------
@@ -257,7 +236,7 @@ async def classroom(n: int, seconds: float, query: str, spread: float, rng: rand
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
             page = await browser.new_page(viewport={"width": 1500, "height": 1200})
-            await page.add_init_script(PROBE)
+            await page.add_init_script(PAINT_PROBE)
             t_browser = time.monotonic()
             await page.goto(f"{url}/?{query}", timeout=120_000)
             await page.wait_for_selector(READY, timeout=120_000)

@@ -17,28 +17,7 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.harness import CHART, CHROMIUM_ARGS, READY, find_chromium, free_port, streamlit_server
-
-# Counts every Plotly redraw (plotly_afterplot) per chart, and records when the status line changes.
-PROBE = """
-window.__frames = [];
-window.__status = [];
-setInterval(() => {
-  document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot').forEach((el, i) => {
-    if (!el.__probed && el.on) {
-      el.__probed = true;
-      el.on('plotly_afterplot', () => window.__frames.push([performance.now(), i]));
-    }
-  });
-  const s = Array.from(document.querySelectorAll('[data-testid=stMarkdownContainer]'))
-    .map((e) => e.innerText).find((t) => /^Epoch \\d+ of/.test(t));
-  if (s) {
-    const m = s.match(/^Epoch (\\d+) of \\d+ · step (\\d+)/);
-    const last = window.__status[window.__status.length - 1];
-    if (m && (!last || last[1] !== +m[1] || last[2] !== +m[2])) window.__status.push([performance.now(), +m[1], +m[2]]);
-  }
-}, 10);
-"""
+from tests.harness import CHART, CHROMIUM_ARGS, PAINT_PROBE, READY, find_chromium, free_port, streamlit_server
 
 
 def _rss_mb(pid: int) -> float:
@@ -77,7 +56,7 @@ def main() -> None:
         healthy = time.perf_counter() - started
         browser = p.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1500, "height": 1200})
-        page.add_init_script(PROBE)
+        page.add_init_script(PAINT_PROBE)
         page.goto(f"{url}/?{args.query}")
         page.wait_for_selector(READY, timeout=60_000)
         page.wait_for_selector(CHART, timeout=60_000)

@@ -79,3 +79,26 @@ def streamlit_server(port: int | None = None, timeout: float = 60.0, log: Path |
             process.wait()
         if log:
             out.close()
+
+
+# Injected into a Chromium page (bench/ui.py, bench/load.py): records every Plotly redraw per chart and every
+# change of the status line. textContent every 20 ms: innerText every 10 ms forces a layout each time.
+PAINT_PROBE = """
+window.__frames = [];
+window.__status = [];
+setInterval(() => {
+  document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot').forEach((el, i) => {
+    if (!el.__probed && el.on) {
+      el.__probed = true;
+      el.on('plotly_afterplot', () => window.__frames.push([performance.now(), i]));
+    }
+  });
+  const s = Array.from(document.querySelectorAll('[data-testid=stMarkdownContainer]'))
+    .map((e) => e.textContent).find((t) => /^Epoch \\d+ of/.test(t));
+  if (s) {
+    const m = s.match(/^Epoch (\\d+) of \\d+ · step (\\d+)/);
+    const last = window.__status[window.__status.length - 1];
+    if (m && (!last || last[1] !== +m[1] || last[2] !== +m[2])) window.__status.push([performance.now(), +m[1], +m[2]]);
+  }
+}, 20);
+"""
