@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit_client import StreamlitSession
 
-from tests.harness import CHART, CHROMIUM_ARGS, PAINT_PROBE, READY, find_chromium, free_port, streamlit_server
+from tests.harness import CHART, CHROMIUM_ARGS, PAINT_PROBE, READY, find_chromium, free_port, server_pid, streamlit_server
 
 STATUS = re.compile(r"^\*\*Epoch (\d+)\*\* of \d+ · step (\d+)")
 FROZEN = 3.0  # s without a new frame during the window: a frozen session
@@ -97,14 +97,10 @@ def _rss_mb(pid: int) -> float:
 
 
 def _server_pid(port: int) -> int:
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            args = cmdline.read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"streamlit" in b" ".join(args) and str(port).encode() in args:
-            return int(cmdline.parent.name)
-    raise RuntimeError(f"no streamlit process on port {port}")
+    pid = server_pid(port)
+    if pid is None:
+        raise RuntimeError(f"no streamlit process on port {port}")
+    return pid
 
 
 async def _cpu_percent(pids_of, span: float) -> float:

@@ -17,7 +17,7 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.harness import CHART, CHROMIUM_ARGS, PAINT_PROBE, READY, find_chromium, free_port, streamlit_server
+from tests.harness import CHART, CHROMIUM_ARGS, PAINT_PROBE, READY, find_chromium, free_port, server_pid, streamlit_server
 
 
 def _rss_mb(pid: int) -> float:
@@ -32,17 +32,6 @@ def _rss_mb(pid: int) -> float:
             match = re.search(r"^VmRSS:\s+(\d+) kB", text, re.MULTILINE)
             total += int(match.group(1)) if match else 0
     return total / 1024
-
-
-def _server_pid(port: int) -> int | None:
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            args = cmdline.read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"streamlit" in b" ".join(args) and str(port).encode() in args:
-            return int(cmdline.parent.name)
-    return None
 
 
 def main() -> None:
@@ -62,7 +51,7 @@ def main() -> None:
         page.wait_for_selector(CHART, timeout=60_000)
         first_page = time.perf_counter() - started
         time.sleep(1.0)
-        pid = _server_pid(port)
+        pid = server_pid(port)
         idle_mb = _rss_mb(pid) if pid else float("nan")
         t_play = page.evaluate("performance.now()")
         page.get_by_role("button", name="Play", exact=True).click()

@@ -51,6 +51,18 @@ def _healthy(url: str) -> bool:
         return False
 
 
+def server_pid(port: int) -> int | None:
+    """The pid of the streamlit process serving this port (for the benchmarks' CPU and memory readings)."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"streamlit" in b" ".join(args) and str(port).encode() in args:
+            return int(cmdline.parent.name)
+    return None
+
+
 @contextlib.contextmanager
 def streamlit_server(port: int | None = None, timeout: float = 60.0, log: Path | None = None) -> Iterator[str]:
     """Runs the app as `make run` does, on 127.0.0.1; yields its URL; SIGTERM, then SIGKILL if ignored."""
