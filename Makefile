@@ -38,7 +38,7 @@ bench: $(VENV)/.dev
 	$(PY) bench/engine.py
 
 screenshots: $(VENV)/.dev browser
-	$(PY) scripts/screenshot.py assets/dropviz.png --query epochs=5000 --play 1 --width 1400 --height 1300
+	$(PY) scripts/screenshot.py assets/dropviz.png --query epochs=5000 --play 4 --width 1400 --height 1300
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -27,6 +27,7 @@ TICK = 0.35
 # and Streamlit abandons the frame in progress for it, so no frame ever arrives. Each session's tick therefore
 # grows by half whenever a frame was cut short, shrinks back slowly when frames are quick, up to MAX_TICK.
 MAX_TICK = 4.0
+SPEEDS = {3: 3.0, 10: 10.0, 30: 30.0, 100: 100.0, 300: 300.0, "max": None}  # the speed slider: epochs per second
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 # Presentation mode: no sidebar, larger type, for a projector at the back of a classroom.
 PRESENTATION_CSS = """<style>
@@ -282,6 +283,9 @@ with live_tab:
                 help="One mini-batch: watch the switched-off neurons change.")
     reset.button("Reset", on_click=_reset, use_container_width=True, help="Back to epoch 0 and the same initial weights (same seed).")
     present.toggle("Presentation mode", key="presenting", help="Hides the controls and enlarges text and figures for a projector.")
+    speed = st.select_slider("Speed (epochs per second)", list(SPEEDS), value=100, key="speed",
+                             help="How fast Play trains: slow enough for a class to watch, or as fast as the machine goes.")
+    run.set_speed(SPEEDS[speed])
     if st.session_state.get("presenting"):
         st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)
     if st.session_state.notice:

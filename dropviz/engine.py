@@ -247,8 +247,8 @@ class Trainer:
         self.epoch += 1
         self._position = 0
 
-    def advance(self, time_budget: float) -> int:
-        """Modifies: trains for about time_budget seconds (at least one step). Returns the steps taken.
+    def advance(self, time_budget: float, max_steps: int | None = None) -> int:
+        """Modifies: trains for about time_budget seconds (at least one step), at most max_steps. Returns the steps taken.
 
         Steps go in chunks that grow while a chunk takes under a tenth of the budget, so a compiled
         net runs many steps per call and a large net still stops close to the deadline.
@@ -256,9 +256,9 @@ class Trainer:
         deadline = time.perf_counter() + time_budget
         before = self.step_count
         with np.errstate(all="ignore"):
-            while not self.finished:
+            while not self.finished and (max_steps is None or self.step_count - before < max_steps):
                 began = time.perf_counter()
-                self._steps(self._chunk)
+                self._steps(self._chunk if max_steps is None else min(self._chunk, max_steps - (self.step_count - before)))
                 took = time.perf_counter() - began
                 if took < time_budget / 10:
                     self._chunk = min(2 * self._chunk, self.steps_per_epoch)

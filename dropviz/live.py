@@ -38,6 +38,8 @@ class LiveRun:
         self._thread: threading.Thread | None = None
         self._last_seen = time.monotonic()
         self.waiting = False  # True while its thread waits for a training slot: the page says so
+        self.speed: float | None = None  # epochs per second at most, None = as fast as it goes; set by the page
+        self._pace_from = (time.monotonic(), 0.0)  # (when, epoch_progress): where the speed limit counts from
 
     # --- read ------------------------------------------------------------------------------
     @property
@@ -69,9 +71,16 @@ class LiveRun:
             return read(self._trainer)
 
     # --- control -----------------------------------------------------------------------------
+    def set_speed(self, epochs_per_second: float | None) -> None:
+        """Modifies: the speed limit, counted from now (a class can watch 300 epochs instead of a blink)."""
+        if epochs_per_second != self.speed:
+            self.speed = epochs_per_second
+            self._pace_from = (time.monotonic(), self._trainer.epoch_progress)
+
     def play(self) -> None:
         """Modifies: starts the training thread (one per run at most)."""
         self._last_seen = time.monotonic()
+        self._pace_from = (time.monotonic(), self._trainer.epoch_progress)
         self._playing.set()
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._train, name="dropviz-train", daemon=True)
@@ -116,14 +125,25 @@ class LiveRun:
                 self.waiting = True  # every core is busy with other sessions
                 TRAINING_SLOTS.acquire()
                 self.waiting = False
+            allowed = None
             try:
                 with self._lock:
-                    self._trainer.advance(SLICE)
+                    allowed = self._allowed_steps()
+                    if allowed is None or allowed > 0:
+                        self._trainer.advance(SLICE, allowed)
                     if self._trainer.finished:
                         self._playing.clear()
             finally:
                 TRAINING_SLOTS.release()
-            time.sleep(0)  # let another session's thread, or the page, take the GIL
+            time.sleep(0 if allowed is None or allowed > 0 else 0.02)  # 0 lets another thread take the GIL
+
+    def _allowed_steps(self) -> int | None:
+        """Steps the speed limit allows now (None: no limit). Call under the lock."""
+        if not self.speed:
+            return None
+        since, start = self._pace_from
+        epochs = start + (time.monotonic() - since) * self.speed - self._trainer.epoch_progress
+        return int(epochs * self._trainer.steps_per_epoch)
 
 
 class Cancelled(Exception):

@@ -40,6 +40,8 @@ def main() -> None:
             page.get_by_role("button", name="Play", exact=True).wait_for()
             page.wait_for_selector(READY, timeout=30_000)
             time.sleep(1.0)
+        page.mouse.move(0, 0)  # no tooltip over the page
+        time.sleep(0.5)
         page.screenshot(path=args.out, full_page=True)
         browser.close()
     print(f"wrote {args.out}")

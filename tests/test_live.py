@@ -167,3 +167,14 @@ def test_a_run_stops_when_its_page_is_gone_not_when_frames_are_late(monkeypatch)
     _wait(lambda: not run.playing, timeout=2.0)
     run._thread.join(1.0)
     assert not run._thread.is_alive()
+
+
+def test_a_speed_limit_holds_the_epochs_per_second():
+    run = LiveRun(RunConfig(n_train=40, hidden=(4,), p=(0.5,), batch_size=8, epochs=5000))
+    run.set_speed(20.0)
+    run.play()
+    time.sleep(1.0)
+    run.pause()
+    epochs = run.snapshot().epoch_progress
+    assert 15 <= epochs <= 22  # about 20 in one second; unlimited it trains hundreds
+    run.stop()
