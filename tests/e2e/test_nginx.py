@@ -70,7 +70,7 @@ def test_each_browser_stays_on_one_replica_and_both_replicas_serve(proxy):
 
 def test_the_page_trains_through_the_proxy(page: Page, proxy):
     url, _ = proxy
-    page.goto(url)
+    page.goto(f"{url}/?epochs=5000")  # a run that does not finish while the test watches it
     page.wait_for_selector(READY, timeout=30_000)
     page.wait_for_selector(CHART, timeout=30_000)
     page.get_by_role("button", name="Step", exact=True).click()
@@ -78,3 +78,4 @@ def test_the_page_trains_through_the_proxy(page: Page, proxy):
     page.get_by_role("button", name="Play", exact=True).click()
     expect(page.get_by_text(re.compile(r"Epoch [1-9]\d* of"))).to_have_count(1, timeout=15_000)
     page.get_by_role("button", name="Pause", exact=True).click()
+    expect(page.get_by_role("button", name="Play", exact=True)).to_have_count(1, timeout=15_000)
