@@ -141,7 +141,7 @@ def _pace(began: float | None) -> None:
     elif time.monotonic() - began < tick / 4:
         tick = max(tick * 0.9, TICK)
     ss.tick = tick
-    if ss.get("registered_tick", TICK) and not 0.7 < tick / ss.get("registered_tick", TICK) < 1.4:
+    if not 0.7 < tick / ss.get("registered_tick", TICK) < 1.4:
         st.rerun()  # the whole page: run_every is set where the fragment is registered
 
 
@@ -229,7 +229,7 @@ def experiments_view() -> None:
     run: LiveRun = st.session_state.run
     if name == "Monte Carlo dropout":
         st.slider("Monte Carlo passes", 1, 200, 100, key="mc_passes", help="Stochastic forward passes with dropout on, T.")
-    if not experiment.trains and run.snapshot().epoch == 0:
+    if not experiment.trains and run.with_trainer(lambda trainer: trainer.epoch) == 0:  # no snapshot per tick
         st.info("This experiment looks inside the trained pair: train for a few epochs on the Live training tab first.")
     job: ExperimentJob | None = st.session_state.get("job")
     running = job is not None and job.running

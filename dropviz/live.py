@@ -146,10 +146,6 @@ class LiveRun:
         return int(epochs * self._trainer.steps_per_epoch)
 
 
-class Cancelled(Exception):
-    """Raised inside an experiment whose job was cancelled (its progress callback returned False)."""
-
-
 class ExperimentJob:
     """One experiment running in a background thread, with progress and cancel. Modifies itself only.
 
@@ -192,7 +188,7 @@ class ExperimentJob:
             self.result = work(self._progress)
             self.fraction = 1.0
         except Exception as error:  # noqa: BLE001 - shown to the user as a message, never as a traceback
-            if isinstance(error, Cancelled) or self._cancel.is_set():  # any module's way of stopping when asked
+            if self._cancel.is_set():  # the work stopped because it was asked to (sweeps.Cancelled)
                 self.cancelled = True
             else:
                 self.error = f"{type(error).__name__}: {error}"

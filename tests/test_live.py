@@ -131,7 +131,8 @@ def test_an_experiment_job_reports_progress_and_its_result():
 
 
 def test_an_experiment_job_can_be_cancelled_and_errors_become_messages():
-    from dropviz.live import Cancelled, ExperimentJob
+    from dropviz.live import ExperimentJob
+    from dropviz.sweeps import Cancelled
 
     started = threading.Event()
 
