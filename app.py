@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
+from pathlib import Path
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -18,11 +19,12 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from dropviz import exports, figures, kernel, ui
 from dropviz.experiments import EXPERIMENTS, Inputs
 from dropviz.live import ExperimentJob, LiveRun
+from dropviz.live_chart import live_chart, serve_plotly_js
 from dropviz.records import RUN_NAMES
 
-# Seconds between frames while playing. Headless Chromium here paints the page ~1.5-2 times a second, and a
-# shorter tick only makes the server start frames it then throws away unsent (bench/load.py).
-TICK = 0.35
+# Seconds between frames while playing, after the frame itself: Streamlit waits this long after a fragment run
+# before the next. With the live charts changing in place, headless Chromium here paints about 5 frames a second.
+TICK = 0.1
 # A busy server (a class sharing it) draws a frame slower than TICK; the browser asks for the next one anyway
 # and Streamlit abandons the frame in progress for it, so no frame ever arrives. Each session's tick therefore
 # grows by half whenever a frame was cut short, shrinks back slowly when frames are quick, up to MAX_TICK.
@@ -164,12 +166,12 @@ def live() -> None:
     left, right = st.columns([1, 1])
     with left:
         st.markdown("**The network with dropout** — this step's switched-off neurons for the circled example")
-        st.plotly_chart(big(figures.network_figure(snapshot)), key="network", config=PLOT_CONFIG)
+        live_chart(big(figures.network_figure(snapshot)), key="network", config=PLOT_CONFIG)
     with right:
         st.markdown("**Decision boundaries** (evaluation mode) — filled: training points, hollow: validation")
-        st.plotly_chart(big(figures.boundary_figure(snapshot, run.data)), key="boundary", config=PLOT_CONFIG)
+        live_chart(big(figures.boundary_figure(snapshot, run.data)), key="boundary", config=PLOT_CONFIG)
     st.markdown("**Loss and accuracy** — solid: with dropout, dashed: no-dropout twin; shaded: the generalization gap")
-    st.plotly_chart(big(figures.curves_figure(snapshot.history)), key="curves", config=PLOT_CONFIG)
+    live_chart(big(figures.curves_figure(snapshot.history)), key="curves", config=PLOT_CONFIG)
     ss.frame_open = False
     if run.playing:
         _pace(began)
@@ -265,6 +267,7 @@ def _warm_up_kernel() -> None:
 
 st.set_page_config(page_title="dropviz: dropout, live", page_icon="🎲", layout="wide")
 _warm_up_kernel()
+serve_plotly_js(Path(__file__).resolve().parent)
 _state()
 config, warnings = ui.controls()
 for warning in st.session_state.url_warnings + warnings:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
+from . import raster
 from .data import EXTENT, Dataset
 from .records import RUN_NAMES, History, RunHistory, Snapshot
 
@@ -52,6 +53,7 @@ class Theme:
         (0.5, "rgba(0, 114, 178, 0.0)"),
         (1.0, "rgba(0, 114, 178, 0.60)"),
     )
+    boundary_alpha: float = 0.60  # the live boundary image: the same two tints as boundary_scale, this opaque at 0 and 1
     point_outline: str = "rgba(255, 255, 255, 0.85)"  # separates a point from a region of its own colour
     train_point_size: float = 7.0
     val_point_size: float = 5.0
@@ -61,6 +63,7 @@ class Theme:
     tracked: str = "#009E73"
     tracked_size: float = 20.0
     tracked_width: float = 2.5
+    tracked_ring: float = 0.22  # the boundary's ring around the tracked example: its diameter in data units
     font_size: int = 12
     small_font_size: int = 10
     transparent: str = "rgba(0, 0, 0, 0)"
@@ -70,6 +73,12 @@ class Theme:
 
 
 THEME = Theme()
+
+# Built without Plotly's property checks: they were 3/4 of a live frame's build time (25 of 32 ms). The checks
+# run in tests/test_figures.py, which rebuilds every figure through the checking constructor.
+_scatter = functools.partial(go.Scatter, _validate=False)
+_heatmap = functools.partial(go.Heatmap, _validate=False)
+_figure = functools.partial(go.Figure, _validate=False)
 
 _DISPLAY_NAMES = {"dropout": "with dropout", "twin": "no-dropout twin"}  # panel titles
 _CURVE_NAMES = {"dropout": "dropout", "twin": "no-dropout twin"}  # legend prefixes: "dropout · train"
@@ -286,7 +295,7 @@ def network_figure(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32
             sign = "negative" if negative else "positive"
             line = {"color": THEME.negative if negative else THEME.positive, "width": THEME.edge_widths[width_bin]}
             style = {"name": f"{sign} weight", "legendgroup": sign, "showlegend": width_bin == legend_bin[negative]}
-        traces.append(go.Scatter(x=seg_x[part], y=seg_y[part], mode="lines", line=line, hoverinfo="skip", **style))
+        traces.append(_scatter(x=seg_x[part], y=seg_y[part], mode="lines", line=line, hoverinfo="skip", **style))
 
     size = layout.node_size
     node_styles = (
@@ -296,7 +305,7 @@ def network_figure(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32
     for is_dropped, (name, marker) in zip((False, True), node_styles):
         pick = dropped == is_dropped
         text = [t for t, p in zip(layout.node_text, pick) if p]
-        traces.append(go.Scatter(
+        traces.append(_scatter(
             x=layout.node_x[pick], y=layout.node_y[pick], customdata=layout.node_id[pick], text=text,
             mode="markers", name=name, marker=marker,
             hovertemplate=f"%{{text}}<br>layer %{{customdata[0]}}, unit %{{customdata[1]}}<br>{name}<extra></extra>",
@@ -325,7 +334,7 @@ def network_figure(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32
         hovermode="closest",
         annotations=notes,
     )
-    return go.Figure(data=traces, layout=fig_layout)
+    return _figure(data=traces, layout=fig_layout)
 
 
 # --- curves -------------------------------------------------------------------------------------
@@ -350,19 +359,19 @@ def _run_curves(run: str, index: int, history: RunHistory | None) -> list[go.Sca
     gap = {"name": _GAP_NAMES.get(run, f"gap ({run})"), "legendgroup": f"gap-{run}", "mode": "lines",
            "line": {"width": 0}, "hoverinfo": "skip", "xaxis": "x", "yaxis": "y"}
     traces = [
-        go.Scatter(x=_epochs(train_loss), y=train_loss, showlegend=False, **gap),
-        go.Scatter(x=_epochs(val_loss), y=val_loss, fill="tonexty", fillcolor=THEME.gap_fill[index % 2], **gap),
+        _scatter(x=_epochs(train_loss), y=train_loss, showlegend=False, **gap),
+        _scatter(x=_epochs(val_loss), y=val_loss, fill="tonexty", fillcolor=THEME.gap_fill[index % 2], **gap),
     ]
     for (xaxis, yaxis), names in zip(_AXES, (("train_loss", "val_loss"), ("train_acc", "val_acc"))):
         for split, name, color in (("train", names[0], THEME.train), ("validation", names[1], THEME.validation)):
             values = get(name)
-            traces.append(go.Scatter(
+            traces.append(_scatter(
                 x=_epochs(values), y=values, mode="lines", name=f"{label} · {split}", legendgroup=f"{run}-{split}",
                 showlegend=xaxis == "x", line={"color": color, "width": THEME.curve_width, "dash": dash},
                 xaxis=xaxis, yaxis=yaxis, hovertemplate="%{y:.3f}",
             ))
     best = None if history is None else _best_epoch(val_loss)
-    traces.append(go.Scatter(
+    traces.append(_scatter(
         x=np.array([] if best is None else [best], dtype=np.float32),
         y=np.array([] if best is None else [val_loss[best - 1]], dtype=np.float32),
         mode="markers", name=f"{label} · best validation", xaxis="x", yaxis="y",
@@ -393,7 +402,7 @@ def curves_figure(history: History) -> go.Figure:
         traces.extend(_run_curves(run, index, history.runs.get(run)))
     dropout = history.runs.get("dropout")
     optimized = float32_gaps(dropout.optimized_loss) if dropout is not None else np.zeros(0, dtype=np.float32)
-    traces.append(go.Scatter(
+    traces.append(_scatter(
         x=_epochs(optimized), y=optimized, mode="lines", name="dropout · optimized (with masks)", xaxis="x", yaxis="y",
         opacity=THEME.optimized_opacity, line={"color": THEME.optimized, "width": THEME.optimized_width, "dash": "dot"},
         hovertemplate="%{y:.3f}",
@@ -416,7 +425,7 @@ def curves_figure(history: History) -> go.Figure:
 
     longest = max([len(r.train_loss) for r in history.runs.values()] + [len(r.val_loss) for r in history.runs.values()] + [0])
     x_range = [0.0, max(events + [1.0]) + 0.5] if longest <= 1 else None  # autorange would be zero-wide
-    epoch_axis = {"title": {"text": "epoch"}, "zeroline": False, "range": x_range}
+    epoch_axis = {"title": {"text": "epoch"}, "zeroline": False, **({"range": x_range} if x_range else {})}
     fig_layout = _base_layout(
         THEME.curves_height,
         uirevision="curves",
@@ -430,7 +439,7 @@ def curves_figure(history: History) -> go.Figure:
         shapes=shapes,
         annotations=notes,
     )
-    return go.Figure(data=traces, layout=fig_layout)
+    return _figure(data=traces, layout=fig_layout)
 
 
 # --- decision boundary --------------------------------------------------------------------------
@@ -441,34 +450,56 @@ def _points(x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return float32_gaps(x[mask, 0]), float32_gaps(x[mask, 1])
 
 
+def _boundary_images(snapshot: Snapshot, tracked_xy: np.ndarray | None) -> list[dict]:
+    """Layout images: each run's P(class 1) map under its panel's points, then the tracked example's ring on each panel.
+
+    Images, not traces: a new frame changes only these, and the browser redraws an image without
+    redrawing the 1200 data points (dropviz/raster.py).
+    """
+    axis = np.asarray(snapshot.grid_axis, dtype=np.float64)
+    cell = float(axis[1] - axis[0]) if len(axis) > 1 else 1.0
+    low, high = THEME.class_colors
+    images = []
+    for (xaxis, yaxis), run in zip(_AXES, RUN_NAMES):
+        proba = snapshot.grid_proba.get(run)
+        if proba is None:
+            proba = np.full((len(axis), len(axis)), np.nan, dtype=np.float32)
+        source = raster.data_uri(raster.png(raster.probability_map(proba, low, high, THEME.boundary_alpha)))
+        images.append({  # the grid values are cell centres: the image reaches half a cell beyond them
+            "source": source, "name": f"P(class 1), {display_name(run)}", "xref": xaxis, "yref": yaxis,
+            "x": float(axis[0]) - cell / 2, "y": float(axis[-1]) + cell / 2, "sizex": float(axis[-1] - axis[0]) + cell,
+            "sizey": float(axis[-1] - axis[0]) + cell, "xanchor": "left", "yanchor": "top", "sizing": "stretch", "layer": "below",
+        })
+    for xaxis, yaxis in _AXES:
+        x, y = (float(v) for v in tracked_xy) if tracked_xy is not None else (0.0, 0.0)
+        images.append({
+            "source": raster.ring(THEME.tracked), "name": "tracked example", "xref": xaxis, "yref": yaxis, "x": x, "y": y,
+            "sizex": THEME.tracked_ring, "sizey": THEME.tracked_ring, "xanchor": "center", "yanchor": "middle",
+            "sizing": "stretch", "layer": "above", "visible": tracked_xy is not None,
+        })
+    return images
+
+
 def boundary_figure(snapshot: Snapshot, data: Dataset) -> go.Figure:
     """P(class 1) of both runs on the grid, with the data: "with dropout" left, "no-dropout twin" right.
 
-    Traces per panel, in RUN_NAMES order: the heatmap (named after the run's display name), then
-    "train · class 0", "train · class 1" (filled), "validation · class 0", "validation · class 1"
-    (open, smaller, fainter), "flipped label" (a cross on each training point whose label noise
-    flipped), "tracked example" (a ring around the example whose masks the network graph shows).
+    The probability maps are layout images (layout.images, one per panel in RUN_NAMES order, then
+    the tracked example's ring on each panel), so that a new frame changes no trace.
+    Traces per panel: "train · class 0", "train · class 1" (filled), "validation · class 0",
+    "validation · class 1" (open, smaller, fainter), "flipped label" (a cross on each training point
+    whose label noise flipped), "tracked example" (its legend entry only: the ring is an image).
     Legend entries appear once, from the left panel.
     """
-    axis_values = float32_gaps(snapshot.grid_axis)
     x_train, y_train = np.asarray(data.x_train), np.asarray(data.y_train)
     x_val, y_val = np.asarray(data.x_val), np.asarray(data.y_val)
     flipped = np.asarray(data.flipped_train, dtype=bool)
     tracked = snapshot.tracked_index
-    has_tracked = tracked is not None and 0 <= tracked < len(x_train)
-    scale = [list(stop) for stop in THEME.boundary_scale]
+    tracked_xy = x_train[tracked] if tracked is not None and 0 <= tracked < len(x_train) else None
 
     traces = []
-    for panel, run in enumerate(RUN_NAMES):
+    for panel, _run in enumerate(RUN_NAMES):
         xaxis, yaxis = _AXES[panel]
         first = panel == 0
-        proba = snapshot.grid_proba.get(run)
-        z = float32_gaps(proba) if proba is not None else np.full((len(axis_values), len(axis_values)), np.nan, dtype=np.float32)
-        traces.append(go.Heatmap(
-            x=axis_values, y=axis_values, z=z, zmin=0.0, zmax=1.0, colorscale=scale, showscale=False,
-            name=display_name(run), xaxis=xaxis, yaxis=yaxis,
-            hovertemplate="x1 %{x:.2f}, x2 %{y:.2f}<br>P(class 1) = %{z:.2f}<extra>" + display_name(run) + "</extra>",
-        ))
         for split, x, y, size, opacity, symbol in (
             ("train", x_train, y_train, THEME.train_point_size, 1.0, "circle"),
             ("validation", x_val, y_val, THEME.val_point_size, THEME.val_opacity, "circle-open"),
@@ -476,28 +507,26 @@ def boundary_figure(snapshot: Snapshot, data: Dataset) -> go.Figure:
             for label in (0, 1):
                 px, py = _points(x, y == label)
                 line = {"color": THEME.point_outline, "width": 1} if split == "train" else {"width": 1.2}
-                traces.append(go.Scatter(
+                traces.append(_scatter(
                     x=px, y=py, mode="markers", name=f"{split} · class {label}", legendgroup=f"{split}-{label}", showlegend=first,
                     marker={"symbol": symbol, "size": size, "color": THEME.class_colors[label], "line": line}, opacity=opacity,
                     xaxis=xaxis, yaxis=yaxis, hovertemplate=f"{split}, label {label}<extra></extra>",
                 ))
         fx, fy = _points(x_train, flipped)
-        traces.append(go.Scatter(
+        traces.append(_scatter(
             x=fx, y=fy, mode="markers", name="flipped label", legendgroup="flipped", showlegend=first, xaxis=xaxis, yaxis=yaxis,
             marker={"symbol": "x-thin", "size": THEME.flipped_size, "line": {"color": THEME.flipped, "width": 2}},
             hovertemplate="training label flipped by label noise<extra></extra>",
         ))
-        ring = x_train[[tracked]] if has_tracked else np.zeros((0, 2))
-        traces.append(go.Scatter(
-            x=float32_gaps(ring[:, 0]), y=float32_gaps(ring[:, 1]), mode="markers", name="tracked example", legendgroup="tracked", showlegend=first,
-            xaxis=xaxis, yaxis=yaxis,
-            marker={"symbol": "circle-open", "size": THEME.tracked_size, "color": THEME.tracked,
-                    "line": {"width": THEME.tracked_width}},
-            hovertemplate="tracked example: its masks are the ones drawn on the network<extra></extra>",
+        traces.append(_scatter(  # a legend entry only: one point outside the drawn square
+            x=[10 * EXTENT[1]], y=[10 * EXTENT[1]], mode="markers", name="tracked example", legendgroup="tracked", showlegend=first,
+            xaxis=xaxis, yaxis=yaxis, hoverinfo="skip",
+            marker={"symbol": "circle-open", "size": THEME.tracked_size, "color": THEME.tracked, "line": {"width": THEME.tracked_width}},
         ))
 
     extent = [float(EXTENT[0]), float(EXTENT[1])]
-    square = {"range": extent, "constrain": "domain", "showgrid": False, "zeroline": False, "ticks": "outside", "ticklen": 3}
+    square = {"range": extent, "constrain": "domain", "showgrid": False, "zeroline": False, "ticks": "outside", "ticklen": 3,
+              "dtick": 1, "automargin": True}
     titles = [_note(0.5, 1.0, display_name(run), xref=f"{xaxis} domain", yref="paper", yanchor="bottom")
               for (xaxis, _), run in zip(_AXES, RUN_NAMES)]
     fig_layout = _base_layout(
@@ -511,8 +540,9 @@ def boundary_figure(snapshot: Snapshot, data: Dataset) -> go.Figure:
         legend=_bottom_legend(-0.08),
         hovermode="closest",
         annotations=titles,
+        images=_boundary_images(snapshot, tracked_xy),
     )
-    return go.Figure(data=traces, layout=fig_layout)
+    return _figure(data=traces, layout=fig_layout)
 
 
 def for_projector(fig: go.Figure) -> go.Figure:

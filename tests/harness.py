@@ -25,7 +25,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 READY = "[data-testid=stApp][data-test-script-state=notRunning]"
-CHART = "[data-testid=stPlotlyChart] .main-svg"
+CHART = ".dropviz-chart .main-svg"  # a live chart drawn by plotly.js (dropviz/live_chart.js)
 
 
 def find_chromium() -> str | None:
@@ -96,15 +96,11 @@ def streamlit_server(port: int | None = None, timeout: float = 60.0, log: Path |
 # Injected into a Chromium page (bench/ui.py, bench/load.py): records every Plotly redraw per chart and every
 # change of the status line. textContent every 20 ms: innerText every 10 ms forces a layout each time.
 PAINT_PROBE = """
-window.__frames = [];
+// window.__frames: [time, chart] per frame a live chart painted (0 network, 1 boundary, 2 curves), from dropviz/live_chart.js.
+Object.defineProperty(window, '__frames', {get: () => (window.__dropvizPainted || []).map(
+  ([t, name]) => [t, ['network', 'boundary', 'curves'].indexOf(name)])});
 window.__status = [];
 setInterval(() => {
-  document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot').forEach((el, i) => {
-    if (!el.__probed && el.on) {
-      el.__probed = true;
-      el.on('plotly_afterplot', () => window.__frames.push([performance.now(), i]));
-    }
-  });
   const s = Array.from(document.querySelectorAll('[data-testid=stMarkdownContainer]'))
     .map((e) => e.textContent).find((t) => /^Epoch \\d+ of/.test(t));
   if (s) {

@@ -1,10 +1,16 @@
 """Tests for dropviz.figures: every check reads fig.data / fig.layout and compares with the records drawn."""
 
+import base64
 import itertools
+import json
 import math
+import struct
+import zlib
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
+from plotly.utils import PlotlyJSONEncoder
 
 from dropviz.config import RunConfig
 from dropviz.data import EXTENT
@@ -338,19 +344,58 @@ def test_curves_legend_horizontal_at_bottom_and_float32():
 # --- boundary -----------------------------------------------------------------------------------
 
 
-def test_boundary_heatmaps_equal_the_grid():
+def _decode_png(uri: str) -> np.ndarray:
+    """A data URI of an 8-bit RGBA PNG with filter 0 on every row (what dropviz.raster writes) -> (h, w, 4) uint8."""
+    body = base64.b64decode(uri.removeprefix("data:image/png;base64,"))
+    assert body[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks, at = {}, 8
+    while at < len(body):
+        (length,), kind = struct.unpack(">I", body[at:at + 4]), body[at + 4:at + 8]
+        chunks[kind] = chunks.get(kind, b"") + body[at + 8:at + 8 + length]
+        assert struct.unpack(">I", body[at + 8 + length:at + 12 + length])[0] == zlib.crc32(kind + body[at + 8:at + 8 + length])
+        at += 12 + length
+    width, height, depth, colour = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
+    assert (depth, colour) == (8, 6)
+    rows = np.frombuffer(zlib.decompress(chunks[b"IDAT"]), np.uint8).reshape(height, 1 + 4 * width)
+    assert not rows[:, 0].any()
+    return rows[:, 1:].reshape(height, width, 4)
+
+
+def test_boundary_images_equal_the_grid():
     trainer = _trained(steps=6)
     snap = trainer.snapshot()
     fig = boundary_figure(snap, trainer.data)
-    maps = [t for t in fig.data if t.type == "heatmap"]
-    assert [m.name for m in maps] == [display_name(r) for r in RUN_NAMES]
-    for heatmap, run in zip(maps, RUN_NAMES):
-        assert np.array_equal(np.asarray(heatmap.z), snap.grid_proba[run])
-        assert np.allclose(heatmap.x, snap.grid_axis) and np.allclose(heatmap.y, snap.grid_axis)
-        assert (heatmap.zmin, heatmap.zmax) == (0, 1)
-    assert sum(m.showscale is not False for m in maps) <= 1
+    maps = fig.layout.images[:2]
+    assert [m.name for m in maps] == [f"P(class 1), {display_name(r)}" for r in RUN_NAMES]
+    cell = snap.grid_axis[1] - snap.grid_axis[0]
+    for image, run, axis in zip(maps, RUN_NAMES, ("x", "x2")):
+        rgba = _decode_png(image.source)[::-1]  # row 0 at the bottom, as the grid
+        proba = snap.grid_proba[run]
+        assert rgba.shape == (*proba.shape, 4)
+        expected_alpha = np.rint(np.abs(2 * proba - 1) * THEME.boundary_alpha * 255)
+        assert np.abs(rgba[..., 3].astype(int) - expected_alpha).max() <= 1
+        high = np.array([int(THEME.class_colors[1][i:i + 2], 16) for i in (1, 3, 5)])
+        assert (rgba[proba > 0.5][:, :3] == high).all() and not (rgba[proba < 0.5][:, :3] == high).all(axis=1).any()
+        assert image.xref == axis and image.layer == "below" and image.sizing == "stretch"
+        assert math.isclose(image.x, snap.grid_axis[0] - cell / 2, abs_tol=1e-6)
+        assert math.isclose(image.y, snap.grid_axis[-1] + cell / 2, abs_tol=1e-6)
+        assert math.isclose(image.sizex, snap.grid_axis[-1] - snap.grid_axis[0] + cell, abs_tol=1e-6)
+    assert not [t for t in fig.data if t.type == "heatmap"]  # a frame must not change a trace
     titles = {a.text for a in fig.layout.annotations}
     assert {"with dropout", "no-dropout twin"} <= titles
+
+
+def test_boundary_traces_do_not_change_from_frame_to_frame():
+    trainer = _trained(steps=2)
+    before = boundary_figure(trainer.snapshot(), trainer.data)
+    for _ in range(5):
+        trainer.step()
+    after = boundary_figure(trainer.snapshot(), trainer.data)
+    def traces(fig):
+        return json.dumps(fig.to_plotly_json()["data"], cls=PlotlyJSONEncoder)
+
+    assert traces(before) == traces(after)
+    assert [i.source for i in before.layout.images[:2]] != [i.source for i in after.layout.images[:2]]
 
 
 def test_boundary_points_flipped_labels_and_tracked_ring():
@@ -370,8 +415,14 @@ def test_boundary_points_flipped_labels_and_tracked_ring():
         assert by_name["validation · class 1"].marker.size < by_name["train · class 1"].marker.size
         flipped = by_name["flipped label"]
         assert np.allclose(flipped.x, data.x_train[data.flipped_train, 0], atol=1e-6)
-        ring = by_name["tracked example"]
-        assert np.allclose([ring.x[0], ring.y[0]], data.x_train[snap.tracked_index], atol=1e-6) and len(ring.x) == 1
+        assert by_name["tracked example"].x[0] > EXTENT[1]  # a legend entry only, outside the square
+    rings = [image for image in fig.layout.images if image.name == "tracked example"]
+    assert [r.xref for r in rings] == ["x", "x2"] and all(r.visible for r in rings)
+    for ring in rings:
+        assert np.allclose([ring.x, ring.y], data.x_train[snap.tracked_index], atol=1e-6)
+        assert (ring.xanchor, ring.yanchor, ring.layer) == ("center", "middle", "above")
+        alpha = _decode_png(ring.source)[..., 3]
+        assert alpha[alpha.shape[0] // 2, alpha.shape[1] // 2] == 0 and alpha.max() == 255  # a ring, not a disc
     assert sum(t.showlegend is not False for t in fig.data if t.name == "tracked example") == 1
 
 
@@ -380,7 +431,7 @@ def test_boundary_without_tracked_example_and_square_axes():
     snap = trainer.snapshot()
     assert snap.tracked_index is None
     fig = boundary_figure(snap, trainer.data)
-    assert all(len(t.x) == 0 for t in fig.data if t.name == "tracked example")
+    assert not any(image.visible for image in fig.layout.images if image.name == "tracked example")
     layout = fig.layout
     assert layout.yaxis.scaleanchor == "x" and layout.yaxis2.scaleanchor == "x2"
     for axis in (layout.xaxis, layout.yaxis, layout.xaxis2, layout.yaxis2):
@@ -399,3 +450,14 @@ def test_theme_colours_are_hex_or_rgba():
             if isinstance(colour, str):
                 assert colour.startswith(("#", "rgba(")), name
     assert math.isclose(THEME.boundary_scale[0][0], 0) and math.isclose(THEME.boundary_scale[-1][0], 1)
+
+
+def test_every_figure_passes_plotlys_property_checks():
+    # The builders skip Plotly's checks for speed (figures._figure); here each figure goes through them.
+    trainer = _trained(steps=4)
+    snap = trainer.snapshot()
+    built = [network_figure(snap), boundary_figure(snap, trainer.data), curves_figure(snap.history),
+             network_figure(_snapshot((2, 40, 40, 2)))]
+    for fig in built:
+        checked = go.Figure(fig.to_plotly_json())  # raises ValueError on any unknown property or bad value
+        assert len(checked.data) == len(fig.data)

@@ -17,6 +17,7 @@ HARDENED = {
     "client.showErrorDetails": "none",
     "browser.gatherUsageStats": False,
     "runner.postScriptGC": False,
+    "server.enableStaticServing": True,  # plotly.js for the live charts, from static/
 }
 
 
@@ -55,4 +56,5 @@ def server_port(tmp_path_factory):
 def test_a_foreign_origin_is_refused_and_the_pages_own_is_accepted(server_port):
     assert _upgrade(server_port, "http://evil.example") == 403
     assert _upgrade(server_port, f"http://127.0.0.1:{server_port}") == 101
+
 

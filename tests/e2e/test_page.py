@@ -21,7 +21,7 @@ DECODE = """const decode = (v) => {
 };"""
 # The rendered Plotly data of the network graph (the first chart): nodes per column, dropped (column, unit).
 NETWORK = """() => {""" + DECODE + """
-  const plot = document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot')[0];
+  const plot = document.querySelectorAll('.dropviz-chart.js-plotly-plot')[0];
   const nodes = {}; const dropped = [];
   for (const t of plot.data) {
     if (t.name !== 'kept neuron' && t.name !== 'dropped this step') continue;
@@ -33,7 +33,7 @@ NETWORK = """() => {""" + DECODE + """
   return {nodes, dropped: dropped.sort()};
 }"""
 CURVES = """() => {""" + DECODE + """
-  const plots = Array.from(document.querySelectorAll('[data-testid=stPlotlyChart] .js-plotly-plot'));
+  const plots = Array.from(document.querySelectorAll('.dropviz-chart.js-plotly-plot'));
   const plot = plots.find((p) => p.data.some((t) => t.name === 'dropout · validation'));
   return plot ? plot.data.map(t => ({name: t.name, n: decode(t.x).length})) : [];
 }"""
@@ -42,7 +42,7 @@ CURVES = """() => {""" + DECODE + """
 def _open(page: Page, url: str) -> None:
     page.goto(url)
     page.wait_for_selector(READY, timeout=30_000)
-    expect(page.locator("[data-testid=stPlotlyChart]")).to_have_count(3, timeout=30_000)
+    expect(page.locator(".dropviz-chart")).to_have_count(3, timeout=30_000)
     page.wait_for_selector(CHART, timeout=30_000)
 
 
@@ -79,7 +79,7 @@ def app(page: Page, app_url: str):
 
 def test_page_loads_with_three_views_and_no_exception(app: Page):
     expect(app.locator("[data-testid=stException]")).to_have_count(0)
-    expect(app.locator("[data-testid=stPlotlyChart] .js-plotly-plot")).to_have_count(3)
+    expect(app.locator(".dropviz-chart.js-plotly-plot")).to_have_count(3)
     assert _status(app) == (0, 0)
     names = {c["name"] for c in app.evaluate(CURVES)}
     assert {"no-dropout twin · train", "no-dropout twin · validation", "dropout · validation"} <= names
@@ -143,3 +143,32 @@ def test_downloads_and_link_work_in_the_browser(app: Page):
     assert download.value.suggested_filename == "dropviz-network.pt"
     link = app.locator("[data-testid=stCode] code").first.inner_text()
     assert "?preset=overfitting+demo" in link and link.startswith("http://127.0.0.1:")
+
+
+# Per chart: how often Plotly redrew the whole figure, and the boundary's probability images as drawn.
+REDRAWS = """() => {
+  const plots = Array.from(document.querySelectorAll('.dropviz-chart.js-plotly-plot'));
+  plots.forEach((p, i) => {
+    if (!p.__counted) { p.__counted = true; p.__redraws = 0; p.on('plotly_afterplot', () => { p.__redraws += 1; }); }
+  });
+  const boundary = plots[1];
+  const images = Array.from(boundary.querySelectorAll('.imagelayer image')).map((e) => e.getAttribute('href'));
+  return {redraws: plots.map((p) => p.__redraws), images};
+}"""
+
+
+def test_the_live_charts_change_in_place_and_stop_with_pause(app: Page, app_url: str):
+    _open(app, f"{app_url}/?epochs=5000")
+    start = app.evaluate(REDRAWS)
+    app.get_by_role("button", name="Play", exact=True).click()
+    app.wait_for_timeout(3000)
+    playing = app.evaluate(REDRAWS)
+    # The network and the curves were redrawn; the boundary's 1200 data points were not, only its images changed.
+    assert playing["redraws"][0] > 2 and playing["redraws"][2] > 2 and playing["redraws"][1] == 0
+    assert len(playing["images"]) == 4 and playing["images"] != start["images"]  # two maps, two rings
+    app.get_by_role("button", name="Pause", exact=True).click()
+    expect(app.get_by_role("button", name="Play", exact=True)).to_have_count(1)
+    app.wait_for_timeout(1000)  # the last frames in flight
+    paused = app.evaluate(REDRAWS)
+    app.wait_for_timeout(1500)
+    assert app.evaluate(REDRAWS) == paused  # nothing queued: no frame arrives after Pause

@@ -1,0 +1,116 @@
+// A Plotly chart that the browser updates in place: each new frame changes only what changed.
+//
+// Python sends a whole figure every frame (dropviz/live_chart.py). Here, in the page:
+// - nothing changed: nothing is drawn;
+// - only layout images, annotations or shapes changed: Plotly.relayout of those items, which redraws
+//   them alone (under a millisecond for the decision-boundary images);
+// - a trace or the rest of the layout changed: Plotly.react, a redraw of the whole figure.
+// Frames never queue: while one is being drawn, a newer frame replaces any waiting one.
+
+const PLOTLY_URL = "app/static/plotly.min.js"; // served by Streamlit's static serving, next to app.py
+const ITEMS = ["images", "annotations", "shapes"];
+
+function loadPlotly() {
+  if (!window.__dropvizPlotly) {
+    window.__dropvizPlotly = new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = PLOTLY_URL;
+      script.onload = () => resolve(window.Plotly);
+      script.onerror = () => {
+        window.__dropvizPlotly = null; // the next frame tries again
+        reject(new Error(`could not load ${PLOTLY_URL}`));
+      };
+      document.head.appendChild(script);
+    });
+  }
+  return window.__dropvizPlotly;
+}
+
+// Text and grid colours from the page's theme (Streamlit sets --st-* variables), so the figure reads in light and dark.
+function themed(layout, element) {
+  const text = getComputedStyle(element).getPropertyValue("--st-text-color").trim() || "#31333F";
+  const grid = "rgba(128, 128, 128, 0.3)";
+  const out = { ...layout, font: { ...(layout.font || {}), color: text } };
+  for (const key of Object.keys(out)) {
+    if (/^[xy]axis\d*$/.test(key)) out[key] = { gridcolor: grid, linecolor: grid, zerolinecolor: grid, ...out[key] };
+  }
+  return out;
+}
+
+// What is on screen, in a form to compare the next frame with.
+function describe(figure) {
+  const rest = { ...figure.layout };
+  const items = {};
+  for (const name of ITEMS) {
+    items[name] = (rest[name] || []).map((item) => JSON.stringify(item));
+    delete rest[name];
+  }
+  return { traces: figure.data.map((trace) => JSON.stringify(trace)), rest: JSON.stringify(rest), items };
+}
+
+// The relayout edits that turn the shown items into the new ones, or null when more than items changed.
+function itemEdits(shown, next, layout) {
+  if (shown.rest !== next.rest || shown.traces.length !== next.traces.length) return null;
+  if (next.traces.some((trace, i) => trace !== shown.traces[i])) return null;
+  const edits = {};
+  for (const name of ITEMS) {
+    if (shown.items[name].length !== next.items[name].length) return null;
+    next.items[name].forEach((json, i) => {
+      if (json === shown.items[name][i]) return;
+      const before = JSON.parse(shown.items[name][i]);
+      const after = layout[name][i];
+      for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+        if (JSON.stringify(before[key]) !== JSON.stringify(after[key])) edits[`${name}[${i}].${key}`] = after[key] ?? null;
+      }
+    });
+  }
+  return edits;
+}
+
+async function draw(Plotly, state, frame, element) {
+  const figure = { data: frame.figure.data || [], layout: themed(frame.figure.layout || {}, element) };
+  const next = describe(figure);
+  const edits = state.shown ? itemEdits(state.shown, next, figure.layout) : null;
+  if (edits === null) {
+    await Plotly.react(state.div, figure.data, figure.layout, { ...frame.config, responsive: true });
+  } else if (Object.keys(edits).length > 0) {
+    await Plotly.relayout(state.div, edits);
+  } else {
+    return false;
+  }
+  state.shown = next;
+  return true;
+}
+
+async function drain(state, element) {
+  state.busy = true;
+  try {
+    const Plotly = await loadPlotly();
+    while (state.waiting) {
+      const frame = state.waiting;
+      state.waiting = null;
+      if (await draw(Plotly, state, frame, element)) {
+        await new Promise((resolve) => requestAnimationFrame(resolve)); // painted before the next frame starts
+        (window.__dropvizPainted ||= []).push([performance.now(), frame.name]); // read by bench/ and tests/e2e
+      }
+    }
+  } catch (error) {
+    console.error("dropviz chart:", error);
+  } finally {
+    state.busy = false;
+  }
+}
+
+export default function (component) {
+  const { data, parentElement } = component;
+  let state = parentElement.__dropviz;
+  if (!state) {
+    const div = document.createElement("div");
+    div.className = "dropviz-chart";
+    parentElement.appendChild(div);
+    state = parentElement.__dropviz = { div, shown: null, waiting: null, busy: false };
+  }
+  state.div.style.minHeight = `${data.figure.layout.height || 360}px`; // the page does not jump while plotly.js loads
+  state.waiting = data;
+  if (!state.busy) drain(state, parentElement);
+}

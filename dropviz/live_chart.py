@@ -1,0 +1,56 @@
+"""The live page's charts: a Streamlit component that draws a Plotly figure and, frame after frame, updates it in place.
+
+Why not st.plotly_chart: it redraws the whole figure on every frame, about 0.7 s of a slow
+browser's time for the page's three figures (bench/ui.py). This component sends the same figure
+JSON, and the page (dropviz/live_chart.js) redraws only what changed; frames never queue.
+plotly.js comes from the installed plotly package, served by Streamlit's static file serving
+(`server.enableStaticServing` in .streamlit/config.toml) from static/ next to app.py.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+from pathlib import Path
+
+import plotly
+import plotly.graph_objects as go
+import streamlit as st
+
+JS = (Path(__file__).with_name("live_chart.js")).read_text()
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+_component = st.components.v2.component("dropviz.live_chart", js=JS, isolate_styles=False)  # plotly.js styles the page
+
+
+@functools.cache
+def serve_plotly_js(app_dir: Path) -> Path:
+    """Once per process: copies plotly.js from the plotly package to app_dir/static/, where the page loads it from."""
+    target = app_dir / "static" / PLOTLY_JS.name
+    if not target.exists() or target.stat().st_size != PLOTLY_JS.stat().st_size:
+        target.parent.mkdir(exist_ok=True)
+        partial = target.with_suffix(".partial")
+        shutil.copyfile(PLOTLY_JS, partial)
+        partial.replace(target)  # atomic: a page never loads half a file
+    return target
+
+
+def spec(fig: go.Figure) -> dict:
+    """The figure as the browser gets it: JSON types, arrays as base64, no template (the page's theme colours it)."""
+    figure = json.loads(fig.to_json())
+    figure["layout"].pop("template", None)
+    figure["layout"] = _without_nulls(figure["layout"])
+    return figure
+
+
+def _without_nulls(value):
+    """Layout settings left None mean "Plotly's default"; plotly.js would fail on a null container. Arrays untouched."""
+    if isinstance(value, dict):
+        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+    return value
+
+
+def live_chart(fig: go.Figure, key: str, config: dict) -> None:
+    """Draws fig under key; on the next frames with the same key the browser changes only what changed."""
+    _component(key=key, data={"figure": spec(fig), "config": config, "name": key})

@@ -1,0 +1,65 @@
+"""Pictures as PNG images for Plotly layouts: a probability grid as a colour map, the tracked-example ring.
+
+Why images and not heatmap or marker traces: the browser redraws a layout image alone when it changes,
+while any trace change redraws every trace of the figure, 1200 data points included (measured: 0.8 ms
+against 54 ms a frame in headless Chromium). Pure NumPy and zlib; no figure logic here.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import struct
+import zlib
+
+import numpy as np
+
+
+def png(rgba: np.ndarray) -> bytes:
+    """(height, width, 4) uint8 RGBA, row 0 at the top -> PNG file bytes."""
+    height, width, _ = rgba.shape
+    rows = np.concatenate([np.zeros((height, 1), np.uint8), rgba.reshape(height, width * 4)], axis=1)  # filter byte 0 per row
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)  # 8 bits, RGBA, no interlace
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows.tobytes(), 1)) + chunk(b"IEND", b"")
+
+
+def data_uri(png_bytes: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png_bytes).decode("ascii")
+
+
+def hex_rgb(colour: str) -> tuple[int, int, int]:
+    """'#D55E00' -> (213, 94, 0)."""
+    return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+
+
+def probability_map(proba: np.ndarray, low: str, high: str, max_alpha: float) -> np.ndarray:
+    """P(class 1) on a grid, (G, G) with row i at y_i ascending -> (G, G, 4) RGBA with row 0 at the top.
+
+    Below 0.5 the low colour, above it the high colour, each more opaque the surer the model is:
+    alpha = max_alpha * |2p - 1|. Non-finite cells are transparent.
+    """
+    p = np.asarray(proba, dtype=np.float32)[::-1]  # image rows run top to bottom
+    finite = np.isfinite(p)
+    p = np.where(finite, p, 0.5)
+    rgb = np.where((p < 0.5)[..., None], np.array(hex_rgb(low), np.uint8), np.array(hex_rgb(high), np.uint8))
+    alpha = np.clip(np.abs(2.0 * p - 1.0) * max_alpha, 0.0, 1.0) * 255.0 * finite
+    return np.dstack([rgb, np.rint(alpha).astype(np.uint8)])
+
+
+@functools.cache
+def ring(colour: str, line_fraction: float = 0.13, size: int = 64) -> str:
+    """A smooth ring of the colour on a transparent square, as a data URI; line width as a fraction of the size."""
+    centre = (size - 1) / 2.0
+    yy, xx = np.mgrid[0:size, 0:size]
+    radius = np.hypot(xx - centre, yy - centre) / (size / 2.0)  # 1 at the square's edge
+    half = line_fraction / 2.0
+    distance = np.abs(radius - (1.0 - half - 1.0 / size))  # from the middle of the line
+    coverage = np.clip((half - distance) * size / 2.0 + 0.5, 0.0, 1.0)  # about one pixel of antialiasing
+    rgba = np.zeros((size, size, 4), np.uint8)
+    rgba[..., :3] = hex_rgb(colour)
+    rgba[..., 3] = np.rint(coverage * 255).astype(np.uint8)
+    return data_uri(png(rgba))
