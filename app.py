@@ -19,7 +19,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from dropviz import exports, figures, kernel, ui
 from dropviz.experiments import EXPERIMENTS, Inputs
 from dropviz.live import ExperimentJob, LiveRun
-from dropviz.live_chart import live_chart, serve_plotly_js
+from dropviz.live_chart import live_chart, preload_plotly, serve_plotly_js
 from dropviz.records import RUN_NAMES
 
 # Seconds between frames while playing, after the frame itself: Streamlit waits this long after a fragment run
@@ -268,6 +268,7 @@ def _warm_up_kernel() -> None:
 st.set_page_config(page_title="dropviz: dropout, live", page_icon="🎲", layout="wide")
 _warm_up_kernel()
 serve_plotly_js(Path(__file__).resolve().parent)
+preload_plotly()
 _state()
 config, warnings = ui.controls()
 for warning in st.session_state.url_warnings + warnings:

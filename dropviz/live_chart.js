@@ -11,16 +11,23 @@ const PLOTLY_URL = "app/static/plotly.min.js"; // served by Streamlit's static s
 const ITEMS = ["images", "annotations", "shapes"];
 
 function loadPlotly() {
+  // The page's first element may have started the load already (dropviz/live_chart.py, preload_plotly).
   if (!window.__dropvizPlotly) {
     window.__dropvizPlotly = new Promise((resolve, reject) => {
-      const script = document.createElement("script");
-      script.src = PLOTLY_URL;
-      script.onload = () => resolve(window.Plotly);
-      script.onerror = () => {
+      let script = document.querySelector("script[data-dropviz-plotly]");
+      if (window.Plotly) return resolve(window.Plotly);
+      if (!script) {
+        script = document.createElement("script");
+        script.src = PLOTLY_URL;
+        script.dataset.dropvizPlotly = "";
+        document.head.appendChild(script);
+      }
+      script.addEventListener("load", () => resolve(window.Plotly));
+      script.addEventListener("error", () => {
         window.__dropvizPlotly = null; // the next frame tries again
+        script.remove();
         reject(new Error(`could not load ${PLOTLY_URL}`));
-      };
-      document.head.appendChild(script);
+      });
     });
   }
   return window.__dropvizPlotly;
@@ -68,11 +75,12 @@ function itemEdits(shown, next, layout) {
 }
 
 async function draw(Plotly, state, frame, element) {
-  const figure = { data: frame.figure.data || [], layout: themed(frame.figure.layout || {}, element) };
+  const sent = JSON.parse(frame.figure);
+  const figure = { data: sent.data || [], layout: themed(sent.layout || {}, element) };
   const next = describe(figure);
   const edits = state.shown ? itemEdits(state.shown, next, figure.layout) : null;
   if (edits === null) {
-    await Plotly.react(state.div, figure.data, figure.layout, { ...frame.config, responsive: true });
+    await Plotly.react(state.div, figure.data, figure.layout, { ...JSON.parse(frame.config), responsive: true });
   } else if (Object.keys(edits).length > 0) {
     await Plotly.relayout(state.div, edits);
   } else {
@@ -110,7 +118,7 @@ export default function (component) {
     parentElement.appendChild(div);
     state = parentElement.__dropviz = { div, shown: null, waiting: null, busy: false };
   }
-  state.div.style.minHeight = `${data.figure.layout.height || 360}px`; // the page does not jump while plotly.js loads
+  state.div.style.minHeight = `${data.height}px`; // the page does not jump while plotly.js loads
   state.waiting = data;
   if (!state.busy) drain(state, parentElement);
 }

@@ -40,7 +40,7 @@ def _button(at: AppTest, label: str):
 def _charts(at: AppTest) -> dict[str, dict]:
     """The live charts as the browser receives them (dropviz/live_chart.py): name -> Plotly figure JSON."""
     frames = [json.loads(element.proto.json) for element in at.get("bidi_component")]
-    return {frame["name"]: frame["figure"] for frame in frames}
+    return {frame["name"]: json.loads(frame["figure"]) for frame in frames}
 
 
 def _array(value) -> np.ndarray:
