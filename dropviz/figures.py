@@ -255,20 +255,28 @@ def _edge_classes(snapshot: Snapshot, run: str, layout: _NetworkLayout, dropped:
     return np.where(faded, 0, classes)
 
 
-def _segments(ends: np.ndarray) -> np.ndarray:
-    """(n, 2) segment ends -> (3n,) float32 [start, end, NaN, ...]: one trace draws n separate lines."""
-    out = np.full((len(ends), 3), np.nan, dtype=np.float32)
-    out[:, :2] = ends
-    return out.ravel()
+def _edge_path(x: np.ndarray, y: np.ndarray) -> str:
+    """(E, 2) start and end coordinates -> one SVG path of E separate lines: "M x0,y0L x1,y1 M ...".
+
+    One path per edge class, as a layout shape: the browser draws a thousand edges as one element
+    and redraws nothing else when only they change. As trace segments with gaps, Plotly made and
+    styled one element per edge, 50 ms a frame for 2 x 128 neurons in headless Chromium.
+    """
+    if len(x) == 0:
+        return ""
+    coords = np.column_stack([x[:, 0], y[:, 0], x[:, 1], y[:, 1]]).astype(np.float32)
+    return "".join(f"M{a:.3f},{b:.4f}L{c:.3f},{d:.4f}" for a, b, c, d in coords.tolist())
 
 
 def network_figure(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32) -> go.Figure:
     """The network of one run: nodes per column, edges coloured by sign and sized by |w|.
 
-    Traces, always in this order: 7 edge traces (faded, then for each width bin "positive weight"
-    and "negative weight"), then "kept neuron" and "dropped this step". Node customdata is
-    [[column, unit], ...]. Only run "dropout" shows this step's masks (snapshot.masks, the tracked
-    example's); edges touching a dropped neuron go to the faded trace. A column with more than
+    Edges are 7 layout shapes, one SVG path each, always in this order: "touches a dropped neuron"
+    (faded), then for each width bin "positive weight" and "negative weight"; an empty class is
+    invisible. Traces, always in this order: the legend entries "positive weight" and "negative
+    weight", then "kept neuron" and "dropped this step". Node customdata is [[column, unit], ...].
+    Only run "dropout" shows this step's masks (snapshot.masks, the tracked example's); edges
+    touching a dropped neuron go to the faded shape. A column with more than
     max_nodes units draws units 0..max_nodes-1 and says "+N more not shown" under it.
     """
     sizes = tuple(int(v) for v in snapshot.sizes)
@@ -277,25 +285,24 @@ def network_figure(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32
     dropped = _dropped_nodes(snapshot, run, layout)
     classes = _edge_classes(snapshot, run, layout, dropped)
 
-    order = np.argsort(classes, kind="stable")
     counts = np.bincount(classes, minlength=_EDGE_CLASSES)
-    bounds = np.concatenate([[0], np.cumsum(counts)])
-    # Plotly leaves empty traces out of the legend: each sign's entry goes on its first non-empty
-    # width bin, middle width first.
-    legend_bin = {negative: next((b for b in (1, 2, 0) if counts[1 + 2 * b + negative]), 1) for negative in (0, 1)}
-    seg_x, seg_y = _segments(layout.edge_x[order]), _segments(layout.edge_y[order])
-    traces = []
+    edges = []  # layout shapes, bottom to top
     for k in range(_EDGE_CLASSES):
-        part = slice(3 * bounds[k], 3 * bounds[k + 1])
+        pick = classes == k
         if k == 0:
             line = {"color": THEME.faded, "width": THEME.edge_widths[0]}
-            style = {"name": "touches a dropped neuron", "showlegend": False, "opacity": THEME.faded_opacity}
+            style = {"name": "touches a dropped neuron", "opacity": THEME.faded_opacity}
         else:
             width_bin, negative = divmod(k - 1, 2)
-            sign = "negative" if negative else "positive"
             line = {"color": THEME.negative if negative else THEME.positive, "width": THEME.edge_widths[width_bin]}
-            style = {"name": f"{sign} weight", "legendgroup": sign, "showlegend": width_bin == legend_bin[negative]}
-        traces.append(_scatter(x=seg_x[part], y=seg_y[part], mode="lines", line=line, hoverinfo="skip", **style))
+            style = {"name": f"{'negative' if negative else 'positive'} weight", "opacity": 1.0}
+        edges.append({"type": "path", "path": _edge_path(layout.edge_x[pick], layout.edge_y[pick]), "line": line,
+                      "xref": "x", "yref": "y", "layer": "below", "visible": bool(counts[k]), **style})
+    traces = [  # legend entries only: the edges themselves are shapes
+        _scatter(x=[-10.0, -9.0], y=[0.0, 0.0], mode="lines", name=f"{sign} weight", hoverinfo="skip",
+                 line={"color": colour, "width": THEME.edge_widths[1]})
+        for sign, colour in (("positive", THEME.positive), ("negative", THEME.negative))
+    ]
 
     size = layout.node_size
     node_styles = (
@@ -333,6 +340,7 @@ def network_figure(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32
         legend=_bottom_legend(0.0),
         hovermode="closest",
         annotations=notes,
+        shapes=edges,
     )
     return _figure(data=traces, layout=fig_layout)
 
@@ -344,8 +352,34 @@ _AXES = (("x", "y"), ("x2", "y2"))  # (Loss, Accuracy) subplots
 _GAP_NAMES = {"dropout": "gap (dropout)", "twin": "gap (twin)"}
 
 
-def _epochs(values: np.ndarray) -> np.ndarray:
-    return np.arange(1, len(values) + 1, dtype=np.float32)
+CURVE_BUCKETS = 400  # a curve longer than twice this is drawn as each bucket's lowest and highest point
+
+
+def _curve(values: np.ndarray) -> dict[str, np.ndarray]:
+    """A per-epoch series -> {"x": epochs, "y": values} to draw, float32; epochs count from 1.
+
+    A long run is cut into CURVE_BUCKETS buckets of consecutive epochs, and each bucket keeps its lowest
+    and highest point, in epoch order: the drawn line keeps every spike and trough while the browser
+    redraws at most 800 points per curve each frame (5000 epochs would be 13 x 5000). Gaps (NaN) stay gaps.
+    """
+    values = np.asarray(values, dtype=np.float32)
+    n = len(values)
+    epochs = np.arange(1, n + 1, dtype=np.float32)
+    if n <= 2 * CURVE_BUCKETS:
+        return {"x": epochs, "y": values}
+    size = -(-n // CURVE_BUCKETS)  # ceil: every bucket but the last is full
+    padded = np.full(size * CURVE_BUCKETS, np.nan, dtype=np.float32)
+    padded[:n] = values
+    buckets = padded.reshape(CURVE_BUCKETS, size)  # (buckets, size)
+    finite = np.isfinite(buckets)
+    low = np.argmin(np.where(finite, buckets, np.inf), axis=1)
+    high = np.argmax(np.where(finite, buckets, -np.inf), axis=1)
+    empty = ~finite.any(axis=1)  # a bucket of gaps keeps one gap
+    first, second = np.minimum(low, high), np.maximum(low, high)
+    index = np.stack([first, second], axis=1) + (np.arange(CURVE_BUCKETS) * size)[:, None]  # (buckets, 2)
+    index[empty] = (np.arange(CURVE_BUCKETS) * size)[empty, None]
+    index = np.unique(np.minimum(index.ravel(), n - 1))  # sorted; a bucket whose low is its high gives one point
+    return {"x": epochs[index], "y": values[index]}
 
 
 def _run_curves(run: str, index: int, history: RunHistory | None) -> list[go.Scatter]:
@@ -359,14 +393,14 @@ def _run_curves(run: str, index: int, history: RunHistory | None) -> list[go.Sca
     gap = {"name": _GAP_NAMES.get(run, f"gap ({run})"), "legendgroup": f"gap-{run}", "mode": "lines",
            "line": {"width": 0}, "hoverinfo": "skip", "xaxis": "x", "yaxis": "y"}
     traces = [
-        _scatter(x=_epochs(train_loss), y=train_loss, showlegend=False, **gap),
-        _scatter(x=_epochs(val_loss), y=val_loss, fill="tonexty", fillcolor=THEME.gap_fill[index % 2], **gap),
+        _scatter(**_curve(train_loss), showlegend=False, **gap),
+        _scatter(**_curve(val_loss), fill="tonexty", fillcolor=THEME.gap_fill[index % 2], **gap),
     ]
     for (xaxis, yaxis), names in zip(_AXES, (("train_loss", "val_loss"), ("train_acc", "val_acc"))):
         for split, name, color in (("train", names[0], THEME.train), ("validation", names[1], THEME.validation)):
             values = get(name)
             traces.append(_scatter(
-                x=_epochs(values), y=values, mode="lines", name=f"{label} · {split}", legendgroup=f"{run}-{split}",
+                **_curve(values), mode="lines", name=f"{label} · {split}", legendgroup=f"{run}-{split}",
                 showlegend=xaxis == "x", line={"color": color, "width": THEME.curve_width, "dash": dash},
                 xaxis=xaxis, yaxis=yaxis, hovertemplate="%{y:.3f}",
             ))
@@ -403,7 +437,7 @@ def curves_figure(history: History) -> go.Figure:
     dropout = history.runs.get("dropout")
     optimized = float32_gaps(dropout.optimized_loss) if dropout is not None else np.zeros(0, dtype=np.float32)
     traces.append(_scatter(
-        x=_epochs(optimized), y=optimized, mode="lines", name="dropout · optimized (with masks)", xaxis="x", yaxis="y",
+        **_curve(optimized), mode="lines", name="dropout · optimized (with masks)", xaxis="x", yaxis="y",
         opacity=THEME.optimized_opacity, line={"color": THEME.optimized, "width": THEME.optimized_width, "dash": "dot"},
         hovertemplate="%{y:.3f}",
     ))

@@ -4,6 +4,7 @@ import base64
 import itertools
 import json
 import math
+import re
 import struct
 import zlib
 
@@ -15,6 +16,7 @@ from plotly.utils import PlotlyJSONEncoder
 from dropviz.config import RunConfig
 from dropviz.data import EXTENT
 from dropviz.engine import Trainer
+from dropviz import figures
 from dropviz.figures import THEME, boundary_figure, curves_figure, display_name, network_figure
 from dropviz.records import RUN_NAMES, Event, History, LayerParams, RunHistory, Snapshot, frozen
 
@@ -75,14 +77,21 @@ def _pairs(trace) -> set[tuple[int, int]]:
     return {(int(c), int(u)) for c, u in data}
 
 
-def _segments(trace) -> int:
-    x = np.asarray(trace.x)
-    assert len(x) % 3 == 0 and np.isnan(x[2::3]).all(), "edges are [start, end, gap] triples"
-    return len(x) // 3
+def _lines(shape) -> np.ndarray:
+    """An edge shape's SVG path "M x0,y0L x1,y1 M ..." -> (E, 4) [x0, y0, x1, y1], checking its form."""
+    path = shape.path or ""
+    parts = re.findall(r"M(-?[\d.]+),(-?[\d.]+)L(-?[\d.]+),(-?[\d.]+)", path)
+    assert "".join(f"M{a},{b}L{c},{d}" for a, b, c, d in parts) == path, "edges are separate M...L... lines"
+    return np.array(parts, dtype=float).reshape(-1, 4)
+
+
+def _segments(shape) -> int:
+    return len(_lines(shape))
 
 
 def _edge_traces(fig):
-    return [t for t in fig.data if t.mode == "lines"]
+    """The edge shapes that draw something (an empty class is an invisible shape)."""
+    return [s for s in fig.layout.shapes if s.type == "path" and s.visible is not False]
 
 
 def _expected_dropped(masks, shown=None) -> set[tuple[int, int]]:
@@ -137,8 +146,8 @@ def test_node_traces_carry_column_and_unit_and_float32():
         trace = _trace(fig, name)
         assert np.asarray(trace.x).dtype == np.float32 and np.asarray(trace.y).dtype == np.float32
         assert np.array_equal(np.asarray(trace.x), np.asarray(trace.customdata)[:, 0])  # drawn in its column
-    for trace in _edge_traces(fig):
-        assert np.asarray(trace.x).dtype == np.float32
+    for shape in _edge_traces(fig):
+        assert (shape.xref, shape.yref, shape.layer) == ("x", "y", "below") and _segments(shape) > 0
 
 
 @pytest.mark.parametrize("sizes", [(2, 1, 2), (2, 5, 3, 2), (2, 30, 2)])
@@ -205,10 +214,9 @@ def test_edge_width_grows_with_the_share_of_the_layers_largest_weight():
     snap = Snapshot(**{**snap.__dict__, "params": {run: params for run in RUN_NAMES}})
     fig = network_figure(snap, "twin")
     widths = {}
-    for trace in _edge_traces(fig):
-        x, y = np.asarray(trace.x), np.asarray(trace.y)
-        for k in range(len(x) // 3):
-            widths[(float(x[3 * k]), float(y[3 * k]), float(y[3 * k + 1]))] = (trace.name, trace.line.width)
+    for shape in _edge_traces(fig):
+        for x0, y0, _, y1 in _lines(shape):
+            widths[(float(x0), round(float(y0), 4), round(float(y1), 4))] = (shape.name, shape.line.width)
     top, bottom = max(y for _, y, _ in widths), min(y for _, y, _ in widths)
     thin, mid, thick = THEME.edge_widths
     assert widths[(0.0, top, 0.0)] == ("positive weight", thick)  # 1.0 of max 1.0
@@ -461,3 +469,22 @@ def test_every_figure_passes_plotlys_property_checks():
     for fig in built:
         checked = go.Figure(fig.to_plotly_json())  # raises ValueError on any unknown property or bad value
         assert len(checked.data) == len(fig.data)
+
+
+def test_long_curves_keep_every_buckets_extremes_and_stay_short():
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=5000).astype(np.float32)
+    values[1234] = 9.0  # a spike
+    values[3000:3100] = np.nan  # a diverged stretch
+    e = 5000
+    history = History(runs={run: _run_history(e, val_loss=values) for run in RUN_NAMES}, events=())
+    fig = curves_figure(history)
+    validation = next(t for t in fig.data if t.name == "dropout · validation" and t.xaxis == "x")
+    x, y = np.asarray(validation.x), np.asarray(validation.y)
+    assert len(x) <= 2 * figures.CURVE_BUCKETS and np.all(np.diff(x) > 0)
+    assert np.array_equal(y, values[x.astype(int) - 1], equal_nan=True)  # each point drawn at its own epoch
+    assert 1235 in x and np.nanmin(y) == np.nanmin(values)
+    assert np.isnan(y[(x > 3000) & (x <= 3100)]).all() and ((x > 3000) & (x <= 3100)).any()  # the gap stays a gap
+    short = next(t for t in curves_figure(History(runs={r: _run_history(50) for r in RUN_NAMES}, events=())).data
+                 if t.name == "dropout · validation")
+    assert np.array_equal(short.x, np.arange(1, 51))
