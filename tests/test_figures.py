@@ -13,10 +13,10 @@ import plotly.graph_objects as go
 import pytest
 from plotly.utils import PlotlyJSONEncoder
 
+from dropviz import figures
 from dropviz.config import RunConfig
 from dropviz.data import EXTENT
 from dropviz.engine import Trainer
-from dropviz import figures
 from dropviz.figures import THEME, boundary_figure, curves_figure, display_name, network_figure
 from dropviz.records import RUN_NAMES, Event, History, LayerParams, RunHistory, Snapshot, frozen
 
