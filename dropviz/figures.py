@@ -265,7 +265,7 @@ def _edge_path(x: np.ndarray, y: np.ndarray) -> str:
     if len(x) == 0:
         return ""
     coords = np.column_stack([x[:, 0], y[:, 0], x[:, 1], y[:, 1]]).astype(np.float32)
-    return "".join(f"M{a:.3f},{b:.4f}L{c:.3f},{d:.4f}" for a, b, c, d in coords.tolist())
+    return ("M%.3f,%.4fL%.3f,%.4f" * len(coords)) % tuple(coords.ravel().tolist())  # one C-level format for all
 
 
 def network_figure(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32) -> go.Figure:
