@@ -31,6 +31,9 @@ TICK = 0.1
 # therefore follows how long its frames take (_pace), up to MAX_TICK.
 MAX_TICK = 4.0
 TICK_MARGIN = 1.6  # a tick at least this many times a frame's making
+# Frames per second the whole server can make and send, shared by the sessions that play: bench/load.py
+# measured 15-18 at N=10 (one Python process; the GIL is the limit). Past it, frames piled up unsent.
+SERVER_FRAMES = 15.0
 SPEEDS = {3: 3.0, 10: 10.0, 30: 30.0, 100: 100.0, 300: 300.0, "max": None}  # the speed slider: epochs per second
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 # Presentation mode: no sidebar, larger type, for a projector at the back of a classroom.
@@ -150,6 +153,7 @@ def _pace(began: float | None) -> None:
         tick = min(took * TICK_MARGIN, MAX_TICK)
     elif took < tick / 4:
         tick = max(tick * 0.9, TICK)
+    tick = min(max(tick, LiveRun.playing_count() / SERVER_FRAMES), MAX_TICK)  # a class shares the server's frames
     ss.tick = tick
     if not 0.7 < tick / ss.get("registered_tick", TICK) < 1.4:
         st.rerun()  # the whole page: run_every is set where the fragment is registered

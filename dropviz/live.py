@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
+from typing import ClassVar
 
 from .config import RunConfig
 from .engine import Trainer
@@ -25,6 +27,13 @@ TRAINING_SLOTS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))  # busy
 
 class LiveRun:
     """Owns a Trainer and the thread that advances it. Every method but snapshot-reading ones modifies it."""
+
+    _all: ClassVar[weakref.WeakSet[LiveRun]] = weakref.WeakSet()  # every run of this server process, for playing_count
+
+    @classmethod
+    def playing_count(cls) -> int:
+        """How many runs of this server process are playing now: the page shares its frames among them."""
+        return sum(1 for run in list(cls._all) if run.playing)
 
     def __init__(self, config: RunConfig, page_open=None):
         """page_open() -> False once the page that owns this run is gone (Streamlit: its session disconnected).
@@ -40,6 +49,7 @@ class LiveRun:
         self.waiting = False  # True while its thread waits for a training slot: the page says so
         self.speed: float | None = None  # epochs per second at most, None = as fast as it goes; set by the page
         self._pace_from = (time.monotonic(), 0.0)  # (when, epoch_progress): where the speed limit counts from
+        LiveRun._all.add(self)
 
     # --- read ------------------------------------------------------------------------------
     @property

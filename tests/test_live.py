@@ -1,5 +1,6 @@
 """LiveRun: the background training thread starts, pauses, stops when nobody watches, and never doubles."""
 
+import gc
 import threading
 import time
 
@@ -179,3 +180,19 @@ def test_a_speed_limit_holds_the_epochs_per_second():
     epochs = run.snapshot().epoch_progress
     assert 15 <= epochs <= 22  # about 20 in one second; unlimited it trains hundreds
     run.stop()
+
+
+def test_playing_count_counts_the_runs_that_play_and_forgets_deleted_ones():
+    before = LiveRun.playing_count()
+    run = LiveRun(RunConfig(epochs=5000), page_open=lambda: True)
+    idle = LiveRun(RunConfig(), page_open=lambda: True)
+    run.play()
+    try:
+        assert LiveRun.playing_count() == before + 1
+    finally:
+        run.stop()
+    assert LiveRun.playing_count() == before and idle.playing is False
+    known = len(LiveRun._all)
+    del idle  # a closed session's run: the registry holds it weakly
+    gc.collect()
+    assert len(LiveRun._all) == known - 1
