@@ -30,7 +30,7 @@ TICK = 0.1
 # and Streamlit drops the frame in progress, or the finished one not yet sent, for it. Each session's tick
 # therefore follows how long its frames take (_pace), up to MAX_TICK.
 MAX_TICK = 4.0
-TICK_MARGIN = 1.6  # a tick at least this many times a frame's making
+TICK_MARGIN = 1.25  # a tick at least this many times a frame's making
 # Frames per second the whole server can make and send, shared by the sessions that play: bench/load.py
 # measured 15-18 at N=10 (one Python process; the GIL is the limit). Past it, frames piled up unsent.
 SERVER_FRAMES = 15.0
