@@ -408,7 +408,7 @@ async def churn(cycles: int, overlap: int, hold: float, query: str) -> None:
         for _ in range(5):
             steps.append(await _cpu_percent(lambda: _tree(pid), 1.0))
         print(f"  server CPU in each second after the last close (from +{since:.1f} s): "
-              + ", ".join(f"{x:.0f} %" for x in steps) + " (the LiveRun stops 2 s after its last frame request)")
+              + ", ".join(f"{x:.0f} %" for x in steps) + " (a LiveRun stops when its session disconnects)")
         print(f"  after: RSS {_rss_mb(pid):.0f} MB ({(_rss_mb(pid) - base_mb) / max(1, cycles):+.1f} MB per cycle), "
               f"{_status_kb(pid, 'Threads')} threads, peak {_status_kb(pid, 'VmHWM') / 1024:.0f} MB (server process)")
         errors = [e for s in done for e in s.session.errors]
