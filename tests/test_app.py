@@ -195,11 +195,22 @@ def test_presentation_mode_hides_the_controls_and_enlarges_the_figures():
 
 def test_save_and_share_offers_the_link_and_three_downloads():
     at = _app()
+    assert not at.code and not at.get("download_button")  # filled only when open
+    at.session_state["share"] = True  # what opening the expander does
     _widget(at, "Seed").set_value(9).run()
     link = at.code[0].value
     assert "preset=overfitting+demo" in link and "seed=9" in link
     labels = [b.label for b in at.get("download_button")]
     assert labels == ["Curves (CSV)", "Setup (JSON)", "Trained dropout network (PyTorch)"]
+
+
+def test_what_am_i_seeing_explains_the_formulas_when_opened():
+    at = _app()
+    assert not any("Bernoulli" in m.value for m in at.markdown)
+    at.session_state["seeing"] = True
+    at.run()
+    text = " ".join(m.value for m in at.markdown)
+    assert r"\mathrm{Bernoulli}(1-p)" in text and "probability of keeping" in text and "At test time" in text
 
 
 def test_url_values_between_slider_steps_are_kept_not_moved():
