@@ -277,7 +277,7 @@ def network_figure(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32
     weight", then "kept neuron" and "dropped this step". Node customdata is [[column, unit], ...].
     Only run "dropout" shows this step's masks (snapshot.masks, the tracked example's); edges
     touching a dropped neuron go to the faded shape. A column with more than
-    max_nodes units draws units 0..max_nodes-1 and says "+N more not shown" under it.
+    max_nodes units draws units 0..max_nodes-1 and says "+N more not shown" under it (on two lines).
     """
     sizes = tuple(int(v) for v in snapshot.sizes)
     layout = _network_layout(sizes, int(max_nodes))
@@ -323,7 +323,7 @@ def network_figure(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32
     for column, (units, count) in enumerate(zip(sizes, layout.shown)):
         notes.append(_note(column, top + 0.1, _column_header(snapshot, run, column, columns), small=True, yanchor="bottom"))
         if units > count:
-            notes.append(_note(column, -top - 0.1, f"+{units - count} more not shown", small=True, yanchor="top"))
+            notes.append(_note(column, -top - 0.1, f"+{units - count} more<br>not shown", small=True, yanchor="top"))
     for side, column, anchor, names in ((-0.12, 0, "right", ("x1", "x2")), (0.12, columns - 1, "left", ("class 0", "class 1"))):
         start = layout.col_start[column]
         for unit, label in enumerate(names[: layout.shown[column]]):

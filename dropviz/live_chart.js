@@ -117,6 +117,16 @@ export default function (component) {
     div.className = "dropviz-chart";
     parentElement.appendChild(div);
     state = parentElement.__dropviz = { div, shown: null, waiting: null, busy: false };
+    // Plotly follows the window's size, not its container's (the sidebar hiding in presentation mode, for one).
+    let resizing = false;
+    new ResizeObserver(() => {
+      if (resizing || !state.shown || !window.Plotly) return;
+      resizing = true;
+      requestAnimationFrame(() => {
+        resizing = false;
+        window.Plotly.Plots.resize(div).catch(() => {});
+      });
+    }).observe(div);
   }
   state.div.style.minHeight = `${data.height}px`; // the page does not jump while plotly.js loads
   state.waiting = data;

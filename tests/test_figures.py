@@ -156,7 +156,7 @@ def test_node_count_per_column_equals_sizes(sizes):
     drawn = _pairs(_trace(fig, "kept neuron")) | _pairs(_trace(fig, "dropped this step"))
     assert [sum(1 for c, _ in drawn if c == col) for col in range(len(sizes))] == list(sizes)
     assert sum(_segments(t) for t in _edge_traces(fig)) == sum(a * b for a, b in itertools.pairwise(sizes))
-    assert not [a for a in fig.layout.annotations if "more not shown" in a.text]
+    assert not [a for a in fig.layout.annotations if "not shown" in a.text]
 
 
 def test_big_layers_are_capped_with_a_count_of_the_rest():
@@ -167,8 +167,8 @@ def test_big_layers_are_capped_with_a_count_of_the_rest():
     assert [sum(1 for c, _ in drawn if c == col) for col in range(4)] == [2, 32, 32, 2]
     assert drawn >= {(1, u) for u in range(32)}, "units 0..max_nodes-1 are the ones drawn"
     assert _pairs(_trace(fig, "dropped this step")) == _expected_dropped(masks, shown=32)
-    notes = {a.x: a.text for a in fig.layout.annotations if "more not shown" in a.text}
-    assert notes == {1: "+68 more not shown", 2: "+8 more not shown"}
+    notes = {a.x: a.text for a in fig.layout.annotations if "not shown" in a.text}
+    assert notes == {1: "+68 more<br>not shown", 2: "+8 more<br>not shown"}  # two lines: neighbours do not overlap
     assert sum(_segments(t) for t in _edge_traces(fig)) == 2 * 32 + 32 * 32 + 32 * 2  # only between drawn nodes
 
 
