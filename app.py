@@ -31,9 +31,10 @@ TICK = 0.1
 # therefore follows how long its frames take (_pace), up to MAX_TICK.
 MAX_TICK = 4.0
 TICK_MARGIN = 1.25  # a tick at least this many times a frame's making
-# Frames per second the whole server can make and send, shared by the sessions that play: bench/load.py
-# measured 15-18 at N=10 (one Python process; the GIL is the limit). Past it, frames piled up unsent.
-SERVER_FRAMES = 15.0
+# Frames per second the whole server can make and send, shared by the sessions that play: bench/load.py measured
+# 13-16 in all at N=10 and N=30 (one Python process; the GIL is the limit). Without a share, at N=30 frames
+# piled up unsent and no session got any; at 20 (a little above) 12 of 30 sessions never waited 3 s, at 15 none.
+SERVER_FRAMES = 20.0
 SPEEDS = {3: 3.0, 10: 10.0, 30: 30.0, 100: 100.0, 300: 300.0, "max": None}  # the speed slider: epochs per second
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 # Presentation mode: no sidebar, larger type, for a projector at the back of a classroom.
