@@ -88,6 +88,7 @@ if (!window.Plotly && !document.querySelector("script[data-dropviz-plotly]")) {
   const script = document.createElement("script");
   script.src = "app/static/plotly.min.js";
   script.dataset.dropvizPlotly = "";
+  script.onerror = () => script.remove();  // the charts then load it themselves, and say so if that fails too
   document.head.appendChild(script);
 }
 </script>"""
