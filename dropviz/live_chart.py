@@ -38,15 +38,11 @@ def serve_plotly_js(app_dir: Path) -> Path:
     return target
 
 
-def spec(fig: go.Figure) -> dict:
-    """The figure as the browser gets it: JSON types, arrays as base64, no template (the page's theme colours it)."""
-    return json.loads(spec_json(fig))
-
-
 def spec_json(fig: go.Figure) -> str:
-    """spec(fig) as a JSON string, made from the figure's own data and layout without copying them.
+    """The figure as the browser gets it: JSON, arrays as base64, no template (the page's theme colours it).
 
-    fig.to_json() deep-copies the figure first: a third of a live frame's making (10 of 32 ms).
+    Made from the figure's own data and layout without copying them:
+    fig.to_json() deep-copies the figure first, a third of a live frame's making (10 of 32 ms).
     tests/test_live_chart.py checks that both give the same figure.
     """
     layout = _without_nulls({key: value for key, value in fig._layout.items() if key != "template"})
