@@ -311,12 +311,14 @@ def experiments_view() -> None:
 
 @functools.cache
 def _warm_up_kernel() -> None:
-    """Once per server process: compile the training kernel in the background while the first page loads."""
+    """Once per server process, after the first page is sent: load the compiled training kernel in the background.
+
+    After, not during: loading it holds the interpreter lock, and the first page's run was slower for it.
+    """
     threading.Thread(target=kernel.warm_up, name="dropviz-warm-up", daemon=True).start()
 
 
 st.set_page_config(page_title="dropviz: dropout, live", page_icon="🎲", layout="wide")
-_warm_up_kernel()
 serve_plotly_js(Path(__file__).resolve().parent)
 preload_plotly()
 _state()
@@ -357,3 +359,4 @@ with live_tab:
 with experiments_tab:
     job: ExperimentJob | None = st.session_state.get("job")
     st.fragment(run_every=0.5 if job is not None and job.running else None)(experiments_view)()
+_warm_up_kernel()
