@@ -5,14 +5,15 @@ Numba function: forward, two-class cross-entropy, backward and the torch.optim u
 fastnet.NumpyNet and model.TorchNet are the references it is tested against, step for step
 (tests/test_kernel.py). Not here: random numbers (the Trainer draws the masks), evaluation, history.
 The first call compiles (seconds); cache=True keeps the machine code in __pycache__ for later processes.
+Numba itself is imported then, not with this module: a page that has not trained yet does not wait for it.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
-from numba import njit
 
 from .fastnet import ADAM_BETAS, ADAM_EPS, NumpyNet
 
@@ -21,7 +22,6 @@ OPTIMIZER_CODES = {"sgd": 0, "adam": 1}
 _LOG2 = math.log(2.0)
 
 
-@njit(cache=True, nogil=True, fastmath=False, error_model="numpy")
 def _train_kernel(flat, grad, state1, state2, x, y, masks, has_mask, sizes, w_off, b_off, col_off,
                   activation, optimizer, lr, momentum, weight_decay, steps, start, stop, batch, losses):  # fmt: skip
     """S = ceil((stop - start) / batch) steps of every model; writes losses (S, K). Modifies flat, grad, state1, state2.
@@ -235,13 +235,21 @@ class NumbaNet(NumpyNet):
                 masks[:, :, c : c + units] = d[:, start:stop]
                 has_mask[l] = 1
         losses = np.empty((-(-(stop - start) // batch), self.k))  # (S, K)
-        _train_kernel(
+        _compiled_kernel()(
             self.flat, self.grad, self.state1, self.state2, x, y, masks, has_mask, self.sizes, self.w_off, self.b_off, self.col_off,
             ACTIVATION_CODES[self.activation], OPTIMIZER_CODES[self.optimizer], float(self.lr), float(self.momentum),
             float(self.weight_decay), int(self.steps), int(start), int(stop), int(batch), losses,
         )  # fmt: skip
         self.steps += len(losses)
         return losses
+
+
+@functools.cache
+def _compiled_kernel():
+    """_train_kernel compiled, or loaded from the on-disk cache; numba is imported here, the first time it is needed."""
+    from numba import njit
+
+    return njit(cache=True, nogil=True, fastmath=False, error_model="numpy")(_train_kernel)
 
 
 def warm_up() -> None:
