@@ -15,8 +15,10 @@ RUN pip install -r requirements.txt
 COPY app.py ./
 COPY dropviz/ dropviz/
 COPY .streamlit/ .streamlit/
-# Compile the training kernel once at build time, into the image's cache.
-RUN python -c "from dropviz.kernel import warm_up; warm_up()"
+COPY static/ static/
+# Compile the training kernel once at build time, into the image's cache; put plotly.js where the page loads it.
+RUN python -c "from dropviz.kernel import warm_up; warm_up()" && \
+    python -c "from pathlib import Path; from dropviz.live_chart import serve_plotly_js; serve_plotly_js(Path('/app'))"
 
 RUN useradd --create-home dropviz && chown -R dropviz /app
 USER dropviz
