@@ -23,8 +23,8 @@ from dropviz.live import ExperimentJob, LiveRun
 from dropviz.live_chart import chart_data, live_chart, preload_plotly, serve_plotly_js
 from dropviz.records import RUN_NAMES
 
-# Seconds between frames while playing, after the frame itself: Streamlit waits this long after a fragment run
-# before the next. With the live charts changing in place, headless Chromium here paints about 5 frames a second.
+# Seconds between frames while playing: the browser asks for a frame every tick. With the live charts changing
+# in place, headless Chromium here paints a median of 5.7 frames a second (bench/ui.py).
 TICK = 0.1
 # A busy server (a class sharing it) makes a frame slower than TICK; the browser asks for the next one anyway
 # and Streamlit drops the frame in progress, or the finished one not yet sent, for it. Each session's tick
@@ -32,7 +32,7 @@ TICK = 0.1
 MAX_TICK = 4.0
 TICK_MARGIN = 1.25  # a tick at least this many times a frame's making
 # Frames per second the whole server can make and send, shared by the sessions that play: bench/load.py measured
-# 13-16 in all at N=10 and N=30 (one Python process; the GIL is the limit). Without a share, at N=30 frames
+# 13-17 in all at N=10 and N=30 (one Python process; the GIL is the limit). Without a share, at N=30 frames
 # piled up unsent and no session got any; at 20 (a little above) 12 of 30 sessions never waited 3 s, at 15 none.
 SERVER_FRAMES = 20.0
 SPEEDS = {3: 3.0, 10: 10.0, 30: 30.0, 100: 100.0, 300: 300.0, "max": None}  # the speed slider: epochs per second
@@ -166,14 +166,14 @@ FRAME_SHELF_LIFE = 1.0
 
 @dataclass(frozen=True)
 class Frame:
-    """What one tick shows, made before anything is sent: Streamlit cuts a fragment run short only at its st.* calls."""
+    """What one tick shows, made before anything is sent, so that a run cut short can leave it to the next."""
 
     made: float  # time.monotonic()
     status: str
     charts: dict[str, dict]  # key -> live_chart data
 
 
-# Sessions making a frame at once, server-wide. Making one is ~25 ms of Python holding the GIL, and sessions
+# Sessions making a frame at once, server-wide. Making one is ~20 ms of Python holding the GIL, and sessions
 # making theirs together only slow each other (30 at once: 0.37 s each). One at a time, bench/load.py's
 # sessions got 3.6 frames/s at N=1 (was 2.5) and 1.7 at N=10 (was 1.3).
 FRAME_SLOTS = threading.BoundedSemaphore(1)

@@ -99,7 +99,7 @@ def float32_gaps(values) -> np.ndarray:
 
 def rgba(hex_colour: str, alpha: float) -> str:
     """'#D55E00', 0.22 -> 'rgba(213, 94, 0, 0.22)'."""
-    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    r, g, b = raster.hex_rgb(hex_colour)
     return f"rgba({r}, {g}, {b}, {alpha})"
 
 
