@@ -1,15 +1,13 @@
 """The dropviz page: layout, session state and the live loop. Thin: controls are in dropviz/ui.py, pictures in dropviz/figures.py.
 
-Run it with `make run`. Each browser session owns one LiveRun in st.session_state: a background
-thread trains while the browser paints, and a fragment tick draws a snapshot a few times a second.
+Run it with `make run`. Each browser session owns one LiveRun in st.session_state: its run trains in a
+worker process while the browser paints, and a fragment tick asks it for a frame a few times a second.
 """
 
 from __future__ import annotations
 
-import functools
-import threading
+import operator
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -17,11 +15,11 @@ import streamlit as st
 from streamlit.runtime import get_instance
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from dropviz import exports, figures, kernel, ui
+from dropviz import exports, ui
 from dropviz.experiments import EXPERIMENTS, Inputs
+from dropviz.frames import PLOT_CONFIG
 from dropviz.live import ExperimentJob, LiveRun
-from dropviz.live_chart import chart_data, live_chart, preload_plotly, serve_plotly_js
-from dropviz.records import RUN_NAMES
+from dropviz.live_chart import live_chart, preload_plotly, serve_plotly_js
 
 # Seconds between frames while playing: the browser asks for a frame every tick. With the live charts changing
 # in place, headless Chromium here paints a median of 5.7 frames a second (bench/ui.py).
@@ -36,7 +34,6 @@ TICK_MARGIN = 1.25  # a tick at least this many times a frame's making
 # piled up unsent and no session got any; at 20 (a little above) 12 of 30 sessions never waited 3 s, at 15 none.
 SERVER_FRAMES = 20.0
 SPEEDS = {3: 3.0, 10: 10.0, 30: 30.0, 100: 100.0, 300: 300.0, "max": None}  # the speed slider: epochs per second
-PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 # Presentation mode: no sidebar, larger type, for a projector at the back of a classroom.
 PRESENTATION_CSS = """<style>
 section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] {display: none;}
@@ -117,26 +114,6 @@ def _reset() -> None:
     st.session_state.notice = None
 
 
-def _status(snapshot) -> str:
-    """One line per run: epoch, losses, accuracies, gap, and the run's status."""
-    done = " · **finished**: raise Epochs to go on" if snapshot.finished else ""
-    if st.session_state.run.waiting:
-        done += " · waiting for a free processor core: other students are training"
-    lines = [f"**Epoch {snapshot.epoch}** of {st.session_state.run.config.epochs} · step {snapshot.step}{done}"]
-    for run in RUN_NAMES:
-        h = snapshot.history.runs[run]
-        if h.epochs == 0:
-            lines.append(f"{figures.display_name(run)}: {h.status if h.status != 'ok' else 'no epoch finished yet'}")
-            continue
-        gap = h.val_loss[-1] - h.train_loss[-1]
-        status = "" if h.status == "ok" else f" · **{h.status}: lower the learning rate**"
-        lines.append(
-            f"{figures.display_name(run)}: loss train {h.train_loss[-1]:.3f} / validation {h.val_loss[-1]:.3f} · "
-            f"accuracy {h.train_acc[-1]:.1%} / {h.val_acc[-1]:.1%} · gap {gap:+.3f}{status}"
-        )
-    return "  \n".join(lines)
-
-
 def _pace(began: float | None) -> None:
     """Adapts this session's tick to how long its frames take; re-registers the tick when it moved a lot.
 
@@ -164,31 +141,6 @@ def _pace(began: float | None) -> None:
 FRAME_SHELF_LIFE = 1.0
 
 
-@dataclass(frozen=True)
-class Frame:
-    """What one tick shows, made before anything is sent, so that a run cut short can leave it to the next."""
-
-    made: float  # time.monotonic()
-    status: str
-    charts: dict[str, dict]  # key -> live_chart data
-
-
-# Sessions making a frame at once, server-wide. Making one is ~20 ms of Python holding the GIL, and sessions
-# making theirs together only slow each other (30 at once: 0.37 s each). One at a time, bench/load.py's
-# sessions got 3.6 frames/s at N=1 (was 2.5) and 1.7 at N=10 (was 1.3).
-FRAME_SLOTS = threading.BoundedSemaphore(1)
-
-
-def _frame(run: LiveRun) -> Frame:
-    with FRAME_SLOTS:
-        snapshot = run.snapshot()
-        big = figures.for_projector if st.session_state.get("presenting") else (lambda fig: fig)
-        figs = {"network": figures.network_figure(snapshot), "boundary": figures.boundary_figure(snapshot, run.data),
-                "curves": figures.curves_figure(snapshot.history)}
-        charts = {key: chart_data(big(fig), key, PLOT_CONFIG) for key, fig in figs.items()}
-        return Frame(time.monotonic(), _status(snapshot), charts)
-
-
 def live() -> None:
     """Draws the run as it is now; the training thread goes on meanwhile.
 
@@ -198,19 +150,20 @@ def live() -> None:
     """
     ss = st.session_state
     run: LiveRun = ss.run
-    if ss.get("frame_open") and run.playing:
+    if ss.get("frame_open") and ss.get("was_playing"):
         ss.frame_open = False
         _pace(None)
     began = time.monotonic()
     ss.frame_open = True
-    if ss.get("was_playing") and not run.playing:
+    made, frame = ss.get("unsent_frame") or (None, None)
+    if frame is None or began - made > FRAME_SHELF_LIFE:
+        frame = run.frame(bool(ss.get("presenting")))
+        ss.unsent_frame = (time.monotonic(), frame)
+    if ss.get("was_playing") and not frame.playing:
         ss.was_playing = False
         ss.unsent_frame = None
         st.rerun()  # finished or stopped: the whole page, so the tick stops and the button says Play
-    ss.was_playing = run.playing
-    frame: Frame | None = ss.get("unsent_frame")
-    if frame is None or not run.playing or began - frame.made > FRAME_SHELF_LIFE:
-        frame = ss.unsent_frame = _frame(run)
+    ss.was_playing = frame.playing
     st.markdown(frame.status)
     left, right = st.columns([1, 1])
     with left:
@@ -223,7 +176,7 @@ def live() -> None:
     live_chart(frame.charts["curves"])
     ss.unsent_frame = None
     ss.frame_open = False
-    if run.playing:
+    if frame.playing:
         _pace(began)
 
 
@@ -281,7 +234,7 @@ def experiments_view() -> None:
     run: LiveRun = st.session_state.run
     if name == "Monte Carlo dropout":
         st.slider("Monte Carlo passes", 1, 200, 100, key="mc_passes", help="Stochastic forward passes with dropout on, T.")
-    if not experiment.trains and run.with_trainer(lambda trainer: trainer.epoch) == 0:  # no snapshot per tick
+    if not experiment.trains and run.with_trainer(operator.attrgetter("epoch")) == 0:  # no snapshot per tick
         st.info("This experiment looks inside the trained pair: train for a few epochs on the Live training tab first.")
     job: ExperimentJob | None = st.session_state.get("job")
     running = job is not None and job.running
@@ -309,15 +262,6 @@ def experiments_view() -> None:
                            on_click="ignore")
 
 
-@functools.cache
-def _warm_up_kernel() -> None:
-    """Once per server process, after the first page is sent: load the compiled training kernel in the background.
-
-    After, not during: loading it holds the interpreter lock, and the first page's run was slower for it.
-    """
-    threading.Thread(target=kernel.warm_up, name="dropviz-warm-up", daemon=True).start()
-
-
 st.set_page_config(page_title="dropviz: dropout, live", page_icon="🎲", layout="wide")
 serve_plotly_js(Path(__file__).resolve().parent)
 preload_plotly()
@@ -326,16 +270,17 @@ config, warnings = ui.controls()
 for warning in st.session_state.url_warnings + warnings:
     st.sidebar.warning(warning)
 run = _sync(config)
+st.session_state.unsent_frame = None  # a whole-page run shows the run as it is now (after a click, say)
+playing, finished = run.state()
 st.query_params.from_dict(ui.url_from_config(run.config, st.session_state[ui.PRESET_KEY]))
 
 st.title("dropviz: watch dropout at work")
 live_tab, experiments_tab = st.tabs(["Live training", "Experiments"])
 with live_tab:
     play, step, reset, _, present = st.columns([1, 1, 1, 1.5, 1.5])
-    playing = run.playing
     play.button("Pause" if playing else "Play", on_click=_play, args=(not playing,), type="primary", use_container_width=True,
-                disabled=run.finished, help="Train and watch live; Pause keeps everything as it is.")
-    step.button("Step", on_click=_step, use_container_width=True, disabled=run.finished,
+                disabled=finished, help="Train and watch live; Pause keeps everything as it is.")
+    step.button("Step", on_click=_step, use_container_width=True, disabled=finished,
                 help="One mini-batch: watch the switched-off neurons change.")
     reset.button("Reset", on_click=_reset, use_container_width=True, help="Back to epoch 0 and the same initial weights (same seed).")
     present.toggle("Presentation mode", key="presenting", help="Hides the controls and enlarges text and figures for a projector.")
@@ -344,6 +289,9 @@ with live_tab:
     run.set_speed(SPEEDS[speed])
     if st.session_state.get("presenting"):
         st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)
+    if run.lost:
+        st.warning(run.lost)
+        run.lost = None
     if st.session_state.notice:
         st.info(st.session_state.notice)
     # Filled only when open: closed, their math and code widgets cost the first page 0.3-0.4 s of the browser's time.
@@ -355,8 +303,7 @@ with live_tab:
         with share:
             save_and_share(run, st.session_state[ui.PRESET_KEY])
     st.session_state.registered_tick = st.session_state.get("tick", TICK)
-    st.fragment(run_every=st.session_state.registered_tick if run.playing else None)(live)()  # ticks only while training
+    st.fragment(run_every=st.session_state.registered_tick if playing else None)(live)()  # ticks only while training
 with experiments_tab:
     job: ExperimentJob | None = st.session_state.get("job")
     st.fragment(run_every=0.5 if job is not None and job.running else None)(experiments_view)()
-_warm_up_kernel()

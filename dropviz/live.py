@@ -1,15 +1,17 @@
-"""LiveRun: one session's Trainer, trained by a background thread while the page draws. The only place threads live.
+"""LiveRun: a page's handle on one run, which lives and trains in a worker process (dropviz/worker.py).
 
-The page's fragment tick only draws (snapshot -> figures); training goes on between ticks, so the
-server trains while the browser paints. All Trainer calls go through one lock. Training is cut into
-short slices, each taken under TRAINING_SLOTS, so a server never runs more busy training threads than
-it has cores, and sessions take turns. A run whose page is gone (tab closed, network lost: the
-page_open check the page hands in) stops within a slice and its thread ends; without that check, a
-run stops after IDLE_STOP seconds without a snapshot.
+The page asks for frames; training goes on between them in the worker, round-robin with the other runs
+placed there. The server starts one worker per core, on first use, and places each new run on the
+worker with the fewest. A run whose page is gone (tab closed, network lost: the page_open check the
+page hands in) is paused by a watcher thread within PAGE_CHECK seconds, and dropped from its worker
+when the page's session is forgotten. Without a page_open check, a run pauses after IDLE_STOP seconds
+without a frame or snapshot. If a worker dies, its runs start again from epoch 0 on a new one, and say so.
+Experiments (ExperimentJob) run in this process, in threads, taking turns under TRAINING_SLOTS.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -17,23 +19,70 @@ import weakref
 from typing import ClassVar
 
 from .config import RunConfig
-from .engine import Trainer
+from .frames import Frame
 from .records import Snapshot
+from .worker import Worker, WorkerGone
 
-SLICE = 0.02  # seconds of training per turn: short, so a Pause or a frame never waits long
-IDLE_STOP = 2.0  # without a page_open check: seconds without a snapshot after which a playing run stops
-TRAINING_SLOTS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))  # busy training threads, server-wide
+IDLE_STOP = 2.0  # without a page_open check: seconds without a frame or snapshot after which a playing run pauses
+PAGE_CHECK = 0.5  # seconds between two looks at every run's page
+WORKERS = max(1, os.cpu_count() or 1)  # training processes: one per core
+TRAINING_SLOTS = threading.BoundedSemaphore(WORKERS)  # busy experiment threads in this process, server-wide
+LOST = "The training process stopped (the server ran short of memory or was restarted): this run started again from epoch 0."
+
+
+class _Pool:
+    """The server's workers, started on first use; a dead one is replaced when a run needs a place. Modifies itself."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.workers: list[Worker] = []
+        self._lock = threading.Lock()
+
+    def place(self) -> Worker:
+        """The worker with the fewest runs (started if there are fewer than size alive); counts the new run."""
+        with self._lock:
+            self.workers = [worker for worker in self.workers if worker.alive]
+            if len(self.workers) < self.size:
+                self.workers.append(Worker())
+            worker = min(self.workers, key=lambda w: w.runs)
+            worker.runs += 1
+            return worker
+
+    def playing(self) -> int:
+        """Runs playing on all workers, as of their last answers."""
+        return sum(worker.playing for worker in list(self.workers))
+
+    def stop(self) -> None:
+        """Modifies: ends every worker (tests; a server's workers end with it)."""
+        with self._lock:
+            for worker in self.workers:
+                worker.stop()
+            self.workers = []
+
+
+POOL = _Pool(WORKERS)
+_run_ids = itertools.count()
+
+
+def _forget(worker: Worker, run_id: int) -> None:
+    """A LiveRun was garbage-collected (its session is gone): its worker drops the run. Never waits: any thread may call it."""
+    worker.runs -= 1
+    try:
+        worker.request(run_id, "drop", wait=False)
+    except WorkerGone:
+        pass
 
 
 class LiveRun:
-    """Owns a Trainer and the thread that advances it. Every method but snapshot-reading ones modifies it."""
+    """A handle on a run in a worker. Every method but the reads (properties, snapshot, frame, with_trainer) modifies the run."""
 
-    _all: ClassVar[weakref.WeakSet[LiveRun]] = weakref.WeakSet()  # every run of this server process, for playing_count
+    _all: ClassVar[weakref.WeakSet[LiveRun]] = weakref.WeakSet()  # every run of this server process, for the page watcher
+    _watcher: ClassVar[threading.Thread | None] = None
 
     @classmethod
     def playing_count(cls) -> int:
         """How many runs of this server process are playing now: the page shares its frames among them."""
-        return sum(1 for run in list(cls._all) if run.playing)
+        return POOL.playing()
 
     def __init__(self, config: RunConfig, page_open=None):
         """page_open() -> False once the page that owns this run is gone (Streamlit: its session disconnected).
@@ -41,119 +90,139 @@ class LiveRun:
         A busy server can take seconds between frames, so "no frame lately" is not "nobody watching".
         """
         self._page_open = page_open
-        self._lock = threading.Lock()
-        self._trainer = Trainer(config)
-        self._playing = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._last_seen = time.monotonic()
-        self.waiting = False  # True while its thread waits for a training slot: the page says so
-        self.speed: float | None = None  # epochs per second at most, None = as fast as it goes; set by the page
-        self._pace_from = (time.monotonic(), 0.0)  # (when, epoch_progress): where the speed limit counts from
+        self._gone = False  # the page_open check said so, and the run was paused for it
+        self._lock = threading.RLock()  # one restart at a time
+        self.lost: str | None = None  # set when the run had to start again on a new worker: the page says so once
+        self._config = config
+        self._start(config)
         LiveRun._all.add(self)
+        if page_open is not None:
+            LiveRun._watch()
+
+    def _start(self, config: RunConfig) -> None:
+        self._worker, self._id = POOL.place(), next(_run_ids)
+        self._worker.request(self._id, "create", config, None if self._page_open else IDLE_STOP)
+        self._finalizer = weakref.finalize(self, _forget, self._worker, self._id)
+
+    def _call(self, op: str, *args):
+        """op on the run in its worker; if the worker died, once more on a new worker with the run started again."""
+        worker = self._worker
+        try:
+            return worker.request(self._id, op, *args)
+        except WorkerGone:
+            with self._lock:
+                if self._worker is worker:
+                    self._finalizer.detach()
+                    worker.runs -= 1
+                    self._start(self._config)
+                    self.lost = LOST
+            return self._worker.request(self._id, op, *args)
 
     # --- read ------------------------------------------------------------------------------
-    @property
-    def playing(self) -> bool:
-        return self._playing.is_set()
+    def state(self) -> tuple[bool, bool]:
+        """(playing, finished), in one question to the worker."""
+        return self._call("state")
 
     @property
-    def config(self) -> RunConfig:
-        return self._trainer.config
+    def playing(self) -> bool:
+        return self.state()[0]
 
     @property
     def finished(self) -> bool:
-        return self._trainer.finished
+        return self.state()[1]
+
+    @property
+    def config(self) -> RunConfig:
+        return self._config
 
     @property
     def data(self):
         """The run's Dataset (frozen arrays)."""
-        return self._trainer.data
+        return self.with_trainer(_data)
 
     def snapshot(self) -> Snapshot:
         """A frozen picture of the run now; also tells the run that its page is still there."""
-        self._last_seen = time.monotonic()
-        with self._lock:
-            return self._trainer.snapshot()
+        return self._call("snapshot")
+
+    def frame(self, presenting: bool = False) -> Frame:
+        """What the page shows of the run now (frames.Frame), made in the worker; tells the run its page is there."""
+        return self._call("frame", presenting)
 
     def with_trainer(self, read):
-        """read(trainer) under the lock, for the page's exports and tests; read must not keep the trainer."""
-        with self._lock:
-            return read(self._trainer)
+        """read(trainer) in the worker, for the page's exports and tests: read must be picklable (a module-level function)."""
+        return self._call("read", read)
 
     # --- control -----------------------------------------------------------------------------
     def set_speed(self, epochs_per_second: float | None) -> None:
         """Modifies: the speed limit, counted from now (a class can watch 300 epochs instead of a blink)."""
-        if epochs_per_second != self.speed:
-            self.speed = epochs_per_second
-            self._pace_from = (time.monotonic(), self._trainer.epoch_progress)
+        self._call("set_speed", epochs_per_second)
 
     def play(self) -> None:
-        """Modifies: starts the training thread (one per run at most)."""
-        self._last_seen = time.monotonic()
-        self._pace_from = (time.monotonic(), self._trainer.epoch_progress)
-        self._playing.set()
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._train, name="dropviz-train", daemon=True)
-            self._thread.start()
+        """Modifies: the run trains in its turns until Pause, its last epoch, or its page is gone."""
+        self._gone = False
+        self._call("play")
 
     def pause(self) -> None:
-        """Modifies: stops training after the current slice (at most SLICE seconds)."""
-        self._playing.clear()
+        """Modifies: stops training after the current turn (at most worker.SLICE seconds)."""
+        self._call("pause")
 
     def step(self) -> None:
         """Modifies: pauses, then one optimizer step."""
-        self.pause()
-        with self._lock:
-            self._trainer.step()
+        self._call("step")
 
     def reset(self, config: RunConfig | None = None) -> None:
         """Modifies: pauses and starts again from epoch 0 (with config, or the current one)."""
-        self.pause()
-        fresh = Trainer(config or self._trainer.config)
-        with self._lock:
-            self._trainer = fresh
+        self._call("reset", config)
+        self._config = config or self._config
 
     def update(self, config: RunConfig) -> bool:
         """Modifies: live settings in place (see Trainer.update); False when a reset is needed."""
-        with self._lock:
-            return self._trainer.update(config)
+        applied, self._config = self._call("update", config)
+        return applied
 
-    def stop(self, timeout: float = 1.0) -> None:
-        """Modifies: pauses and waits for the thread to end."""
+    def stop(self) -> None:
+        """Modifies: pauses (kept for callers that end a run; its worker drops it when this handle is forgotten)."""
         self.pause()
-        if self._thread is not None:
-            self._thread.join(timeout)
 
-    def _train(self) -> None:
-        while self._playing.is_set():
-            if self._page_open is not None and not self._page_open() or (
-                self._page_open is None and time.monotonic() - self._last_seen > IDLE_STOP
-            ):
-                self._playing.clear()  # nobody is watching: stop costing CPU
-                break
-            if not TRAINING_SLOTS.acquire(blocking=False):
-                self.waiting = True  # every core is busy with other sessions
-                TRAINING_SLOTS.acquire()
-                self.waiting = False
-            allowed = None
+    # --- the page watcher ---------------------------------------------------------------------
+    @classmethod
+    def _watch(cls) -> None:
+        with _watcher_lock:
+            if cls._watcher is None or not cls._watcher.is_alive():
+                cls._watcher = threading.Thread(target=cls._watch_pages, name="dropviz-page-watcher", daemon=True)
+                cls._watcher.start()
+
+    @classmethod
+    def _watch_pages(cls) -> None:
+        """Every PAGE_CHECK seconds: pauses the runs whose page is gone, so that a closed tab stops costing CPU."""
+        while True:
+            time.sleep(PAGE_CHECK)
+            cls._check_pages()  # in a call of its own: a loop variable left here would keep a forgotten run alive
+
+    @classmethod
+    def _check_pages(cls) -> None:
+        for run in list(cls._all):
+            run._check_page()
+
+    def _check_page(self) -> None:
+        if self._page_open is None:
+            return
+        gone = not self._page_open()
+        if gone and not self._gone:
+            self._gone = True
             try:
-                with self._lock:
-                    allowed = self._allowed_steps()
-                    if allowed is None or allowed > 0:
-                        self._trainer.advance(SLICE, allowed)
-                    if self._trainer.finished:
-                        self._playing.clear()
-            finally:
-                TRAINING_SLOTS.release()
-            time.sleep(0 if allowed is None or allowed > 0 else 0.02)  # 0 lets another thread take the GIL
+                self._worker.request(self._id, "pause", wait=False)
+            except WorkerGone:
+                pass
+        elif not gone:
+            self._gone = False
 
-    def _allowed_steps(self) -> int | None:
-        """Steps the speed limit allows now (None: no limit). Call under the lock."""
-        if not self.speed:
-            return None
-        since, start = self._pace_from
-        epochs = start + (time.monotonic() - since) * self.speed - self._trainer.epoch_progress
-        return int(epochs * self._trainer.steps_per_epoch)
+
+_watcher_lock = threading.Lock()
+
+
+def _data(trainer):
+    return trainer.data
 
 
 class ExperimentJob:

@@ -1,6 +1,7 @@
 """The page script through Streamlit's AppTest: controls reach the config, transport, toggle, presets, URL."""
 
 import base64
+import copy
 import json
 import time
 from pathlib import Path
@@ -52,7 +53,8 @@ def _array(value) -> np.ndarray:
 
 
 def _trainer(at: AppTest):
-    return at.session_state.run.with_trainer(lambda trainer: trainer)
+    """A copy of the session's Trainer, as it is now in its worker process."""
+    return at.session_state.run.with_trainer(copy.copy)
 
 
 @pytest.mark.parametrize(
@@ -126,15 +128,15 @@ def test_toggle_and_p_keep_the_weights_and_restart_on_architecture_change():
     at = _app()
     for _ in range(3):
         _button(at, "Step").click().run()
-    trainer = _trainer(at)
-    weights = [w.copy() for w in trainer.net.parameters()[0]]
+    weights = _trainer(at).net.parameters()[0]
     _widget(at, "Dropout").set_value(False).run()
     _widget(at, "Dropout p").set_value(0.3).run()
-    assert _trainer(at) is trainer
+    trainer = _trainer(at)
+    assert trainer.step_count == 3  # the same run goes on
     assert all(np.array_equal(a, b) for a, b in zip(weights, trainer.net.parameters()[0]))
     assert [e.text for e in trainer.events] == ["dropout off", "p 0.5 -> 0.3"]
     _widget(at, "Neurons per layer").set_value(8).run()
-    assert _trainer(at) is not trainer and _trainer(at).step_count == 0
+    assert _trainer(at).step_count == 0 and _trainer(at).config.hidden == (8, 8)
     assert any("restarted" in info.value for info in at.info)
 
 

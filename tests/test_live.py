@@ -1,12 +1,16 @@
-"""LiveRun: the background training thread starts, pauses, stops when nobody watches, and never doubles."""
+"""LiveRun and its worker processes: a run trains in turns, pauses, stops when nobody watches, survives its worker."""
 
 import gc
+import operator
 import threading
 import time
+import weakref
+from pathlib import Path
 
 import numpy as np
+import pytest
 
-from dropviz import live
+from dropviz import live, worker
 from dropviz.config import RunConfig
 from dropviz.live import LiveRun
 
@@ -21,7 +25,16 @@ def _wait(condition, timeout=5.0):
 
 
 def _steps(run: LiveRun) -> int:
-    return run.with_trainer(lambda t: t.step_count)
+    return run.with_trainer(operator.attrgetter("step_count"))
+
+
+@pytest.fixture
+def one_worker(monkeypatch):
+    """A pool of one worker process, so that the runs of a test share it."""
+    pool = live._Pool(1)
+    monkeypatch.setattr(live, "POOL", pool)
+    yield pool
+    pool.stop()
 
 
 def test_play_trains_in_the_background_and_pause_stops_it():
@@ -29,19 +42,21 @@ def test_play_trains_in_the_background_and_pause_stops_it():
     run.play()
     _wait(lambda: _steps(run) > 50)
     run.pause()
-    time.sleep(live.SLICE * 3)
+    time.sleep(worker.SLICE * 3)
     steps = _steps(run)
     time.sleep(0.2)
     assert _steps(run) == steps and not run.playing
     run.stop()
 
 
-def test_one_thread_per_run_however_often_play_is_pressed():
+def test_a_worker_trains_in_one_thread_however_often_play_is_pressed(one_worker):
     run = LiveRun(CONFIG)
     for _ in range(5):
         run.play()
-    names = [t.name for t in threading.enumerate()].count("dropviz-train")
-    assert names == 1
+    _wait(lambda: _steps(run) > 50)
+    pid = one_worker.workers[0].process.pid
+    threads = int(next(line.split()[1] for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("Threads:")))
+    assert threads == 1  # no training thread, no BLAS thread pool: one core per worker
     run.stop()
 
 
@@ -50,8 +65,9 @@ def test_a_run_nobody_watches_stops_by_itself(monkeypatch):
     run = LiveRun(CONFIG)
     run.play()
     _wait(lambda: not run.playing, timeout=3.0)
-    run._thread.join(1.0)
-    assert not run._thread.is_alive()
+    steps = _steps(run)
+    time.sleep(0.2)
+    assert _steps(run) == steps
 
 
 def test_snapshots_keep_a_watched_run_going(monkeypatch):
@@ -105,17 +121,39 @@ def test_two_sessions_at_once_train_exactly_what_one_alone_trains():
             assert np.array_equal(history.runs[name].optimized_loss, alone.runs[name].optimized_loss)
 
 
-def test_a_run_that_waits_for_a_core_says_so(monkeypatch):
-    slots = threading.BoundedSemaphore(1)
-    monkeypatch.setattr(live, "TRAINING_SLOTS", slots)
-    slots.acquire()  # another session holds the only core
+def test_runs_on_one_worker_take_fair_turns_and_say_that_they_share(one_worker):
+    first, second = LiveRun(CONFIG), LiveRun(CONFIG)
+    assert "in turns" not in first.frame().status
+    first.play()
+    second.play()
+    time.sleep(1.0)
+    assert "training in turns with 1 other run on this processor core" in first.frame().status
+    second.pause()
+    a, b = _steps(first), _steps(second)
+    assert a > 0 and b > 0 and 0.5 < a / b < 2  # the same network: about the same share each
+    assert "in turns" not in first.frame().status  # alone again
+    first.stop()
+
+
+def test_a_run_whose_worker_dies_starts_again_on_a_new_one_and_says_so(one_worker):
     run = LiveRun(CONFIG)
     run.play()
-    _wait(lambda: run.waiting)
-    assert _steps(run) == 0
-    slots.release()
-    _wait(lambda: _steps(run) > 0 and not run.waiting)
+    _wait(lambda: _steps(run) > 20)
+    dead = one_worker.workers[0]
+    dead.process.kill()
+    _wait(lambda: not dead.alive)
+    assert run.frame().status.startswith("**Epoch 0**") and "started again from epoch 0" in run.lost
+    assert one_worker.workers[0] is not dead and one_worker.workers[0].alive
+    run.play()
+    _wait(lambda: _steps(run) > 20)
     run.stop()
+
+
+def test_an_error_in_the_worker_is_raised_here_and_the_worker_goes_on(one_worker):
+    run = LiveRun(CONFIG)
+    with pytest.raises(worker.WorkerError, match="AttributeError"):
+        run.with_trainer(operator.attrgetter("no_such_thing"))
+    assert _steps(run) == 0
 
 
 def test_an_experiment_job_reports_progress_and_its_result():
@@ -166,9 +204,10 @@ def test_a_run_stops_when_its_page_is_gone_not_when_frames_are_late(monkeypatch)
     time.sleep(0.5)  # no snapshot at all: a busy server's frames are late, the page is still there
     assert run.playing
     page["open"] = False
-    _wait(lambda: not run.playing, timeout=2.0)
-    run._thread.join(1.0)
-    assert not run._thread.is_alive()
+    _wait(lambda: not run.playing, timeout=live.PAGE_CHECK + 1.0)
+    steps = _steps(run)
+    time.sleep(0.2)
+    assert _steps(run) == steps
 
 
 def test_a_speed_limit_holds_the_epochs_per_second():
@@ -182,7 +221,7 @@ def test_a_speed_limit_holds_the_epochs_per_second():
     run.stop()
 
 
-def test_playing_count_counts_the_runs_that_play_and_forgets_deleted_ones():
+def test_playing_count_counts_the_runs_that_play_and_forgets_deleted_ones(one_worker):
     before = LiveRun.playing_count()
     run = LiveRun(RunConfig(epochs=5000), page_open=lambda: True)
     idle = LiveRun(RunConfig(), page_open=lambda: True)
@@ -192,7 +231,10 @@ def test_playing_count_counts_the_runs_that_play_and_forgets_deleted_ones():
     finally:
         run.stop()
     assert LiveRun.playing_count() == before and idle.playing is False
-    known = len(LiveRun._all)
-    del idle  # a closed session's run: the registry holds it weakly
+    placed, run_id, ref = one_worker.workers[0].runs, idle._id, weakref.ref(idle)
+    assert idle in LiveRun._all
+    del idle  # a closed session's run: the registry holds it weakly, and its worker drops it
     gc.collect()
-    assert len(LiveRun._all) == known - 1
+    assert ref() is None and one_worker.workers[0].runs == placed - 1
+    with pytest.raises(worker.WorkerError, match="KeyError"):
+        one_worker.workers[0].request(run_id, "state")

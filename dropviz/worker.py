@@ -1,0 +1,260 @@
+"""Training workers: processes that own many sessions' Trainers, train them in turns and make their frames.
+
+Why processes: a Streamlit server is one Python process. When its sessions trained and made their frames
+in threads, they shared one interpreter lock: with 30 students the server used 1.2 of 2 cores and showed
+each 2 epochs/s (bench/load.py). A worker is one process with one thread. It trains its playing runs
+round-robin, SLICE seconds per turn, and answers requests between turns: no run ever trains in two
+threads, a run waits for the others' turns only, and a request waits at most one turn.
+
+Parent side: Worker, a handle on one process (start, request, dead or alive), used by dropviz/live.py.
+Child side: serve(), run as `python -m dropviz.worker FD`. The protocol, over one socket:
+  parent -> child  (request_id, run_id, op, args)   op: a method of _Runs named in OPS
+  child -> parent  (request_id, ok, value, playing)  value: the result, or the error's text when not ok;
+                                                      playing: runs of this worker that play now
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import Future
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+SLICE = 0.02  # seconds of training per turn: short, so a frame, a Pause or another run never waits long
+IDLE_PAUSE = 0.02  # seconds a worker sleeps when its playing runs are all at their speed limit
+REQUEST_TIMEOUT = 60.0  # seconds; a worker answers within a turn plus its queue of requests
+
+
+class WorkerGone(RuntimeError):
+    """The worker process ended (killed, out of memory): its runs are lost."""
+
+
+class WorkerError(RuntimeError):
+    """A request failed inside the worker; the message is the error's type and text."""
+
+
+# --- parent side -----------------------------------------------------------------------------------
+class Worker:
+    """One worker process and the socket to it. Thread-safe: every session's thread may call request().
+
+    A reader thread hands each answer to the request that waits for it. Modifies: its process, its counts.
+    """
+
+    def __init__(self):
+        parent, child = socket.socketpair()
+        root = str(Path(__file__).resolve().parent.parent)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+               **{name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}  # one core each
+        self.process = subprocess.Popen([sys.executable, "-m", "dropviz.worker", str(child.fileno())],
+                                        pass_fds=(child.fileno(),), env=env, stdin=subprocess.DEVNULL)
+        child.close()
+        self._connection = Connection(parent.detach())
+        self._send_lock = threading.Lock()
+        self._pending: dict[int, Future] = {}
+        self._ids = itertools.count()
+        self.alive = True
+        self.runs = 0  # runs placed here and not yet dropped (the pool places new runs by it)
+        self.playing = 0  # runs of this worker playing, as of its last answer
+        threading.Thread(target=self._read, name="dropviz-worker-reader", daemon=True).start()
+
+    def request(self, run_id: int, op: str, *args, wait: bool = True):
+        """Sends op(run_id, *args) to the worker; with wait, returns its value (raises WorkerGone, WorkerError)."""
+        if op not in OPS:
+            raise ValueError(f"unknown op {op!r}")
+        future: Future = Future()
+        with self._send_lock:
+            if not self.alive:
+                raise WorkerGone("the training process has ended")
+            request_id = next(self._ids)
+            if wait:
+                self._pending[request_id] = future
+            try:
+                self._connection.send((request_id, run_id, op, args))
+            except OSError as error:
+                self._pending.pop(request_id, None)
+                raise WorkerGone("the training process has ended") from error
+        return future.result(REQUEST_TIMEOUT) if wait else None
+
+    def stop(self) -> None:
+        """Modifies: ends the process (its runs are lost)."""
+        self.process.kill()
+        self.process.wait(5)
+
+    def _read(self) -> None:
+        try:
+            while True:
+                request_id, ok, value, playing = self._connection.recv()
+                self.playing = playing
+                future = self._pending.pop(request_id, None)
+                if future is not None:
+                    future.set_result(value) if ok else future.set_exception(WorkerError(value))
+        except (EOFError, OSError):
+            pass
+        with self._send_lock:
+            self.alive = False
+            self.playing = 0
+            pending, self._pending = self._pending, {}
+        for future in pending.values():
+            future.set_exception(WorkerGone("the training process has ended"))
+        self._connection.close()
+
+
+# --- child side ------------------------------------------------------------------------------------
+class _Run:
+    """One session's run inside a worker. Modified by _Runs only."""
+
+    def __init__(self, config, idle_stop: float | None):
+        from .engine import Trainer
+
+        self.trainer = Trainer(config)
+        self.playing = False
+        self.speed: float | None = None  # epochs per second at most; None: as fast as its turns allow
+        self.pace_from = (time.monotonic(), 0.0)  # (when, epoch_progress): where the speed limit counts from
+        self.idle_stop = idle_stop  # seconds without a frame after which a playing run pauses; None: the page checks
+        self.last_seen = time.monotonic()
+
+    def allowed_steps(self) -> int | None:
+        """Steps the speed limit allows now (None: no limit)."""
+        if not self.speed:
+            return None
+        since, start = self.pace_from
+        epochs = start + (time.monotonic() - since) * self.speed - self.trainer.epoch_progress
+        return int(epochs * self.trainer.steps_per_epoch)
+
+
+class _Runs:
+    """Every run of this worker, by run id. Single-threaded; its ops modify the run they name."""
+
+    def __init__(self):
+        self.runs: dict[int, _Run] = {}
+        self._order: list[int] = []  # run ids still to take their turn in this round
+
+    @property
+    def playing(self) -> int:
+        return sum(run.playing for run in self.runs.values())
+
+    # --- ops: each takes the run id first ---
+    def create(self, run_id: int, config, idle_stop: float | None) -> None:
+        self.runs[run_id] = _Run(config, idle_stop)
+
+    def drop(self, run_id: int) -> None:
+        self.runs.pop(run_id, None)
+
+    def play(self, run_id: int) -> None:
+        run = self.runs[run_id]
+        run.playing = not run.trainer.finished
+        run.last_seen = time.monotonic()
+        run.pace_from = (time.monotonic(), run.trainer.epoch_progress)
+
+    def pause(self, run_id: int) -> None:
+        self.runs[run_id].playing = False
+
+    def step(self, run_id: int) -> None:
+        self.pause(run_id)
+        self.runs[run_id].trainer.step()
+
+    def reset(self, run_id: int, config) -> None:
+        from .engine import Trainer
+
+        run = self.runs[run_id]
+        run.playing = False
+        run.trainer = Trainer(config or run.trainer.config)
+
+    def update(self, run_id: int, config):
+        """(True, config in force) when the change applied in place; (False, old config) when it needs a reset."""
+        trainer = self.runs[run_id].trainer
+        return trainer.update(config), trainer.config
+
+    def set_speed(self, run_id: int, epochs_per_second: float | None) -> None:
+        run = self.runs[run_id]
+        if epochs_per_second != run.speed:
+            run.speed = epochs_per_second
+            run.pace_from = (time.monotonic(), run.trainer.epoch_progress)
+
+    def state(self, run_id: int) -> tuple[bool, bool]:
+        """(playing, finished)."""
+        run = self.runs[run_id]
+        return run.playing, run.trainer.finished
+
+    def frame(self, run_id: int, presenting: bool):
+        from .frames import make_frame
+
+        run = self.runs[run_id]
+        run.last_seen = time.monotonic()
+        sharing = self.playing - 1 if run.playing else 0
+        return make_frame(run.trainer.snapshot(), run.trainer.data, run.trainer.config.epochs, run.playing, sharing,
+                          presenting)
+
+    def snapshot(self, run_id: int):
+        run = self.runs[run_id]
+        run.last_seen = time.monotonic()
+        return run.trainer.snapshot()
+
+    def read(self, run_id: int, read):
+        """read(trainer): read must be picklable (a module-level function, operator.attrgetter)."""
+        return read(self.runs[run_id].trainer)
+
+    # --- training ---
+    def train_turn(self) -> bool:
+        """Modifies: one turn of training for the next playing run that may train. False when none could."""
+        now = time.monotonic()
+        for run in self.runs.values():  # nobody has asked for a frame lately and no page check was handed in
+            if run.playing and run.idle_stop is not None and now - run.last_seen > run.idle_stop:
+                run.playing = False
+        if not self._order:
+            self._order = [run_id for run_id, run in self.runs.items() if run.playing]  # a new round
+        while self._order:
+            run = self.runs.get(self._order.pop(0))
+            if run is None or not run.playing:
+                continue
+            allowed = run.allowed_steps()
+            if allowed is not None and allowed <= 0:
+                continue
+            run.trainer.advance(SLICE, allowed)
+            if run.trainer.finished:
+                run.playing = False
+            return True
+        return False
+
+
+OPS = frozenset({"create", "drop", "play", "pause", "step", "reset", "update", "set_speed", "state", "frame",
+                 "snapshot", "read"})
+
+
+def serve(connection: Connection) -> None:
+    """The worker's loop: answer every waiting request, then one turn of training; ends when the parent does."""
+    runs, warm = _Runs(), False
+    while True:
+        trained = runs.train_turn() if runs.playing else False
+        timeout = 0 if trained else (IDLE_PAUSE if runs.playing else None if warm else 0.5)
+        if not connection.poll(timeout):
+            if not warm and not runs.playing:  # idle before its first Play: load the compiled kernel now
+                from .kernel import warm_up
+
+                warm_up()
+                warm = True
+            continue
+        while True:
+            try:
+                request_id, run_id, op, args = connection.recv()
+            except (EOFError, OSError):  # the server ended: so does its worker
+                return
+            try:
+                connection.send((request_id, True, getattr(runs, op)(run_id, *args), runs.playing))
+            except Exception as error:  # noqa: BLE001 - the parent raises it as WorkerError; the worker goes on
+                connection.send((request_id, False, f"{type(error).__name__}: {error}", runs.playing))
+            if not connection.poll(0):
+                break
+
+
+if __name__ == "__main__":
+    try:
+        serve(Connection(int(sys.argv[1])))
+    except (BrokenPipeError, ConnectionResetError):  # the server ended while an answer was on its way
+        pass
