@@ -32,7 +32,7 @@ TICK_MARGIN = 1.25  # a tick at least this many times a frame's making
 # Frames per second the whole server can make and send, shared by the sessions that play: bench/load.py measured
 # 13-17 in all at N=10 and N=30 (one Python process; the GIL is the limit). Without a share, at N=30 frames
 # piled up unsent and no session got any; at 20 (a little above) 12 of 30 sessions never waited 3 s, at 15 none.
-SERVER_FRAMES = 20.0
+SERVER_FRAMES = 60.0
 SPEEDS = {3: 3.0, 10: 10.0, 30: 30.0, 100: 100.0, 300: 300.0, "max": None}  # the speed slider: epochs per second
 # Presentation mode: no sidebar, larger type, for a projector at the back of a classroom.
 PRESENTATION_CSS = """<style>

@@ -12,7 +12,6 @@ import json
 from dataclasses import dataclass
 
 import numpy as np
-import plotly.graph_objects as go
 
 from . import figures
 from .data import Dataset
@@ -31,10 +30,10 @@ class Frame:
 
 def make_frame(snapshot: Snapshot, data: Dataset, epochs: int, playing: bool, sharing: int, presenting: bool) -> Frame:
     """The frame of a run: epochs is the run's length, sharing how many other runs train in turns with it."""
-    big = figures.for_projector if presenting else (lambda fig: fig)
-    figs = {"network": figures.network_figure(snapshot), "boundary": figures.boundary_figure(snapshot, data),
-            "curves": figures.curves_figure(snapshot.history)}
-    charts = {key: chart_data(big(fig), key, PLOT_CONFIG) for key, fig in figs.items()}
+    big = figures.for_projector if presenting else (lambda spec: spec)
+    specs = {"network": figures.network_spec(snapshot), "boundary": figures.boundary_spec(snapshot, data),
+             "curves": figures.curves_spec(snapshot.history)}
+    charts = {key: chart_data(big(spec), key, PLOT_CONFIG) for key, spec in specs.items()}
     return Frame(status_line(snapshot, epochs, playing, sharing), charts, playing, snapshot.finished)
 
 
@@ -58,15 +57,13 @@ def status_line(snapshot: Snapshot, epochs: int, playing: bool, sharing: int) ->
     return "  \n".join(lines)
 
 
-def spec_json(fig: go.Figure) -> str:
-    """The figure as the browser gets it: JSON, arrays as base64, no template (the page's theme colours it).
-
-    Made from the figure's own data and layout without copying them:
-    fig.to_json() deep-copies the figure first, a third of a live frame's making (10 of 32 ms).
-    tests/test_live_chart.py checks that both give the same figure.
+def spec_json(spec: dict) -> str:
+    """A figure spec (figures.*_spec) as the browser gets it: JSON, arrays as base64, no template (the page's theme
+    colours it). tests/test_frames.py checks that it is the figure go.Figure(spec).to_json() gives.
     """
-    layout = _without_nulls({key: value for key, value in fig._layout.items() if key != "template"})
-    return json.dumps({"data": fig._data, "layout": layout}, default=_typed_array, allow_nan=False)
+    data = [_without_nulls(trace) for trace in spec["data"]]
+    layout = _without_nulls({key: value for key, value in spec["layout"].items() if key != "template"})
+    return json.dumps({"data": data, "layout": layout}, default=_typed_array, allow_nan=False)
 
 
 def _without_nulls(value):
@@ -100,9 +97,9 @@ def _typed_array(value):
 
 
 
-def chart_data(fig: go.Figure, key: str, config: dict) -> dict:
-    """What live_chart sends for fig under key: made apart from sending, so a page can make a frame before it shows it."""
+def chart_data(spec: dict, key: str, config: dict) -> dict:
+    """What live_chart sends for a figure spec under key: made apart from sending, so a page can make a frame before it shows it."""
     # Strings, not dicts: Streamlit looks for data frames in a dict's values, and its first look imports pandas (0.7 s).
-    return {"figure": spec_json(fig), "config": json.dumps(config), "name": key, "height": fig.layout.height or 360}
+    return {"figure": spec_json(spec), "config": json.dumps(config), "name": key, "height": spec["layout"].get("height") or 360}
 
 

