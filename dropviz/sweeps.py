@@ -204,7 +204,7 @@ def _train_stack(config: RunConfig, x_train: np.ndarray, y_train: np.ndarray, x_
                 elif took > CHUNK_SECONDS and chunk > 1:
                     chunk //= 2
                 start = stop
-        logits = net.logits(np.concatenate([x_train, x_val]))  # (K, n + n_val, 2): one pass for both sets
+        logits = net.logits(np.concatenate([x_train, x_val]), dtype=np.float32)  # (K, n + n_val, 2): one pass, as Trainer evaluates
         train_loss, train_acc = evaluate(logits[:, :n], y_train)
         val_loss, val_acc = evaluate(logits[:, n:], y_val)
     # The Trainer's rule: a loss that is not finite, or this confidently wrong on its own training data.

@@ -56,8 +56,8 @@ def test_seed_zero_is_the_trainers_dropout_run_and_its_twin(hidden):
     assert result.backend == ("numba" if hidden == (8,) else "numpy")
     trainer = _trainer_finals(config)
     for m in METRICS:
-        assert getattr(result, m)[1, 0] == pytest.approx(trainer["dropout"][m], abs=1e-10), m  # p = 0.3, seed 0
-        assert getattr(result, m)[0, 0] == pytest.approx(trainer["twin"][m], abs=1e-10), m  # p = 0, seed 0
+        assert getattr(result, m)[1, 0] == pytest.approx(trainer["dropout"][m], abs=1e-7), m  # p = 0.3, seed 0 (float32 evaluation)
+        assert getattr(result, m)[0, 0] == pytest.approx(trainer["twin"][m], abs=1e-7), m  # p = 0, seed 0
     assert result.val_loss[2, 0] != pytest.approx(trainer["dropout"]["val_loss"], abs=1e-6)  # another p is another run
 
 
@@ -94,7 +94,7 @@ def test_a_later_seed_equals_a_model_trained_alone_on_the_same_weights_batches_a
     result = p_sweep(config, go_on, seeds=3, p_values=(0.1, 0.4))
     alone = _independent_run(config, seed_index=2, p_hidden=0.4, epochs=config.epochs)
     for m in METRICS:
-        assert getattr(result, m)[1, 2] == pytest.approx(alone[m], abs=1e-10), m
+        assert getattr(result, m)[1, 2] == pytest.approx(alone[m], abs=1e-7), m  # float32 evaluation: stacks round alike only to ~1e-9
     assert result.val_loss[1, 1] != pytest.approx(alone["val_loss"], abs=1e-6)  # seed 1 is another model
 
 
