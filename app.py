@@ -29,9 +29,10 @@ TICK = 0.1
 # therefore follows how long its frames take (_pace), up to MAX_TICK.
 MAX_TICK = 4.0
 TICK_MARGIN = 1.25  # a tick at least this many times a frame's making
-# Frames per second the whole server can make and send, shared by the sessions that play: bench/load.py measured
-# 13-17 in all at N=10 and N=30 (one Python process; the GIL is the limit). Without a share, at N=30 frames
-# piled up unsent and no session got any; at 20 (a little above) 12 of 30 sessions never waited 3 s, at 15 none.
+# Frames per second the whole server sends, shared by the sessions that play. The workers make the frames; this
+# process still runs a script per frame (about 14 ms of it, bench/load.py at N=30). Without a share, 30 sessions
+# asked for 300 frames/s and got none. N=30 on 2 cores: at 60, 1.25 frames/s and 6 epochs/s each, none frozen;
+# at 40, 8.6 epochs/s but one session froze; at 20, 0.58 frames/s and 7.7 epochs/s.
 SERVER_FRAMES = 60.0
 SPEEDS = {3: 3.0, 10: 10.0, 30: 30.0, 100: 100.0, 300: 300.0, "max": None}  # the speed slider: epochs per second
 # Presentation mode: no sidebar, larger type, for a projector at the back of a classroom.
