@@ -102,7 +102,8 @@ class Trainer:
         self._step_losses = np.zeros((self.steps_per_epoch, k))  # this epoch's optimized loss per step and model
         # (steps,) examples in each step of an epoch: weights for the epoch's mean optimized loss
         self._step_sizes = np.minimum(config.batch_size, config.n_train - np.arange(0, config.n_train, config.batch_size))
-        self._curves: dict[str, list[np.ndarray]] = {name: [] for name in ("train_loss", "val_loss", "train_acc", "val_acc", "optimized_loss")}
+        # (room, K) per curve, rows 0..epoch-1 filled: a frame's history is five slices, not a list walk (2.8 ms at 3000 epochs)
+        self._curves = {name: np.empty((config.epochs, k)) for name in ("train_loss", "val_loss", "train_acc", "val_acc", "optimized_loss")}
         self.diverged_at: list[int | None] = [None] * k  # epoch in which run k's loss stopped being finite
         self.events: list[Event] = []
         self._x, self._y = self.data.x_train, self.data.y_train  # this epoch's examples in batch order
@@ -243,7 +244,9 @@ class Trainer:
                 self.diverged_at[k] = self.epoch + 1
         values = (train_loss, val_loss, train_acc, val_acc, self._step_sizes @ self._step_losses / self.config.n_train)
         for name, value in zip(self._curves, values):
-            self._curves[name].append(value)
+            if self.epoch == len(self._curves[name]):  # Epochs was raised mid-run
+                self._curves[name] = np.concatenate([self._curves[name], np.empty_like(self._curves[name])])
+            self._curves[name][self.epoch] = value
         self.epoch += 1
         self._position = 0
 
@@ -318,7 +321,7 @@ class Trainer:
         for k, name in enumerate(RUN_NAMES):
             bad = self.diverged_at[k]
             kept = self.epoch if bad is None else bad - 1  # a diverged run keeps its finite epochs
-            curves = {key: frozen([row[k] for row in rows[:kept]]) for key, rows in self._curves.items()}
+            curves = {key: frozen(rows[:kept, k]) for key, rows in self._curves.items()}
             runs[name] = RunHistory(**curves, status="ok" if bad is None else f"diverged at epoch {bad}")
         return History(runs=runs, events=tuple(self.events))
 

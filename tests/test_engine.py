@@ -161,3 +161,15 @@ def test_update_takes_live_settings_and_refuses_the_rest():
     assert not trainer.update(dataclasses.replace(SMALL, hidden=(4, 4)))
     assert not trainer.update(dataclasses.replace(SMALL, lr=0.5))
     assert trainer.config.p == (0.1, 0.1)
+
+
+def test_raising_epochs_after_the_end_goes_on_with_the_same_history():
+    short = Trainer(dataclasses.replace(SMALL, epochs=2))
+    short.run()
+    assert short.finished and short.update(dataclasses.replace(SMALL, epochs=7))
+    history = short.run()  # past the room the first 2 epochs made for the curves
+    alone = Trainer(dataclasses.replace(SMALL, epochs=7)).run()
+    for name in ("dropout", "twin"):
+        assert history.runs[name].epochs == 7
+        assert np.array_equal(history.runs[name].val_loss, alone.runs[name].val_loss)
+        assert np.array_equal(history.runs[name].optimized_loss, alone.runs[name].optimized_loss)
