@@ -68,7 +68,7 @@ def _forget(worker: Worker, run_id: int) -> None:
     """A LiveRun was garbage-collected (its session is gone): its worker drops the run. Never waits: any thread may call it."""
     worker.runs -= 1
     try:
-        worker.request(run_id, "drop", wait=False)
+        worker.send(run_id, "drop")
     except WorkerGone:
         pass
 
@@ -94,6 +94,7 @@ class LiveRun:
         self._lock = threading.RLock()  # one restart at a time
         self.lost: str | None = None  # set when the run had to start again on a new worker: the page says so once
         self._config = config
+        self._speed: float | None = None  # the speed limit the worker has
         self._start(config)
         LiveRun._all.add(self)
         if page_open is not None:
@@ -102,6 +103,8 @@ class LiveRun:
     def _start(self, config: RunConfig) -> None:
         self._worker, self._id = POOL.place(), next(_run_ids)
         self._worker.request(self._id, "create", config, None if self._page_open else IDLE_STOP)
+        if self._speed is not None:  # a restart on a new worker keeps the page's speed limit
+            self._worker.request(self._id, "set_speed", self._speed)
         self._finalizer = weakref.finalize(self, _forget, self._worker, self._id)
 
     def _call(self, op: str, *args):
@@ -155,7 +158,9 @@ class LiveRun:
     # --- control -----------------------------------------------------------------------------
     def set_speed(self, epochs_per_second: float | None) -> None:
         """Modifies: the speed limit, counted from now (a class can watch 300 epochs instead of a blink)."""
-        self._call("set_speed", epochs_per_second)
+        if epochs_per_second != self._speed:  # every page run sets it: ask the worker only when it changes
+            self._call("set_speed", epochs_per_second)
+            self._speed = epochs_per_second
 
     def play(self) -> None:
         """Modifies: the run trains in its turns until Pause, its last epoch, or its page is gone."""
@@ -177,6 +182,8 @@ class LiveRun:
 
     def update(self, config: RunConfig) -> bool:
         """Modifies: live settings in place (see Trainer.update); False when a reset is needed."""
+        if config == self._config:  # every page run hands in its settings: ask the worker only when they change
+            return True
         applied, self._config = self._call("update", config)
         return applied
 
@@ -211,7 +218,7 @@ class LiveRun:
         if gone and not self._gone:
             self._gone = True
             try:
-                self._worker.request(self._id, "pause", wait=False)
+                self._worker.send(self._id, "pause")
             except WorkerGone:
                 pass
         elif not gone:

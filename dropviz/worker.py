@@ -70,23 +70,34 @@ class Worker:
         self.playing = 0  # runs of this worker playing, as of its last answer
         threading.Thread(target=self._read, name="dropviz-worker-reader", daemon=True).start()
 
-    def request(self, run_id: int, op: str, *args, wait: bool = True):
-        """Sends op(run_id, *args) to the worker; with wait, returns its value (raises WorkerGone, WorkerError)."""
+    def request(self, run_id: int, op: str, *args):
+        """op(run_id, *args) in the worker, waited for: its value (raises WorkerGone, WorkerError)."""
+        return self.submit(run_id, op, *args).result(REQUEST_TIMEOUT)
+
+    def submit(self, run_id: int, op: str, *args) -> Future:
+        """Sends op(run_id, *args) to the worker without waiting: a Future of its value."""
+        future: Future = Future()
+        self._send(run_id, op, args, future)
+        return future
+
+    def send(self, run_id: int, op: str, *args) -> None:
+        """Sends op(run_id, *args) and forgets it: the answer is dropped. Never waits (a finalizer may call it)."""
+        self._send(run_id, op, args, None)
+
+    def _send(self, run_id: int, op: str, args: tuple, future: Future | None) -> None:
         if op not in OPS:
             raise ValueError(f"unknown op {op!r}")
-        future: Future = Future()
         with self._send_lock:
             if not self.alive:
                 raise WorkerGone("the training process has ended")
             request_id = next(self._ids)
-            if wait:
+            if future is not None:
                 self._pending[request_id] = future
             try:
                 self._connection.send((request_id, run_id, op, args))
             except OSError as error:
                 self._pending.pop(request_id, None)
                 raise WorkerGone("the training process has ended") from error
-        return future.result(REQUEST_TIMEOUT) if wait else None
 
     def stop(self) -> None:
         """Modifies: ends the process (its runs are lost)."""
@@ -110,6 +121,10 @@ class Worker:
         for future in pending.values():
             future.set_exception(WorkerGone("the training process has ended"))
         self._connection.close()
+        try:
+            self.process.wait(5)  # reaped: no zombie left behind
+        except subprocess.TimeoutExpired:
+            self.process.kill()
 
 
 # --- child side ------------------------------------------------------------------------------------
