@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit_client import StreamlitSession
 
+from dropviz.live import PAGE_CHECK, RELEASE_AFTER
 from tests.harness import CHART, CHROMIUM_ARGS, PAINT_PROBE, READY, find_chromium, free_port, server_pid, streamlit_server
 
 STATUS = re.compile(r"^\*\*Epoch (\d+)\*\* of \d+ · step (\d+)")
@@ -403,18 +404,31 @@ async def churn(cycles: int, overlap: int, hold: float, query: str) -> None:
                           f"median {frames:.0f} frames, {sum(len(x.session.errors) for x in recent)} errors")
 
         await asyncio.gather(*(cycle() for _ in range(cycles)))
+        await _second_round(cycle, cycles, last_close, pid)
         since = time.monotonic() - last_close[0]
         steps = []
         for _ in range(5):
             steps.append(await _cpu_percent(lambda: _tree(pid), 1.0))
         print(f"  server CPU in each second after the last close (from +{since:.1f} s): "
               + ", ".join(f"{x:.0f} %" for x in steps) + " (a LiveRun stops when its session disconnects)")
-        print(f"  after: RSS {_rss_mb(pid):.0f} MB ({(_rss_mb(pid) - base_mb) / max(1, cycles):+.1f} MB per cycle), "
+        print(f"  after: RSS {_rss_mb(pid):.0f} MB ({(_rss_mb(pid) - base_mb) / max(1, 2 * cycles):+.1f} MB per cycle over both rounds, "
+              f"the second worker's start included), "
               f"{_status_kb(pid, 'Threads')} threads, peak {_status_kb(pid, 'VmHWM') / 1024:.0f} MB (server process)")
         errors = [e for s in done for e in s.session.errors]
         tracebacks, log_lines = _log_problems(log)
         print(f"  errors: {len(errors)} from sessions, {tracebacks} incidents (tracebacks) in the server log"
               + "".join(f"\n      {e}" for e in list(dict.fromkeys(errors))[:5]) + "".join(f"\n      log: {line}" for line in log_lines))
+
+
+async def _second_round(cycle, cycles: int, last_close: list[float], pid: int) -> None:
+    """Waits until the closed pages' runs are dropped (live.RELEASE_AFTER), then churns as much again: memory must level off."""
+    wait = RELEASE_AFTER + 2 * PAGE_CHECK + 2.0 - (time.monotonic() - last_close[0])
+    await asyncio.sleep(max(0.0, wait))
+    first = _rss_mb(pid)
+    print(f"  {RELEASE_AFTER + 2 * PAGE_CHECK + 2.0:.0f} s after the last close (closed pages' runs dropped): RSS {first:.0f} MB; "
+          f"{cycles} cycles more:")
+    await asyncio.gather(*(cycle() for _ in range(cycles)))
+    print(f"  after the second round: RSS {_rss_mb(pid):.0f} MB ({(_rss_mb(pid) - first) / max(1, cycles):+.1f} MB per cycle)")
 
 
 def _summary(rows: list[dict]) -> None:

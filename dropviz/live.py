@@ -4,7 +4,7 @@ The page asks for frames; training goes on between them in the worker, round-rob
 placed there. The server starts one worker per core, on first use, and places each new run on the
 worker with the fewest. A run whose page is gone (tab closed, network lost: the page_open check the
 page hands in) is paused by a watcher thread within PAGE_CHECK seconds, and dropped from its worker
-when the page's session is forgotten. Without a page_open check, a run pauses after IDLE_STOP seconds
+RELEASE_AFTER seconds later, or when the page's session is forgotten. Without a page_open check, a run pauses after IDLE_STOP seconds
 without a frame or snapshot. If a worker dies, its runs start again from epoch 0 on a new one, and say so.
 Experiments (ExperimentJob) run in this process, in threads, taking turns under TRAINING_SLOTS.
 """
@@ -25,9 +25,14 @@ from .worker import Worker, WorkerGone
 
 IDLE_STOP = 2.0  # without a page_open check: seconds without a frame or snapshot after which a playing run pauses
 PAGE_CHECK = 0.5  # seconds between two looks at every run's page
+# A page gone this long has its run dropped from its worker, to free the memory (a trainer of the default preset holds
+# about 2 MB). Streamlit forgets a disconnected session only after server.disconnectedSessionTTL (2 minutes), and a
+# page that comes back after this starts again from epoch 0 and says so.
+RELEASE_AFTER = 30.0
 WORKERS = max(1, os.cpu_count() or 1)  # training processes: one per core
 TRAINING_SLOTS = threading.BoundedSemaphore(WORKERS)  # busy experiment threads in this process, server-wide
 LOST = "The training process stopped (the server ran short of memory or was restarted): this run started again from epoch 0."
+RELEASED = f"This page was away for more than {RELEASE_AFTER:.0f} s, and its run was dropped to free memory: it started again from epoch 0."
 
 
 class _Pool:
@@ -90,8 +95,9 @@ class LiveRun:
         A busy server can take seconds between frames, so "no frame lately" is not "nobody watching".
         """
         self._page_open = page_open
-        self._gone = False  # the page_open check said so, and the run was paused for it
-        self._lock = threading.RLock()  # one restart at a time
+        self._gone_since: float | None = None  # when the page_open check first said the page was gone (the run paused)
+        self._released = False  # gone for RELEASE_AFTER: its worker dropped the run
+        self._lock = threading.RLock()  # one restart or release at a time
         self.lost: str | None = None  # set when the run had to start again on a new worker: the page says so once
         self._config = config
         self._speed: float | None = None  # the speed limit the worker has
@@ -108,18 +114,32 @@ class LiveRun:
         self._finalizer = weakref.finalize(self, _forget, self._worker, self._id)
 
     def _call(self, op: str, *args):
-        """op on the run in its worker; if the worker died, once more on a new worker with the run started again."""
-        worker = self._worker
+        """op on the run in its worker; if the worker died or dropped the run, once more with the run started again."""
+        with self._lock:
+            if self._released:
+                self._restart(RELEASED)
+            worker = self._worker
         try:
             return worker.request(self._id, op, *args)
         except WorkerGone:
             with self._lock:
                 if self._worker is worker:
-                    self._finalizer.detach()
-                    worker.runs -= 1
-                    self._start(self._config)
-                    self.lost = LOST
+                    self._release()
+                    self._restart(LOST)
             return self._worker.request(self._id, op, *args)
+
+    def _release(self) -> None:
+        """Modifies: the run is no longer counted on its worker (call under the lock)."""
+        if not self._released:
+            self._finalizer.detach()
+            self._worker.runs -= 1
+            self._released = True
+
+    def _restart(self, why: str) -> None:
+        """Modifies: the run starts again from epoch 0 on a worker, and says why (call under the lock, once released)."""
+        self._start(self._config)
+        self._released = False
+        self.lost = why
 
     # --- read ------------------------------------------------------------------------------
     def state(self) -> tuple[bool, bool]:
@@ -164,7 +184,6 @@ class LiveRun:
 
     def play(self) -> None:
         """Modifies: the run trains in its turns until Pause, its last epoch, or its page is gone."""
-        self._gone = False
         self._call("play")
 
     def pause(self) -> None:
@@ -212,17 +231,24 @@ class LiveRun:
             run._check_page()
 
     def _check_page(self) -> None:
+        """Pauses the run when its page is gone; after RELEASE_AFTER seconds gone, its worker drops it (memory)."""
         if self._page_open is None:
             return
-        gone = not self._page_open()
-        if gone and not self._gone:
-            self._gone = True
+        if self._page_open():
+            self._gone_since = None
+            return
+        with self._lock:
+            if self._released:
+                return
             try:
-                self._worker.send(self._id, "pause")
+                if self._gone_since is None:
+                    self._gone_since = time.monotonic()
+                    self._worker.send(self._id, "pause")
+                elif time.monotonic() - self._gone_since > RELEASE_AFTER:
+                    self._worker.send(self._id, "drop")
+                    self._release()
             except WorkerGone:
                 pass
-        elif not gone:
-            self._gone = False
 
 
 _watcher_lock = threading.Lock()

@@ -210,6 +210,21 @@ def test_a_run_stops_when_its_page_is_gone_not_when_frames_are_late(monkeypatch)
     assert _steps(run) == steps
 
 
+def test_a_run_whose_page_stays_away_is_dropped_from_its_worker_and_starts_again_if_it_comes_back(monkeypatch, one_worker):
+    monkeypatch.setattr(live, "RELEASE_AFTER", 0.5)
+    page = {"open": True}
+    run = LiveRun(CONFIG, page_open=lambda: page["open"])
+    run.play()
+    _wait(lambda: _steps(run) > 20)
+    page["open"] = False
+    _wait(lambda: one_worker.workers[0].runs == 0, timeout=live.PAGE_CHECK * 2 + 2.0)  # paused, then dropped
+    with pytest.raises(worker.WorkerError, match="KeyError"):
+        one_worker.workers[0].request(run._id, "state")
+    page["open"] = True  # the page came back: its run starts again, and the page says why
+    assert run.frame().status.startswith("**Epoch 0**") and "was away" in run.lost
+    assert one_worker.workers[0].runs == 1
+
+
 def test_a_speed_limit_holds_the_epochs_per_second():
     run = LiveRun(RunConfig(n_train=40, hidden=(4,), p=(0.5,), batch_size=8, epochs=5000))
     run.set_speed(20.0)
