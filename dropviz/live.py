@@ -4,7 +4,8 @@ The page asks for frames; training goes on between them in the worker, round-rob
 placed there. The server starts one worker per core, on first use, and places each new run on the
 worker with the fewest. A run whose page is gone (tab closed, network lost: the page_open check the
 page hands in) is paused by a watcher thread within PAGE_CHECK seconds, and dropped from its worker
-RELEASE_AFTER seconds later, or when the page's session is forgotten. Without a page_open check, a run pauses after IDLE_STOP seconds
+RELEASE_AFTER seconds later, or when the page's session is forgotten. The same watcher keeps the workers
+fair: when one has two playing runs more than another (students left), it moves a playing run over. Without a page_open check, a run pauses after IDLE_STOP seconds
 without a frame or snapshot. If a worker dies, its runs start again from epoch 0 on a new one, and say so.
 Experiments (ExperimentJob) run in this process, in threads, taking turns under TRAINING_SLOTS.
 """
@@ -21,7 +22,7 @@ from typing import ClassVar
 from .config import RunConfig
 from .frames import Frame
 from .records import Snapshot
-from .worker import Worker, WorkerGone
+from .worker import Worker, WorkerError, WorkerGone
 
 IDLE_STOP = 2.0  # without a page_open check: seconds without a frame or snapshot after which a playing run pauses
 PAGE_CHECK = 0.5  # seconds between two looks at every run's page
@@ -44,14 +45,22 @@ class _Pool:
         self._lock = threading.Lock()
 
     def place(self) -> Worker:
-        """The worker with the fewest runs (started if there are fewer than size alive); counts the new run."""
+        """The worker with the fewest playing runs, then fewest runs (started if fewer than size are alive); counts the new run."""
         with self._lock:
             self.workers = [worker for worker in self.workers if worker.alive]
             if len(self.workers) < self.size:
                 self.workers.append(Worker())
-            worker = min(self.workers, key=lambda w: w.runs)
+            worker = min(self.workers, key=lambda w: (w.playing, w.runs))
             worker.runs += 1
             return worker
+
+    def unbalanced(self) -> tuple[Worker, Worker] | None:
+        """(busiest, idlest) when their playing runs differ by 2 or more: one run should move."""
+        workers = [worker for worker in list(self.workers) if worker.alive]
+        if len(workers) < 2:
+            return None
+        busiest, idlest = max(workers, key=lambda w: w.playing), min(workers, key=lambda w: w.playing)
+        return (busiest, idlest) if busiest.playing - idlest.playing >= 2 else None
 
     def playing(self) -> int:
         """Runs playing on all workers, as of their last answers."""
@@ -114,19 +123,33 @@ class LiveRun:
         self._finalizer = weakref.finalize(self, _forget, self._worker, self._id)
 
     def _call(self, op: str, *args):
-        """op on the run in its worker; if the worker died or dropped the run, once more with the run started again."""
+        """op on the run in its worker; if the worker died or dropped the run, once more with the run started again.
+
+        Under the run's lock: the page watcher may move the run to another worker, never in the middle of a call.
+        """
         with self._lock:
             if self._released:
                 self._restart(RELEASED)
-            worker = self._worker
-        try:
-            return worker.request(self._id, op, *args)
-        except WorkerGone:
-            with self._lock:
-                if self._worker is worker:
-                    self._release()
-                    self._restart(LOST)
-            return self._worker.request(self._id, op, *args)
+            try:
+                return self._worker.request(self._id, op, *args)
+            except WorkerGone:
+                self._release()
+                self._restart(LOST)
+                return self._worker.request(self._id, op, *args)
+
+    def _move(self, to: Worker) -> bool:
+        """Modifies: the run goes on in worker `to`, exactly where it was. False when it was not playing (not moved)."""
+        with self._lock:
+            if self._released or not self._worker.request(self._id, "state")[0]:
+                return False
+            moving = self._worker.request(self._id, "hand_over")
+            to.request(self._id, "adopt", moving)
+            self._finalizer.detach()
+            self._worker.runs -= 1
+            to.runs += 1
+            self._worker = to
+            self._finalizer = weakref.finalize(self, _forget, to, self._id)
+            return True
 
     def _release(self) -> None:
         """Modifies: the run is no longer counted on its worker (call under the lock)."""
@@ -227,8 +250,18 @@ class LiveRun:
 
     @classmethod
     def _check_pages(cls) -> None:
+        """Pauses the runs of pages gone; then, if one worker has 2 playing runs more than another, moves one over."""
         for run in list(cls._all):
             run._check_page()
+        pair = POOL.unbalanced()
+        if pair is not None:
+            busiest, idlest = pair
+            for run in [run for run in list(cls._all) if run._worker is busiest]:
+                try:
+                    if run._move(idlest):
+                        break
+                except (WorkerGone, WorkerError):
+                    continue  # a worker died meanwhile: the runs restart on their next call
 
     def _check_page(self) -> None:
         """Pauses the run when its page is gone; after RELEASE_AFTER seconds gone, its worker drops it (memory)."""

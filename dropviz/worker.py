@@ -114,6 +114,8 @@ class Worker:
                     future.set_result(value) if ok else future.set_exception(WorkerError(value))
         except (EOFError, OSError):
             pass
+        except Exception:  # noqa: BLE001 - an answer this process cannot load: the stream is lost, and so is the worker
+            self.process.kill()
         with self._send_lock:
             self.alive = False
             self.playing = 0
@@ -167,6 +169,13 @@ class _Runs:
 
     def drop(self, run_id: int) -> None:
         self.runs.pop(run_id, None)
+
+    def hand_over(self, run_id: int) -> _Run:
+        """The run, trainer and all, taken out of this worker to go on in another (adopt)."""
+        return self.runs.pop(run_id)
+
+    def adopt(self, run_id: int, run: _Run) -> None:
+        self.runs[run_id] = run
 
     def play(self, run_id: int) -> None:
         run = self.runs[run_id]
@@ -245,8 +254,8 @@ class _Runs:
         return False
 
 
-OPS = frozenset({"create", "drop", "play", "pause", "step", "reset", "update", "set_speed", "state", "frame",
-                 "snapshot", "read"})
+OPS = frozenset({"create", "drop", "hand_over", "adopt", "play", "pause", "step", "reset", "update", "set_speed", "state",
+                 "frame", "snapshot", "read"})
 
 
 def serve(connection: Connection) -> None:
@@ -276,7 +285,9 @@ def serve(connection: Connection) -> None:
 
 
 if __name__ == "__main__":
+    from dropviz.worker import serve as module_serve  # the module's own classes: what it pickles, the server can load
+
     try:
-        serve(Connection(int(sys.argv[1])))
+        module_serve(Connection(int(sys.argv[1])))
     except (BrokenPipeError, ConnectionResetError):  # the server ended while an answer was on its way
         pass

@@ -225,6 +225,30 @@ def test_a_run_whose_page_stays_away_is_dropped_from_its_worker_and_starts_again
     assert one_worker.workers[0].runs == 1
 
 
+def test_when_students_leave_a_worker_a_playing_run_moves_to_it_and_goes_on_where_it_was(monkeypatch):
+    pool = live._Pool(2)
+    monkeypatch.setattr(live, "POOL", pool)
+    try:
+        runs = [LiveRun(CONFIG, page_open=lambda: True) for _ in range(4)]
+        for run in runs:
+            run.play()
+        first, second = pool.workers
+        assert [run._worker for run in runs].count(first) == 2  # placed two and two
+        for run in runs:
+            if run._worker is second:
+                run.pause()  # their students left: 2 playing on one worker, none on the other
+        moving = [run for run in runs if run._worker is first]
+        steps = {id(run): _steps(run) for run in moving}
+        _wait(lambda: first.playing == 1 and second.playing == 1, timeout=live.PAGE_CHECK * 2 + 2.0)
+        moved = next(run for run in moving if run._worker is second)
+        assert moved.playing and _steps(moved) >= steps[id(moved)] > 0  # the same run, trained on
+        _wait(lambda: _steps(moved) > steps[id(moved)] + 20)
+        for run in runs:
+            run.stop()
+    finally:
+        pool.stop()
+
+
 def test_a_speed_limit_holds_the_epochs_per_second():
     run = LiveRun(RunConfig(n_train=40, hidden=(4,), p=(0.5,), batch_size=8, epochs=5000))
     run.set_speed(20.0)
