@@ -29,11 +29,11 @@ TICK = 0.1
 # therefore follows how long its frames take (_pace), up to MAX_TICK.
 MAX_TICK = 4.0
 TICK_MARGIN = 1.25  # a tick at least this many times a frame's making
-# Frames per second the whole server sends, shared by the sessions that play. The workers make the frames; this
-# process still runs a script per frame (about 14 ms of it, bench/load.py at N=30). Without a share, 30 sessions
-# asked for 300 frames/s and got none. N=30 on 2 cores: at 60, 1.25 frames/s and 6 epochs/s each, none frozen;
-# at 40, 8.6 epochs/s but one session froze; at 20, 0.58 frames/s and 7.7 epochs/s.
-SERVER_FRAMES = 60.0
+# Frames per second the whole server sends, shared by the sessions that play: about what it can make and relay
+# (bench/load.py measured 25-35 in all at N=30; the page server runs a script per frame, ~14 ms of its time).
+# Asking for more only gets frames cut short: at 60, N=30 got 6 epochs/s and 1.0 frames/s each and N=60 froze
+# (no frame in 12 s); at 30, N=10 got 19.6 epochs/s and 2.6 frames/s, N=30 10.4 and 0.92, N=60 4.7 and 0.42.
+SERVER_FRAMES = 30.0
 SPEEDS = {3: 3.0, 10: 10.0, 30: 30.0, 100: 100.0, 300: 300.0, "max": None}  # the speed slider: epochs per second
 # Presentation mode: no sidebar, larger type, for a projector at the back of a classroom.
 PRESENTATION_CSS = """<style>
