@@ -18,7 +18,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from dropviz import exports, ui
 from dropviz.experiments import EXPERIMENTS, Inputs
 from dropviz.frames import PLOT_CONFIG
-from dropviz.live import ExperimentJob, LiveRun
+from dropviz.live import POOL, ExperimentJob, LiveRun
 from dropviz.live_chart import live_chart, preload_plotly, serve_plotly_js
 
 # Seconds between frames while playing: the browser asks for a frame every tick. With the live charts changing
@@ -266,6 +266,7 @@ def experiments_view() -> None:
 st.set_page_config(page_title="dropviz: dropout, live", page_icon="🎲", layout="wide")
 serve_plotly_js(Path(__file__).resolve().parent)
 preload_plotly()
+POOL.start()  # once per server in effect: the training workers load while this page is made
 _state()
 config, warnings = ui.controls()
 for warning in st.session_state.url_warnings + warnings:

@@ -44,6 +44,13 @@ class _Pool:
         self.workers: list[Worker] = []
         self._lock = threading.Lock()
 
+    def start(self) -> None:
+        """Modifies: starts the workers not yet running, so that they load while the first page is being made."""
+        with self._lock:
+            self.workers = [worker for worker in self.workers if worker.alive]
+            while len(self.workers) < self.size:
+                self.workers.append(Worker())
+
     def place(self) -> Worker:
         """The worker with the fewest playing runs, then fewest runs (started if fewer than size are alive); counts the new run."""
         with self._lock:

@@ -28,6 +28,9 @@ from pathlib import Path
 
 SLICE = 0.02  # seconds of training per turn: short, so a frame, a Pause or another run never waits long
 IDLE_PAUSE = 0.02  # seconds a worker sleeps when its playing runs are all at their speed limit
+# A new worker loads the compiled training kernel (about 1 s of CPU) once it has been idle this long: after the
+# first page has drawn, which the browser does on the same cores, and usually before the first Play.
+WARM_UP_AFTER = 2.0
 REQUEST_TIMEOUT = 60.0  # seconds; a worker answers within a turn plus its queue of requests
 WORKER_ENV = {
     **{name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},  # one core per worker
@@ -260,10 +263,12 @@ OPS = frozenset({"create", "drop", "hand_over", "adopt", "play", "pause", "step"
 
 def serve(connection: Connection) -> None:
     """The worker's loop: answer every waiting request, then one turn of training; ends when the parent does."""
+    from . import engine, frames  # noqa: F401 - loaded now, while the server makes the first page, not at its first request
+
     runs, warm = _Runs(), False
     while True:
         trained = runs.train_turn() if runs.playing else False
-        timeout = 0 if trained else (IDLE_PAUSE if runs.playing else None if warm else 0.5)
+        timeout = 0 if trained else (IDLE_PAUSE if runs.playing else None if warm else WARM_UP_AFTER)
         if not connection.poll(timeout):
             if not warm and not runs.playing:  # idle before its first Play: load the compiled kernel now
                 from .kernel import warm_up
