@@ -43,7 +43,7 @@ from torch import nn, optim
 
 from dropviz.config import RunConfig
 from dropviz.data import make_dataset
-from dropviz.engine import BACKENDS, Trainer, choose_backend, evaluate, initial_parameters
+from dropviz.engine import BACKENDS, GRID, Trainer, choose_backend, evaluate, initial_parameters
 
 WORKLOADS = {
     "playground": RunConfig(
@@ -187,7 +187,7 @@ def speeds(config: RunConfig, repeats: int, seconds: float) -> dict[str, list[fl
 
 
 def grid_ms(config: RunConfig, repeats: int) -> list[float]:
-    """ms per run of the 100 x 100 boundary grid, cache cleared before each call."""
+    """ms per run of the GRID x GRID boundary grid, cache cleared before each call."""
     trainer = Trainer(config)
     trainer.advance(0.05)  # trained weights, not the initial ones
     trainer.grid_proba()
@@ -225,7 +225,7 @@ def main() -> None:
             median = statistics.median(values)
             print(f"{workload:<11} {engine:<14} {MODELS[engine]:<9} {median:>14.0f} {min(values):>8.0f} {max(values):>8.0f} {median / plain:>12.1f}x")
     print()
-    print(f"{'workload':<11} {'boundary grid (100 x 100), ms per run':<40} {'median':>7} {'min':>7} {'max':>7}")
+    print(f"{'workload':<11} {f'boundary grid ({GRID} x {GRID}), ms per run':<40} {'median':>7} {'min':>7} {'max':>7}")
     for workload, values in grids.items():
         print(f"{workload:<11} {'Trainer.grid_proba(), cache cleared':<40} {statistics.median(values):>7.2f} {min(values):>7.2f} {max(values):>7.2f}")
 
