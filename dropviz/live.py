@@ -1,12 +1,13 @@
 """LiveRun: a page's handle on one run, which lives and trains in a worker process (dropviz/worker.py).
 
 The page asks for frames; training goes on between them in the worker, round-robin with the other runs
-placed there. The server starts one worker per core, on first use, and places each new run on the
-worker with the fewest. A run whose page is gone (tab closed, network lost: the page_open check the
-page hands in) is paused by a watcher thread within PAGE_CHECK seconds, and dropped from its worker
-RELEASE_AFTER seconds later, or when the page's session is forgotten. The same watcher keeps the workers
-fair: when one has two playing runs more than another (students left), it moves a playing run over. Without a page_open check, a run pauses after IDLE_STOP seconds
-without a frame or snapshot. If a worker dies, its runs start again from epoch 0 on a new one, and say so.
+placed there. The server starts one worker per core with its first page, and places each new run on the
+worker with the fewest playing runs. A watcher thread looks at every page each PAGE_CHECK seconds: a run
+whose page is gone (tab closed, network lost: the page_open check the page hands in) is paused, and
+dropped from its worker RELEASE_AFTER seconds later (or when Streamlit forgets the session); when one
+worker has two playing runs more than another (students left), a playing run moves over. Without a
+page_open check, a run pauses after IDLE_STOP seconds without a frame or snapshot. If a worker dies, its
+runs start again from epoch 0 on a new one, and say so.
 Experiments (ExperimentJob) run in this process, in threads, taking turns under TRAINING_SLOTS.
 """
 
@@ -113,7 +114,7 @@ class LiveRun:
         self._page_open = page_open
         self._gone_since: float | None = None  # when the page_open check first said the page was gone (the run paused)
         self._released = False  # gone for RELEASE_AFTER: its worker dropped the run
-        self._lock = threading.RLock()  # one restart or release at a time
+        self._lock = threading.RLock()  # one call, restart, move or release at a time
         self.lost: str | None = None  # set when the run had to start again on a new worker: the page says so once
         self._config = config
         self._speed: float | None = None  # the speed limit the worker has
