@@ -124,6 +124,28 @@ def test_play_starts_training_and_pause_stops_it():
     assert next(b.label for b in at.button) == "Play"
 
 
+def test_a_run_whose_training_process_died_starts_again_and_the_page_says_so(monkeypatch):
+    from dropviz import live
+
+    pool = live._Pool(1)
+    monkeypatch.setattr(live, "POOL", pool)  # app.py takes POOL from dropviz.live on each run
+    try:
+        at = _app()
+        for _ in range(3):
+            _button(at, "Step").click().run()
+        assert _trainer(at).step_count == 3
+        pool.workers[0].process.kill()
+        pool.workers[0].process.wait(5)
+        at.run()
+        assert not at.exception, at.exception
+        assert any("started again from epoch 0" in warning.value for warning in at.warning)
+        assert _trainer(at).step_count == 0 and at.markdown[0].value  # a fresh run, drawn
+        at.run()
+        assert not any("started again" in warning.value for warning in at.warning)  # said once
+    finally:
+        pool.stop()
+
+
 def test_toggle_and_p_keep_the_weights_and_restart_on_architecture_change():
     at = _app()
     for _ in range(3):
