@@ -7,6 +7,7 @@ worker process while the browser paints, and a fragment tick asks it for a frame
 from __future__ import annotations
 
 import operator
+import os
 import time
 from pathlib import Path
 from urllib.parse import urlencode
@@ -29,11 +30,13 @@ TICK = 0.1
 # therefore follows how long its frames take (_pace), up to MAX_TICK.
 MAX_TICK = 4.0
 TICK_MARGIN = 1.25  # a tick at least this many times a frame's making
-# Frames per second the whole server sends, shared by the sessions that play: about what it can make and relay
-# (bench/load.py measured 25-35 in all at N=30; the page server runs a script per frame, ~14 ms of its time).
-# Asking for more only gets frames cut short: at 60, N=30 got 6 epochs/s and 1.0 frames/s each and N=60 froze
-# (no frame in 12 s); at 30, N=10 got 19.6 epochs/s and 2.6 frames/s, N=30 10.4 and 0.92, N=60 4.7 and 0.42.
-SERVER_FRAMES = 30.0
+# Frames per second the whole server sends, shared by the sessions that play: about what it can make and relay.
+# The workers make frames on every core; this process relays them, a script per frame (~14 ms of its one
+# interpreter, so about 70/s at most on any machine). bench/load.py on 2 cores measured 25-35 in all at N=30, and
+# asking for more only got frames cut short: at 60, N=30 got 6 epochs/s and 1.0 frames/s each and N=60 froze (no
+# frame in 12 s); at 30, N=10 got 19.6 epochs/s and 2.6 frames/s, N=30 10.4 and 0.92, N=60 4.7 and 0.42.
+# 15 per core up to 60 is that measure, scaled (not measured on more cores).
+SERVER_FRAMES = min(15.0 * (os.cpu_count() or 1), 60.0)
 SPEEDS = {3: 3.0, 10: 10.0, 30: 30.0, 100: 100.0, 300: 300.0, "max": None}  # the speed slider: epochs per second
 # Presentation mode: no sidebar, larger type, for a projector at the back of a classroom.
 PRESENTATION_CSS = """<style>
