@@ -366,7 +366,7 @@ def command_trace(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if size > MAX_TRACE_BYTES:
         raise UsageError(f"--steps {steps}: the trace would take about {size / 2**30:.1f} GiB; take fewer steps or a smaller network")
     path = _check_out(args.out)
-    trainer = Trainer(config)
+    trainer = Trainer(config, backend="exact")  # float64: the recipe above recomputes each loss to 1e-9
     try:
         trace = trainer.trace(steps)
     except ValueError as error:  # n_train not a multiple of batch_size

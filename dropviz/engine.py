@@ -16,23 +16,27 @@ import numpy as np
 from .config import RunConfig, weight_count
 from .data import EXTENT, make_dataset
 from .fastnet import NumpyNet, cross_entropy
-from .kernel import NumbaNet
+from .kernel import NumbaNet, NumbaNet32
 from .records import RUN_NAMES, Event, History, LayerParams, RunHistory, Snapshot, StepTrace, frozen
 
 GRID = 64  # decision-boundary grid points per axis: the browser smooths the image; 100 cost 2.4x the time per frame
 # A run has diverged when a loss is not finite, or when it is this confidently wrong on its own training
 # data (a coin flip scores ln 2 = 0.69): the stable cross-entropy rarely overflows, the weights run away first.
 DIVERGED_TRAIN_LOSS = 100.0
-BACKENDS = {"numpy": NumpyNet, "numba": NumbaNet}  # "torch" (model.TorchNet) is imported only when asked for
+# "numba32" trains the app's small networks; "numba" is the same kernel in float64, checked against "torch" (model.TorchNet,
+# imported only when asked for) and "numpy" step for step.
+BACKENDS = {"numpy": NumpyNet, "numba": NumbaNet, "numba32": NumbaNet32}
 # Up to this many parameters in all stacked models the compiled kernel trains. Alone it ties with NumPy at
 # (128, 128) for two models (bench/engine.py), but it runs without the GIL: on a server, NumPy's many small
 # calls starve behind the page's Python threads (bench/load.py). Above it (sweeps of many models) BLAS wins.
 COMPILED_MAX_PARAMETERS = 150_000
 
 
-def choose_backend(hidden: tuple[int, ...], models: int) -> str:
-    """The fastest training path for this shape: "numba" for small networks, "numpy" for large ones."""
-    return "numba" if models * weight_count(hidden) <= COMPILED_MAX_PARAMETERS else "numpy"
+def choose_backend(hidden: tuple[int, ...], models: int, exact: bool = False) -> str:
+    """The fastest training path for this shape: "numba32" for small networks ("numba" when exact), "numpy" for large."""
+    if models * weight_count(hidden) > COMPILED_MAX_PARAMETERS:
+        return "numpy"
+    return "numba" if exact else "numba32"
 LIVE_FIELDS = ("dropout", "p", "p_input", "epochs")  # settings that change mid-training without a reset
 
 
@@ -72,14 +76,16 @@ class Trainer:
     """Trains both runs. Every public method but snapshot(), history() and the properties modifies it."""
 
     def __init__(self, config: RunConfig, backend: str = "auto"):
-        """backend: "auto" (choose_backend), "numba", "numpy", or "torch" (autograd, the reference: slow)."""
+        """backend: "auto" (choose_backend: float32 for small networks, as PyTorch), "exact" (the same, float64
+        throughout: what the tests check against torch and a trace records), "numba32", "numba", "numpy", or "torch"
+        (autograd, the reference: slow)."""
         self.config = config
         self.data = make_dataset(config.dataset, config.n_train, config.n_val, config.noise, config.label_noise, config.seed)
         self.rng = np.random.default_rng([config.seed, 1])  # batches and masks; data has its own stream
         self.sizes = (2, *config.hidden, 2)
         weights, biases = initial_parameters(self.sizes, np.random.default_rng([config.seed, 2]))
         k = len(RUN_NAMES)
-        self.backend = choose_backend(config.hidden, k) if backend == "auto" else backend
+        self.backend = choose_backend(config.hidden, k, exact=backend == "exact") if backend in ("auto", "exact") else backend
         # Both runs start from the same weights: (K, in, out) and (K, out).
         self.net = _net_class(self.backend)(
             [np.stack([w] * k) for w in weights],

@@ -51,8 +51,10 @@ def cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nda
 class NumpyNet:
     """K MLPs trained in lockstep on the same batches. Modifies its parameters and optimizer state in train_step only."""
 
+    DTYPE = np.float64  # of the parameters and the optimizer state
+
     def __init__(self, weights, biases, activation: str, optimizer: str, lr: float, momentum: float, weight_decay: float):
-        """weights[l] (K, in, out), biases[l] (K, out): copied in, float64."""
+        """weights[l] (K, in, out), biases[l] (K, out): copied in, as DTYPE."""
         self.activation = activation
         self.optimizer = optimizer
         self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
@@ -60,8 +62,8 @@ class NumpyNet:
         shapes = [(w.shape[1], w.shape[2]) for w in weights]
         total = sum(i * o + o for i, o in shapes)
         # Model k's parameters are row k of one buffer, so the optimizer is a few whole-array ops.
-        self.flat = np.zeros((self.k, total))  # (K, P)
-        self.grad = np.zeros((self.k, total))
+        self.flat = np.zeros((self.k, total), self.DTYPE)  # (K, P)
+        self.grad = np.zeros((self.k, total), self.DTYPE)
         self.W, self.b, self.gW, self.gb = [], [], [], []
         offset = 0
         for (i, o), w, b in zip(shapes, weights, biases):

@@ -12,7 +12,7 @@ from dropviz import engine
 from dropviz.config import RunConfig
 from dropviz.engine import Trainer, initial_parameters
 from dropviz.fastnet import ACTIVATIONS, NumpyNet
-from dropviz.kernel import NumbaNet
+from dropviz.kernel import NumbaNet, NumbaNet32
 from dropviz.model import TorchNet
 
 SIZES = (2, 7, 5, 2)
@@ -87,6 +87,21 @@ def test_train_steps_equal_numpy_and_torch_step_for_step(activation, optimizer, 
     np.testing.assert_allclose(numba_net.logits(x), torch_net.logits(x), rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+def test_the_float32_kernel_follows_the_float64_one_within_float32_rounding(activation, optimizer):
+    weights, biases = _stacked(3)
+    name, momentum = OPTIMIZERS[optimizer]
+    fast, exact = (cls(weights, biases, activation, name, 0.05, momentum, 0.01) for cls in (NumbaNet32, NumbaNet))
+    x, y, drop = _epoch(3, P[3])
+    losses = fast.train_steps(x, y, drop, 0, N, BATCH)
+    assert fast.flat.dtype == np.float32 and losses.dtype == np.float64
+    np.testing.assert_allclose(losses, exact.train_steps(x, y, drop, 0, N, BATCH), rtol=1e-5)
+    for u, v in zip(fast.parameters()[0] + fast.parameters()[1], exact.parameters()[0] + exact.parameters()[1]):
+        np.testing.assert_allclose(u, v, rtol=1e-4, atol=1e-5)
+    assert np.abs(fast.parameters()[0][0] - weights[0]).max() > 1e-3  # it trained: the comparison is not of two starts
+
+
 def test_one_step_at_a_time_equals_one_call_to_the_last_bit():
     k, p = 3, P[3]
     weights, biases = _stacked(k)
@@ -153,12 +168,12 @@ def test_epoch_from_the_trainers_arrays_equals_the_trainers_steps(monkeypatch):
     config = RunConfig(
         dataset="spiral", n_train=53, hidden=(8, 8), activation="tanh", optimizer="sgd", momentum=0.0, lr=0.03, batch_size=10, p=(0.2, 0.2)
     )
-    reference = Trainer(config)
+    reference = Trainer(config, backend="exact")
     reference_losses = []
     for _ in range(reference.steps_per_epoch):
         reference.step()
         reference_losses.append(reference.last_losses)
-    trainer = Trainer(config)
+    trainer = Trainer(config, backend="exact")
     trainer._start_epoch()  # draws the same order and masks as reference's first step did
     net = NumbaNet(*trainer.net.parameters(), config.activation, config.optimizer, config.lr, config.momentum, config.weight_decay)
     np.testing.assert_allclose(
@@ -169,7 +184,7 @@ def test_epoch_from_the_trainers_arrays_equals_the_trainers_steps(monkeypatch):
     monkeypatch.setitem(engine.BACKENDS, "numba", NumbaNet)
     long = dataclasses.replace(config, epochs=3)
     np.testing.assert_allclose(
-        Trainer(long, backend="numba").run().runs["dropout"].val_loss, Trainer(long).run().runs["dropout"].val_loss, rtol=1e-9
+        Trainer(long, backend="numba").run().runs["dropout"].val_loss, Trainer(long, backend="exact").run().runs["dropout"].val_loss, rtol=1e-9
     )
 
 

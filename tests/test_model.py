@@ -79,22 +79,29 @@ def test_masked_forward_and_gradients_match_torch_linear_and_numpy(activation):
         np.testing.assert_allclose(net.gW[l], np.stack([g[l] for g in ref_grads]), rtol=1e-9, atol=1e-14)
 
 
+# "exact": the fast path in float64, to the last digits; "auto": what the app trains with (the compiled kernel in
+# float32, as PyTorch by default), within float32's rounding after 30 steps (measured: losses 2e-7, weights 8e-7).
+PRECISION = {"exact": {"loss": 1e-10, "rtol": 1e-9, "atol": 1e-12, "val": 1e-6}, "auto": {"loss": 1e-5, "rtol": 1e-4, "atol": 1e-5, "val": 1e-6}}
+
+
+@pytest.mark.parametrize("backend", list(PRECISION))
 @pytest.mark.parametrize("optimizer,weight_decay", [("sgd", 0.0), ("sgd", 0.01), ("adam", 0.0), ("adam", 0.01)])
 @pytest.mark.parametrize("activation", list(ACTIVATIONS))
-def test_fast_path_equals_torch_autograd_step_for_step(optimizer, weight_decay, activation):
+def test_fast_path_equals_torch_autograd_step_for_step(optimizer, weight_decay, activation, backend):
     config = RunConfig(
         dataset="moons", n_train=48, hidden=(6, 4), activation=activation, optimizer=optimizer,
         weight_decay=weight_decay, lr=0.05, batch_size=10, p=(0.5, 0.3), p_input=0.2,
     )
-    fast, reference = Trainer(config), Trainer(config, backend="torch")
+    fast, reference, tolerance = Trainer(config, backend=backend), Trainer(config, backend="torch"), PRECISION[backend]
+    assert fast.backend == ("numba" if backend == "exact" else "numba32")
     for _ in range(30):  # 6 epochs, the last batch of each a partial one
         fast.step()
         reference.step()
-        np.testing.assert_allclose(fast.last_losses, reference.last_losses, rtol=1e-10)
+        np.testing.assert_allclose(fast.last_losses, reference.last_losses, rtol=tolerance["loss"])
     for a, b in zip(fast.net.parameters()[0], reference.net.parameters()[0]):
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(a, b, rtol=tolerance["rtol"], atol=tolerance["atol"])
     # Evaluation runs in float32 (PyTorch's default; 19 % more epochs per second than float64), the reference in float64.
-    assert fast.history().runs["dropout"].val_loss == pytest.approx(reference.history().runs["dropout"].val_loss, rel=1e-6)
+    assert fast.history().runs["dropout"].val_loss == pytest.approx(reference.history().runs["dropout"].val_loss, rel=tolerance["val"])
 
 
 def test_dropped_fraction_matches_p_within_binomial_bounds():

@@ -53,7 +53,7 @@ def _trainer_finals(config: RunConfig) -> dict[str, dict[str, float]]:
 def test_seed_zero_is_the_trainers_dropout_run_and_its_twin(hidden):
     config = dataclasses.replace(TINY, hidden=hidden, p=(0.3,) * len(hidden))
     result = p_sweep(config, go_on, seeds=2, p_values=(0.0, 0.3, 0.5))
-    assert result.backend == ("numba" if hidden == (8,) else "numpy")
+    assert result.backend == ("numba32" if hidden == (8,) else "numpy")
     trainer = _trainer_finals(config)
     for m in METRICS:
         assert getattr(result, m)[1, 0] == pytest.approx(trainer["dropout"][m], abs=1e-7), m  # p = 0.3, seed 0 (float32 evaluation)
