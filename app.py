@@ -23,7 +23,7 @@ from dropviz.live import POOL, ExperimentJob, LiveRun
 from dropviz.live_chart import live_chart, preload_plotly, serve_plotly_js
 
 # Seconds between frames while playing: the browser asks for a frame every tick. With the live charts changing
-# in place, headless Chromium here paints a median of 5.7 frames a second (bench/ui.py).
+# in place, headless Chromium here paints a median of 6.8 frames a second (bench/ui.py).
 TICK = 0.1
 # A busy server (a class sharing it) makes a frame slower than TICK; the browser asks for the next one anyway
 # and Streamlit drops the frame in progress, or the finished one not yet sent, for it. Each session's tick
@@ -91,7 +91,7 @@ def _sync(config) -> LiveRun:
 
 
 def _page_open_check():
-    """A check the training thread can call: is this browser session still connected?"""
+    """A check the page watcher (dropviz/live.py) can call: is this browser session still connected?"""
     runtime, context = get_instance(), get_script_run_ctx()
     if context is None:  # not under a Streamlit server (AppTest): LiveRun's own idle timeout applies
         return None
@@ -146,7 +146,7 @@ FRAME_SHELF_LIFE = 1.0
 
 
 def live() -> None:
-    """Draws the run as it is now; the training thread goes on meanwhile.
+    """Draws the run as it is now; the run trains in its worker meanwhile.
 
     A run of this fragment is cut short when the browser asks for the next one before it ends (a busy
     server). The frame is therefore made first and kept in the session; a run cut short leaves it for the

@@ -1,7 +1,7 @@
 """Frame: what one tick of the live page shows (status line and the three charts' JSON), made from a snapshot. Pure.
 
-Made where the run trains (dropviz/worker.py), so that building figures and their JSON, about 12 ms of
-Python per frame, does not hold the page server's interpreter lock. No Streamlit here: the page sends
+Made where the run trains (dropviz/worker.py), so that building figures and their JSON (about 10 ms a
+frame with the snapshot, 4 of it the boundary grid) does not hold the page server's interpreter lock. No Streamlit here: the page sends
 these strings through dropviz/live_chart.py.
 """
 

@@ -241,19 +241,20 @@ class _Runs:
         for run in self.runs.values():  # nobody has asked for a frame lately and no page check was handed in
             if run.playing and run.idle_stop is not None and now - run.last_seen > run.idle_stop:
                 run.playing = False
-        if not self._order:
-            self._order = [run_id for run_id, run in self.runs.items() if run.playing]  # a new round
-        while self._order:
-            run = self.runs.get(self._order.pop(0))
-            if run is None or not run.playing:
-                continue
-            allowed = run.allowed_steps()
-            if allowed is not None and allowed <= 0:
-                continue
-            run.trainer.advance(SLICE, allowed)
-            if run.trainer.finished:
-                run.playing = False
-            return True
+        for _ in range(2):  # the rest of this round, then (when none of it could train) a whole new round
+            if not self._order:
+                self._order = [run_id for run_id, run in self.runs.items() if run.playing]
+            while self._order:
+                run = self.runs.get(self._order.pop(0))
+                if run is None or not run.playing:
+                    continue
+                allowed = run.allowed_steps()
+                if allowed is not None and allowed <= 0:  # at its speed limit: its turn passes
+                    continue
+                run.trainer.advance(SLICE, allowed)
+                if run.trainer.finished:
+                    run.playing = False
+                return True
         return False
 
 
