@@ -26,6 +26,9 @@ from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from .engine import Trainer
+from .frames import make_frame
+
 SLICE = 0.02  # seconds of training per turn: short, so a frame, a Pause or another run never waits long
 IDLE_PAUSE = 0.02  # seconds a worker sleeps when its playing runs are all at their speed limit
 # A new worker loads the compiled training kernel (about 1 s of CPU) once it has been idle this long: after the
@@ -137,8 +140,6 @@ class _Run:
     """One session's run inside a worker. Modified by _Runs only."""
 
     def __init__(self, config, idle_stop: float | None):
-        from .engine import Trainer
-
         self.trainer = Trainer(config)
         self.playing = False
         self.speed: float | None = None  # epochs per second at most; None: as fast as its turns allow
@@ -194,8 +195,6 @@ class _Runs:
         self.runs[run_id].trainer.step()
 
     def reset(self, run_id: int, config) -> None:
-        from .engine import Trainer
-
         run = self.runs[run_id]
         run.playing = False
         run.trainer = Trainer(config or run.trainer.config)
@@ -217,8 +216,6 @@ class _Runs:
         return run.playing, run.trainer.finished
 
     def frame(self, run_id: int, presenting: bool):
-        from .frames import make_frame
-
         run = self.runs[run_id]
         run.last_seen = time.monotonic()
         sharing = self.playing - 1 if run.playing else 0
@@ -264,8 +261,6 @@ OPS = frozenset({"create", "drop", "hand_over", "adopt", "play", "pause", "step"
 
 def serve(connection: Connection) -> None:
     """The worker's loop: answer every waiting request, then one turn of training; ends when the parent does."""
-    from . import engine, frames  # noqa: F401 - loaded now, while the server makes the first page, not at its first request
-
     runs, warm = _Runs(), False
     while True:
         trained = runs.train_turn() if runs.playing else False
