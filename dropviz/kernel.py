@@ -73,11 +73,20 @@ def _train_kernel(flat, grad, state1, state2, x, y, masks, has_mask, sizes, w_of
                 for r in range(count):
                     for o in range(n_out):
                         z[r, o] = 0.0
-                for i in range(n_in):
+                # Four inputs per pass: z's row is loaded and stored once per four products, summed in the same order.
+                i = 0
+                while i + 4 <= n_in:
+                    for r in range(count):
+                        a0, a1, a2, a3 = a_in[r, c + i], a_in[r, c + i + 1], a_in[r, c + i + 2], a_in[r, c + i + 3]
+                        for o in range(n_out):
+                            z[r, o] = (((z[r, o] + a0 * w[i, o]) + a1 * w[i + 1, o]) + a2 * w[i + 2, o]) + a3 * w[i + 3, o]
+                    i += 4
+                while i < n_in:
                     for r in range(count):
                         ai = a_in[r, c + i]
                         for o in range(n_out):
                             z[r, o] += ai * w[i, o]
+                    i += 1
                 if l < n_layers - 1:
                     c_next = col_off[l + 1]
                     masked = has_mask[l + 1]
@@ -124,10 +133,17 @@ def _train_kernel(flat, grad, state1, state2, x, y, masks, has_mask, sizes, w_of
                 g_w = g[w0 : w0 + n_in * n_out].reshape((n_in, n_out))
                 g_b = g[b0 : b0 + n_out]
                 for i in range(n_in):
-                    for r in range(count):
+                    r = 0
+                    while r + 4 <= count:  # four examples per pass over g_w's row, in the same order
+                        a0, a1, a2, a3 = a_in[r, c + i], a_in[r + 1, c + i], a_in[r + 2, c + i], a_in[r + 3, c + i]
+                        for o in range(n_out):
+                            g_w[i, o] = (((g_w[i, o] + a0 * z[r, o]) + a1 * z[r + 1, o]) + a2 * z[r + 2, o]) + a3 * z[r + 3, o]
+                        r += 4
+                    while r < count:
                         ai = a_in[r, c + i]
                         for o in range(n_out):
                             g_w[i, o] += ai * z[r, o]
+                        r += 1
                 for r in range(count):
                     for o in range(n_out):
                         g_b[o] += z[r, o]
@@ -136,11 +152,19 @@ def _train_kernel(flat, grad, state1, state2, x, y, masks, has_mask, sizes, w_of
                     for r in range(count):
                         for i in range(n_in):
                             da[r, i] = 0.0
-                    for o in range(n_out):
+                    o = 0
+                    while o + 4 <= n_out:  # four outputs per pass over da's row, in the same order
+                        for r in range(count):
+                            d0, d1, d2, d3 = z[r, o], z[r, o + 1], z[r, o + 2], z[r, o + 3]
+                            for i in range(n_in):
+                                da[r, i] = (((da[r, i] + w_t[o, i] * d0) + w_t[o + 1, i] * d1) + w_t[o + 2, i] * d2) + w_t[o + 3, i] * d3
+                        o += 4
+                    while o < n_out:
                         for r in range(count):
                             dzo = z[r, o]
                             for i in range(n_in):
                                 da[r, i] += w_t[o, i] * dzo
+                        o += 1
                     masked = has_mask[l]
                     for r in range(count):
                         for i in range(n_in):
