@@ -20,7 +20,7 @@ from dropviz import exports, ui
 from dropviz.experiments import EXPERIMENTS, Inputs
 from dropviz.frames import PLOT_CONFIG
 from dropviz.live import POOL, ExperimentJob, LiveRun
-from dropviz.live_chart import live_chart, preload_plotly, serve_plotly_js
+from dropviz.live_chart import live_view, preload_plotly, serve_plotly_js
 
 # Seconds between frames while playing: the browser asks for a frame every tick. With the live charts changing
 # in place, headless Chromium here paints a median of 6.8 frames a second (bench/ui.py).
@@ -42,7 +42,7 @@ SPEEDS = {3: 3.0, 10: 10.0, 30: 30.0, 100: 100.0, 300: 300.0, "max": None}  # th
 PRESENTATION_CSS = """<style>
 section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] {display: none;}
 .stMainBlockContainer {max-width: 100%; padding-left: 2rem; padding-right: 2rem;}
-[data-testid="stMarkdownContainer"] p {font-size: 1.35rem;}
+[data-testid="stMarkdownContainer"] p, .dropviz-status, .dropviz-caption {font-size: 1.35rem;}
 </style>"""
 
 EXPLANATION = r"""
@@ -168,16 +168,7 @@ def live() -> None:
         ss.unsent_frame = None
         st.rerun()  # finished or stopped: the whole page, so the tick stops and the button says Play
     ss.was_playing = frame.playing
-    st.markdown(frame.status)
-    left, right = st.columns([1, 1])
-    with left:
-        st.markdown("**The network with dropout** — this step's switched-off neurons for the circled example")
-        live_chart(frame.charts["network"])
-    with right:
-        st.markdown("**Decision boundaries** (evaluation mode) — filled: training points, hollow: validation")
-        live_chart(frame.charts["boundary"])
-    st.markdown("**Loss and accuracy** — solid: with dropout, dashed: no-dropout twin; shaded: the generalization gap")
-    live_chart(frame.charts["curves"])
+    live_view(frame.view)
     ss.unsent_frame = None
     ss.frame_open = False
     if frame.playing:

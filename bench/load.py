@@ -42,7 +42,7 @@ from streamlit_client import StreamlitSession
 from dropviz.live import PAGE_CHECK, RELEASE_AFTER
 from tests.harness import CHART, CHROMIUM_ARGS, PAINT_PROBE, READY, find_chromium, free_port, server_pid, streamlit_server
 
-STATUS = re.compile(r"^\*\*Epoch (\d+)\*\* of \d+ · step (\d+)")
+STATUS = re.compile(rb'^\{"status": "<div><strong>Epoch (\d+)</strong> of \d+ \\u00b7 step (\d+)')  # a frame's view, dropviz/frames.py
 FROZEN = 3.0  # s without a new frame during the window: a frozen session
 STAGGER = 0.05  # s between two students opening the page
 FIRST_FRAME_WAIT = 15.0  # s a churn session waits for its first frame after Play before its ~1 s of frames
@@ -150,8 +150,8 @@ class Student:
 
     def _element(self, session, path, element, t) -> None:
         kind = element.WhichOneof("type")
-        if kind == "markdown":
-            match = STATUS.match(element.markdown.body)
+        if kind == "bidi_component" and element.bidi_component.WhichOneof("data") == "bytes":
+            match = STATUS.search(element.bidi_component.bytes[:200])  # the live view's JSON starts with its status
             if match:
                 if not self.statuses or (int(match[1]), int(match[2])) != self._last_status:
                     self.statuses.append(t)

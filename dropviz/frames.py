@@ -1,14 +1,16 @@
-"""Frame: what one tick of the live page shows (status line and the three charts' JSON), made from a snapshot. Pure.
+"""Frame: what one tick of the live page shows (status line and the three charts, as the page's JSON), made from a snapshot. Pure.
 
-Made where the run trains (dropviz/worker.py), so that building figures and their JSON (about 10 ms a
-frame with the snapshot, 4 of it the boundary grid) does not hold the page server's interpreter lock. No Streamlit here: the page sends
-these strings through dropviz/live_chart.py.
+Made where the run trains (dropviz/worker.py), so that building figures and their JSON (about 8 ms a
+frame with the snapshot, 5 of it the boundary grid) does not hold the page server's interpreter lock. No Streamlit here: the page
+passes a frame's bytes to the browser as they are (dropviz/live_chart.py), without decoding or encoding them again.
 """
 
 from __future__ import annotations
 
 import base64
+import html
 import json
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,10 +22,18 @@ from .records import RUN_NAMES, Snapshot
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 
 
+# Over each chart, in markdown: what it shows.
+CAPTIONS = {
+    "network": "**The network with dropout** — this step's switched-off neurons for the circled example",
+    "boundary": "**Decision boundaries** (evaluation mode) — filled: training points, hollow: validation",
+    "curves": "**Loss and accuracy** — solid: with dropout, dashed: no-dropout twin; shaded: the generalization gap",
+}
+
+
 @dataclass(frozen=True)
 class Frame:
     status: str  # markdown, one line per run
-    charts: dict[str, dict]  # "network" / "boundary" / "curves" -> chart_data(...)
+    view: bytes  # UTF-8 JSON for the page's live view: {"status": HTML, "captions": {name: HTML}, "charts": {name: chart_data(...)}}
     playing: bool  # the run's state when the frame was made
     finished: bool
 
@@ -33,8 +43,18 @@ def make_frame(snapshot: Snapshot, data: Dataset, epochs: int, playing: bool, sh
     big = figures.for_projector if presenting else (lambda spec: spec)
     specs = {"network": figures.network_spec(snapshot), "boundary": figures.boundary_spec(snapshot, data),
              "curves": figures.curves_spec(snapshot.history)}
-    charts = {key: chart_data(big(spec), key, PLOT_CONFIG) for key, spec in specs.items()}
-    return Frame(status_line(snapshot, epochs, playing, sharing), charts, playing, snapshot.finished)
+    status = status_line(snapshot, epochs, playing, sharing)
+    view = {"status": markdown_html(status), "captions": {key: markdown_html(text) for key, text in CAPTIONS.items()},
+            "charts": {key: chart_data(big(spec), key, PLOT_CONFIG) for key, spec in specs.items()}}
+    # One encoding, here: arrays as base64 (_typed_array); NaN refused, as plotly.js would misread it.
+    return Frame(status, json.dumps(view, default=_typed_array, allow_nan=False).encode(), playing, snapshot.finished)
+
+
+def markdown_html(text: str) -> str:
+    """The markdown status_line and CAPTIONS use (**bold**, two spaces and a newline between lines) as HTML, a <div> per
+    line (so a line's text is an element's, as a page test finds it); the rest escaped."""
+    bold = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(text))
+    return "".join(f"<div>{line}</div>" for line in bold.split("  \n"))
 
 
 def status_line(snapshot: Snapshot, epochs: int, playing: bool, sharing: int) -> str:
@@ -61,9 +81,14 @@ def spec_json(spec: dict) -> str:
     """A figure spec (figures.*_spec) as the browser gets it: JSON, arrays as base64, no template (the page's theme
     colours it). tests/test_frames.py checks that it is the figure go.Figure(spec).to_json() gives.
     """
+    return json.dumps(_browser_figure(spec), default=_typed_array, allow_nan=False)
+
+
+def _browser_figure(spec: dict) -> dict:
+    """spec_json before encoding: NumPy arrays still in it."""
     data = [_without_nulls(trace) for trace in spec["data"]]
     layout = _without_nulls({key: value for key, value in spec["layout"].items() if key != "template"})
-    return json.dumps({"data": data, "layout": layout}, default=_typed_array, allow_nan=False)
+    return {"data": data, "layout": layout}
 
 
 def _without_nulls(value):
@@ -98,8 +123,7 @@ def _typed_array(value):
 
 
 def chart_data(spec: dict, key: str, config: dict) -> dict:
-    """What live_chart sends for a figure spec under key: made apart from sending, so a page can make a frame before it shows it."""
-    # Strings, not dicts: Streamlit looks for data frames in a dict's values, and its first look imports pandas (0.7 s).
-    return {"figure": spec_json(spec), "config": json.dumps(config), "name": key, "height": spec["layout"].get("height") or 360}
+    """One chart of a frame's view, before encoding: the figure as spec_json gives it, its config, name and height."""
+    return {"figure": _browser_figure(spec), "config": config, "name": key, "height": spec["layout"].get("height") or 360}
 
 

@@ -1,6 +1,7 @@
-// A Plotly chart that the browser updates in place: each new frame changes only what changed.
+// The live view: the status line and the three Plotly charts, which the browser updates in place frame after frame.
 //
-// Python sends a whole figure every frame (dropviz/live_chart.py). Here, in the page:
+// Python sends the status and every whole figure in one message per frame (dropviz/live_chart.py). Here, in the page,
+// per chart:
 // - nothing changed: nothing is drawn;
 // - only layout images, annotations or shapes changed: Plotly.relayout of those items, which redraws
 //   them alone (under a millisecond for the decision-boundary images);
@@ -75,12 +76,12 @@ function itemEdits(shown, next, layout) {
 }
 
 async function draw(Plotly, state, frame, element) {
-  const sent = JSON.parse(frame.figure);
+  const sent = frame.figure;
   const figure = { data: sent.data || [], layout: themed(sent.layout || {}, element) };
   const next = describe(figure);
   const edits = state.shown ? itemEdits(state.shown, next, figure.layout) : null;
   if (edits === null) {
-    await Plotly.react(state.div, figure.data, figure.layout, { ...JSON.parse(frame.config), responsive: true });
+    await Plotly.react(state.div, figure.data, figure.layout, { ...frame.config, responsive: true });
   } else if (Object.keys(edits).length > 0) {
     await Plotly.relayout(state.div, edits);
   } else {
@@ -109,18 +110,32 @@ async function drain(state, element) {
   }
 }
 
-export default function (component) {
-  const { data, parentElement } = component;
-  let state = parentElement.__dropviz;
-  if (!state) {
+// The view's elements, made once per page: status, then network | boundary side by side, then the curves.
+function build(parentElement, captions) {
+  const root = document.createElement("div");
+  root.className = "dropviz-live";
+  const status = document.createElement("div");
+  status.className = "dropviz-status";
+  status.style.margin = "0 0 1rem 0";
+  const row = document.createElement("div");
+  row.style.cssText = "display: grid; grid-template-columns: 1fr 1fr; gap: 1rem;";
+  root.append(status, row);
+  const charts = {};
+  for (const name of ["network", "boundary", "curves"]) {
+    const box = document.createElement("div");
+    box.style.minWidth = "0"; // a grid cell may shrink below the chart's width; Plotly then follows it
+    const caption = document.createElement("p");
+    caption.className = "dropviz-caption";
+    caption.innerHTML = captions[name] || "";
     const div = document.createElement("div");
     div.className = "dropviz-chart";
-    parentElement.appendChild(div);
-    state = parentElement.__dropviz = { div, shown: null, waiting: null, busy: false };
+    box.append(caption, div);
+    (name === "curves" ? root : row).appendChild(box);
+    charts[name] = { div, shown: null, waiting: null, busy: false };
     // Plotly follows the window's size, not its container's (the sidebar hiding in presentation mode, for one).
     let resizing = false;
     new ResizeObserver(() => {
-      if (resizing || !state.shown || !window.Plotly) return;
+      if (resizing || !charts[name].shown || !window.Plotly) return;
       resizing = true;
       requestAnimationFrame(() => {
         resizing = false;
@@ -128,7 +143,26 @@ export default function (component) {
       });
     }).observe(div);
   }
-  state.div.style.minHeight = `${data.height}px`; // the page does not jump while plotly.js loads
-  state.waiting = data;
-  if (!state.busy) drain(state, parentElement);
+  parentElement.appendChild(root);
+  return { status, charts };
+}
+
+// A frame comes as the bytes of its JSON (dropviz/frames.py), which the page server passed on untouched.
+function decode(data) {
+  if (data instanceof ArrayBuffer) data = new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return JSON.parse(new TextDecoder().decode(data));
+  return typeof data === "string" ? JSON.parse(data) : data;
+}
+
+export default function (component) {
+  const { parentElement } = component;
+  const data = decode(component.data);
+  const view = (parentElement.__dropviz ||= build(parentElement, data.captions));
+  if (view.status.innerHTML !== data.status) view.status.innerHTML = data.status; // HTML made from escaped text
+  for (const [name, frame] of Object.entries(data.charts)) {
+    const state = view.charts[name];
+    state.div.style.minHeight = `${frame.height}px`; // the page does not jump while plotly.js loads
+    state.waiting = frame;
+    if (!state.busy) drain(state, parentElement);
+  }
 }

@@ -1,8 +1,9 @@
-"""The live page's charts: a Streamlit component that draws a Plotly figure and, frame after frame, updates it in place.
+"""The live page's view: a Streamlit component that shows the status line and three Plotly charts and, frame after frame, updates them in place.
 
-Why not st.plotly_chart: it redraws the whole figure on every frame, about 0.7 s of a slow
-browser's time for the page's three figures (bench/ui.py). This component sends the same figure
-JSON, and the page (dropviz/live_chart.js) redraws only what changed; frames never queue.
+Why not st.markdown and st.plotly_chart: the latter redraws the whole figure on every frame, about 0.7 s of a
+slow browser's time for the page's three figures (bench/ui.py); the page (dropviz/live_chart.js) redraws only
+what changed, and frames never queue. And one element per frame, whose bytes the worker made, is the least a
+class's page server can do per frame: four elements, each encoded here, cost it about 9 ms of its one interpreter.
 plotly.js comes from the installed plotly package, served by Streamlit's static file serving
 (`server.enableStaticServing` in .streamlit/config.toml) from static/ next to app.py.
 """
@@ -51,6 +52,6 @@ def preload_plotly() -> None:
     st.html(PRELOAD, unsafe_allow_javascript=True)
 
 
-def live_chart(data: dict) -> None:
-    """Draws frames.chart_data(...) under its key; on the next frames with the same key the browser changes only what changed."""
-    _component(key=data["name"], data=data)
+def live_view(view: bytes) -> None:
+    """Shows a frame's view (frames.Frame.view); on the next frames the browser changes only what changed."""
+    _component(key="live", data=view)

@@ -94,14 +94,14 @@ def streamlit_server(port: int | None = None, timeout: float = 60.0, log: Path |
 
 
 # Injected into a Chromium page (bench/ui.py, bench/load.py): records every Plotly redraw per chart and every
-# change of the status line. textContent every 20 ms: innerText every 10 ms forces a layout each time.
+# change of the status line (dropviz/live_chart.js). textContent every 20 ms: innerText every 10 ms forces a layout each time.
 PAINT_PROBE = """
 // window.__frames: [time, chart] per frame a live chart painted (0 network, 1 boundary, 2 curves), from dropviz/live_chart.js.
 Object.defineProperty(window, '__frames', {get: () => (window.__dropvizPainted || []).map(
   ([t, name]) => [t, ['network', 'boundary', 'curves'].indexOf(name)])});
 window.__status = [];
 setInterval(() => {
-  const s = Array.from(document.querySelectorAll('[data-testid=stMarkdownContainer]'))
+  const s = Array.from(document.querySelectorAll('.dropviz-status'))
     .map((e) => e.textContent).find((t) => /^Epoch \\d+ of/.test(t));
   if (s) {
     const m = s.match(/^Epoch (\\d+) of \\d+ · step (\\d+)/);

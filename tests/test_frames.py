@@ -1,4 +1,4 @@
-"""frames: a run's frame (status line, charts' JSON) as the page receives it from a worker."""
+"""frames: a run's frame (status line, the live view's JSON) as the page receives it from a worker."""
 
 import base64
 import json
@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from dropviz import figures
 from dropviz.config import RunConfig
 from dropviz.engine import Trainer
-from dropviz.frames import make_frame, spec_json
+from dropviz.frames import CAPTIONS, make_frame, markdown_html, spec_json
 
 
 def test_spec_is_json_without_template_or_null_layout_settings():
@@ -57,10 +57,17 @@ def test_a_frame_holds_the_three_charts_and_says_when_runs_share_a_core():
     trainer = Trainer(RunConfig(epochs=3, n_train=40, hidden=(6,), p=(0.5,)))
     trainer.advance(0.2)
     alone = make_frame(trainer.snapshot(), trainer.data, 3, playing=True, sharing=0, presenting=False)
-    assert set(alone.charts) == {"network", "boundary", "curves"}
-    assert all(json.loads(chart["figure"])["data"] for chart in alone.charts.values())
+    view = json.loads(alone.view)
+    assert set(view["charts"]) == set(view["captions"]) == set(CAPTIONS) == {"network", "boundary", "curves"}
+    assert all(chart["figure"]["data"] and chart["name"] == name for name, chart in view["charts"].items())
+    assert view["status"] == markdown_html(alone.status)
     assert alone.status.startswith(f"**Epoch {trainer.epoch}** of 3") and "in turns" not in alone.status
     shared = make_frame(trainer.snapshot(), trainer.data, 3, playing=True, sharing=4, presenting=True)
     assert "training in turns with 4 other runs on this processor core" in shared.status
-    assert json.loads(shared.charts["curves"]["figure"])["layout"]["font"]["size"] > json.loads(
-        alone.charts["curves"]["figure"])["layout"].get("font", {}).get("size", 0)  # presentation mode: larger type
+    assert json.loads(shared.view)["charts"]["curves"]["figure"]["layout"]["font"]["size"] > (
+        view["charts"]["curves"]["figure"]["layout"].get("font", {}).get("size", 0))  # presentation mode: larger type
+
+
+def test_the_status_becomes_html_with_everything_else_escaped():
+    assert markdown_html("**Epoch 3** of 5 · step 9  \nwith dropout: <b>x</b> & y") == (
+        "<div><strong>Epoch 3</strong> of 5 · step 9</div><div>with dropout: &lt;b&gt;x&lt;/b&gt; &amp; y</div>")
