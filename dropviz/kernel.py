@@ -20,6 +20,7 @@ from .fastnet import ADAM_BETAS, ADAM_EPS, NumpyNet
 ACTIVATION_CODES = {"relu": 0, "tanh": 1, "sigmoid": 2}  # fastnet.ACTIVATIONS' keys, as the kernel's branch
 OPTIMIZER_CODES = {"sgd": 0, "adam": 1}
 _LOG2 = math.log(2.0)
+TILE = 16  # rows of W per pass of its transposition: at 128 units a column's rows are 512 bytes apart, all in 8 cache sets
 
 
 def _train_kernel(flat, grad, state1, state2, x, y, masks, has_mask, sizes, w_off, b_off, col_off,
@@ -59,9 +60,11 @@ def _train_kernel(flat, grad, state1, state2, x, y, masks, has_mask, sizes, w_of
                 n_in, n_out, w0 = sizes[l], sizes[l + 1], w_off[l]
                 w = params[w0 : w0 + n_in * n_out].reshape((n_in, n_out))
                 w_t = wt[w0 : w0 + n_in * n_out].reshape((n_out, n_in))
-                for i in range(n_in):
+                for i0 in range(0, n_in, TILE):  # TILE rows at a time, so their cache lines stay loaded along o
+                    i1 = min(i0 + TILE, n_in)
                     for o in range(n_out):
-                        w_t[o, i] = w[i, o]
+                        for i in range(i0, i1):
+                            w_t[o, i] = w[i, o]
             # forward, (B, units) at a time
             for r in range(count):
                 for i in range(sizes[0]):
