@@ -11,15 +11,21 @@ from __future__ import annotations
 import numpy as np
 
 
-def _relu(z):
-    return np.maximum(z, 0.0)
+def _relu(z, out=None):
+    return np.maximum(z, 0.0, out=out)
 
 
-def _sigmoid(z):
-    return 0.5 * (np.tanh(0.5 * z) + 1.0)  # overflow-free logistic
+def _sigmoid(z, out=None):
+    if out is None:
+        return 0.5 * (np.tanh(0.5 * z) + 1.0)  # overflow-free logistic
+    np.multiply(z, 0.5, out=out)  # the same operations in place, on an array
+    np.tanh(out, out=out)
+    out += 1.0
+    out *= 0.5
+    return out
 
 
-# activation -> (f(z), f'(z) written in terms of y = f(z))
+# activation -> (f(z, out=None), f'(z) written in terms of y = f(z))
 ACTIVATIONS = {
     "relu": (_relu, lambda y: y > 0),
     "tanh": (np.tanh, lambda y: 1.0 - y * y),
@@ -86,9 +92,12 @@ class NumpyNet:
         """
         f, _ = ACTIVATIONS[self.activation]
         a = x.astype(dtype, copy=False)
-        for w, b in zip(self.W[:-1], self.b[:-1]):
-            a = f(a @ w.astype(dtype, copy=False) + b[:, None, :].astype(dtype, copy=False))
-        return a @ self.W[-1].astype(dtype, copy=False) + self.b[-1][:, None, :].astype(dtype, copy=False)
+        for l, (w, b) in enumerate(zip(self.W, self.b)):
+            a = a @ w.astype(dtype, copy=False)  # (K, N, out), a new array: bias and activation go in place, no temporaries
+            a += b[:, None, :].astype(dtype, copy=False)
+            if l < len(self.W) - 1:
+                f(a, out=a)
+        return a
 
     def train_step(self, x: np.ndarray, y: np.ndarray, drop: list[np.ndarray | None], p: np.ndarray) -> np.ndarray:
         """One optimizer step of all K models on one batch. Modifies parameters and optimizer state.
