@@ -12,7 +12,7 @@ ARG TORCH_INDEX
 RUN test -n "$TORCH_INDEX" && pip install torch==2.13.0 --index-url "$TORCH_INDEX"
 COPY requirements.txt .
 RUN pip install -r requirements.txt
-COPY app.py ./
+COPY app.py server.py ./
 COPY dropviz/ dropviz/
 COPY .streamlit/ .streamlit/
 COPY static/ static/
@@ -24,4 +24,4 @@ RUN useradd --create-home dropviz && chown -R dropviz /app
 USER dropviz
 EXPOSE 8501
 HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health')"
-CMD ["streamlit", "run", "app.py", "--server.port=8501", "--server.address=0.0.0.0"]
+CMD ["streamlit", "run", "server.py", "--server.port=8501", "--server.address=0.0.0.0"]

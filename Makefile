@@ -15,7 +15,7 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 	touch $@
 
 run: $(VENV)/.runtime
-	OPENBLAS_NUM_THREADS=1 $(VENV)/bin/streamlit run app.py --server.port $(PORT)  # one BLAS thread per session: fair under load
+	OPENBLAS_NUM_THREADS=1 $(VENV)/bin/streamlit run server.py --server.port $(PORT)  # one BLAS thread per session: fair under load
 
 test: $(VENV)/.dev browser
 	$(PY) -m pytest -q

@@ -1,14 +1,12 @@
-"""The dropviz page: layout, session state and the live loop. Thin: controls are in dropviz/ui.py, pictures in dropviz/figures.py.
+"""The dropviz page: layout, session state and the live view. Thin: controls are in dropviz/ui.py, pictures in dropviz/figures.py.
 
-Run it with `make run`. Each browser session owns one LiveRun in st.session_state: its run trains in a
-worker process while the browser paints, and a fragment tick asks it for a frame a few times a second.
+Run it with `make run` (server.py serves it). Each browser session owns one LiveRun in st.session_state: its run
+trains in a worker process, and while it plays the page fetches frames from dropviz/frame_route.py a few times a second.
 """
 
 from __future__ import annotations
 
 import operator
-import os
-import time
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -18,25 +16,11 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dropviz import exports, ui
 from dropviz.experiments import EXPERIMENTS, Inputs
+from dropviz.frame_route import frame_source
 from dropviz.frames import PLOT_CONFIG
 from dropviz.live import POOL, ExperimentJob, LiveRun
 from dropviz.live_chart import live_view, preload_plotly, serve_plotly_js
 
-# Seconds between frames while playing: the browser asks for a frame every tick. With the live charts changing
-# in place, headless Chromium here paints a median of 6.8 frames a second (bench/ui.py).
-TICK = 0.1
-# A busy server (a class sharing it) makes a frame slower than TICK; the browser asks for the next one anyway
-# and Streamlit drops the frame in progress, or the finished one not yet sent, for it. Each session's tick
-# therefore follows how long its frames take (_pace), up to MAX_TICK.
-MAX_TICK = 4.0
-TICK_MARGIN = 1.25  # a tick at least this many times a frame's making
-# Frames per second the whole server sends, shared by the sessions that play: about what it can make and relay.
-# The workers make frames on every core; this process relays them, a script per frame (~14 ms of its one
-# interpreter, so about 70/s at most on any machine). bench/load.py on 2 cores measured 25-35 in all at N=30, and
-# asking for more only got frames cut short: at 60, N=30 got 6 epochs/s and 1.0 frames/s each and N=60 froze (no
-# frame in 12 s); at 30, N=10 got 19.6 epochs/s and 2.6 frames/s, N=30 10.4 and 0.92, N=60 4.7 and 0.42.
-# 15 per core up to 60 is that measure, scaled (not measured on more cores).
-SERVER_FRAMES = min(15.0 * (os.cpu_count() or 1), 60.0)
 SPEEDS = {3: 3.0, 10: 10.0, 30: 30.0, 100: 100.0, 300: 300.0, "max": None}  # the speed slider: epochs per second
 # Presentation mode: no sidebar, larger type, for a projector at the back of a classroom.
 PRESENTATION_CSS = """<style>
@@ -118,61 +102,20 @@ def _reset() -> None:
     st.session_state.notice = None
 
 
-def _pace(began: float | None) -> None:
-    """Adapts this session's tick to how long its frames take; re-registers the tick when it moved a lot.
-
-    began: when the frame now ending started, or None when a frame starts (and the last one never ended).
-    The browser asks for a frame every tick whether or not the last one is done, and when a new run of the
-    fragment starts before the last run's messages have left the server, Streamlit drops them: a frame
-    must take well under a tick (bench/load.py counted 61 of 80 frames dropped at a 0.1 s tick).
-    """
-    ss = st.session_state
-    tick = ss.setdefault("tick", TICK)
-    took = None if began is None else time.monotonic() - began
-    if took is None:
-        tick = min(tick * 1.5, MAX_TICK)  # the previous frame was cut short by this one
-    elif took > tick / TICK_MARGIN:
-        tick = min(took * TICK_MARGIN, MAX_TICK)
-    elif took < tick / 4:
-        tick = max(tick * 0.9, TICK)
-    tick = min(max(tick, LiveRun.playing_count() / SERVER_FRAMES), MAX_TICK)  # a class shares the server's frames
-    ss.tick = tick
-    if not 0.7 < tick / ss.get("registered_tick", TICK) < 1.4:
-        st.rerun()  # the whole page: run_every is set where the fragment is registered
-
-
-# A frame made by a run that was cut short before it could send it is sent by the next run, if it is this young.
-FRAME_SHELF_LIFE = 1.0
-
-
 def live() -> None:
-    """Draws the run as it is now; the run trains in its worker meanwhile.
+    """Draws the run as it is now; while it plays, the page fetches the next frames itself (dropviz/frame_route.py).
 
-    A run of this fragment is cut short when the browser asks for the next one before it ends (a busy
-    server). The frame is therefore made first and kept in the session; a run cut short leaves it for the
-    next run, which sends it at once instead of making another that could be cut short in turn.
+    The run trains in its worker meanwhile. When the run stops by itself (its last epoch, or a lost worker), the
+    page's last fetched frame says so and the view asks for this page again, so that the button says Play.
     """
-    ss = st.session_state
-    run: LiveRun = ss.run
-    if ss.get("frame_open") and ss.get("was_playing"):
-        ss.frame_open = False
-        _pace(None)
-    began = time.monotonic()
-    ss.frame_open = True
-    made, frame = ss.get("unsent_frame") or (None, None)
-    if frame is None or began - made > FRAME_SHELF_LIFE:
-        frame = run.frame(bool(ss.get("presenting")))
-        ss.unsent_frame = (time.monotonic(), frame)
-    if ss.get("was_playing") and not frame.playing:
-        ss.was_playing = False
-        ss.unsent_frame = None
-        st.rerun()  # finished or stopped: the whole page, so the tick stops and the button says Play
-    ss.was_playing = frame.playing
-    live_view(frame.view)
-    ss.unsent_frame = None
-    ss.frame_open = False
-    if frame.playing:
-        _pace(began)
+    run: LiveRun = st.session_state.run
+    presenting = bool(st.session_state.get("presenting"))
+    frame = run.frame(presenting, frame_source(run.token, presenting))
+    live_view(frame.view, on_stopped=_noop)
+
+
+def _noop() -> None:
+    """The live view's "stopped" trigger needs a callback; the page's rerun is all it asks for."""
 
 
 def _load_setup() -> None:
@@ -266,7 +209,6 @@ config, warnings = ui.controls()
 for warning in st.session_state.url_warnings + warnings:
     st.sidebar.warning(warning)
 run = _sync(config)
-st.session_state.unsent_frame = None  # a whole-page run shows the run as it is now (after a click, say)
 playing, finished = run.state()
 st.query_params.from_dict(ui.url_from_config(run.config, st.session_state[ui.PRESET_KEY]))
 
@@ -298,8 +240,7 @@ with live_tab:
     if share.open:
         with share:
             save_and_share(run, st.session_state[ui.PRESET_KEY])
-    st.session_state.registered_tick = st.session_state.get("tick", TICK)
-    st.fragment(run_every=st.session_state.registered_tick if playing else None)(live)()  # ticks only while training
+    live()
 with experiments_tab:
     job: ExperimentJob | None = st.session_state.get("job")
     st.fragment(run_every=0.5 if job is not None and job.running else None)(experiments_view)()

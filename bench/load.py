@@ -2,20 +2,17 @@
 
 Real server (as `make run` starts it, a fresh one per size) on loopback; default preset with `epochs=5000`.
 Each simulated student is a real Streamlit session driven by bench/streamlit_client.py, which speaks
-Streamlit's websocket protocol: it loads the page, clicks Play and keeps the `run_every` fragment
-ticking as the browser's setInterval does. Alongside them ONE real Chromium page (as bench/ui.py) plays
-too, so each size is N protocol sessions + 1 browser session.
+Streamlit's websocket protocol: it loads the page and clicks Play; while the run plays, its live view
+fetches frames over HTTP as the page's JavaScript does (bench/view_client.py). Alongside them ONE real
+Chromium page (as bench/ui.py) plays too, so each size is N protocol sessions + 1 browser session.
 
 What is measured where, honestly:
-- "frames delivered" (protocol clients): completed script runs whose status line ("Epoch N of 5000 ·
-  step M") changed, timed when script_finished arrives: whole frames (status and all three charts)
-  that reached the client. "status lines received" also counts a new status line from a run that was
-  cut short or whose charts never came, which a browser would show. Neither is paint: the protocol
+- "frames delivered" (protocol clients): live views (status and all three charts) whose status line
+  ("Epoch N of 5000 · step M") changed, timed when the whole frame arrived. Not paint: the protocol
   client renders nothing, and a browser may paint fewer (a 2-core machine also runs Chromium here).
 - "painted" (the Chromium page): status-line changes seen in the DOM and Plotly afterplot events.
-- "ended early for rerun": runs the server reported as FINISHED_EARLY_FOR_RERUN. Streamlit also marks a run
-  so when the next run of the fragment starts before the previous one's messages were sent, and drops
-  those unsent messages: computed frames that never leave the server.
+- "ended early for rerun": Streamlit runs the server reported as FINISHED_EARLY_FOR_RERUN (clicks only,
+  now that frames do not come in script runs).
 Asserts nothing. Usage: python bench/load.py [--sizes 1,10,30,60] [--seconds 15] [--cycles 50] [--quick]
 """
 
@@ -36,13 +33,13 @@ from playwright.async_api import async_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit_client import StreamlitSession
+from view_client import ViewFollower
 
 from dropviz.live import PAGE_CHECK, RELEASE_AFTER
 from tests.harness import CHART, CHROMIUM_ARGS, PAINT_PROBE, READY, find_chromium, free_port, server_pid, streamlit_server
 
-STATUS = re.compile(rb'^\{"status": "<div><strong>Epoch (\d+)</strong> of \d+ \\u00b7 step (\d+)')  # a frame's view, dropviz/frames.py
+STATUS = re.compile(rb'"status": "<div><strong>Epoch (\d+)</strong> of \d+ \\u00b7 step (\d+)')  # a frame's view, dropviz/frames.py
 FROZEN = 3.0  # s without a new frame during the window: a frozen session
 STAGGER = 0.05  # s between two students opening the page
 FIRST_FRAME_WAIT = 15.0  # s a churn session waits for its first frame after Play before its ~1 s of frames
@@ -139,39 +136,38 @@ class Student:
 
     def __init__(self, url: str, query: str):
         self.session = StreamlitSession(url, query, on_element=self._element, on_run_finished=self._finished)
+        self.view = ViewFollower(url, on_frame=self._frame, on_stopped=self.session.rerun)  # the live view's fetches
         self.loaded = asyncio.Event()
         self.opened_at = self.loaded_at = self.clicked_at = self.stopped_at = None
-        self.frames: list[tuple[float, int, int]] = []  # (t, epoch, step) per completed run with a new status
-        self.statuses: list[float] = []  # arrival of every new status line, completed run or not (what a browser shows)
-        self._status: tuple[int, int] | None = None  # seen in the run in progress
+        self.frames: list[tuple[float, int, int]] = []  # (t, epoch, step) per frame with a new status that arrived whole
         self._shown: tuple[int, int] | None = None
-        self._last_status: tuple[int, int] | None = None
         self._saw_pause = False
 
     def _element(self, session, path, element, t) -> None:
         kind = element.WhichOneof("type")
         if kind == "bidi_component" and element.bidi_component.WhichOneof("data") == "bytes":
-            match = STATUS.search(element.bidi_component.bytes[:200])  # the live view's JSON starts with its status
-            if match:
-                if not self.statuses or (int(match[1]), int(match[2])) != self._last_status:
-                    self.statuses.append(t)
-                self._last_status = self._status = (int(match[1]), int(match[2]))
+            self._frame(element.bidi_component.bytes, t)  # the live view's frame, in a Streamlit run
+            self.view.show(element.bidi_component.bytes)
         elif kind == "button" and self.clicked_at is not None:
             if element.button.label == "Pause":
                 self._saw_pause = True
             elif element.button.label == "Play" and self._saw_pause and self.stopped_at is None:
                 self.stopped_at = t  # the run stopped although nobody pressed Pause
 
+    def _frame(self, view: bytes, t: float) -> None:
+        match = STATUS.search(view[:600])  # the view's JSON starts with its source and status
+        if match and (int(match[1]), int(match[2])) != self._shown:
+            self._shown = (int(match[1]), int(match[2]))
+            self.frames.append((t, *self._shown))
+
     def _finished(self, session, status, fragment, t) -> None:
-        if status == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
-            return  # an interrupted run is not a frame
-        if self._status is not None and self._status != self._shown:
-            self.frames.append((t, *self._status))
-            self._shown = self._status
-        self._status = None
         if not fragment and "Play" in session.buttons and not self.loaded.is_set():
             self.loaded_at = t
             self.loaded.set()
+
+    async def close(self) -> None:
+        await self.view.close()
+        await self.session.close()
 
     async def open(self, delay: float, timeout: float) -> None:
         await asyncio.sleep(delay)
@@ -291,7 +287,7 @@ async def classroom(n: int, seconds: float, query: str, spread: float, rng: rand
             browser_stopped = await page.get_by_role("button", name="Play", exact=True).count() > 0
             status = await page.evaluate("window.__status")
             redraws = await page.evaluate("window.__frames")
-            await asyncio.gather(*(s.session.close() for s in students))
+            await asyncio.gather(*(s.close() for s in students))
             await browser.close()
     tracebacks, log_lines = _log_problems(log)
 
@@ -300,17 +296,16 @@ async def classroom(n: int, seconds: float, query: str, spread: float, rng: rand
     played = [s for s in students if s.clicked_at is not None]
     epochs = _med_worst([s.epochs_per_s(t0, t1) for s in played])
     fps = _med_worst([s.frames_per_s(t0, t1) for s in played])
-    lines = _med_worst([sum(1 for t in s.statuses if t0 <= t <= t1) / (t1 - t0) for s in played])
     latency = _med_worst([x for s in played if (x := s.first_frame()) is not None], worst=max)
     no_frame = sum(1 for s in played if s.first_frame() is None)
     gaps = [s.worst_gap(t0, t1) for s in played]
     frozen = sum(1 for g in gaps if g > FROZEN) + (n - len(played))
     stopped = sum(1 for s in played if s.stopped_at is not None and s.stopped_at <= t1)
-    asked = [sum(1 for t in s.session.auto_reruns_sent if t0 <= t <= t1) / window for s in played]
+    asked = [sum(1 for t in s.view.requests if t0 <= t <= t1) / window for s in played]
     started = sum(s.session.runs_started - s.runs_before_play for s in played)
     early = sum(s.session.runs_interrupted - s.early_before_play for s in played)
     stopped_after = [s.stopped_at - s.clicked_at for s in played if s.stopped_at is not None and s.stopped_at <= t1]
-    errors = [e for s in students for e in s.session.errors]
+    errors = [e for s in students for e in s.session.errors + s.view.errors]
     received_mb = sum(s.session.bytes for s in students) / 1e6
     total_frames = sum(s.frames_per_s(t0, t1) for s in played) * window
     total_epochs = sum(s.epochs_per_s(t0, t1) for s in played)
@@ -333,9 +328,7 @@ async def classroom(n: int, seconds: float, query: str, spread: float, rng: rand
     print(f"  pages loaded                       {len(loads)}/{n} in {all_loaded:.1f} s (per page median {_med_worst(loads, max)[0]:.1f} s, "
           f"worst {_med_worst(loads, max)[1]:.1f} s); Chromium page {browser_load:.1f} s")
     print(f"  epochs/s shown per session         median {epochs[0]:6.1f}   worst {epochs[1]:6.1f}   (target at N=30: every session >= {TARGETS['epochs']:.0f})")
-    print(f"  frames/s delivered per session     median {fps[0]:6.2f}   worst {fps[1]:6.2f}   (completed runs with a new status: whole frames that arrived)")
-    print(f"  status lines received per session  median {lines[0]:6.2f}   worst {lines[1]:6.2f}   (runs cut short included: what a browser's "
-          f"status line would show)")
+    print(f"  frames/s delivered per session     median {fps[0]:6.2f}   worst {fps[1]:6.2f}   (frames with a new status that arrived whole)")
     print(f"  Play -> first new frame            median {latency[0]:6.2f} s worst {latency[1]:6.2f} s" + (f"   ({no_frame} sessions: none)" if no_frame else ""))
     print(f"  all sessions together              {total_frames / window:6.2f} frames/s, {total_epochs:6.1f} epochs/s; "
           f"{blank} sessions without any frame in the window")
@@ -352,8 +345,8 @@ async def classroom(n: int, seconds: float, query: str, spread: float, rng: rand
     print(f"  runs that stopped by themselves    {stopped} of {n} (the page showed Play again, nobody pressed Pause)"
           + (f", {statistics.median(stopped_after):.1f} s after Play (median)" if stopped_after else "")
           + f"; Chromium page's too: {'yes' if browser_stopped else 'no'}")
-    print(f"  frame requests (run_every) sent    median {_med_worst(asked)[0]:.2f}/s, fewest {_med_worst(asked)[1]:.2f}/s per session "
-          f"(setInterval ticks; a stopped run's page stops asking)")
+    print(f"  frame requests sent                median {_med_worst(asked)[0]:.2f}/s, fewest {_med_worst(asked)[1]:.2f}/s per session "
+          f"(the live view's fetches, dropviz/frame_route.py; a stopped run's page stops asking)")
     print(f"  script runs since Play (all)       {started} started, {early} ended 'early for rerun' (output dropped unsent or cut "
           f"short when the next run began), {started - early} delivered whole")
     print(f"  load generator                     {own_cpu:.0f} % CPU (protocol clients), {others_cpu:.0f} % (Chromium + Playwright), "
@@ -371,7 +364,7 @@ async def churn(cycles: int, overlap: int, hold: float, query: str) -> None:
         pid = _server_pid(port)
         warm = Student(url, query)  # loads the page once: the kernel compiles, imports settle
         await warm.open(0, 90)
-        await warm.session.close()
+        await warm.close()
         await _wait_idle(pid)
         idle_cpu = await _cpu_percent(lambda: _tree(pid), 1.0)
         base_mb, base_threads = _rss_mb(pid), _status_kb(pid, "Threads")
@@ -391,7 +384,7 @@ async def churn(cycles: int, overlap: int, hold: float, query: str) -> None:
                 while s.first_frame() is None and time.monotonic() - waited < FIRST_FRAME_WAIT and s.clicked_at:
                     await asyncio.sleep(0.05)
                 await asyncio.sleep(hold)
-                await s.session.close()
+                await s.close()
                 last_close[0] = time.monotonic()
                 done.append(s)
                 if len(done) % 10 == 0:

@@ -33,18 +33,25 @@ CAPTIONS = {
 @dataclass(frozen=True)
 class Frame:
     status: str  # markdown, one line per run
-    view: bytes  # UTF-8 JSON for the page's live view: {"status": HTML, "captions": {name: HTML}, "charts": {name: chart_data(...)}}
+    # UTF-8 JSON for the page's live view: {"source": URL of the next frame or null, "status": HTML, "captions": {name: HTML},
+    # "charts": {name: chart_data(...)}}, source and status first (bench/load.py reads them without decoding the rest).
+    view: bytes
     playing: bool  # the run's state when the frame was made
     finished: bool
 
 
-def make_frame(snapshot: Snapshot, data: Dataset, epochs: int, playing: bool, sharing: int, presenting: bool) -> Frame:
-    """The frame of a run: epochs is the run's length, sharing how many other runs train in turns with it."""
+def make_frame(snapshot: Snapshot, data: Dataset, epochs: int, playing: bool, sharing: int, presenting: bool,
+               source: str | None = None) -> Frame:
+    """The frame of a run: epochs is the run's length, sharing how many other runs train in turns with it.
+
+    source: where the page fetches the next frame from (dropviz/frame_route.py); kept only while the run plays, so
+    the page stops asking when it stops.
+    """
     big = figures.for_projector if presenting else (lambda spec: spec)
     specs = {"network": figures.network_spec(snapshot), "boundary": figures.boundary_spec(snapshot, data),
              "curves": figures.curves_spec(snapshot.history)}
     status = status_line(snapshot, epochs, playing, sharing)
-    view = {"status": markdown_html(status), "captions": {key: markdown_html(text) for key, text in CAPTIONS.items()},
+    view = {"source": source if playing else None, "status": markdown_html(status), "captions": {key: markdown_html(text) for key, text in CAPTIONS.items()},
             "charts": {key: chart_data(big(spec), key, PLOT_CONFIG) for key, spec in specs.items()}}
     # One encoding, here: arrays as base64 (_typed_array); NaN refused, as plotly.js would misread it.
     return Frame(status, json.dumps(view, default=_typed_array, allow_nan=False).encode(), playing, snapshot.finished)

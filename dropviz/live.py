@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import secrets
 import threading
 import time
 import weakref
@@ -99,7 +100,13 @@ class LiveRun:
     """A handle on a run in a worker. Every method but the reads (properties, snapshot, frame, with_trainer) modifies the run."""
 
     _all: ClassVar[weakref.WeakSet[LiveRun]] = weakref.WeakSet()  # every run of this server process, for the page watcher
+    _by_token: ClassVar[weakref.WeakValueDictionary[str, LiveRun]] = weakref.WeakValueDictionary()  # for the frame route
     _watcher: ClassVar[threading.Thread | None] = None
+
+    @classmethod
+    def find(cls, token: str) -> LiveRun | None:
+        """The run whose page was given this token (dropviz/frame_route.py), or None."""
+        return cls._by_token.get(token)
 
     @classmethod
     def playing_count(cls) -> int:
@@ -118,8 +125,11 @@ class LiveRun:
         self.lost: str | None = None  # set when the run had to start again on a new worker: the page says so once
         self._config = config
         self._speed: float | None = None  # the speed limit the worker has
+        # Unguessable: whoever holds it can read this run's frames (only its page is given it, over its websocket).
+        self.token = secrets.token_urlsafe(16)
         self._start(config)
         LiveRun._all.add(self)
+        LiveRun._by_token[self.token] = self
         if page_open is not None:
             LiveRun._watch()
 
@@ -198,9 +208,11 @@ class LiveRun:
         """A frozen picture of the run now; also tells the run that its page is still there."""
         return self._call("snapshot")
 
-    def frame(self, presenting: bool = False) -> Frame:
-        """What the page shows of the run now (frames.Frame), made in the worker; tells the run its page is there."""
-        return self._call("frame", presenting)
+    def frame(self, presenting: bool = False, source: str | None = None) -> Frame:
+        """What the page shows of the run now (frames.Frame), made in the worker; tells the run its page is there.
+
+        source: where the page asks for the next frame while the run plays (frame_route.frame_source)."""
+        return self._call("frame", presenting, source)
 
     def with_trainer(self, read):
         """read(trainer) in the worker, for the page's exports and tests: read must be picklable (a module-level function)."""

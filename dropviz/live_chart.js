@@ -154,10 +154,8 @@ function decode(data) {
   return typeof data === "string" ? JSON.parse(data) : data;
 }
 
-export default function (component) {
-  const { parentElement } = component;
-  const data = decode(component.data);
-  const view = (parentElement.__dropviz ||= build(parentElement, data.captions));
+// Shows one frame: its status at once, its charts as soon as the browser is free to draw them.
+function show(view, data, parentElement) {
   if (view.status.innerHTML !== data.status) view.status.innerHTML = data.status; // HTML made from escaped text
   for (const [name, frame] of Object.entries(data.charts)) {
     const state = view.charts[name];
@@ -165,4 +163,47 @@ export default function (component) {
     state.waiting = frame;
     if (!state.busy) drain(state, parentElement);
   }
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// While the run plays: fetch the next frame once the last one has arrived and the period the server gives is over.
+// One loop per view: a new frame from Streamlit (a click, say) starts a new generation, and older loops end.
+async function follow(view, source, generation, component) {
+  let period = 0.25; // seconds, until the server says
+  let retries = 0;
+  while (view.generation === generation && source && component.parentElement.isConnected) {
+    const started = performance.now();
+    let response;
+    try {
+      response = await fetch(source, { cache: "no-store" });
+    } catch (error) {
+      response = null; // the network: try again, a little later each time
+    }
+    if (view.generation !== generation) return;
+    if (!response || response.status === 503) {
+      retries += 1;
+      if (retries > 30) break;
+      await sleep(Math.min(1000 * retries, 5000));
+      continue;
+    }
+    if (!response.ok) break; // 404: the server no longer has this run; the page's rerun shows what it has
+    retries = 0;
+    period = Number(response.headers.get("X-Dropviz-Period")) || period;
+    const data = decode(await response.arrayBuffer());
+    if (view.generation !== generation) return;
+    show(view, data, component.parentElement);
+    source = data.source;
+    if (source) await sleep(Math.max(0, started + 1000 * period - performance.now()));
+  }
+  if (view.generation === generation) component.setTriggerValue("stopped", Date.now()); // the page shows Play again
+}
+
+export default function (component) {
+  const { parentElement } = component;
+  const data = decode(component.data);
+  const view = (parentElement.__dropviz ||= build(parentElement, data.captions));
+  view.generation = (view.generation || 0) + 1;
+  show(view, data, parentElement);
+  if (data.source) follow(view, data.source, view.generation, component);
 }

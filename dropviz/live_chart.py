@@ -4,6 +4,7 @@ Why not st.markdown and st.plotly_chart: the latter redraws the whole figure on 
 slow browser's time for the page's three figures (bench/ui.py); the page (dropviz/live_chart.js) redraws only
 what changed, and frames never queue. And one element per frame, whose bytes the worker made, is the least a
 class's page server can do per frame: four elements, each encoded here, cost it about 9 ms of its one interpreter.
+While the run plays, the page fetches the next frames itself (dropviz/frame_route.py), without a script run each.
 plotly.js comes from the installed plotly package, served by Streamlit's static file serving
 (`server.enableStaticServing` in .streamlit/config.toml) from static/ next to app.py.
 """
@@ -52,6 +53,10 @@ def preload_plotly() -> None:
     st.html(PRELOAD, unsafe_allow_javascript=True)
 
 
-def live_view(view: bytes) -> None:
-    """Shows a frame's view (frames.Frame.view); on the next frames the browser changes only what changed."""
-    _component(key="live", data=view)
+def live_view(view: bytes, on_stopped) -> None:
+    """Shows a frame's view (frames.Frame.view); on the next frames the browser changes only what changed.
+
+    While the view has a source (its run plays), the page fetches the next frames from it by itself. When a
+    fetched frame has none (the run stopped), the page sends the "stopped" trigger: on_stopped(), then a rerun.
+    """
+    _component(key="live", data=view, on_stopped_change=on_stopped)

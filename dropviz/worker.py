@@ -215,12 +215,12 @@ class _Runs:
         run = self.runs[run_id]
         return run.playing, run.trainer.finished
 
-    def frame(self, run_id: int, presenting: bool):
+    def frame(self, run_id: int, presenting: bool, source: str | None):
         run = self.runs[run_id]
         run.last_seen = time.monotonic()
         sharing = self.playing - 1 if run.playing else 0
         return make_frame(run.trainer.snapshot(), run.trainer.data, run.trainer.config.epochs, run.playing, sharing,
-                          presenting)
+                          presenting, source)
 
     def snapshot(self, run_id: int):
         run = self.runs[run_id]

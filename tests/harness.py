@@ -1,4 +1,4 @@
-"""The real server and the real browser: start `streamlit run app.py` on a free loopback port, find Chromium.
+"""The real server and the real browser: start `streamlit run server.py` on a free loopback port, find Chromium.
 
 Shared by the browser tests (tests/e2e), scripts/screenshot.py and bench/ui.py, so all of them meet
 the app exactly as a person does.
@@ -69,7 +69,7 @@ def streamlit_server(port: int | None = None, timeout: float = 60.0, log: Path |
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port), "--server.address", "127.0.0.1"]
+    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "server.py"), "--server.port", str(port), "--server.address", "127.0.0.1"]
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:

@@ -185,3 +185,22 @@ def test_the_live_charts_change_in_place_and_stop_with_pause(app: Page, app_url:
         paused = now
     app.wait_for_timeout(1500)
     assert app.evaluate(REDRAWS) == paused  # nothing queued: frames stop coming once Pause took effect
+
+
+def test_while_playing_frames_come_over_http_and_a_finished_run_shows_play(app: Page, app_url: str):
+    _open(app, f"{app_url}/?epochs=300")  # 3 s at the default speed of 100 epochs/s
+    frames = []
+    app.on("response", lambda r: frames.append(r.status) if "/dropviz/frame/" in r.url else None)
+    app.get_by_role("button", name="Play", exact=True).click()
+    for _ in range(300):  # the page fetches its frames itself while the run plays
+        if len(frames) >= 5:
+            break
+        app.wait_for_timeout(100)
+    assert len(frames) >= 5 and set(frames) == {200}, frames  # several frames, each fetched whole
+    # The run finishes by itself; its last fetched frame says so and the page shows Play again, nobody clicking.
+    expect(app.get_by_text(re.compile(r"Epoch 300 of 300"))).to_have_count(1, timeout=30_000)
+    expect(app.get_by_role("button", name="Play", exact=True)).to_have_count(1, timeout=30_000)
+    app.wait_for_timeout(500)
+    shown = len(frames)
+    app.wait_for_timeout(1500)
+    assert len(frames) == shown  # stopped: no more requests

@@ -1,0 +1,55 @@
+"""The HTTP route the live view fetches frames from while its run plays: one request per frame, beside Streamlit's websocket.
+
+Why not a Streamlit rerun per frame: a fragment's script run cost the page server about 7 ms of its one
+interpreter per frame, and a class's frames all pass through that process. Here a frame is a GET whose body
+is the bytes the worker made (frames.Frame.view), passed on untouched: about 1 ms of this process.
+The page asks for the next frame when the last one has arrived and its period is over; the period is the
+server's frame share (SERVER_FRAMES) divided among the playing runs, and a slow frame simply comes later.
+Frames never queue and none is dropped.
+"""
+
+from __future__ import annotations
+
+import os
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from .live import LiveRun
+from .worker import WorkerError, WorkerGone
+
+PATH = "dropviz/frame"  # relative to the page, so that a proxy's path prefix carries over
+TICK = 0.1  # seconds between frames, at least: a page alone gets 10 a second
+# Frames per second the whole server sends, shared by the playing runs. Frames are made in the workers (about 8 ms
+# each, on every core) and cost this process about 1 ms. On 2 cores bench/load.py measured <TODO>.
+SERVER_FRAMES = min(30.0 * (os.cpu_count() or 1), 120.0)
+
+
+def frame_source(token: str, presenting: bool) -> str:
+    """The URL (relative to the page) of a run's next frame."""
+    return f"{PATH}/{token}" + ("?presenting=1" if presenting else "")
+
+
+def frame_period() -> float:
+    """Seconds between two frames of one page now: the server's frame share divided among the playing runs."""
+    return max(TICK, LiveRun.playing_count() / SERVER_FRAMES)
+
+
+async def frame(request: Request) -> Response:
+    """GET PATH/{token}[?presenting=1]: the run's frame now, as frames.Frame.view; 404 for a token no run has."""
+    run = LiveRun.find(request.path_params["token"])
+    if run is None:
+        return Response(status_code=404, headers={"Cache-Control": "no-store"})
+    presenting = request.query_params.get("presenting") == "1"
+    try:
+        made = await run_in_threadpool(run.frame, presenting, frame_source(run.token, presenting))  # waits for the worker
+    except (WorkerGone, WorkerError, TimeoutError):
+        return Response(status_code=503, headers={"Cache-Control": "no-store", "Retry-After": "1"})
+    # Content-Encoding set: Streamlit's gzip (level 9, ~4 ms for a frame) leaves the response alone.
+    headers = {"Cache-Control": "no-store", "Content-Encoding": "identity", "X-Dropviz-Period": f"{frame_period():.3f}"}
+    return Response(made.view, media_type="application/json", headers=headers)
+
+
+ROUTES = [Route(f"/{PATH}/{{token}}", frame, methods=["GET"])]

@@ -1,0 +1,79 @@
+"""frame_route: the live view's frames over HTTP, as the page fetches them while its run plays."""
+
+import asyncio
+import gc
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from starlette.requests import Request
+
+from dropviz import frame_route, live
+from dropviz.config import RunConfig
+from dropviz.live import LiveRun
+
+CONFIG = RunConfig(n_train=40, hidden=(8, 8), p=(0.5, 0.5), batch_size=8, epochs=5000)
+
+
+@pytest.fixture
+def one_worker(monkeypatch):
+    pool = live._Pool(1)
+    monkeypatch.setattr(live, "POOL", pool)
+    yield pool
+    pool.stop()
+
+
+def _get(path: str):
+    """The route's answer to GET path, through the route table as the server has it."""
+    token, _, query = path.removeprefix(f"/{frame_route.PATH}/").partition("?")
+    (route,) = frame_route.ROUTES
+    matched, scope = route.matches({"type": "http", "path": f"/{frame_route.PATH}/{token}", "method": "GET"})
+    assert matched.name == "FULL"
+    request = Request({"type": "http", "method": "GET", "path": path, "query_string": query.encode(), "headers": [],
+                       **scope})
+    with ThreadPoolExecutor(1) as thread:  # a loop of its own: the browser tests leave one running in this thread
+        return thread.submit(asyncio.run, frame_route.frame(request)).result()
+
+
+def test_a_token_no_run_has_gets_404():
+    response = _get(f"/{frame_route.PATH}/not-a-token")
+    assert response.status_code == 404 and response.headers["cache-control"] == "no-store"
+
+
+def test_a_playing_run_serves_its_frames_and_where_the_next_one_is(one_worker):
+    run = LiveRun(CONFIG)
+    try:
+        run.play()
+        response = _get(f"/{frame_route.frame_source(run.token, False)}")
+        assert response.status_code == 200 and response.media_type == "application/json"
+        assert response.headers["content-encoding"] == "identity"  # not gzipped again by Streamlit's middleware
+        assert float(response.headers["x-dropviz-period"]) >= frame_route.TICK
+        view = json.loads(response.body)
+        assert view["source"] == frame_route.frame_source(run.token, False)  # the page keeps asking
+        assert set(view["charts"]) == {"network", "boundary", "curves"}
+        big = json.loads(_get(f"/{frame_route.frame_source(run.token, True)}").body)
+        assert big["source"].endswith("?presenting=1")
+        assert big["charts"]["curves"]["figure"]["layout"]["font"]["size"] > view["charts"]["curves"]["figure"]["layout"].get(
+            "font", {}).get("size", 0)
+        run.pause()
+        assert json.loads(_get(f"/{frame_route.frame_source(run.token, False)}").body)["source"] is None  # the page stops
+    finally:
+        run.stop()
+
+
+def test_the_frame_share_is_divided_among_the_playing_runs(monkeypatch):
+    monkeypatch.setattr(LiveRun, "playing_count", classmethod(lambda cls: 0))
+    assert frame_route.frame_period() == frame_route.TICK  # a page alone: its own pace
+    monkeypatch.setattr(LiveRun, "playing_count", classmethod(lambda cls: 90))
+    assert frame_route.frame_period() == pytest.approx(90 / frame_route.SERVER_FRAMES)
+
+
+def test_tokens_are_unguessable_and_forgotten_with_their_run(one_worker):
+    first, second = LiveRun(CONFIG), LiveRun(CONFIG)
+    assert first.token != second.token and len(first.token) >= 20
+    assert LiveRun.find(first.token) is first
+    token = second.token
+    del second
+    gc.collect()
+    assert LiveRun.find(token) is None
+    first.stop()
