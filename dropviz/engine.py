@@ -106,6 +106,7 @@ class Trainer:
         self._position = 0  # examples of the current epoch already used
         self._order = np.arange(config.n_train)
         self._uniform = np.zeros((k, config.n_train, sum(self.sizes[:-1])), dtype=np.float32)
+        self._mask_dtype = getattr(self.net, "DTYPE", np.float64)  # the masks in the net's own precision: no conversion per call
         self._step_losses = np.zeros((self.steps_per_epoch, k))  # this epoch's optimized loss per step and model
         # (steps,) examples in each step of an epoch: weights for the epoch's mean optimized loss
         self._step_sizes = np.minimum(config.batch_size, config.n_train - np.arange(0, config.n_train, config.batch_size))
@@ -189,7 +190,8 @@ class Trainer:
         for l, units in enumerate(self.sizes[:-1]):
             p = self.p[:, l, None, None]  # (K, 1, 1)
             u = self._uniform[:, :, column : column + units]
-            self._drop.append((u >= p) / (1.0 - p) if p.any() else None)
+            scale = (1.0 / (1.0 - p)).astype(self._mask_dtype)  # computed in float64, rounded once, as torch's 1 / (1 - p)
+            self._drop.append((u >= p) * scale if p.any() else None)
             column += units
 
     def step(self) -> None:

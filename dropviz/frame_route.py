@@ -22,9 +22,10 @@ from .worker import WorkerError, WorkerGone
 
 PATH = "dropviz/frame"  # relative to the page, so that a proxy's path prefix carries over
 TICK = 0.1  # seconds between frames, at least: a page alone gets 10 a second
-# Frames per second the whole server sends, shared by the playing runs. Frames are made in the workers (about 8 ms
-# each, on every core) and cost this process about 1 ms. On 2 cores bench/load.py measured <TODO>.
-SERVER_FRAMES = min(30.0 * (os.cpu_count() or 1), 120.0)
+# Frames per second the whole server sends, shared by the playing runs. Frames are made in the workers (about 6 ms
+# each, on every core) and cost this process about 1.5 ms. bench/load.py, 2 cores, N = 30 (+1 browser): at 60 in all,
+# 1.87 frames/s and 18.3 epochs/s per session; at 70, 2.00 and 17.6 (the class's 2 frames/s, for a little training).
+SERVER_FRAMES = min(35.0 * (os.cpu_count() or 1), 140.0)
 
 
 def frame_source(token: str, presenting: bool) -> str:
