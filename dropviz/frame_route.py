@@ -3,7 +3,7 @@
 Why not a Streamlit rerun per frame: a fragment's script run cost the page server about 7 ms of its one
 interpreter per frame, and a class's frames all pass through that process. Here a frame is a GET whose body
 is the bytes the worker made (frames.Frame.view), passed on untouched: about 1 ms of this process.
-The page asks for the next frame when the last one has arrived and its period is over; the period is the
+The page asks for the next frame when the last one is painted and its period is over; the period is the
 server's frame share (SERVER_FRAMES) divided among the playing runs, and a slow frame simply comes later.
 Frames never queue and none is dropped.
 """
