@@ -306,7 +306,7 @@ async def classroom(n: int, seconds: float, query: str, spread: float, rng: rand
     early = sum(s.session.runs_interrupted - s.early_before_play for s in played)
     stopped_after = [s.stopped_at - s.clicked_at for s in played if s.stopped_at is not None and s.stopped_at <= t1]
     errors = [e for s in students for e in s.session.errors + s.view.errors]
-    received_mb = sum(s.session.bytes for s in students) / 1e6
+    received_mb = sum(s.session.bytes + s.view.bytes for s in students) / 1e6
     total_frames = sum(s.frames_per_s(t0, t1) for s in played) * window
     total_epochs = sum(s.epochs_per_s(t0, t1) for s in played)
     blank = sum(1 for s in played if s.frames_per_s(t0, t1) == 0)

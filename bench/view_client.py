@@ -28,6 +28,7 @@ class ViewFollower:
         self.on_frame = on_frame  # (view bytes, monotonic arrival) per fetched frame
         self.on_stopped = on_stopped  # the page's rerun when a fetched frame has no source
         self.requests: list[float] = []  # monotonic send times of every frame request
+        self.bytes = 0  # frame bodies received
         self.errors: list[str] = []
         self._generation = 0
         self._task: asyncio.Task | None = None
@@ -75,6 +76,7 @@ class ViewFollower:
                     continue
                 break
             period = float(headers.get("x-dropviz-period", period))
+            self.bytes += len(body)
             self.on_frame(body, time.monotonic())
             match = SOURCE.match(body)
             source = match[1].decode() if match and match[1] else None
