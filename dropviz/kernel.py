@@ -1,7 +1,8 @@
 """Compiled training steps for NumpyNet's stacked parameters: many mini-batches per call, no Python per step.
 
 NumbaNet is a fastnet.NumpyNet (same buffers, layout, BLAS evaluation, interface) whose training runs in one
-Numba function: forward, two-class cross-entropy, backward and the torch.optim update, with explicit loops.
+Numba function: forward, two-class cross-entropy, backward and the torch.optim update, with explicit loops, except
+the wide layers' three matrix products per step, which call NumPy's own OpenBLAS gemm (the loops without it).
 fastnet.NumpyNet and model.TorchNet are the references it is tested against, step for step
 (tests/test_kernel.py). Not here: random numbers (the Trainer draws the masks), evaluation, history.
 The first call compiles (seconds); cache=True keeps the machine code in __pycache__ for later processes.
@@ -10,8 +11,11 @@ Numba itself is imported then, not with this module: a page that has not trained
 
 from __future__ import annotations
 
+import ctypes
 import functools
+import glob
 import math
+import os
 
 import numpy as np
 
@@ -21,10 +25,27 @@ ACTIVATION_CODES = {"relu": 0, "tanh": 1, "sigmoid": 2}  # fastnet.ACTIVATIONS' 
 OPTIMIZER_CODES = {"sgd": 0, "adam": 1}
 _LOG2 = math.log(2.0)
 TILE = 16  # rows of W per pass of its transposition: at 128 units a column's rows are 512 bytes apart, all in 8 cache sets
+BLAS_MIN = 8  # a layer with at least this many inputs and outputs multiplies by gemm; below, the loops are faster
+# NumPy's OpenBLAS (ILP64 CBLAS: enums as C int, sizes int64), called by symbol name so that the cached kernel links
+# to it when loaded. _compiled_kernel sets these once numba is imported; the kernel reads them at compile time.
+_BLAS_SYMBOLS = ("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_")
+_CBLAS_ROW_MAJOR, _CBLAS_NO_TRANS, _CBLAS_TRANS = 101, 111, 112
+_sgemm = _dgemm = _stub = None
+
+
+def _gemm(single, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc):
+    """C (m, n) = op(A) (m, k) @ op(B) (k, n), row-major, by OpenBLAS; a, b, c are the first elements' addresses
+    (ctypes.data), op = transpose when trans_*. sgemm when single, else dgemm. Compiled by _compiled_kernel."""
+    ta = _CBLAS_TRANS if trans_a else _CBLAS_NO_TRANS
+    tb = _CBLAS_TRANS if trans_b else _CBLAS_NO_TRANS
+    if single:
+        _sgemm(_CBLAS_ROW_MAJOR, ta, tb, m, n, k, np.float32(1.0), a, lda, b, ldb, np.float32(0.0), c, ldc)
+    else:
+        _dgemm(_CBLAS_ROW_MAJOR, ta, tb, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, ldc)
 
 
 def _train_kernel(flat, grad, state1, state2, x, y, masks, has_mask, sizes, w_off, b_off, col_off,
-                  activation, optimizer, lr, momentum, weight_decay, steps, start, stop, batch, losses):  # fmt: skip
+                  activation, optimizer, lr, momentum, weight_decay, steps, start, stop, batch, losses, blas):  # fmt: skip
     """S = ceil((stop - start) / batch) steps of every model; writes losses (S, K). Modifies flat, grad, state1, state2.
 
     flat/grad/state1/state2 (K, P): row k = model k, per layer W (in, out) row-major at w_off[l], b at b_off[l].
@@ -33,6 +54,8 @@ def _train_kernel(flat, grad, state1, state2, x, y, masks, has_mask, sizes, w_of
     Each layer runs over the whole mini-batch at once, innermost loops along contiguous rows, so a weight row
     is read once per step rather than once per example; (in, out) views indexed from 0 let LLVM vectorize
     those loops (3x at 128 units: with offsets Numba's negative-index checks block it).
+    blas: the layers with at least BLAS_MIN inputs and outputs do their three products by OpenBLAS's gemm
+    instead (_gemm); 0 where _compiled_kernel found no OpenBLAS, and then everything runs in these loops.
     """
     n_models, n_params = flat.shape
     n_layers = sizes.shape[0] - 1
@@ -45,7 +68,10 @@ def _train_kernel(flat, grad, state1, state2, x, y, masks, has_mask, sizes, w_of
     a_out = np.empty((rows, width), flat.dtype)  # hidden activations before the mask, for f'
     z = np.empty((rows, widest), flat.dtype)  # a layer's outputs, then dL/d(outputs) in the backward pass
     da = np.empty((rows, widest), flat.dtype)
-    wt = np.empty(n_params, flat.dtype)  # W transposed (out, in) at w_off[l]: the backward pass runs along contiguous rows
+    dz_t = np.empty((widest, rows), flat.dtype)  # (out, B), (in, B): W @ dz^T takes 4.6 us at 128 units, dz @ W^T 12.8
+    da_t = np.empty((widest, rows), flat.dtype)
+    wt = np.empty(n_params, flat.dtype)  # W transposed (out, in) at w_off[l], for the loops' backward pass along contiguous rows
+    single = flat.itemsize == 4  # sgemm, else dgemm
     beta1, beta2 = ADAM_BETAS
     n_steps = losses.shape[0]
     for k in range(n_models):  # the models share nothing: each runs all its steps while its rows are in cache
@@ -58,6 +84,8 @@ def _train_kernel(flat, grad, state1, state2, x, y, masks, has_mask, sizes, w_of
             count = min(first + batch, stop) - first
             for l in range(1, n_layers):
                 n_in, n_out, w0 = sizes[l], sizes[l + 1], w_off[l]
+                if blas and n_in >= BLAS_MIN and n_out >= BLAS_MIN:
+                    continue  # gemm multiplies by W^T as W lies: no copy
                 w = params[w0 : w0 + n_in * n_out].reshape((n_in, n_out))
                 w_t = wt[w0 : w0 + n_in * n_out].reshape((n_out, n_in))
                 for i0 in range(0, n_in, TILE):  # TILE rows at a time, so their cache lines stay loaded along o
@@ -73,23 +101,27 @@ def _train_kernel(flat, grad, state1, state2, x, y, masks, has_mask, sizes, w_of
                 n_in, n_out, w0, b0, c = sizes[l], sizes[l + 1], w_off[l], b_off[l], col_off[l]
                 # Views with indices counted from 0: Numba then drops its negative-index checks and vectorizes.
                 w = params[w0 : w0 + n_in * n_out].reshape((n_in, n_out))
-                for r in range(count):
-                    for o in range(n_out):
-                        z[r, o] = 0.0
-                # Four inputs per pass: z's row is loaded and stored once per four products, summed in the same order.
-                i = 0
-                while i + 4 <= n_in:
+                if blas and n_in >= BLAS_MIN and n_out >= BLAS_MIN:
+                    # z (B, out) = a_in[:, c:c+in] (B, in; rows U apart) @ W (in, out)
+                    _gemm(single, False, False, count, n_out, n_in, a_in[:, c:].ctypes.data, width, w.ctypes.data, n_out, z.ctypes.data, widest)
+                else:
                     for r in range(count):
-                        a0, a1, a2, a3 = a_in[r, c + i], a_in[r, c + i + 1], a_in[r, c + i + 2], a_in[r, c + i + 3]
                         for o in range(n_out):
-                            z[r, o] = (((z[r, o] + a0 * w[i, o]) + a1 * w[i + 1, o]) + a2 * w[i + 2, o]) + a3 * w[i + 3, o]
-                    i += 4
-                while i < n_in:
-                    for r in range(count):
-                        ai = a_in[r, c + i]
-                        for o in range(n_out):
-                            z[r, o] += ai * w[i, o]
-                    i += 1
+                            z[r, o] = 0.0
+                    # Four inputs per pass: z's row is loaded and stored once per four products, summed in the same order.
+                    i = 0
+                    while i + 4 <= n_in:
+                        for r in range(count):
+                            a0, a1, a2, a3 = a_in[r, c + i], a_in[r, c + i + 1], a_in[r, c + i + 2], a_in[r, c + i + 3]
+                            for o in range(n_out):
+                                z[r, o] = (((z[r, o] + a0 * w[i, o]) + a1 * w[i + 1, o]) + a2 * w[i + 2, o]) + a3 * w[i + 3, o]
+                        i += 4
+                    while i < n_in:
+                        for r in range(count):
+                            ai = a_in[r, c + i]
+                            for o in range(n_out):
+                                z[r, o] += ai * w[i, o]
+                        i += 1
                 if l < n_layers - 1:
                     c_next = col_off[l + 1]
                     masked = has_mask[l + 1]
@@ -128,29 +160,44 @@ def _train_kernel(flat, grad, state1, state2, x, y, masks, has_mask, sizes, w_of
                 z[r, 0] = -gd
                 z[r, 1] = gd
             losses[s, k] = loss_sum / count
-            # backward: z holds dL/d(layer outputs)
-            for j in range(n_params):
-                g[j] = 0.0
+            # backward: z holds dL/d(layer outputs); g is written whole, layer by layer (gemm overwrites g_w)
             for l in range(n_layers - 1, -1, -1):
                 n_in, n_out, w0, b0, c = sizes[l], sizes[l + 1], w_off[l], b_off[l], col_off[l]
                 g_w = g[w0 : w0 + n_in * n_out].reshape((n_in, n_out))
                 g_b = g[b0 : b0 + n_out]
-                for i in range(n_in):
-                    r = 0
-                    while r + 4 <= count:  # four examples per pass over g_w's row, in the same order
-                        a0, a1, a2, a3 = a_in[r, c + i], a_in[r + 1, c + i], a_in[r + 2, c + i], a_in[r + 3, c + i]
+                gemm = blas and n_in >= BLAS_MIN and n_out >= BLAS_MIN
+                if gemm:
+                    # g_w (in, out) = a_in[:, c:c+in]^T (in, B) @ dz (B, out)
+                    _gemm(single, True, False, n_in, n_out, count, a_in[:, c:].ctypes.data, width, z.ctypes.data, widest, g_w.ctypes.data, n_out)
+                else:
+                    for i in range(n_in):
                         for o in range(n_out):
-                            g_w[i, o] = (((g_w[i, o] + a0 * z[r, o]) + a1 * z[r + 1, o]) + a2 * z[r + 2, o]) + a3 * z[r + 3, o]
-                        r += 4
-                    while r < count:
-                        ai = a_in[r, c + i]
-                        for o in range(n_out):
-                            g_w[i, o] += ai * z[r, o]
-                        r += 1
+                            g_w[i, o] = 0.0
+                        r = 0
+                        while r + 4 <= count:  # four examples per pass over g_w's row, in the same order
+                            a0, a1, a2, a3 = a_in[r, c + i], a_in[r + 1, c + i], a_in[r + 2, c + i], a_in[r + 3, c + i]
+                            for o in range(n_out):
+                                g_w[i, o] = (((g_w[i, o] + a0 * z[r, o]) + a1 * z[r + 1, o]) + a2 * z[r + 2, o]) + a3 * z[r + 3, o]
+                            r += 4
+                        while r < count:
+                            ai = a_in[r, c + i]
+                            for o in range(n_out):
+                                g_w[i, o] += ai * z[r, o]
+                            r += 1
+                for o in range(n_out):
+                    g_b[o] = 0.0
                 for r in range(count):
                     for o in range(n_out):
                         g_b[o] += z[r, o]
-                if l > 0:
+                if l > 0 and gemm:
+                    for r in range(count):
+                        for o in range(n_out):
+                            dz_t[o, r] = z[r, o]
+                    # da^T (in, B) = W (in, out) @ dz^T (out, B)
+                    w = params[w0 : w0 + n_in * n_out].reshape((n_in, n_out))
+                    _gemm(single, False, False, n_in, count, n_out, w.ctypes.data, n_out, dz_t.ctypes.data, rows, da_t.ctypes.data, rows)
+                    d_a = da_t[:n_in, :count].T  # (B, in)
+                elif l > 0:
                     w_t = wt[w0 : w0 + n_in * n_out].reshape((n_out, n_in))
                     for r in range(count):
                         for i in range(n_in):
@@ -168,16 +215,18 @@ def _train_kernel(flat, grad, state1, state2, x, y, masks, has_mask, sizes, w_of
                             for i in range(n_in):
                                 da[r, i] += w_t[o, i] * dzo
                         o += 1
+                    d_a = da[:count, :n_in]
+                if l > 0:
                     masked = has_mask[l]
                     for r in range(count):
                         for i in range(n_in):
                             h = a_out[r, c + i]
                             if activation == 0:
-                                v = da[r, i] * (1.0 if h > 0.0 else 0.0)
+                                v = d_a[r, i] * (1.0 if h > 0.0 else 0.0)
                             elif activation == 1:
-                                v = da[r, i] * (1.0 - h * h)
+                                v = d_a[r, i] * (1.0 - h * h)
                             else:
-                                v = da[r, i] * (h * (1.0 - h))
+                                v = d_a[r, i] * (h * (1.0 - h))
                             z[r, i] = v * masks[k, first - start + r, c + i] if masked else v
             # NumpyNet._update, element by element in the same order of operations, in flat's dtype: coefficients
             # computed in float64 (as torch does from Python floats) then rounded once, so float32 vectorizes twice as wide.
@@ -267,10 +316,11 @@ class NumbaNet(NumpyNet):
                 masks[:, :, c : c + units] = d[:, start:stop]
                 has_mask[l] = 1
         losses = np.empty((-(-(stop - start) // batch), self.k), self.DTYPE)  # (S, K)
-        _compiled_kernel()(
+        kernel, blas = _compiled_kernel()
+        kernel(
             self.flat, self.grad, self.state1, self.state2, x, y, masks, has_mask, self.sizes, self.w_off, self.b_off, self.col_off,
             ACTIVATION_CODES[self.activation], OPTIMIZER_CODES[self.optimizer], float(self.lr), float(self.momentum),
-            float(self.weight_decay), int(self.steps), int(start), int(stop), int(batch), losses,
+            float(self.weight_decay), int(self.steps), int(start), int(stop), int(batch), losses, blas,
         )  # fmt: skip
         self.steps += len(losses)
         return losses.astype(np.float64, copy=False)
@@ -279,20 +329,59 @@ class NumbaNet(NumpyNet):
 class NumbaNet32(NumbaNet):
     """NumbaNet in float32, as PyTorch trains by default: the path the app trains small networks with.
 
-    The same compiled kernel, specialised for float32: an epoch of the default preset's steps takes 1.0 ms instead
-    of 1.7 (twice the numbers per vector instruction, Adam's square roots and divisions included). NumbaNet, in
+    The same compiled kernel, specialised for float32 (sgemm): an epoch of the default preset's steps takes 0.7 ms
+    instead of 1.2 (twice the numbers per vector instruction, Adam's square roots and divisions included). NumbaNet, in
     float64, is the one checked step for step against NumPy and torch autograd; this one is checked against it.
     """
 
     DTYPE = np.float32
 
 
+def _openblas_paths() -> list[str]:
+    """The OpenBLAS library NumPy's wheels bundle (numpy.libs/ on Linux and Windows, numpy/.dylibs/ on macOS)."""
+    package = os.path.dirname(np.__file__)
+    patterns = (os.path.join(package, os.pardir, "numpy.libs", "libscipy_openblas*"), os.path.join(package, ".dylibs", "libscipy_openblas*"))
+    return sorted(path for pattern in patterns for path in glob.glob(pattern))
+
+
+def _load_openblas(binding) -> bool:
+    """Makes _BLAS_SYMBOLS resolvable by the kernel's machine code; False if NumPy has no such OpenBLAS.
+
+    Without it the symbols get a stub the kernel never calls (blas = 0), so one cached kernel serves both cases.
+    """
+    global _stub
+    for path in _openblas_paths():
+        try:
+            binding.load_library_permanently(path)  # already mapped by NumPy: the same library, threads and settings
+        except RuntimeError:
+            continue
+        if all(binding.address_of_symbol(name) for name in _BLAS_SYMBOLS):
+            return True
+    _stub = ctypes.CFUNCTYPE(None)(lambda: None)  # kept alive while the process runs
+    for name in _BLAS_SYMBOLS:
+        if not binding.address_of_symbol(name):
+            binding.add_symbol(name, ctypes.cast(_stub, ctypes.c_void_p).value)
+    return False
+
+
 @functools.cache
 def _compiled_kernel():
-    """_train_kernel compiled, or loaded from the on-disk cache; numba is imported here, the first time it is needed."""
-    from numba import njit
+    """(_train_kernel compiled or loaded from the on-disk cache, its blas argument): once per process.
 
-    return njit(cache=True, nogil=True, fastmath=False, error_model="numpy")(_train_kernel)
+    numba and llvmlite are imported here, the first time they are needed.
+    """
+    global _sgemm, _dgemm, _gemm
+    from llvmlite import binding
+    from numba import njit, types
+
+    blas = _load_openblas(binding)
+    pointer, size, enum = types.uintp, types.int64, types.intc
+    _sgemm, _dgemm = (
+        types.ExternalFunction(name, types.void(enum, enum, enum, size, size, size, real, pointer, size, pointer, size, real, pointer, size))
+        for name, real in zip(_BLAS_SYMBOLS, (types.float32, types.float64))
+    )
+    _gemm = njit(nogil=True)(_gemm)
+    return njit(cache=True, nogil=True, fastmath=False, error_model="numpy")(_train_kernel), int(blas)
 
 
 def warm_up() -> None:

@@ -4,11 +4,16 @@ The kernel compiles once per session (all calls share one signature) and is cach
 """
 
 import dataclasses
+import json
+import os
+import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from dropviz import engine
+from dropviz import engine, kernel
 from dropviz.config import RunConfig
 from dropviz.engine import Trainer, initial_parameters
 from dropviz.fastnet import ACTIVATIONS, NumpyNet
@@ -208,3 +213,57 @@ def test_warm_up_compiles_without_error():
     from dropviz.kernel import warm_up
 
     warm_up()
+
+
+GEMM_SIZES = (2, 16, 12, 2)  # the middle layer is wide enough (kernel.BLAS_MIN) for OpenBLAS's gemm
+
+
+def _with_loops(monkeypatch):
+    """Makes NumbaNet run the kernel with blas = 0, as in a process where no OpenBLAS was found."""
+    compiled, _ = kernel._compiled_kernel()
+    monkeypatch.setattr(kernel, "_compiled_kernel", lambda: (compiled, 0))
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+def test_gemm_layers_equal_numpy_torch_and_the_loops(activation, optimizer, monkeypatch):
+    assert kernel._compiled_kernel()[1] == 1, "NumPy's OpenBLAS not found: the kernel runs its loops only"
+    k, p = 2, np.tile(np.array([[0.2], [0.5]]), (1, len(GEMM_SIZES) - 1))
+    weights, biases = _stacked(k, GEMM_SIZES)
+    name, momentum = OPTIMIZERS[optimizer]
+    args = (activation, name, 0.05, momentum, 0.01)
+    numba_net, numpy_net, torch_net, fast = (cls(weights, biases, *args) for cls in (NumbaNet, NumpyNet, TorchNet, NumbaNet32))
+    x, y, drop = _epoch(k, p, GEMM_SIZES)
+    losses = numba_net.train_steps(x, y, drop, 0, N, BATCH)
+    np.testing.assert_allclose(losses, _per_step(numpy_net, x, y, drop, p), rtol=1e-9)
+    np.testing.assert_allclose(losses, _per_step(torch_net, x, y, drop, p), rtol=1e-9)
+    _assert_params_close(numba_net, numpy_net)
+    _assert_params_close(numba_net, torch_net)
+    np.testing.assert_allclose(fast.train_steps(x, y, drop, 0, N, BATCH), losses, rtol=1e-5)  # sgemm
+    _with_loops(monkeypatch)
+    loops = NumbaNet(weights, biases, *args)
+    np.testing.assert_allclose(loops.train_steps(x, y, drop, 0, N, BATCH), losses, rtol=1e-9)
+    _assert_params_close(loops, numba_net)
+
+
+def test_without_openblas_the_same_cached_kernel_runs_its_loops():
+    # A fresh process, where NumPy's OpenBLAS is not yet visible to the kernel: the BLAS symbols get a stub.
+    script = """
+import json, sys
+import numpy as np
+from dropviz import kernel
+kernel._openblas_paths = lambda: []
+weights, biases, *args = json.loads(sys.argv[1])
+net = kernel.NumbaNet([np.array(w) for w in weights], [np.array(b) for b in biases], *args)
+losses = net.train_steps(np.ones((4, 2)), np.array([0.0, 1.0, 1.0, 0.0]), [None, None, None], 0, 4, 2)
+print(json.dumps([kernel._compiled_kernel()[1], losses.tolist()]))
+"""
+    weights, biases = _stacked(1, GEMM_SIZES)
+    args = ([w.tolist() for w in weights], [b.tolist() for b in biases], "tanh", "sgd", 0.1, 0.0, 0.0)
+    env = {**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).parents[1])}
+    run = subprocess.run([sys.executable, "-c", script, json.dumps(args)], env=env, capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    blas, losses = json.loads(run.stdout)
+    assert blas == 0
+    net = NumbaNet(weights, biases, *args[2:])
+    np.testing.assert_allclose(losses, net.train_steps(np.ones((4, 2)), np.array([0.0, 1.0, 1.0, 0.0]), [None, None, None], 0, 4, 2), rtol=1e-12)
