@@ -29,7 +29,9 @@ from pathlib import Path
 from .engine import Trainer
 from .frames import make_frame
 
-SLICE = 0.02  # seconds of training per turn: short, so a frame, a Pause or another run never waits long
+# Seconds of training per turn: short, so a frame, a Pause or another run never waits long. At 20 ms a worker's round
+# of 15 runs (bench/load.py, N = 30) took about as long as a page's frame period, and 1 frame in 10 showed no new step.
+SLICE = 0.01
 IDLE_PAUSE = 0.02  # seconds a worker sleeps when its playing runs are all at their speed limit
 # A new worker loads the compiled training kernel (about 1 s of CPU) once it has been idle this long: after the
 # first page has drawn, which the browser does on the same cores, and usually before the first Play.
