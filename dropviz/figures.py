@@ -269,7 +269,7 @@ def _edge_classes(snapshot: Snapshot, run: str, layout: _NetworkLayout, dropped:
 def _edge_segments(x: np.ndarray, y: np.ndarray) -> tuple[str, ...]:
     """(E, 2) start and end coordinates -> E SVG lines "M x0,y0L x1,y1", made once per network shape."""
     coords = np.column_stack([x[:, 0], y[:, 0], x[:, 1], y[:, 1]]).astype(np.float32)
-    return tuple("M%.3f,%.4fL%.3f,%.4f" % tuple(row) for row in coords.tolist())
+    return tuple(f"M{x0:.3f},{y0:.4f}L{x1:.3f},{y1:.4f}" for x0, y0, x1, y1 in coords.tolist())
 
 
 def _edge_path(segments: tuple[str, ...], pick: np.ndarray) -> str:
