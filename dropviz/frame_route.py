@@ -11,6 +11,8 @@ Frames never queue and none is dropped.
 from __future__ import annotations
 
 import os
+import time
+import weakref
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -28,6 +30,26 @@ TICK = 0.1  # seconds between frames, at least: a page alone gets 10 a second
 SERVER_FRAMES = min(35.0 * (os.cpu_count() or 1), 140.0)
 
 
+# A page asks for its next frame a period (at least TICK) after its last request began, one request at a time. A run's
+# requests beyond that (a student's script, say) get 429 at once: they would take a worker's time and a server thread
+# from the class.
+MIN_GAP = TICK / 2
+
+
+class _Pace:
+    """One run's frame requests: whether one is being answered, and when the last one began. Only the event loop
+    (one thread) reads and writes it, between awaits."""
+
+    __slots__ = ("began", "busy")
+
+    def __init__(self):
+        self.busy = False
+        self.began = -MIN_GAP
+
+
+_paces: weakref.WeakKeyDictionary[LiveRun, _Pace] = weakref.WeakKeyDictionary()
+
+
 def frame_source(token: str, presenting: bool) -> str:
     """The URL (relative to the page) of a run's next frame."""
     return f"{PATH}/{token}" + ("?presenting=1" if presenting else "")
@@ -39,15 +61,26 @@ def frame_period() -> float:
 
 
 async def frame(request: Request) -> Response:
-    """GET PATH/{token}[?presenting=1]: the run's frame now, as frames.Frame.view; 404 for a token no run has."""
+    """GET PATH/{token}[?presenting=1]: the run's frame now, as frames.Frame.view.
+
+    404 for a token no run has; 429 for a request while the run's last one is answered or sooner than MIN_GAP
+    after it began; 503 when its worker failed (the page tries again).
+    """
     run = LiveRun.find(request.path_params["token"])
     if run is None:
         return Response(status_code=404, headers={"Cache-Control": "no-store"})
+    pace = _paces.setdefault(run, _Pace())
+    now = time.monotonic()
+    if pace.busy or now - pace.began < MIN_GAP:
+        return Response(status_code=429, headers={"Cache-Control": "no-store", "Retry-After": "1"})
+    pace.busy, pace.began = True, now
     presenting = request.query_params.get("presenting") == "1"
     try:
         made = await run_in_threadpool(run.frame, presenting, frame_source(run.token, presenting))  # waits for the worker
     except (WorkerGone, WorkerError, TimeoutError):
         return Response(status_code=503, headers={"Cache-Control": "no-store", "Retry-After": "1"})
+    finally:
+        pace.busy = False
     # Content-Encoding set: Streamlit's gzip (level 9, ~4 ms for a frame) leaves the response alone.
     headers = {"Cache-Control": "no-store", "Content-Encoding": "identity", "X-Dropviz-Period": f"{frame_period():.3f}"}
     return Response(made.view, media_type="application/json", headers=headers)

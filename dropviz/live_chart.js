@@ -174,24 +174,29 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 async function follow(view, source, generation, component) {
   let period = 0.25; // seconds, until the server says
   let retries = 0;
+  let started = performance.now(); // the frame from Streamlit, just shown: the first request waits a period too
   while (view.generation === generation && source && component.parentElement.isConnected) {
-    const started = performance.now();
+    await sleep(Math.max(0, started + 1000 * period - performance.now()));
+    if (view.generation !== generation) return;
+    started = performance.now();
     let response;
     try {
       response = await fetch(source, { cache: "no-store" });
     } catch (error) {
-      response = null; // the network: try again, a little later each time
+      response = null; // the network
     }
     if (view.generation !== generation) return;
-    if (!response || response.status === 503) {
+    if (!response || response.status === 503 || response.status === 429) {
+      // 503: the training process is busy or restarting; 429: asked too soon (an older loop's request was
+      // still out). Try again, a little later each time.
       retries += 1;
       if (retries > 30) break;
-      await sleep(Math.min(1000 * retries, 5000));
+      period = Math.min(retries, 5);
       continue;
     }
     if (!response.ok) break; // 404: the server no longer has this run; the page's rerun shows what it has
     retries = 0;
-    period = Number(response.headers.get("X-Dropviz-Period")) || period;
+    period = Number(response.headers.get("X-Dropviz-Period")) || 0.25;
     const data = decode(await response.arrayBuffer());
     if (view.generation !== generation) return;
     // The next request waits for this frame's paint, so a slow computer asks for fewer frames rather than
@@ -199,7 +204,6 @@ async function follow(view, source, generation, component) {
     // it asked for 2.1 frames/s and showed 2.0-2.1).
     await show(view, data, component.parentElement);
     source = data.source;
-    if (source) await sleep(Math.max(0, started + 1000 * period - performance.now()));
   }
   if (view.generation === generation) component.setTriggerValue("stopped", Date.now()); // the page shows Play again
 }

@@ -3,6 +3,7 @@
 import asyncio
 import gc
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -23,16 +24,22 @@ def one_worker(monkeypatch):
     pool.stop()
 
 
-def _get(path: str):
-    """The route's answer to GET path, through the route table as the server has it."""
+def _get(path: str, wait: bool = True):
+    """The route's answer to GET path, through the route table as the server has it; wait: as a page does, no
+    sooner than MIN_GAP after the last request."""
+    if wait:
+        time.sleep(frame_route.MIN_GAP)
+    with ThreadPoolExecutor(1) as thread:  # a loop of its own: the browser tests leave one running in this thread
+        return thread.submit(asyncio.run, frame_route.frame(_request(path))).result()
+
+
+def _request(path: str) -> Request:
+    """A GET of path as the server hands it to the route (path parameters from the route table)."""
     token, _, query = path.removeprefix(f"/{frame_route.PATH}/").partition("?")
     (route,) = frame_route.ROUTES
     matched, scope = route.matches({"type": "http", "path": f"/{frame_route.PATH}/{token}", "method": "GET"})
     assert matched.name == "FULL"
-    request = Request({"type": "http", "method": "GET", "path": path, "query_string": query.encode(), "headers": [],
-                       **scope})
-    with ThreadPoolExecutor(1) as thread:  # a loop of its own: the browser tests leave one running in this thread
-        return thread.submit(asyncio.run, frame_route.frame(request)).result()
+    return Request({"type": "http", "method": "GET", "path": path, "query_string": query.encode(), "headers": [], **scope})
 
 
 def test_a_token_no_run_has_gets_404():
@@ -57,6 +64,29 @@ def test_a_playing_run_serves_its_frames_and_where_the_next_one_is(one_worker):
             "font", {}).get("size", 0)
         run.pause()
         assert json.loads(_get(f"/{frame_route.frame_source(run.token, False)}").body)["source"] is None  # the page stops
+    finally:
+        run.stop()
+
+
+def test_a_run_gets_one_frame_at_a_time_and_not_too_often(one_worker, monkeypatch):
+    run = LiveRun(CONFIG)
+    try:
+        run.play()
+        path = f"/{frame_route.frame_source(run.token, False)}"
+        assert _get(path).status_code == 200
+        with monkeypatch.context() as patch:
+            patch.setattr(frame_route, "MIN_GAP", 60.0)  # the next request is sooner than this after the last began
+            too_soon = _get(path, wait=False)  # a script asking faster than a page does
+        assert too_soon.status_code == 429 and too_soon.headers["retry-after"] == "1"
+        assert _get(path).status_code == 200  # at a page's pace, frames come again
+
+        async def two_at_once():
+            return await asyncio.gather(*(frame_route.frame(_request(path)) for _ in range(2)))
+
+        with ThreadPoolExecutor(1) as thread:
+            time.sleep(frame_route.MIN_GAP)
+            statuses = sorted(r.status_code for r in thread.submit(asyncio.run, two_at_once()).result())
+        assert statuses == [200, 429]  # the second waits for no worker and no server thread
     finally:
         run.stop()
 
