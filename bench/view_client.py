@@ -71,7 +71,7 @@ class ViewFollower:
                 return
             if status != 200:
                 self.errors.append(f"frame request: HTTP {status}")
-                if status == 503:
+                if status in (429, 503):  # counted as errors: the page's own pace should never see either
                     period = 1.0
                     continue
                 break
