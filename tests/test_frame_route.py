@@ -9,19 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from starlette.requests import Request
 
-from dropviz import frame_route, live
+from dropviz import frame_route
 from dropviz.config import RunConfig
 from dropviz.live import LiveRun
 
 CONFIG = RunConfig(n_train=40, hidden=(8, 8), p=(0.5, 0.5), batch_size=8, epochs=5000)
-
-
-@pytest.fixture
-def one_worker(monkeypatch):
-    pool = live._Pool(1)
-    monkeypatch.setattr(live, "POOL", pool)
-    yield pool
-    pool.stop()
 
 
 def _get(path: str, wait: bool = True):

@@ -28,15 +28,6 @@ def _steps(run: LiveRun) -> int:
     return run.with_trainer(operator.attrgetter("step_count"))
 
 
-@pytest.fixture
-def one_worker(monkeypatch):
-    """A pool of one worker process, so that the runs of a test share it."""
-    pool = live._Pool(1)
-    monkeypatch.setattr(live, "POOL", pool)
-    yield pool
-    pool.stop()
-
-
 def test_play_trains_in_the_background_and_pause_stops_it():
     run = LiveRun(CONFIG)
     run.play()
