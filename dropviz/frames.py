@@ -1,7 +1,7 @@
 """Frame: what one tick of the live page shows (status line and the three charts, as the page's JSON), made from a snapshot. Pure.
 
-Made where the run trains (dropviz/worker.py), so that building figures and their JSON (about 8 ms a
-frame with the snapshot, 5 of it the boundary grid) does not hold the page server's interpreter lock. No Streamlit here: the page
+Made where the run trains (dropviz/worker.py), so that building figures and their JSON (about 5 ms a
+frame with the snapshot, 2.4 of it the boundary grid) does not hold the page server's interpreter lock. No Streamlit here: the page
 passes a frame's bytes to the browser as they are (dropviz/live_chart.py), without decoding or encoding them again.
 """
 
@@ -51,7 +51,7 @@ def make_frame(snapshot: Snapshot, data: Dataset, epochs: int, playing: bool, sh
     specs = {"network": figures.network_spec(snapshot), "boundary": figures.boundary_spec(snapshot, data),
              "curves": figures.curves_spec(snapshot.history)}
     status = status_line(snapshot, epochs, playing, sharing)
-    view = {"source": source if playing else None, "status": markdown_html(status), "captions": {key: markdown_html(text) for key, text in CAPTIONS.items()},
+    view = {"source": source if playing else None, "status": markdown_html(status), "captions": _CAPTIONS_HTML,
             "charts": {key: chart_data(big(spec), key, PLOT_CONFIG) for key, spec in specs.items()}}
     # One encoding, here: arrays as base64 (_typed_array); NaN refused, as plotly.js would misread it.
     return Frame(status, json.dumps(view, default=_typed_array, allow_nan=False).encode(), playing, snapshot.finished)
@@ -62,6 +62,9 @@ def markdown_html(text: str) -> str:
     line (so a line's text is an element's, as a page test finds it); the rest escaped."""
     bold = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(text))
     return "".join(f"<div>{line}</div>" for line in bold.split("  \n"))
+
+
+_CAPTIONS_HTML = {key: markdown_html(text) for key, text in CAPTIONS.items()}
 
 
 def status_line(snapshot: Snapshot, epochs: int, playing: bool, sharing: int) -> str:
