@@ -179,11 +179,12 @@ async function follow(view, source, generation, component) {
     await sleep(Math.max(0, started + 1000 * period - performance.now()));
     if (view.generation !== generation) return;
     started = performance.now();
-    let response;
+    let response, data;
     try {
       response = await fetch(source, { cache: "no-store" });
+      if (response.ok) data = decode(await response.arrayBuffer());
     } catch (error) {
-      response = null; // the network
+      response = null; // the network, or a frame cut off on its way
     }
     if (view.generation !== generation) return;
     if (!response || response.status === 503 || response.status === 429) {
@@ -197,8 +198,6 @@ async function follow(view, source, generation, component) {
     if (!response.ok) break; // 404: the server no longer has this run; the page's rerun shows what it has
     retries = 0;
     period = Number(response.headers.get("X-Dropviz-Period")) || 0.25;
-    const data = decode(await response.arrayBuffer());
-    if (view.generation !== generation) return;
     // The next request waits for this frame's paint, so a slow computer asks for fewer frames rather than
     // drop frames the server made (a frame costs this headless Chromium ~110 ms of CPU; throttled 6 times,
     // it asked for 2.1 frames/s and showed 2.0-2.1).
