@@ -5,6 +5,6 @@ Run it with `make run` (`streamlit run server.py`).
 
 import streamlit as st
 
-from dropviz.frame_route import ROUTES
+from dropviz.frame_route import routes
 
-app = st.App("app.py", routes=ROUTES)
+app = st.App("app.py", routes=routes())

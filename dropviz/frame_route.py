@@ -86,4 +86,10 @@ async def frame(request: Request) -> Response:
     return Response(made.view, media_type="application/json", headers=headers)
 
 
-ROUTES = [Route(f"/{PATH}/{{token}}", frame, methods=["GET"])]
+def routes() -> list[Route]:
+    """The route, under server.baseUrlPath as the page is (read when the server starts): the page asks for PATH
+    relative to its own URL, and Streamlit mounts nothing of ours under that prefix by itself."""
+    from streamlit import config
+
+    base = (config.get_option("server.baseUrlPath") or "").strip("/")
+    return [Route(f"{'/' + base if base else ''}/{PATH}/{{token}}", frame, methods=["GET"])]

@@ -64,12 +64,14 @@ def server_pid(port: int) -> int | None:
 
 
 @contextlib.contextmanager
-def streamlit_server(port: int | None = None, timeout: float = 60.0, log: Path | None = None) -> Iterator[str]:
-    """Runs the app as `make run` does, on 127.0.0.1; yields its URL; SIGTERM, then SIGKILL if ignored."""
+def streamlit_server(port: int | None = None, timeout: float = 60.0, log: Path | None = None, base: str = "") -> Iterator[str]:
+    """Runs the app as `make run` does, on 127.0.0.1; yields its URL (with /base when given); SIGTERM, then SIGKILL if ignored."""
     port = port or free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}" + (f"/{base}" if base else "")
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "server.py"), "--server.port", str(port), "--server.address", "127.0.0.1"]
+    if base:  # served under a path prefix, as behind a proxy: the page is at url/base/
+        command += ["--server.baseUrlPath", base]
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:

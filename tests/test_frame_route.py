@@ -28,7 +28,7 @@ def _get(path: str, wait: bool = True):
 def _request(path: str) -> Request:
     """A GET of path as the server hands it to the route (path parameters from the route table)."""
     token, _, query = path.removeprefix(f"/{frame_route.PATH}/").partition("?")
-    (route,) = frame_route.ROUTES
+    (route,) = frame_route.routes()
     matched, scope = route.matches({"type": "http", "path": f"/{frame_route.PATH}/{token}", "method": "GET"})
     assert matched.name == "FULL"
     return Request({"type": "http", "method": "GET", "path": path, "query_string": query.encode(), "headers": [], **scope})

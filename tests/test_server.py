@@ -1,6 +1,8 @@
 """The shipped server settings, read back as Streamlit sees them, and the websocket's origin check over loopback."""
 
 import http.client
+import urllib.error
+import urllib.request
 
 import pytest
 from streamlit import config
@@ -58,3 +60,11 @@ def test_a_foreign_origin_is_refused_and_the_pages_own_is_accepted(server_port):
     assert _upgrade(server_port, f"http://127.0.0.1:{server_port}") == 101
 
 
+
+
+def test_under_a_path_prefix_the_frame_route_is_where_the_page_asks(tmp_path):
+    """Behind a proxy that serves the page at /dv/, its live view fetches dv/dropviz/frame/...: the route, not the page's HTML."""
+    with streamlit_server(log=tmp_path / "log", base="dv") as url:
+        with pytest.raises(urllib.error.HTTPError) as answer:  # an unknown token: the route's 404
+            urllib.request.urlopen(f"{url}/dropviz/frame/not-a-token", timeout=10)
+        assert answer.value.code == 404 and answer.value.headers["Cache-Control"] == "no-store"
