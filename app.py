@@ -158,8 +158,7 @@ def save_and_share(run: LiveRun, preset: str) -> None:
 def _start_experiment(name: str) -> None:
     run: LiveRun = st.session_state.run
     inputs = Inputs(run.config, run.snapshot(), run.data, passes=st.session_state.get("mc_passes", 100))
-    experiment = EXPERIMENTS[name]
-    st.session_state.job = ExperimentJob(lambda progress: experiment.run(inputs, progress))
+    st.session_state.job = ExperimentJob(name, inputs)
     st.session_state.job_name = name
     st.session_state.job_ticking = False  # the view must rerun as a whole page to start its progress ticks
 

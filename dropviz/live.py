@@ -8,7 +8,7 @@ dropped from its worker RELEASE_AFTER seconds later (or when Streamlit forgets t
 worker has two playing runs more than another (students left), a playing run moves over. Without a
 page_open check, a run pauses after IDLE_STOP seconds without a frame or snapshot. If a worker dies, its
 runs start again from epoch 0 on a new one, and say so.
-Experiments (ExperimentJob) run in this process, in threads, taking turns under TRAINING_SLOTS.
+Experiments (ExperimentJob) run in the workers too, between their runs' turns.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ PAGE_CHECK = 0.5  # seconds between two looks at every run's page
 # page that comes back after this starts again from epoch 0 and says so.
 RELEASE_AFTER = 30.0
 WORKERS = max(1, os.cpu_count() or 1)  # training processes: one per core
-TRAINING_SLOTS = threading.BoundedSemaphore(WORKERS)  # busy experiment threads in this process, server-wide
 LOST = "The training process stopped (the server ran short of memory or was restarted): this run started again from epoch 0."
 RELEASED = f"This page was away for more than {RELEASE_AFTER:.0f} s, and its run was dropped to free memory: it started again from epoch 0."
 
@@ -44,7 +43,7 @@ class _Pool:
     def __init__(self, size: int):
         self.size = size
         self.workers: list[Worker] = []
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # place() counts under the lock least_busy() takes
 
     def start(self) -> None:
         """Modifies: starts the workers not yet running, so that they load while the first page is being made."""
@@ -54,14 +53,20 @@ class _Pool:
                 self.workers.append(Worker())
 
     def place(self) -> Worker:
-        """The worker with the fewest playing runs, then fewest runs (started if fewer than size are alive); counts the new run."""
+        """The least busy worker (least_busy), for a new run: counts it there."""
+        with self._lock:
+            worker = self.least_busy()
+            worker.runs += 1
+            return worker
+
+    def least_busy(self) -> Worker:
+        """The worker with the fewest playing runs, then fewest runs (started if fewer than size are alive), for an
+        experiment job; not counted as a run."""
         with self._lock:
             self.workers = [worker for worker in self.workers if worker.alive]
             if len(self.workers) < self.size:
                 self.workers.append(Worker())
-            worker = min(self.workers, key=lambda w: (w.playing, w.runs))
-            worker.runs += 1
-            return worker
+            return min(self.workers, key=lambda w: (w.playing, w.runs))
 
     def unbalanced(self) -> tuple[Worker, Worker] | None:
         """(busiest, idlest) when their playing runs differ by 2 or more: one run should move."""
@@ -312,51 +317,71 @@ def _data(trainer):
 
 
 class ExperimentJob:
-    """One experiment running in a background thread, with progress and cancel. Modifies itself only.
+    """An experiment (experiments.EXPERIMENTS[name] on inputs) running in a worker process, with progress and
+    cancel. Modifies itself only.
 
-    The work is a function work(progress) -> result, where progress(fraction) returns False once the
-    job is cancelled. It holds a TRAINING_SLOT while it computes and gives it back at every progress
-    call, so a long experiment takes turns with the class's live runs instead of taking a core.
+    The worker runs it between its runs' turns (dropviz/worker.py), so that an experiment takes turns with the
+    class's live runs instead of taking a core of its own. running asks the worker how the job stands; the other
+    properties are as of that question.
     """
 
-    def __init__(self, work):
+    def __init__(self, name: str, inputs):
+        self.name = name
         self.fraction = 0.0
         self.result = None
         self.error: str | None = None
         self.cancelled = False
-        self.started = time.monotonic()
-        self.seconds: float | None = None  # how long it took, once done
-        self._cancel = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(work,), name="dropviz-experiment", daemon=True)
-        self._thread.start()
+        self.seconds: float | None = None  # how long it took in its worker, once done
+        self._ended = False
+        self._worker, self._id = POOL.least_busy(), next(_run_ids)
+        try:
+            self._worker.request(self._id, "job_start", name, inputs)
+        except WorkerGone:
+            self._end(error=LOST_JOB)
+        self._finalizer = weakref.finalize(self, _forget_job, self._worker, self._id)
 
     @property
     def running(self) -> bool:
-        return self._thread.is_alive()
+        if not self._ended:
+            try:
+                state, fraction, value, seconds = self._worker.request(self._id, "job_state")
+            except WorkerGone:
+                self._end(error=LOST_JOB)
+            else:
+                self.fraction = fraction
+                if state == "done":
+                    self._end(result=value, seconds=seconds)
+                elif state == "error":
+                    self._end(error=value, seconds=seconds)
+                elif state == "cancelled":
+                    self.cancelled = True
+                    self._end(seconds=seconds)
+        return not self._ended
+
+    def _end(self, result=None, error: str | None = None, seconds: float | None = None) -> None:
+        self.result, self.error, self.seconds, self._ended = result, error, seconds, True
+        if result is not None:
+            self.fraction = 1.0
 
     def cancel(self) -> None:
         """Modifies: asks the work to stop at its next progress call."""
-        self._cancel.set()
+        if not self._ended:
+            self._worker.send(self._id, "job_cancel")
 
     def wait(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
+        """Until the job has ended, or timeout seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.running and (deadline is None or time.monotonic() < deadline):
+            time.sleep(0.02)
 
-    def _progress(self, fraction: float) -> bool:
-        self.fraction = min(max(float(fraction), self.fraction), 1.0)
-        TRAINING_SLOTS.release()  # a turn for the others
-        TRAINING_SLOTS.acquire()
-        return not self._cancel.is_set()
 
-    def _run(self, work) -> None:
-        TRAINING_SLOTS.acquire()
+LOST_JOB = "the training process stopped (the server ran short of memory or was restarted); run the experiment again"
+
+
+def _forget_job(worker: Worker, job_id: int) -> None:
+    """The page forgot the job: its worker drops it (and stops it at its next progress call, if it still runs)."""
+    if worker.alive:
         try:
-            self.result = work(self._progress)
-            self.fraction = 1.0
-        except Exception as error:  # noqa: BLE001 - shown to the user as a message, never as a traceback
-            if self._cancel.is_set():  # the work stopped because it was asked to (sweeps.Cancelled)
-                self.cancelled = True
-            else:
-                self.error = f"{type(error).__name__}: {error}"
-        finally:
-            TRAINING_SLOTS.release()
-            self.seconds = time.monotonic() - self.started
+            worker.send(job_id, "job_drop")
+        except WorkerGone:
+            pass

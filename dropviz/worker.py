@@ -6,6 +6,10 @@ each 2 epochs/s (bench/load.py). A worker is one process with one thread. It tra
 round-robin, SLICE seconds per turn, and answers requests between turns: no run ever trains in two
 threads, a run waits for the others' turns only, and a request waits at most one turn.
 
+A worker also runs the experiments pages ask for (the Experiments tab), one at a time, inside the same loop:
+between two of its progress calls (about 0.1 s of work) the experiment lets every playing run take a turn and
+every waiting request be answered. So no process ever computes in two threads, and a class's runs go on.
+
 Parent side: Worker, a handle on one process (start, request, dead or alive), used by dropviz/live.py.
 Child side: serve(), run as `python -m dropviz.worker FD`. The protocol, over one socket:
   parent -> child  (request_id, run_id, op, args)   op: a method of _Runs named in OPS
@@ -158,12 +162,29 @@ class _Run:
         return int(epochs * self.trainer.steps_per_epoch)
 
 
+class _Job:
+    """An experiment a page asked for (experiments.EXPERIMENTS[name] on inputs). Modified by _Runs only."""
+
+    def __init__(self, name: str, inputs):
+        self.name, self.inputs = name, inputs
+        self.state = "queued"  # then "running", and "done", "error" or "cancelled"
+        self.fraction = 0.0
+        self.value = None  # the result when done, the error's text on error
+        self.seconds: float | None = None
+        self.cancel = False
+
+
+class _ParentGone(Exception):
+    """The server ended while an experiment ran: so does the worker."""
+
+
 class _Runs:
-    """Every run of this worker, by run id. Single-threaded; its ops modify the run they name."""
+    """Every run and experiment job of this worker, by id. Single-threaded; its ops modify the run or job they name."""
 
     def __init__(self):
         self.runs: dict[int, _Run] = {}
         self._order: list[int] = []  # run ids still to take their turn in this round
+        self.jobs: dict[int, _Job] = {}  # by job id, until the page has read its end
 
     @property
     def playing(self) -> int:
@@ -233,6 +254,54 @@ class _Runs:
         """read(trainer): read must be picklable (a module-level function, operator.attrgetter)."""
         return read(self.runs[run_id].trainer)
 
+    # --- experiment jobs: the id is the job's ---
+    def job_start(self, job_id: int, name: str, inputs) -> None:
+        self.jobs[job_id] = _Job(name, inputs)
+
+    def job_state(self, job_id: int) -> tuple[str, float, object, float | None]:
+        """(state, fraction, value, seconds); a job that ended is forgotten once it has said so."""
+        job = self.jobs[job_id]
+        if job.state in ("done", "error", "cancelled"):
+            del self.jobs[job_id]
+        return job.state, job.fraction, job.value, job.seconds
+
+    def job_cancel(self, job_id: int) -> None:
+        if job_id in self.jobs:
+            self.jobs[job_id].cancel = True
+
+    def job_drop(self, job_id: int) -> None:
+        """The page forgot the job: if it has not started, it never will; if it runs, it stops at its next progress."""
+        job = self.jobs.pop(job_id, None)
+        if job is not None:
+            job.cancel = True
+
+    def next_job(self) -> _Job | None:
+        return next((job for job in self.jobs.values() if job.state == "queued"), None)
+
+    def run_job(self, job: _Job, answer_requests) -> None:
+        """Modifies: runs the job to its end. At each progress call, answer_requests() (False: the server is gone)
+        and one round of turns for the playing runs."""
+        from .experiments import EXPERIMENTS  # the experiments' modules load with the first experiment only
+
+        def progress(fraction: float) -> bool:
+            job.fraction = min(max(float(fraction), job.fraction), 1.0)
+            if not answer_requests():
+                raise _ParentGone
+            for _ in range(self.playing):  # a round: each playing run one turn, as if the job were one more run
+                self.train_turn()
+            return not job.cancel
+
+        job.state, began = "running", time.monotonic()
+        try:
+            job.value, job.state, job.fraction = EXPERIMENTS[job.name].run(job.inputs, progress), "done", 1.0
+        except _ParentGone:
+            raise
+        except Exception as error:  # noqa: BLE001 - the page shows it as a message, never as a traceback
+            job.state = "cancelled" if job.cancel else "error"  # a cancel stops the work with sweeps.Cancelled
+            job.value = None if job.cancel else f"{type(error).__name__}: {error}"
+        job.seconds = time.monotonic() - began
+        job.inputs = None  # the snapshot it started from is no longer needed
+
     # --- training ---
     def train_turn(self) -> bool:
         """Modifies: one turn of training for the next playing run that may train. False when none could."""
@@ -258,13 +327,20 @@ class _Runs:
 
 
 OPS = frozenset({"create", "drop", "hand_over", "adopt", "play", "pause", "step", "reset", "update", "set_speed", "state",
-                 "frame", "snapshot", "read"})
+                 "frame", "snapshot", "read", "job_start", "job_state", "job_cancel", "job_drop"})
 
 
 def serve(connection: Connection) -> None:
-    """The worker's loop: answer every waiting request, then one turn of training; ends when the parent does."""
+    """The worker's loop: answer every waiting request, then one turn of training or an experiment; ends when the parent does."""
     runs, warm = _Runs(), False
     while True:
+        job = runs.next_job()
+        if job is not None:
+            try:
+                runs.run_job(job, lambda: _answer(connection, runs, wait=0))
+            except _ParentGone:
+                return
+            continue
         trained = runs.train_turn() if runs.playing else False
         timeout = 0 if trained else (IDLE_PAUSE if runs.playing else None if warm else WARM_UP_AFTER)
         if not connection.poll(timeout):
@@ -274,17 +350,25 @@ def serve(connection: Connection) -> None:
                 warm_up()
                 warm = True
             continue
-        while True:
-            try:
-                request_id, run_id, op, args = connection.recv()
-            except (EOFError, OSError):  # the server ended: so does its worker
-                return
-            try:
-                connection.send((request_id, True, getattr(runs, op)(run_id, *args), runs.playing))
-            except Exception as error:  # noqa: BLE001 - the parent raises it as WorkerError; the worker goes on
-                connection.send((request_id, False, f"{type(error).__name__}: {error}", runs.playing))
-            if not connection.poll(0):
-                break
+        if not _answer(connection, runs, wait=0):
+            return
+
+
+def _answer(connection: Connection, runs: _Runs, wait: float) -> bool:
+    """Answers every request waiting (after up to wait seconds for the first); False when the server is gone."""
+    if not connection.poll(wait):
+        return True
+    while True:
+        try:
+            request_id, run_id, op, args = connection.recv()
+        except (EOFError, OSError):  # the server ended: so does its worker
+            return False
+        try:
+            connection.send((request_id, True, getattr(runs, op)(run_id, *args), runs.playing))
+        except Exception as error:  # noqa: BLE001 - the parent raises it as WorkerError; the worker goes on
+            connection.send((request_id, False, f"{type(error).__name__}: {error}", runs.playing))
+        if not connection.poll(0):
+            return True
 
 
 if __name__ == "__main__":

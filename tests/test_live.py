@@ -2,7 +2,6 @@
 
 import gc
 import operator
-import threading
 import time
 import weakref
 from pathlib import Path
@@ -147,44 +146,43 @@ def test_an_error_in_the_worker_is_raised_here_and_the_worker_goes_on(one_worker
     assert _steps(run) == 0
 
 
-def test_an_experiment_job_reports_progress_and_its_result():
-    from dropviz.live import ExperimentJob
+def _inputs(run: LiveRun):
+    from dropviz.experiments import Inputs
 
-    def work(progress):
-        for i in range(5):
-            assert progress(i / 5)
-        return 42
-
-    job = ExperimentJob(work)
-    job.wait(5)
-    assert (job.result, job.fraction, job.error, job.cancelled) == (42, 1.0, None, False)
+    return Inputs(run.config, run.snapshot(), run.data, passes=5)
 
 
-def test_an_experiment_job_can_be_cancelled_and_errors_become_messages():
-    from dropviz.live import ExperimentJob
-    from dropviz.sweeps import Cancelled
+def test_an_experiment_runs_in_a_worker_and_returns_its_result(one_worker):
+    run = LiveRun(CONFIG)
+    run.step()
+    job = live.ExperimentJob("scaling lesson", _inputs(run))
+    job.wait(60)
+    assert not job.running and job.error is None and not job.cancelled
+    assert job.result is not None and job.fraction == 1.0 and job.seconds > 0
+    assert job.result.to_csv()  # the page's download
 
-    started = threading.Event()
 
-    def endless(progress):
-        started.set()
-        while progress(0.5):
-            time.sleep(0.01)
-        raise Cancelled
-
-    job = ExperimentJob(endless)
-    started.wait(5)
+def test_a_class_trains_and_gets_frames_while_an_experiment_runs_on_its_worker(one_worker):
+    run = LiveRun(CONFIG)
+    run.play()
+    job = live.ExperimentJob("p-sweep", _inputs(run))
+    _wait(lambda: job.running and job.fraction > 0, timeout=30)
+    before = _steps(run)
+    frames = [run.frame() for _ in range(3)]  # answered between the experiment's slices
+    _wait(lambda: _steps(run) > before + 50, timeout=10)  # the run takes its turns too
+    assert job.running and all(frame.playing for frame in frames)  # one process, both going on
     job.cancel()
-    job.wait(5)
+    job.wait(30)
     assert job.cancelled and not job.running and job.result is None
+    run.stop()
 
-    broken = ExperimentJob(lambda progress: 1 / 0)
-    broken.wait(5)
-    assert broken.error == "ZeroDivisionError: division by zero"
-    # every slot was given back
-    assert all(live.TRAINING_SLOTS.acquire(blocking=False) for _ in range(live.os.cpu_count() or 1))
-    for _ in range(live.os.cpu_count() or 1):
-        live.TRAINING_SLOTS.release()
+
+def test_an_experiment_that_fails_says_why(one_worker):
+    run = LiveRun(CONFIG)
+    job = live.ExperimentJob("no such experiment", _inputs(run))
+    job.wait(30)
+    assert job.error == "KeyError: 'no such experiment'" and job.result is None
+    assert run.with_trainer(operator.attrgetter("epoch")) == 0  # the worker goes on
 
 
 def test_a_run_stops_when_its_page_is_gone_not_when_frames_are_late(monkeypatch):
