@@ -4,7 +4,7 @@ Each experiment is a pure function of a RunConfig (plus its own arguments) and a
 returns a frozen record, NumPy only. Every model of an experiment that can share batches lives in one set
 of (K, ...) arrays and trains in one pass (fastnet.NumpyNet or kernel.NumbaNet, as engine.choose_backend
 says for K models). Not here: figures (sweep_figures.py), where they run and their cancel buttons (live.ExperimentJob and worker.py
-runs these functions), the page.
+run these functions), the page.
 
 Randomness, all from Generators made from config.seed (no global seeds); K members share everything but
 their own seed's streams and their p:
