@@ -1,8 +1,9 @@
 """The HTTP route the live view fetches frames from while its run plays: one request per frame, beside Streamlit's websocket.
 
-Why not a Streamlit rerun per frame: a fragment's script run cost the page server about 7 ms of its one
+Why not a Streamlit rerun per frame: a fragment's script run cost the page server about 8.6 ms of its one
 interpreter per frame, and a class's frames all pass through that process. Here a frame is a GET whose body
-is the bytes the worker made (frames.Frame.view), passed on untouched: about 1 ms of this process.
+is the bytes the worker made (frames.Frame.view), passed on untouched: about 1.5 ms of this process (bench/load.py,
+N = 30, its CPU over the frames it served).
 The page asks for the next frame when the last one is painted and its period is over; the period is the
 server's frame share (SERVER_FRAMES) divided among the playing runs, and a slow frame simply comes later.
 Frames never queue and none is dropped.
@@ -24,9 +25,10 @@ from .worker import WorkerError, WorkerGone
 
 PATH = "dropviz/frame"  # relative to the page, so that a proxy's path prefix carries over
 TICK = 0.1  # seconds between frames, at least: a page alone gets 10 a second
-# Frames per second the whole server sends, shared by the playing runs. Frames are made in the workers (about 6 ms
-# each, on every core) and cost this process about 1.5 ms. bench/load.py, 2 cores, N = 30 (+1 browser): at 60 in all,
-# 1.87 frames/s and 18.3 epochs/s per session; at 70, 2.00 and 17.6 (the class's 2 frames/s, for a little training).
+# Frames per second the whole server sends, shared by the playing runs. Frames are made in the workers (about 5 ms
+# each, on every core) and cost this process about 1.5 ms. bench/load.py, 2 cores, N = 30 (+1 browser), before the
+# kernel's gemm: at 60 in all, 1.87 frames/s and 18.3 epochs/s per session; at 70, 2.00 and 17.6. With the final code,
+# 70 gave 2.19-2.27 frames/s and 20.8-23.4 epochs/s (medians of 11 runs).
 SERVER_FRAMES = min(35.0 * (os.cpu_count() or 1), 140.0)
 
 

@@ -326,7 +326,6 @@ class ExperimentJob:
     """
 
     def __init__(self, name: str, inputs):
-        self.name = name
         self.fraction = 0.0
         self.result = None
         self.error: str | None = None
