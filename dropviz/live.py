@@ -5,9 +5,10 @@ placed there. The server starts one worker per core with its first page, and pla
 worker with the fewest playing runs. A watcher thread looks at every page each PAGE_CHECK seconds: a run
 whose page is gone (tab closed, network lost: the page_open check the page hands in) is paused, and
 dropped from its worker RELEASE_AFTER seconds later (or when Streamlit forgets the session); when one
-worker has two playing runs more than another (students left), a playing run moves over. Without a
-page_open check, a run pauses after IDLE_STOP seconds without a frame or snapshot. If a worker dies, its
-runs start again from epoch 0 on a new one, and say so.
+worker has two playing runs more than another (students left), a playing run moves over; when it has one
+more, a run moves over every ROTATE_EVERY seconds (a rotation), so that the runs take turns on the crowded
+worker. Without a page_open check, a run pauses after IDLE_STOP seconds without a frame or snapshot. If a
+worker dies, its runs start again from epoch 0 on a new one, and say so.
 Experiments (ExperimentJob) run in the workers too, between their runs' turns.
 """
 
@@ -33,6 +34,11 @@ PAGE_CHECK = 0.5  # seconds between two looks at every run's page
 # page that comes back after this starts again from epoch 0 and says so.
 RELEASE_AFTER = 30.0
 WORKERS = max(1, os.cpu_count() or 1)  # training processes: one per core
+# Seconds between two rotations, when one worker has exactly one playing run more than another (16 and 15 of a class of
+# 31): the run there longest moves over, the counts flip, the next rotation goes back, so the runs take turns on the
+# crowded worker and get the same share over time. A move pickles a trainer across (about 2 MB for the default preset):
+# once a second costs next to nothing, and every run of a class of 31 has moved within about 31 s.
+ROTATE_EVERY = 1.0
 LOST = "The training process stopped (the server ran short of memory or was restarted): this run started again from epoch 0."
 RELEASED = f"This page was away for more than {RELEASE_AFTER:.0f} s, and its run was dropped to free memory: it started again from epoch 0."
 
@@ -44,6 +50,8 @@ class _Pool:
         self.size = size
         self.workers: list[Worker] = []
         self._lock = threading.RLock()  # place() counts under the lock least_busy() takes
+        self.moved_at = 0.0  # time.monotonic() of the last move of a run between workers (see moved())
+        self._adopted_at: weakref.WeakKeyDictionary[Worker, float] = weakref.WeakKeyDictionary()  # last move to each worker
 
     def start(self) -> None:
         """Modifies: starts the workers not yet running, so that they load while the first page is being made."""
@@ -68,13 +76,31 @@ class _Pool:
                 self.workers.append(Worker())
             return min(self.workers, key=lambda w: (w.playing, w.runs))
 
-    def unbalanced(self) -> tuple[Worker, Worker] | None:
-        """(busiest, idlest) when their playing runs differ by 2 or more: one run should move."""
-        workers = [worker for worker in list(self.workers) if worker.alive]
-        if len(workers) < 2:
+    def to_move(self) -> tuple[list[Worker], Worker] | None:
+        """(busiest, idlest) when a playing run should move from one of the workers `busiest` (those with the most
+        playing runs) to the worker `idlest` (one with the fewest, the one moved to longest ago): when the most and the
+        fewest differ by 2 or more (students left), or by exactly 1 with at least one on idlest (a lone run has a core
+        either way) and no move for ROTATE_EVERY seconds (a rotation). Else None.
+
+        The counts are as of each worker's last answer. A move's own answers (hand_over, adopt) bring both workers'
+        counts up to date, so a move never makes the next look see a difference that is not there; a count stale for
+        another reason (a run that finished or stopped by itself since its worker last answered) can cause one move
+        too many, which the next look undoes, never a burst: rotations wait ROTATE_EVERY after any move.
+        """
+        playing = {worker: worker.playing for worker in list(self.workers) if worker.alive}  # read once: answers go on
+        if len(playing) < 2:
             return None
-        busiest, idlest = max(workers, key=lambda w: w.playing), min(workers, key=lambda w: w.playing)
-        return (busiest, idlest) if busiest.playing - idlest.playing >= 2 else None
+        most, fewest = max(playing.values()), min(playing.values())
+        rotate = most - fewest == 1 and fewest >= 1 and time.monotonic() - self.moved_at >= ROTATE_EVERY
+        if most - fewest < 2 and not rotate:
+            return None
+        busiest = [worker for worker, count in playing.items() if count == most]
+        idlest = min((worker for worker, count in playing.items() if count == fewest), key=lambda w: self._adopted_at.get(w, 0.0))
+        return busiest, idlest
+
+    def moved(self, to: Worker) -> None:
+        """Modifies: notes that a run moved to worker `to` now (rotations wait ROTATE_EVERY after it)."""
+        self.moved_at = self._adopted_at[to] = time.monotonic()
 
     def playing(self) -> int:
         """Runs playing on all workers, as of their last answers."""
@@ -140,6 +166,7 @@ class LiveRun:
 
     def _start(self, config: RunConfig) -> None:
         self._worker, self._id = POOL.place(), next(_run_ids)
+        self._moved_at = time.monotonic()  # when the run came to its worker: the watcher moves the longest there first
         self._worker.request(self._id, "create", config, None if self._page_open else IDLE_STOP)
         if self._speed is not None:  # a restart on a new worker keeps the page's speed limit
             self._worker.request(self._id, "set_speed", self._speed)
@@ -161,7 +188,8 @@ class LiveRun:
                 return self._worker.request(self._id, op, *args)
 
     def _move(self, to: Worker) -> bool:
-        """Modifies: the run goes on in worker `to`, exactly where it was. False when it was not playing (not moved)."""
+        """Modifies: the run goes on in worker `to`, exactly where it was (and _moved_at is now). False when it was not
+        playing (not moved)."""
         with self._lock:
             if self._released or not self._worker.request(self._id, "state")[0]:
                 return False
@@ -171,6 +199,7 @@ class LiveRun:
             self._worker.runs -= 1
             to.runs += 1
             self._worker = to
+            self._moved_at = time.monotonic()
             self._finalizer = weakref.finalize(self, _forget, to, self._id)
             return True
 
@@ -275,15 +304,18 @@ class LiveRun:
 
     @classmethod
     def _check_pages(cls) -> None:
-        """Pauses the runs of pages gone; then, if one worker has 2 playing runs more than another, moves one over."""
+        """Pauses the runs of pages gone; then, if one worker has 2 playing runs more than another, or 1 more and it is
+        time for a rotation (_Pool.to_move), moves one playing run over: of the busiest workers' runs, the one that came
+        to its worker longest ago. Modifies those runs and POOL's move times."""
         for run in list(cls._all):
             run._check_page()
-        pair = POOL.unbalanced()
-        if pair is not None:
-            busiest, idlest = pair
-            for run in [run for run in list(cls._all) if run._worker is busiest]:
+        move = POOL.to_move()
+        if move is not None:
+            busiest, idlest = move
+            for run in sorted((run for run in list(cls._all) if run._worker in busiest), key=lambda run: run._moved_at):
                 try:
                     if run._move(idlest):
+                        POOL.moved(idlest)
                         break
                 except (WorkerGone, WorkerError):
                     continue  # a worker died meanwhile: the runs restart on their next call

@@ -266,3 +266,81 @@ def test_playing_count_counts_the_runs_that_play_and_forgets_deleted_ones(one_wo
     assert ref() is None and one_worker.workers[0].runs == placed - 1
     with pytest.raises(worker.WorkerError, match="KeyError"):
         one_worker.workers[0].request(run_id, "state")
+
+
+def test_runs_rotate_between_workers_whose_playing_counts_differ_by_one_and_go_on_where_they_were(monkeypatch):
+    check = LiveRun._check_pages
+    monkeypatch.setattr(LiveRun, "_check_pages", classmethod(lambda cls: None))  # a page watcher left by other tests stays out
+    monkeypatch.setattr(live, "ROTATE_EVERY", 0.3)
+    pool = live._Pool(2)
+    monkeypatch.setattr(live, "POOL", pool)
+    try:
+        runs = [LiveRun(CONFIG, page_open=lambda: True) for _ in range(3)]
+        first, second = pool.workers
+        assert [run._worker for run in runs] == [first, second, first]
+        for run in runs:
+            run.set_speed(100.0)  # slow enough never to finish, light on cores that other work shares
+            run.play()
+        _wait(lambda: all(_steps(run) > 20 for run in runs))
+        movers, sources = [], []
+        for _ in range(6):
+            time.sleep(live.ROTATE_EVERY)
+            epochs = {id(run): run.snapshot().epoch_progress for run in runs}  # the snapshots bring the counts up to date
+            assert sorted(worker.playing for worker in pool.workers) == [1, 2]
+            busiest = max(pool.workers, key=lambda w: w.playing)
+            longest = min((run for run in runs if run._worker is busiest), key=lambda run: run._moved_at)
+            where = [run._worker for run in runs]
+            check()
+            moved = [run for run, was in zip(runs, where) if run._worker is not was]
+            assert moved == [longest] and longest._worker is not busiest  # one run, the one there longest, moved over
+            movers.append(runs.index(longest))
+            sources.append(busiest)
+            after = [run._worker for run in runs]
+            check()  # at once again: the counts have flipped (2 and 1 the other way), but it is not time yet
+            assert [run._worker for run in runs] == after
+            for run in runs:
+                assert run.snapshot().epoch_progress >= epochs[id(run)] > 0 and run.lost is None  # went on where it was
+        assert sources == [first, second] * 3  # the crowded worker alternates
+        assert movers == [0, 1, 2, 0, 1, 2]  # every run in its turn, so all spend the same time on the crowded worker
+        steps = {id(run): _steps(run) for run in runs}
+        _wait(lambda: all(_steps(run) > steps[id(run)] + 20 for run in runs))  # all three still train
+        assert all(run.playing and run.lost is None for run in runs)
+
+        for run in runs[1:]:
+            run.pause()  # one playing run on one worker, none on the other: a lone run has a core wherever it is
+        assert sorted(worker.playing for worker in pool.workers) == [0, 1]
+        where = [run._worker for run in runs]
+        for _ in range(3):
+            time.sleep(live.ROTATE_EVERY)
+            check()
+        assert [run._worker for run in runs] == where
+        for run in runs:
+            run.stop()
+    finally:
+        pool.stop()
+
+
+class _FakeWorker:
+    """Stands for a worker in _Pool.to_move: its playing count, alive."""
+
+    def __init__(self, playing: int):
+        self.playing, self.alive = playing, True
+
+
+def test_with_more_workers_rotations_take_every_idle_worker_in_turn(monkeypatch):
+    monkeypatch.setattr(live, "ROTATE_EVERY", 0.0)
+    pool = live._Pool(3)
+    pool.workers = [_FakeWorker(1), _FakeWorker(1), _FakeWorker(2)]
+    a, b, c = pool.workers
+    targets = []
+    for _ in range(3):
+        busiest, idlest = pool.to_move()
+        assert busiest == [w for w in pool.workers if w.playing == 2]
+        busiest[0].playing, idlest.playing = 1, 2  # what the move's answers say
+        pool.moved(idlest)
+        targets.append(idlest)
+    assert targets == [a, b, c]  # c, idle once a had its run, is not passed over
+    monkeypatch.setattr(live, "ROTATE_EVERY", 60.0)
+    assert pool.to_move() is None  # a rotation waits ROTATE_EVERY after the last move
+    c.playing = 3  # 1, 1, 3: students left; no waiting
+    assert pool.to_move() == ([c], a)
