@@ -202,6 +202,14 @@ class Student:
             return 0.0
         return (b[1] - (a[1] if a else 0)) / (t1 - t0)
 
+    def epochs_per_s_between_frames(self, t0: float, t1: float) -> float:
+        """The slope from the first to the last frame inside [t0, t1]. epochs_per_s reads what was shown at t0 and t1,
+        which lags by up to a frame period at each end (about 10 epochs at N = 30): over 15 s, +-0.7 epochs/s of rounding."""
+        inside = [f for f in self.frames if t0 <= f[0] <= t1]
+        if len(inside) < 2 or inside[-1][0] == inside[0][0]:
+            return 0.0
+        return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
+
     def frames_per_s(self, t0: float, t1: float) -> float:
         return sum(1 for f in self.frames if t0 <= f[0] <= t1) / (t1 - t0)
 
@@ -295,6 +303,7 @@ async def classroom(n: int, seconds: float, query: str, spread: float, rng: rand
     window = t1 - t0
     played = [s for s in students if s.clicked_at is not None]
     epochs = _med_worst([s.epochs_per_s(t0, t1) for s in played])
+    slopes = _med_worst([s.epochs_per_s_between_frames(t0, t1) for s in played])
     fps = _med_worst([s.frames_per_s(t0, t1) for s in played])
     latency = _med_worst([x for s in played if (x := s.first_frame()) is not None], worst=max)
     no_frame = sum(1 for s in played if s.first_frame() is None)
@@ -328,6 +337,8 @@ async def classroom(n: int, seconds: float, query: str, spread: float, rng: rand
     print(f"  pages loaded                       {len(loads)}/{n} in {all_loaded:.1f} s (per page median {_med_worst(loads, max)[0]:.1f} s, "
           f"worst {_med_worst(loads, max)[1]:.1f} s); Chromium page {browser_load:.1f} s")
     print(f"  epochs/s shown per session         median {epochs[0]:6.1f}   worst {epochs[1]:6.1f}   (target at N=30: every session >= {TARGETS['epochs']:.0f})")
+    print(f"    the same, first to last frame    median {slopes[0]:6.1f}   worst {slopes[1]:6.1f}   (the rate itself: no rounding to "
+          f"the frame shown at each end of the window)")
     print(f"  frames/s delivered per session     median {fps[0]:6.2f}   worst {fps[1]:6.2f}   (frames with a new status that arrived whole)")
     print(f"  Play -> first new frame            median {latency[0]:6.2f} s worst {latency[1]:6.2f} s" + (f"   ({no_frame} sessions: none)" if no_frame else ""))
     print(f"  all sessions together              {total_frames / window:6.2f} frames/s, {total_epochs:6.1f} epochs/s; "
