@@ -7,8 +7,8 @@ Prints figures and asserts nothing (tests never depend on speed). One epoch of o
 training point once in mini-batches, plus the four evaluation-mode metrics (train and validation
 loss and accuracy). Engines, measured side by side, repetitions alternating so that a busy moment of
 the machine hits all of them alike:
-  trainer         dropviz.engine.Trainer as the app runs it (backend "auto": compiled kernel for small
-                  networks, NumPy for large): the dropout run and its twin, 2 models
+  trainer         dropviz.engine.Trainer as the app runs it (backend "auto": the compiled kernel, float32):
+                  the dropout run and its twin, 2 models
   trainer numpy   the Trainer forced onto the NumPy fast path
   plain torch     the loop a tutorial writes: one nn.Sequential with nn.Dropout, float32, torch.optim,
                   a shuffled index per epoch, F.cross_entropy, then model.eval() + torch.no_grad()
@@ -121,7 +121,7 @@ def stacked_setup(config: RunConfig, epochs: int):
     rng = np.random.default_rng([config.seed, 1])
     sizes = (2, *config.hidden, 2)
     weights, biases = initial_parameters(sizes, np.random.default_rng([config.seed, 2]))
-    net = BACKENDS[choose_backend(config.hidden, k)]([np.stack([w] * k) for w in weights], [np.stack([b] * k) for b in biases],
+    net = BACKENDS[choose_backend()]([np.stack([w] * k) for w in weights], [np.stack([b] * k) for b in biases],
                                              config.activation, config.optimizer, config.lr, config.momentum, config.weight_decay)
     p = np.zeros((k, len(sizes) - 1))  # (K, L + 1): input, hidden layers
     p[:, 0] = config.p_input

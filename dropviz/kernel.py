@@ -327,7 +327,7 @@ class NumbaNet(NumpyNet):
 
 
 class NumbaNet32(NumbaNet):
-    """NumbaNet in float32, as PyTorch trains by default: the path the app trains small networks with.
+    """NumbaNet in float32, as PyTorch trains by default: the path the app trains every network with.
 
     The same compiled kernel, specialised for float32 (sgemm): an epoch of the default preset's steps takes 0.7 ms
     instead of 1.2 (twice the numbers per vector instruction, Adam's square roots and divisions included). NumbaNet, in

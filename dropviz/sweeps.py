@@ -2,9 +2,8 @@
 
 Each experiment is a pure function of a RunConfig (plus its own arguments) and a progress callback, and
 returns a frozen record, NumPy only. Every model of an experiment that can share batches lives in one set
-of (K, ...) arrays and trains in one pass (fastnet.NumpyNet or kernel.NumbaNet, as engine.choose_backend
-says for K models). Not here: figures (sweep_figures.py), where they run and their cancel buttons (live.ExperimentJob and worker.py
-run these functions), the page.
+of (K, ...) arrays and trains in one pass (kernel.NumbaNet32, engine.choose_backend's path). Not here: figures
+(sweep_figures.py), where they run and their cancel buttons (live.ExperimentJob and worker.py run these functions), the page.
 
 Randomness, all from Generators made from config.seed (no global seeds); K members share everything but
 their own seed's streams and their p:
@@ -58,17 +57,17 @@ class Cancelled(Exception):
 
 
 def estimated_seconds(hidden: tuple[int, ...], models: int, n: int, batch: int, epochs: int) -> float:
-    """Rough training time of `models` stacked models on this project's 2-core server, single-threaded BLAS.
+    """Rough training time of `models` stacked models on this project's 2-core server, compiled kernel, float32.
 
-    Fitted to measured steps (8x8 to 256x256, 4 and 27 models, batch 16): 4 us per model-step, plus per weight
-    (6 + 0.5 batch) ns when the stack outgrows the caches (27 x 128x128: 14 ns) and about half that when it fits
-    (4 x 128x128: 8 ns), plus 6 ns per mask entry. Within about a factor of 2; it only picks defaults.
+    Fitted to p-sweeps timed here (14 shapes: 8x8 to 256x256x256, 2 to 27 models, batch 1 to 200, 100 to 2000
+    points): 0.8 us per model-step, plus (1.1 + 0.08 batch) ns per weight and model-step, plus 8 ns per mask
+    entry, plus 0.14 ms per epoch. 13 of the 14 within 20 %; 27 x 256x256, whose stack outgrows the caches, took
+    40 to 79 ms an epoch in two runs against 42 estimated. It only picks defaults.
     """
     steps = -(-n // batch)
     units = 2 + sum(hidden)
     weights = weight_count(hidden)
-    per_weight = (6e-9 + 0.5e-9 * batch) * (1.0 if models * weights > 300_000 else 0.55)
-    per_epoch = models * (steps * (4e-6 + weights * per_weight) + n * units * 6e-9)
+    per_epoch = models * (steps * (0.8e-6 + weights * (1.1e-9 + 0.08e-9 * batch)) + n * units * 8e-9) + 0.14e-3
     return epochs * per_epoch
 
 
@@ -170,11 +169,11 @@ def _train_stack(config: RunConfig, x_train: np.ndarray, y_train: np.ndarray, x_
     seed_of (K,) picks each member's initial weights and mask uniforms; p (K, L + 1) its drop probabilities
     (input, hidden layers). Metrics are measured once, after the last epoch, in evaluation mode.
     """
-    k, n = len(seed_of), len(x_train)
+    n = len(x_train)
     sizes = (2, *config.hidden, 2)
     seeds = int(seed_of.max()) + 1
     inits = [initial_parameters(sizes, _init_rng(config.seed, s)) for s in range(seeds)]
-    backend = choose_backend(config.hidden, k)
+    backend = choose_backend()
     net = BACKENDS[backend](
         [np.stack([inits[s][0][l] for s in seed_of]) for l in range(len(sizes) - 1)],  # (K, in, out)
         [np.stack([inits[s][1][l] for s in seed_of]) for l in range(len(sizes) - 1)],  # (K, out)
