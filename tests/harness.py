@@ -37,6 +37,22 @@ def find_chromium() -> str | None:
     return None
 
 
+def chromium_launch_args() -> dict:
+    """Playwright's launch arguments for this machine's Chromium. Without one: a test failure under CI=true (a missing
+    browser is never a skip in CI), else a skip. Call it from a test or fixture only."""
+    import pytest
+
+    chromium = find_chromium()
+    if chromium is not None:
+        return {"executable_path": chromium, "args": CHROMIUM_ARGS}
+    if list(Path.home().glob(".cache/ms-playwright/chromium*")):
+        return {"args": CHROMIUM_ARGS}  # Playwright's own download
+    message = "no Chromium found: run `make test` (it installs one) or apt-get install chromium"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 from packaging.specifiers import SpecifierSet
 
-from tests.harness import CHART, CHROMIUM_ARGS, READY, ROOT, find_chromium, free_port
+from tests.harness import CHART, READY, ROOT, chromium_launch_args, free_port
 
 VENV_BIN = Path(sys.executable).parent  # stands for the image's /usr/local/bin, where its pip installs put python and streamlit
 KNOWN = ("FROM", "WORKDIR", "ENV", "ARG", "COPY", "RUN", "USER", "EXPOSE", "HEALTHCHECK", "CMD")
@@ -324,16 +324,11 @@ def test_healthcheck_page_and_plotly_js_answer(image, container):
 
 
 def test_a_browser_sees_the_page_ready_with_its_live_charts(container):
-    chromium = find_chromium()
-    if chromium is None and not list(Path.home().glob(".cache/ms-playwright/chromium*")):
-        message = "no Chromium found: run `make test` (it installs one) or apt-get install chromium"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)  # in CI a missing browser is a failure, never a skip (as tests/e2e/conftest.py)
-        pytest.skip(message)
+    launch = chromium_launch_args()  # a failure under CI=true when there is no Chromium, else a skip
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(**launch)
         try:
             page = browser.new_page()
             page.goto(container.url)
