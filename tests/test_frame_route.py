@@ -67,10 +67,12 @@ def test_a_run_gets_one_frame_at_a_time_and_not_too_often(one_worker, monkeypatc
         path = f"/{frame_route.frame_source(run.token, False)}"
         assert _get(path).status_code == 200
         with monkeypatch.context() as patch:
-            patch.setattr(frame_route, "MIN_GAP", 60.0)  # the next request is sooner than this after the last began
-            too_soon = _get(path, wait=False)  # a script asking faster than a page does
-        assert too_soon.status_code == 429 and too_soon.headers["retry-after"] == "1"
-        assert _get(path).status_code == 200  # at a page's pace, frames come again
+            patch.setattr(frame_route, "MIN_GAP", 1.0)  # the next request is sooner than this after the last began
+            asked = time.monotonic()
+            too_soon = _get(path, wait=False)  # a page's request that arrived early, or a script asking too fast
+            answered = time.monotonic()
+        assert too_soon.status_code == 200  # answered, not refused: an early request waits out the gap
+        assert answered - asked >= 0.5  # the gap's rest, not more than one frame per MIN_GAP
 
         async def two_at_once():
             return await asyncio.gather(*(frame_route.frame(_request(path)) for _ in range(2)))
