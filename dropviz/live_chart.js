@@ -189,7 +189,7 @@ async function follow(view, source, generation, component) {
     if (view.generation !== generation) return;
     if (!response || response.status === 503 || response.status === 429) {
       // 503: the training process is busy or restarting; 429: another request of this run was
-      // still out). Try again, a little later each time.
+      // still out. Try again, a little later each time.
       retries += 1;
       if (retries > 30) break;
       period = Math.min(retries, 5);
