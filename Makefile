@@ -10,11 +10,16 @@ $(VENV)/.runtime: requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+# plotly.js's basic bundle for the page (dropviz/plotly_js.py); without network the page loads the full one.
+$(VENV)/.plotly: dropviz/plotly_js.py $(VENV)/.runtime
+	$(PY) -m dropviz.plotly_js
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime $(VENV)/.plotly
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-run: $(VENV)/.runtime
+run: $(VENV)/.runtime $(VENV)/.plotly
 	OPENBLAS_NUM_THREADS=1 $(VENV)/bin/streamlit run server.py --server.port $(PORT)  # one BLAS thread per session: fair under load
 
 test: $(VENV)/.dev browser

@@ -5,8 +5,8 @@ slow browser's time for the page's three figures (bench/ui.py); the page (dropvi
 what changed, and frames never queue. And one element per frame, whose bytes the worker made, is the least a
 class's page server can do per frame: four elements, each encoded here, cost it about 9 ms of its one interpreter.
 While the run plays, the page fetches the next frames itself (dropviz/frame_route.py), without a script run each.
-plotly.js comes from the installed plotly package, served by Streamlit's static file serving
-(`server.enableStaticServing` in .streamlit/config.toml) from static/ next to app.py.
+plotly.js (dropviz/plotly_js.py: its basic bundle, or the plotly package's full one) is served by Streamlit's static
+file serving (`server.enableStaticServing` in .streamlit/config.toml) from static/ next to app.py.
 """
 
 from __future__ import annotations
@@ -15,23 +15,25 @@ import functools
 import shutil
 from pathlib import Path
 
-import plotly
 import streamlit as st
 
+from . import plotly_js
+
 JS = (Path(__file__).with_name("live_chart.js")).read_text()
-PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+PLOTLY_FILE = "plotly.min.js"  # in static/, whichever bundle it is: live_chart.js and PRELOAD load app/static/plotly.min.js
 
 _component = st.components.v2.component("dropviz.live_chart", js=JS, isolate_styles=False)  # plotly.js styles the page
 
 
 @functools.cache
 def serve_plotly_js(app_dir: Path) -> Path:
-    """Once per process: copies plotly.js from the plotly package to app_dir/static/, where the page loads it from."""
-    target = app_dir / "static" / PLOTLY_JS.name
-    if not target.exists() or target.stat().st_size != PLOTLY_JS.stat().st_size:
-        target.parent.mkdir(exist_ok=True)
+    """Once per process: copies plotly.js (plotly_js.bundle(): the basic bundle when setup fetched it) to
+    app_dir/static/plotly.min.js, where the page loads it from."""
+    source, target = plotly_js.bundle(), app_dir / "static" / PLOTLY_FILE
+    if not target.exists() or target.read_bytes() != source.read_bytes():
+        target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".partial")
-        shutil.copyfile(PLOTLY_JS, partial)
+        shutil.copyfile(source, partial)
         partial.replace(target)  # atomic: a page never loads half a file
     return target
 
@@ -49,7 +51,8 @@ if (!window.Plotly && !document.querySelector("script[data-dropviz-plotly]")) {
 
 
 def preload_plotly() -> None:
-    """Makes the browser start loading plotly.js (4.8 MB) with the page's first elements, not when the first chart arrives."""
+    """Makes the browser start loading plotly.js (1.2 MB, or 4.8 without the basic bundle) with the page's first elements,
+    not when the first chart arrives."""
     st.html(PRELOAD, unsafe_allow_javascript=True)
 
 
