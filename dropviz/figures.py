@@ -266,10 +266,20 @@ def _edge_classes(snapshot: Snapshot, run: str, layout: _NetworkLayout, dropped:
     return np.where(faded, 0, classes)
 
 
+def _short(value: float, digits: int) -> str:
+    """A path coordinate in as few characters as SVG reads: 0.4000 -> ".4", -0.5 -> "-.5", 1.000 -> "1"."""
+    text = f"{value:.{digits}f}".rstrip("0").rstrip(".")
+    text = text.replace("0.", ".", 1) if text.startswith(("0.", "-0.")) else text
+    return "0" if text in ("", "-", "-0") else text
+
+
 def _edge_segments(x: np.ndarray, y: np.ndarray) -> tuple[str, ...]:
-    """(E, 2) start and end coordinates -> E SVG lines "M x0,y0L x1,y1", made once per network shape."""
+    """(E, 2) start and end coordinates -> E SVG lines "M x0,y0L x1,y1", made once per network shape.
+
+    Short numbers (_short): the edges are most of the network's bytes in a frame, 26 characters an edge with fixed
+    decimals, about 14 this way."""
     coords = np.column_stack([x[:, 0], y[:, 0], x[:, 1], y[:, 1]]).astype(np.float32)
-    return tuple(f"M{x0:.3f},{y0:.4f}L{x1:.3f},{y1:.4f}" for x0, y0, x1, y1 in coords.tolist())
+    return tuple(f"M{_short(x0, 3)},{_short(y0, 4)}L{_short(x1, 3)},{_short(y1, 4)}" for x0, y0, x1, y1 in coords.tolist())
 
 
 def _edge_path(segments: tuple[str, ...], pick: np.ndarray) -> str:
@@ -375,18 +385,21 @@ _GAP_NAMES = {"dropout": "gap (dropout)", "twin": "gap (twin)"}
 CURVE_BUCKETS = 400  # a curve longer than twice this is drawn as each bucket's lowest and highest point
 
 
-def _curve(values: np.ndarray) -> dict[str, np.ndarray]:
-    """A per-epoch series -> {"x": epochs, "y": values} to draw, float32; epochs count from 1.
+def _curve(values: np.ndarray) -> dict:
+    """A per-epoch series -> the trace's points, float32; epochs count from 1: {"x0": 1, "dx": 1, "y": values}, or
+    {"x": epochs, "y": values} for a long run.
 
-    A long run is cut into CURVE_BUCKETS buckets of consecutive epochs, and each bucket keeps its lowest
-    and highest point, in epoch order: the drawn line keeps every spike and trough while the browser
-    redraws at most 800 points per curve each frame (5000 epochs would be 13 x 5000). Gaps (NaN) stay gaps.
+    Up to 2 x CURVE_BUCKETS epochs every epoch is drawn, at x0 + i dx: the 11 curves' x arrays would be a sixth
+    of a frame's bytes. A longer run is cut into CURVE_BUCKETS buckets of consecutive epochs, and each bucket keeps
+    its lowest and highest point, in epoch order, at their own epochs: the drawn line keeps every spike and trough
+    while the browser redraws at most 800 points per curve each frame (5000 epochs would be 13 x 5000). Gaps (NaN)
+    stay gaps.
     """
     values = np.asarray(values, dtype=np.float32)
     n = len(values)
-    epochs = np.arange(1, n + 1, dtype=np.float32)
     if n <= 2 * CURVE_BUCKETS:
-        return {"x": epochs, "y": values}
+        return {"x0": 1, "dx": 1, "y": values}
+    epochs = np.arange(1, n + 1, dtype=np.float32)
     size = -(-n // CURVE_BUCKETS)  # ceil: every bucket but the last is full
     padded = np.full(size * CURVE_BUCKETS, np.nan, dtype=np.float32)
     padded[:n] = values

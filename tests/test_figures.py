@@ -260,7 +260,7 @@ def test_one_line_per_run_and_split_in_each_subplot_twin_dashed():
             traces = [t for t in fig.data if t.name == f"{label} · {split}"]
             assert [(t.xaxis, t.yaxis) for t in traces] == [("x", "y"), ("x2", "y2")]
             assert np.allclose(traces[0].y, loss) and np.allclose(traces[1].y, acc)
-            assert np.array_equal(traces[0].x, np.arange(1, 7))
+            assert traces[0].x is None and (traces[0].x0, traces[0].dx) == (1, 1)  # epoch i + 1 at point i
             assert {t.line.dash for t in traces} == {"solid" if run == "dropout" else "dash"}
             assert sum(t.showlegend is not False for t in traces) == 1
 
@@ -329,7 +329,7 @@ def test_diverged_run_with_shorter_arrays():
     history = History(runs={"dropout": _run_history(9), "twin": _run_history(4)}, events=(Event(6.0, "dropout off"),))
     fig = curves_figure(history)
     for trace in fig.data:
-        assert len(trace.x) == len(trace.y)
+        assert trace.x is None or len(trace.x) == len(trace.y)  # no x: the points are epochs 1, 2, ... (x0, dx)
     assert len(_ys(fig, "no-dropout twin · validation")[0]) == 4 and len(_ys(fig, "dropout · validation")[0]) == 9
 
 
@@ -487,4 +487,4 @@ def test_long_curves_keep_every_buckets_extremes_and_stay_short():
     assert np.isnan(y[(x > 3000) & (x <= 3100)]).all() and ((x > 3000) & (x <= 3100)).any()  # the gap stays a gap
     short = next(t for t in curves_figure(History(runs={r: _run_history(50) for r in RUN_NAMES}, events=())).data
                  if t.name == "dropout · validation")
-    assert np.array_equal(short.x, np.arange(1, 51))
+    assert short.x is None and (short.x0, short.dx) == (1, 1) and len(short.y) == 50  # every epoch, at its own x
