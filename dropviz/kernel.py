@@ -1,10 +1,11 @@
 """Compiled training steps for NumpyNet's stacked parameters: many mini-batches per call, no Python per step.
 
-NumbaNet is a fastnet.NumpyNet (same buffers, layout, BLAS evaluation, interface) whose training runs in one
-Numba function: forward, two-class cross-entropy, backward and the torch.optim update, with explicit loops, except
-the wide layers' three matrix products per step, which call NumPy's own OpenBLAS gemm (the loops without it).
+NumbaNet is a fastnet.NumpyNet (same buffers, layout, interface) whose training runs in one Numba function:
+forward, two-class cross-entropy, backward and the torch.optim update, with explicit loops, except the wide
+layers' three matrix products per step, which call NumPy's own OpenBLAS gemm (the loops without it). Its
+evaluation pass (logits) is compiled too for ReLU networks, bias and ReLU applied as each product is read.
 fastnet.NumpyNet and model.TorchNet are the references it is tested against, step for step
-(tests/test_kernel.py). Not here: random numbers (the Trainer draws the masks), evaluation, history.
+(tests/test_kernel.py). Not here: random numbers (the Trainer draws the masks), metrics, history.
 The first call compiles (seconds); cache=True keeps the machine code in __pycache__ for later processes.
 Numba itself is imported then, not with this module: a page that has not trained yet does not wait for it.
 """
@@ -31,6 +32,7 @@ BLAS_MIN = 8  # a layer with at least this many inputs and outputs multiplies by
 _BLAS_SYMBOLS = ("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_")
 _CBLAS_ROW_MAJOR, _CBLAS_NO_TRANS, _CBLAS_TRANS = 101, 111, 112
 _sgemm = _dgemm = _stub = None
+_loaded = False  # set by _compiled_kernel: the compiled code is in this process
 
 
 def _gemm(single, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc):
@@ -258,6 +260,56 @@ def _train_kernel(flat, grad, state1, state2, x, y, masks, has_mask, sizes, w_of
                     params[j] -= step_size * m1[j] / denom
 
 
+EVAL_ROWS = 256  # examples per block of the evaluation pass: a block's (rows, 128) activations stay in L2 between layers
+
+
+def _logits_kernel(flat, x, sizes, w_off, b_off, out, blas):
+    """ReLU networks in evaluation mode (nothing dropped): writes out (K, N, 2) = every model's logits of x (N, in).
+
+    fastnet.NumpyNet.logits in one pass, EVAL_ROWS examples at a time: each layer's product by gemm (the product NumPy's
+    matmul makes), and bias and ReLU applied as the product is read, instead of two more sweeps over the whole array.
+    blas = 0: the products in loops.
+    """
+    n_models = flat.shape[0]
+    n_rows = x.shape[0]
+    n_layers = sizes.shape[0] - 1
+    widest = 0
+    for l in range(n_layers + 1):
+        widest = max(widest, sizes[l])
+    a = np.empty((EVAL_ROWS, widest), flat.dtype)  # a layer's inputs
+    z = np.empty((EVAL_ROWS, widest), flat.dtype)  # its outputs before bias and activation
+    single = flat.itemsize == 4
+    for k in range(n_models):
+        params = flat[k]
+        for first in range(0, n_rows, EVAL_ROWS):
+            count = min(EVAL_ROWS, n_rows - first)
+            for r in range(count):
+                for i in range(sizes[0]):
+                    a[r, i] = x[first + r, i]
+            for l in range(n_layers):
+                n_in, n_out, w0, b0 = sizes[l], sizes[l + 1], w_off[l], b_off[l]
+                w = params[w0 : w0 + n_in * n_out].reshape((n_in, n_out))
+                if blas:  # even a 2-wide layer: a block's product is large enough for gemm to beat the loops
+                    _gemm(single, False, False, count, n_out, n_in, a.ctypes.data, widest, w.ctypes.data, n_out, z.ctypes.data, widest)
+                else:
+                    for r in range(count):
+                        for o in range(n_out):
+                            z[r, o] = 0.0
+                        for i in range(n_in):
+                            ai = a[r, i]
+                            for o in range(n_out):
+                                z[r, o] += ai * w[i, o]
+                if l < n_layers - 1:
+                    for r in range(count):
+                        for o in range(n_out):
+                            v = z[r, o] + params[b0 + o]
+                            a[r, o] = v if (v > 0.0 or math.isnan(v)) else 0.0  # np.maximum(v, 0): NaN passes through
+                else:
+                    for r in range(count):
+                        for o in range(n_out):
+                            out[k, first + r, o] = z[r, o] + params[b0 + o]
+
+
 class NumbaNet(NumpyNet):
     """Same parameters, layout, evaluation (logits via BLAS) and interface as NumpyNet; training steps compiled.
 
@@ -280,6 +332,25 @@ class NumbaNet(NumpyNet):
         self.b_off = np.array(b_off, dtype=np.int64)
         self.col_off = np.concatenate([[0], np.cumsum(self.sizes[:-2])]).astype(np.int64)  # layer l's mask columns
         self.units = int(self.sizes[:-1].sum())  # U: mask columns, inputs + hidden units
+
+    def logits(self, x: np.ndarray, dtype=np.float64) -> np.ndarray:
+        """NumpyNet.logits; compiled (_logits_kernel) for ReLU networks in their own dtype once the kernel is loaded.
+
+        Why: under a class's load the Trainer's evaluation every epoch took more of a worker than training (py-spy,
+        bench/load.py N = 30: 38 % against 30 %), a fifth of it in the separate bias and ReLU sweeps over the
+        activations, which the kernel does while it reads each product. Not for tanh and sigmoid (NumPy's vectorized
+        tanh is several times faster than the kernel's), nor before the kernel is loaded (a worker loads it once idle,
+        after the first page): a first page never waits for Numba.
+        """
+        if self.activation != "relu" or np.dtype(dtype) != self.DTYPE or not _loaded:
+            return super().logits(x, dtype)
+        x = np.ascontiguousarray(x, dtype=self.DTYPE)
+        if x.ndim != 2 or x.shape[1] != self.sizes[0]:  # Numba does not check bounds
+            raise ValueError(f"x {x.shape} is not (N, {self.sizes[0]})")
+        out = np.empty((self.k, len(x), 2), self.DTYPE)
+        _, blas = _compiled_kernel()
+        _compiled_logits()(self.flat, x, self.sizes, self.w_off, self.b_off, out, blas)
+        return out
 
     def train_step(self, x: np.ndarray, y: np.ndarray, drop: list[np.ndarray | None], p: np.ndarray) -> np.ndarray:
         """NumpyNet.train_step's contract: one step on the batch x (B, 2), y (B,), drop[l] (K, B, units) or None.
@@ -370,7 +441,7 @@ def _compiled_kernel():
 
     numba and llvmlite are imported here, the first time they are needed.
     """
-    global _sgemm, _dgemm, _gemm
+    global _sgemm, _dgemm, _gemm, _loaded
     from llvmlite import binding
     from numba import njit, types
 
@@ -381,7 +452,18 @@ def _compiled_kernel():
         for name, real in zip(_BLAS_SYMBOLS, (types.float32, types.float64))
     )
     _gemm = njit(nogil=True)(_gemm)
-    return njit(cache=True, nogil=True, fastmath=False, error_model="numpy")(_train_kernel), int(blas)
+    compiled = njit(cache=True, nogil=True, fastmath=False, error_model="numpy")(_train_kernel)
+    _loaded = True
+    return compiled, int(blas)
+
+
+@functools.cache
+def _compiled_logits():
+    """_logits_kernel compiled or loaded from the on-disk cache, once per process, after _compiled_kernel (its gemm)."""
+    from numba import njit
+
+    _compiled_kernel()
+    return njit(cache=True, nogil=True, fastmath=False, error_model="numpy")(_logits_kernel)
 
 
 def warm_up() -> None:
@@ -391,3 +473,4 @@ def warm_up() -> None:
     for net_class in (NumbaNet32, NumbaNet):
         net = net_class(weights, biases, "relu", "sgd", 0.0, 0.0, 0.0)
         net.train_steps(np.zeros((1, 2)), np.zeros(1), [None, None], 0, 1, 1)
+        net.logits(np.zeros((1, 2)), dtype=net.DTYPE)

@@ -267,3 +267,32 @@ print(json.dumps([kernel._compiled_kernel()[1], losses.tolist()]))
     assert blas == 0
     net = NumbaNet(weights, biases, *args[2:])
     np.testing.assert_allclose(losses, net.train_steps(np.ones((4, 2)), np.array([0.0, 1.0, 1.0, 0.0]), [None, None, None], 0, 4, 2), rtol=1e-12)
+
+
+@pytest.mark.parametrize("loops", [False, True], ids=["gemm", "loops"])
+@pytest.mark.parametrize("net_class", [NumbaNet, NumbaNet32])
+def test_compiled_evaluation_equals_numpys(net_class, loops, monkeypatch):
+    kernel.warm_up()  # the compiled evaluation is used once the kernel is loaded
+    if loops:
+        _with_loops(monkeypatch)
+    weights, biases = _stacked(3, (2, 16, 300, 2))  # a layer wider than the kernel's buffers would be at 128
+    net = net_class(weights, biases, "relu", "adam", 0.01, 0.0, 0.0)
+    x = np.random.default_rng(5).normal(size=(kernel.EVAL_ROWS + 77, 2)) * 3  # two blocks, the last one partial
+    x[4] = np.nan  # a NaN input stays NaN through ReLU, as np.maximum keeps it
+    compiled, reference = net.logits(x, dtype=net.DTYPE), NumpyNet.logits(net, x, dtype=net.DTYPE)
+    assert compiled.shape == (3, len(x), 2) and compiled.dtype == net.DTYPE
+    assert np.isnan(compiled[:, 4]).all()
+    np.testing.assert_allclose(compiled, reference, rtol=1e-5 if net.DTYPE == np.float32 else 1e-12, atol=1e-6)
+
+
+def test_evaluation_falls_back_to_numpy_where_it_is_faster_or_not_loaded(monkeypatch):
+    weights, biases = _stacked(2, (2, 16, 12, 2))
+    calls = []
+    monkeypatch.setattr(kernel, "_compiled_logits", lambda: calls.append(1) or (lambda *args: None))
+    x = np.zeros((5, 2))
+    for activation in ("tanh", "sigmoid"):  # NumPy's vectorized tanh is faster than the kernel's
+        NumbaNet(weights, biases, activation, "sgd", 0.1, 0.0, 0.0).logits(x)
+    NumbaNet32(weights, biases, "relu", "sgd", 0.1, 0.0, 0.0).logits(x, dtype=np.float64)  # another dtype than its own
+    monkeypatch.setattr(kernel, "_loaded", False)
+    NumbaNet(weights, biases, "relu", "sgd", 0.1, 0.0, 0.0).logits(x)  # the kernel not loaded yet: a first page never waits
+    assert calls == []
