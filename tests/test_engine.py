@@ -7,7 +7,7 @@ import pytest
 
 from dropviz.config import RunConfig
 from dropviz.data import DATASETS
-from dropviz.engine import GRID, Trainer
+from dropviz.engine import GRID, Trainer, evaluate
 from dropviz.presets import PRESETS
 
 SMALL = RunConfig(n_train=40, n_val=60, hidden=(12, 6), p=(0.5, 0.3), batch_size=8, epochs=6)
@@ -173,3 +173,18 @@ def test_raising_epochs_after_the_end_goes_on_with_the_same_history():
         assert history.runs[name].epochs == 7
         assert np.array_equal(history.runs[name].val_loss, alone.runs[name].val_loss)
         assert np.array_equal(history.runs[name].optimized_loss, alone.runs[name].optimized_loss)
+
+
+def test_evaluation_loss_is_the_training_loss_number_for_number():
+    from dropviz.fastnet import cross_entropy
+
+    rng = np.random.default_rng(3)
+    logits = (rng.normal(size=(3, 40, 2)) * 20).astype(np.float32)  # confident: logaddexp's both branches
+    logits[2, 7] = np.nan  # a diverged model stays NaN
+    y = (rng.random(40) > 0.5).astype(np.int64)
+    with np.errstate(all="ignore"):
+        loss, accuracy = evaluate(logits, y)
+        expected, _ = cross_entropy(logits, y)
+    np.testing.assert_array_equal(loss, expected)
+    assert np.isnan(loss[2]) and not np.isnan(loss[:2]).any()
+    np.testing.assert_array_equal(accuracy, (logits.argmax(axis=2) == y).mean(axis=1))
