@@ -189,12 +189,17 @@ class LiveRun:
 
     def _move(self, to: Worker) -> bool:
         """Modifies: the run goes on in worker `to`, exactly where it was (and _moved_at is now). False when it was not
-        playing (not moved)."""
+        playing (not moved). When `to` fails to take it (died meanwhile), the run stays on its worker, nothing lost,
+        and the error is raised."""
         with self._lock:
             if self._released or not self._worker.request(self._id, "state")[0]:
                 return False
             moving = self._worker.request(self._id, "hand_over")
-            to.request(self._id, "adopt", moving)
+            try:
+                to.request(self._id, "adopt", moving)
+            except (WorkerGone, WorkerError):
+                self._worker.request(self._id, "adopt", moving)  # `to` failed: the run goes back where it was, as it was
+                raise
             self._finalizer.detach()
             self._worker.runs -= 1
             to.runs += 1

@@ -238,6 +238,28 @@ def test_when_students_leave_a_worker_a_playing_run_moves_to_it_and_goes_on_wher
         pool.stop()
 
 
+class _DeadWorker:
+    """A worker that died just before a run moved to it."""
+
+    def request(self, run_id, op, *args):
+        raise worker.WorkerGone("the training process has ended")
+
+
+def test_a_run_whose_new_worker_dies_during_the_move_stays_where_it_was(one_worker):
+    run = LiveRun(CONFIG, page_open=lambda: True)
+    try:
+        run.play()
+        _wait(lambda: _steps(run) > 5)
+        before, home = _steps(run), run._worker
+        with pytest.raises(worker.WorkerGone):
+            run._move(_DeadWorker())
+        assert run._worker is home and run.playing and run.lost is None  # not restarted from epoch 0
+        assert _steps(run) >= before
+        _wait(lambda: _steps(run) > before + 20)  # and it trains on
+    finally:
+        run.stop()
+
+
 def test_a_speed_limit_holds_the_epochs_per_second():
     run = LiveRun(RunConfig(n_train=40, hidden=(4,), p=(0.5,), batch_size=8, epochs=5000))
     run.set_speed(20.0)
