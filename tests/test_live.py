@@ -63,6 +63,7 @@ def test_a_run_nobody_watches_stops_by_itself(monkeypatch):
 def test_snapshots_keep_a_watched_run_going(monkeypatch):
     monkeypatch.setattr(live, "IDLE_STOP", 0.3)
     run = LiveRun(CONFIG)
+    run.set_speed(500.0)  # CONFIG's 5000 epochs of a tiny network would be over before the snapshots are
     run.play()
     for _ in range(8):
         time.sleep(0.1)
