@@ -22,6 +22,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -327,12 +328,16 @@ def test_a_browser_sees_the_page_ready_with_its_live_charts(container):
     launch = chromium_launch_args()  # a failure under CI=true when there is no Chromium, else a skip
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(**launch)
-        try:
-            page = browser.new_page()
-            page.goto(container.url)
-            page.wait_for_selector(READY, timeout=30_000)
-            page.wait_for_selector(CHART, timeout=30_000)  # drawn by plotly.js, loaded from the image's static/
-        finally:
-            browser.close()
+    def load_the_page() -> None:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(**launch)
+            try:
+                page = browser.new_page()
+                page.goto(container.url)
+                page.wait_for_selector(READY, timeout=30_000)
+                page.wait_for_selector(CHART, timeout=30_000)  # drawn by plotly.js, loaded from the image's static/
+            finally:
+                browser.close()
+
+    with ThreadPoolExecutor(1) as thread:  # a thread of its own: the e2e tests leave pytest-playwright's loop in this one
+        thread.submit(load_the_page).result()

@@ -35,7 +35,7 @@ NETWORK = """() => {""" + DECODE + """
 CURVES = """() => {""" + DECODE + """
   const plots = Array.from(document.querySelectorAll('.dropviz-chart.js-plotly-plot'));
   const plot = plots.find((p) => p.data.some((t) => t.name === 'dropout · validation'));
-  return plot ? plot.data.map(t => ({name: t.name, n: decode(t.x).length})) : [];
+  return plot ? plot.data.map(t => ({name: t.name, n: decode(t.y).length})) : [];  // y: up to 800 epochs, x is x0 + i dx
 }"""
 
 
