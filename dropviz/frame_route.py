@@ -26,7 +26,7 @@ from .worker import WorkerError, WorkerGone
 
 PATH = "dropviz/frame"  # relative to the page, so that a proxy's path prefix carries over
 TICK = 0.1  # seconds between frames, at least: a page alone gets 10 a second
-# Frames per second the whole server sends, shared by the playing runs. Frames are made in the workers (about 5 ms
+# Frames per second the whole server sends, shared by the playing runs. Frames are made in the workers (about 4 ms
 # each, on every core) and cost this process about 1.5 ms. bench/load.py, 2 cores, N = 30 (+1 browser), before the
 # kernel's gemm: at 60 in all, 1.87 frames/s and 18.3 epochs/s per session; at 70, 2.00 and 17.6. With the final code,
 # 70 gave 2.19-2.27 frames/s and 20.8-23.4 epochs/s (medians of 11 runs).
