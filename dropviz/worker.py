@@ -37,9 +37,11 @@ from .frames import make_frame
 # of 15 runs (bench/load.py, N = 30) took about as long as a page's frame period, and 1 frame in 10 showed no new step.
 SLICE = 0.01
 IDLE_PAUSE = 0.02  # seconds a worker sleeps when its playing runs are all at their speed limit
-# A new worker loads the compiled training kernel (about 1 s of CPU) once it has been idle this long: after the
-# first page has drawn, which the browser does on the same cores, and usually before the first Play.
-WARM_UP_AFTER = 2.0
+# A new worker loads the compiled kernel (about 0.35 s of CPU from Numba's cache) once it has been idle this long, so
+# that a Play does not wait for it: at 2 s, a student who pressed Play within 2 s of the page's last request waited
+# about 0.3 s for the first step (bench/load.py's students do). At 0.5 s the first page after a cold start took
+# 3.02-3.29 s in 5 runs of bench/ui.py (2.97-3.30 at 2 s): the page has drawn by then, or nearly.
+WARM_UP_AFTER = 0.5
 REQUEST_TIMEOUT = 60.0  # seconds; a worker answers within a turn plus its queue of requests
 WORKER_ENV = {
     **{name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},  # one core per worker
