@@ -311,7 +311,7 @@ def _logits_kernel(flat, x, sizes, w_off, b_off, out, blas):
 
 
 class NumbaNet(NumpyNet):
-    """Same parameters, layout, evaluation (logits via BLAS) and interface as NumpyNet; training steps compiled.
+    """Same parameters, layout and interface as NumpyNet; training steps compiled, and the evaluation of ReLU networks.
 
     Modifies its parameters and optimizer state in train_step and train_steps only. Both keep NumpyNet's
     flat, grad, state1, state2 and steps current, so the two kinds of call mix freely.
