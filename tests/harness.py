@@ -80,25 +80,21 @@ def server_pid(port: int) -> int | None:
 
 
 @contextlib.contextmanager
-def streamlit_server(port: int | None = None, timeout: float = 60.0, log: Path | None = None, base: str = "") -> Iterator[str]:
-    """Runs the app as `make run` does, on 127.0.0.1; yields its URL (with /base when given); SIGTERM, then SIGKILL if ignored."""
-    port = port or free_port()
-    url = f"http://127.0.0.1:{port}" + (f"/{base}" if base else "")
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "server.py"), "--server.port", str(port), "--server.address", "127.0.0.1"]
-    if base:  # served under a path prefix, as behind a proxy: the page is at url/base/
-        command += ["--server.baseUrlPath", base]
+def serving(command: list[str], url: str, cwd: Path = ROOT, env: dict[str, str] | None = None, timeout: float = 60.0,
+            log: Path | None = None) -> Iterator[subprocess.Popen]:
+    """Starts a Streamlit server's command line in a session of its own; yields its process once url's health check
+    answers; then SIGTERM to the whole group (the server and its training workers), SIGKILL if ignored."""
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + timeout
         while not _healthy(url):
-            if process.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {process.returncode} before it was healthy")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit not healthy after {timeout:.0f} s")
+            if process.poll() is not None or time.monotonic() > deadline:
+                state = f"exited with {process.returncode}" if process.poll() is not None else f"not healthy after {timeout:.0f} s"
+                tail = f"; its log:\n{log.read_text()[-4000:]}" if log else ""
+                raise RuntimeError(f"{command} in {cwd}: {state}{tail}")
             time.sleep(0.1)
-        yield url
+        yield process
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
@@ -109,6 +105,19 @@ def streamlit_server(port: int | None = None, timeout: float = 60.0, log: Path |
             process.wait()
         if log:
             out.close()
+
+
+@contextlib.contextmanager
+def streamlit_server(port: int | None = None, timeout: float = 60.0, log: Path | None = None, base: str = "") -> Iterator[str]:
+    """Runs the app as `make run` does, on 127.0.0.1; yields its URL (with /base when given); stops it afterwards (serving)."""
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}" + (f"/{base}" if base else "")
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "server.py"), "--server.port", str(port), "--server.address", "127.0.0.1"]
+    if base:  # served under a path prefix, as behind a proxy: the page is at url/base/
+        command += ["--server.baseUrlPath", base]
+    with serving(command, url, env=env, timeout=timeout, log=log):
+        yield url
 
 
 # Injected into a Chromium page (bench/ui.py, bench/load.py): records every Plotly redraw per chart and every
