@@ -28,28 +28,34 @@ from .records import RUN_NAMES, History, RunHistory, Snapshot
 
 @dataclass(frozen=True)
 class Theme:
-    """Every colour, width and size the figures use. Okabe-Ito colours: safe for colour-blind readers."""
+    """Every colour, width and size the figures use, one meaning per colour across the page and the Experiments tab.
 
-    positive: str = "#0072B2"  # blue: positive weight
-    negative: str = "#E69F00"  # orange: negative weight
-    faded: str = "#999999"  # edges of a switched-off neuron
-    faded_opacity: float = 0.18
+    Okabe-Ito colours (safe for colour-blind readers): classes are vermillion / blue, the two runs bluish green
+    (dropout) / reddish purple (twin); train vs validation is line style (dashed / solid), never colour; weight
+    signs are line style too (solid / dotted) in a neutral grey. Shapes repeat each meaning for readers without colour.
+    """
+
+    class_colors: tuple[str, str] = ("#D55E00", "#0072B2")  # class 0 vermillion, class 1 blue: points and boundaries
+    run_colors: tuple[str, str] = ("#009E73", "#CC79A7")  # dropout bluish green, twin reddish purple: curves, bands, runs
+    run_symbols: tuple[str, str] = ("star", "diamond")  # each run's best-validation marker
+    split_dash: tuple[tuple[str, str], ...] = (("train", "dash"), ("validation", "solid"))  # the split is line style
+    train_width: float = 1.6  # training lines thinner than validation ones: a second cue besides the dash
+    curve_width: float = 2.4  # validation lines
+    weight: str = "#8C8C8C"  # every edge: grey reads on light and dark pages and means no class or run
+    weight_dash: tuple[str, str] = ("solid", "dot")  # positive, negative weight
+    faded_opacity: float = 0.15  # edges of a switched-off neuron
     edge_widths: tuple[float, float, float] = (0.6, 1.6, 3.2)  # |w| / layer max in [0, 1/3), [1/3, 2/3), [2/3, 1]
-    kept: str = "#009E73"  # bluish green: a neuron that took part in this step
-    dropped: str = "#999999"  # grey ring: a neuron switched off this step
+    dropped: str = "#8C8C8C"  # a neuron switched off this step: a grey crossed ring (kept neurons wear the run's colour)
     node_line: str = "#7F7F7F"
     node_size_max: float = 16.0  # px; shrinks with the number of nodes per column
     node_size_min: float = 5.0
-    train: str = "#0072B2"  # blue: training curves
-    validation: str = "#D55E00"  # vermillion: validation curves
-    curve_width: float = 2.0
-    gap_fill: tuple[str, str] = ("rgba(0, 158, 115, 0.22)", "rgba(204, 121, 167, 0.18)")  # dropout, twin
-    optimized: str = "#999999"  # the with-masks loss: faint, thin, dotted
+    gap_alpha: tuple[float, float] = (0.22, 0.18)  # the runs' gap bands, in their run colours
+    optimized: str = "#8C8C8C"  # the with-masks loss: faint, thin, dotted
     optimized_width: float = 1.0
     optimized_opacity: float = 0.8
     best_marker_size: float = 13.0
-    event_line: str = "#999999"
-    class_colors: tuple[str, str] = ("#D55E00", "#0072B2")  # class 0 vermillion, class 1 blue
+    event_line: str = "#8C8C8C"
+    sequential_scale: str = "Cividis"  # a magnitude (spread, |r|) on a map: no concept's colour, colour-blind safe
     # P(class 1) -> colour: class 0 tint, transparent at 0.5, class 1 tint. Stops repeat at 0.5 so each
     # half fades its own colour rather than passing through grey.
     boundary_scale: tuple[tuple[float, str], ...] = (
@@ -63,12 +69,13 @@ class Theme:
     train_point_size: float = 7.0
     val_point_size: float = 5.0
     val_opacity: float = 0.5
-    flipped: str = "#CC79A7"  # reddish purple cross over a flipped label
+    flipped: str = "#000000"  # a black cross with a white edge over a flipped label: reads on both tints and themes
     flipped_size: float = 9.0
-    tracked: str = "#009E73"
-    tracked_size: float = 20.0
-    tracked_width: float = 2.5
-    tracked_ring: float = 0.22  # the boundary's ring around the tracked example: its diameter in data units
+    tracked: str = "#000000"  # the tracked example: a thick black ring in a white halo, larger than any point
+    tracked_halo: str = "#FFFFFF"
+    tracked_size: float = 22.0
+    tracked_width: float = 3.0
+    tracked_ring: float = 0.34  # the boundary's ring around the tracked example: its diameter in data units
     font_size: int = 12
     small_font_size: int = 10
     transparent: str = "rgba(0, 0, 0, 0)"
@@ -76,12 +83,20 @@ class Theme:
     curves_height: int = 330
     boundary_height: int = 360
 
+    def run_color(self, run: str) -> str:
+        """'dropout' -> bluish green, anything else (the twin) -> reddish purple."""
+        return self.run_colors[0 if run == "dropout" else 1]
+
+    def gap_fill(self, index: int) -> str:
+        """The gap band of run index (0 dropout, 1 twin): its run colour, translucent."""
+        r, g, b = raster.hex_rgb(self.run_colors[index % 2])
+        return f"rgba({r}, {g}, {b}, {self.gap_alpha[index % 2]})"
+
 
 THEME = Theme()
 
 # Plain dicts: the checks of Plotly's objects run where a *_figure is made, from the spec (tests/test_figures.py).
 _scatter = functools.partial(dict, type="scatter")
-_heatmap = functools.partial(dict, type="heatmap")
 
 
 def _figure(data: list[dict], layout: dict) -> dict:
@@ -299,7 +314,7 @@ def network_figure(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32
 
 
 def network_spec(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32) -> dict:
-    """The network of one run: nodes per column, edges coloured by sign and sized by |w|.
+    """The network of one run: nodes per column, edges dashed by sign (solid positive, dotted negative) and sized by |w|.
 
     Edges are 7 layout shapes, one SVG path each, always in this order: "touches a dropped neuron"
     (faded), then for each width bin "positive weight" and "negative weight"; an empty class is
@@ -320,24 +335,24 @@ def network_spec(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32) 
     for k in range(_EDGE_CLASSES):
         pick = classes == k
         if k == 0:
-            line = {"color": THEME.faded, "width": THEME.edge_widths[0]}
+            line = {"color": THEME.weight, "width": THEME.edge_widths[0]}
             style = {"name": "touches a dropped neuron", "opacity": THEME.faded_opacity}
         else:
             width_bin, negative = divmod(k - 1, 2)
-            line = {"color": THEME.negative if negative else THEME.positive, "width": THEME.edge_widths[width_bin]}
+            line = {"color": THEME.weight, "width": THEME.edge_widths[width_bin], "dash": THEME.weight_dash[negative]}
             style = {"name": f"{'negative' if negative else 'positive'} weight", "opacity": 1.0}
         edges.append({"type": "path", "path": _edge_path(layout.edge_segments, pick), "line": line,
                       "xref": "x", "yref": "y", "layer": "below", "visible": bool(counts[k]), **style})
     traces = [  # legend entries only: the edges themselves are shapes
         _scatter(x=[-10.0, -9.0], y=[0.0, 0.0], mode="lines", name=f"{sign} weight", hoverinfo="skip",
-                 line={"color": colour, "width": THEME.edge_widths[1]})
-        for sign, colour in (("positive", THEME.positive), ("negative", THEME.negative))
+                 line={"color": THEME.weight, "width": THEME.edge_widths[1], "dash": dash})
+        for sign, dash in zip(("positive", "negative"), THEME.weight_dash)
     ]
 
     size = layout.node_size
     node_styles = (
-        ("kept neuron", {"symbol": "circle", "color": THEME.kept, "size": size, "line": {"color": THEME.node_line, "width": 1}}),
-        ("dropped this step", {"symbol": "circle-open", "color": THEME.dropped, "size": size, "line": {"width": 2}}),
+        ("kept neuron", {"symbol": "circle", "color": THEME.run_color(run), "size": size, "line": {"color": THEME.node_line, "width": 1}}),
+        ("dropped this step", {"symbol": "circle-x-open", "color": THEME.dropped, "size": size, "line": {"width": 2}}),
     )
     for is_dropped, (name, marker) in zip((False, True), node_styles):
         pick = dropped == is_dropped
@@ -382,6 +397,7 @@ _AXES = (("x", "y"), ("x2", "y2"))  # (Loss, Accuracy) subplots
 _GAP_NAMES = {"dropout": "gap (dropout)", "twin": "gap (twin)"}
 
 
+MIN_EPOCH_SPAN = 10  # the curves' x axis shows at least epochs 0 to 10: a new run's ticks are whole epochs
 CURVE_BUCKETS = 400  # a curve longer than twice this is drawn as each bucket's lowest and highest point
 
 
@@ -418,7 +434,8 @@ def _curve(values: np.ndarray) -> dict:
 def _run_curves(run: str, index: int, history: RunHistory | None) -> list[dict]:
     """Gap band, train / validation lines in both subplots, best-epoch marker of one run."""
     label = _CURVE_NAMES.get(run, run)
-    dash = "solid" if run == "dropout" else "dash"
+    colour = THEME.run_color(run)
+
     def get(name: str) -> np.ndarray:
         return float32_gaps(getattr(history, name)) if history is not None else np.zeros(0, dtype=np.float32)
 
@@ -427,14 +444,15 @@ def _run_curves(run: str, index: int, history: RunHistory | None) -> list[dict]:
            "line": {"width": 0}, "hoverinfo": "skip", "xaxis": "x", "yaxis": "y"}
     traces = [
         _scatter(**_curve(train_loss), showlegend=False, **gap),
-        _scatter(**_curve(val_loss), fill="tonexty", fillcolor=THEME.gap_fill[index % 2], **gap),
+        _scatter(**_curve(val_loss), fill="tonexty", fillcolor=THEME.gap_fill(index), **gap),
     ]
     for (xaxis, yaxis), names in zip(_AXES, (("train_loss", "val_loss"), ("train_acc", "val_acc"))):
-        for split, name, color in (("train", names[0], THEME.train), ("validation", names[1], THEME.validation)):
+        for (split, dash), name in zip(THEME.split_dash, names):
             values = get(name)
+            width = THEME.train_width if split == "train" else THEME.curve_width
             traces.append(_scatter(
                 **_curve(values), mode="lines", name=f"{label} · {split}", legendgroup=f"{run}-{split}",
-                showlegend=xaxis == "x", line={"color": color, "width": THEME.curve_width, "dash": dash},
+                showlegend=xaxis == "x", line={"color": colour, "width": width, "dash": dash},
                 xaxis=xaxis, yaxis=yaxis, hovertemplate="%{y:.3f}",
             ))
     best = None if history is None else _best_epoch(val_loss)
@@ -442,7 +460,7 @@ def _run_curves(run: str, index: int, history: RunHistory | None) -> list[dict]:
         x=np.array([] if best is None else [best], dtype=np.float32),
         y=np.array([] if best is None else [val_loss[best - 1]], dtype=np.float32),
         mode="markers", name=f"{label} · best validation", xaxis="x", yaxis="y",
-        marker={"symbol": "star", "size": THEME.best_marker_size, "color": THEME.validation,
+        marker={"symbol": THEME.run_symbols[index % 2], "size": THEME.best_marker_size, "color": colour,
                 "line": {"color": THEME.node_line, "width": 1}},
         hovertemplate="best validation loss %{y:.3f} at epoch %{x}<extra></extra>",
     ))
@@ -494,17 +512,22 @@ def curves_spec(history: History) -> dict:
         notes.append(_note(x, y, str(event.text), small=True, xref="x", yref="y domain", xanchor="left", yanchor="top"))
     for text, xref in (("Loss", "x domain"), ("Accuracy", "x2 domain")):
         notes.append(_note(0.5, 1.0, text, xref=xref, yref="paper", yanchor="bottom"))
+    diverged = [f"{display_name(run)}: {h.status}" for run, h in history.runs.items() if h.status != "ok"]
+    if diverged:  # its curves stop there, or never start: say why where they are missing
+        text = "<br>".join(diverged) + "<br>(learning rate too high?)"
+        notes.append(_note(0.5, 0.5, text, xref="x domain", yref="y domain", font={"size": THEME.font_size}))
 
-    longest = max([len(r.train_loss) for r in history.runs.values()] + [len(r.val_loss) for r in history.runs.values()] + [0])
-    x_range = [0.0, max(events + [1.0]) + 0.5] if longest <= 1 else None  # autorange would be zero-wide
-    epoch_axis = {"title": {"text": "epoch"}, "zeroline": False, **({"range": x_range} if x_range else {})}
+    # Never an explicit range: plotly.js keeps an axis's range through a fixed uirevision, so a reset run's first frame
+    # would pin it. Autorange always, and it spans at least epochs 0 to MIN_EPOCH_SPAN (integer ticks on a new run).
+    epoch_axis = {"title": {"text": "epoch", "standoff": 4}, "zeroline": False, "autorange": True, "automargin": True,
+                  "autorangeoptions": {"include": [0, MIN_EPOCH_SPAN]}}
     fig_layout = _base_layout(
         THEME.curves_height,
         uirevision="curves",
         margin={"l": 50, "r": 10, "t": 30, "b": 10},
         xaxis=dict(epoch_axis, domain=[0.0, 0.45], anchor="y"),
         xaxis2=dict(epoch_axis, domain=[0.55, 1.0], anchor="y2"),
-        yaxis={"anchor": "x", "rangemode": "tozero", "zeroline": False},
+        yaxis={"anchor": "x", "rangemode": "tozero", "zeroline": False, "autorange": True, "autorangeoptions": {"include": [0, 1]}},
         yaxis2={"anchor": "x2", "range": [0.0, 1.02], "zeroline": False, "tickformat": ".0%"},
         legend=_bottom_legend(-0.25),
         hovermode="x unified",
@@ -545,7 +568,7 @@ def _boundary_images(snapshot: Snapshot, tracked_xy: np.ndarray | None) -> list[
     for xaxis, yaxis in _AXES:
         x, y = (float(v) for v in tracked_xy) if tracked_xy is not None else (0.0, 0.0)
         images.append({
-            "source": raster.ring(THEME.tracked), "name": "tracked example", "xref": xaxis, "yref": yaxis, "x": x, "y": y,
+            "source": raster.ring(THEME.tracked, halo=THEME.tracked_halo), "name": "tracked example", "xref": xaxis, "yref": yaxis, "x": x, "y": y,
             "sizex": THEME.tracked_ring, "sizey": THEME.tracked_ring, "xanchor": "center", "yanchor": "middle",
             "sizing": "stretch", "layer": "above", "visible": tracked_xy is not None,
         })
@@ -592,7 +615,7 @@ def boundary_spec(snapshot: Snapshot, data: Dataset) -> dict:
         fx, fy = _points(x_train, flipped)
         traces.append(_scatter(
             x=fx, y=fy, mode="markers", name="flipped label", legendgroup="flipped", showlegend=first, xaxis=xaxis, yaxis=yaxis,
-            marker={"symbol": "x-thin", "size": THEME.flipped_size, "line": {"color": THEME.flipped, "width": 2}},
+            marker={"symbol": "x", "size": THEME.flipped_size, "color": THEME.flipped, "line": {"color": THEME.tracked_halo, "width": 1}},
             hovertemplate="training label flipped by label noise<extra></extra>",
         ))
         traces.append(_scatter(  # a legend entry only: one point outside the drawn square

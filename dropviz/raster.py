@@ -51,15 +51,25 @@ def probability_map(proba: np.ndarray, low: str, high: str, max_alpha: float) ->
 
 
 @functools.cache
-def ring(colour: str, line_fraction: float = 0.13, size: int = 64) -> str:
-    """A smooth ring of the colour on a transparent square, as a data URI; line width as a fraction of the size."""
+def ring(colour: str, line_fraction: float = 0.13, size: int = 64, halo: str | None = None) -> str:
+    """A smooth ring of the colour on a transparent square, as a data URI; line width as a fraction of the size.
+
+    halo: a second colour drawn as a wider ring under the first, so the ring reads on light and dark regions alike.
+    """
     centre = (size - 1) / 2.0
     yy, xx = np.mgrid[0:size, 0:size]
     radius = np.hypot(xx - centre, yy - centre) / (size / 2.0)  # 1 at the square's edge
-    half = line_fraction / 2.0
-    distance = np.abs(radius - (1.0 - half - 1.0 / size))  # from the middle of the line
-    coverage = np.clip((half - distance) * size / 2.0 + 0.5, 0.0, 1.0)  # about one pixel of antialiasing
+
+    def coverage(width: float) -> np.ndarray:
+        half = width / 2.0
+        middle = 1.0 - line_fraction - 1.0 / size  # both rings share the middle of the halo's line
+        distance = np.abs(radius - middle)
+        return np.clip((half - distance) * size / 2.0 + 0.5, 0.0, 1.0)  # about one pixel of antialiasing
+
+    core = coverage(line_fraction)
+    under = coverage(2.0 * line_fraction) if halo is not None else np.zeros_like(core)
+    rgb = np.where((core > 0)[..., None], np.array(hex_rgb(colour), np.float64), np.array(hex_rgb(halo or colour), np.float64))
     rgba = np.zeros((size, size, 4), np.uint8)
-    rgba[..., :3] = hex_rgb(colour)
-    rgba[..., 3] = np.rint(coverage * 255).astype(np.uint8)
+    rgba[..., :3] = np.rint(rgb).astype(np.uint8)
+    rgba[..., 3] = np.rint(np.maximum(core, under) * 255).astype(np.uint8)
     return data_uri(png(rgba))

@@ -17,7 +17,7 @@ from dropviz import figures
 from dropviz.config import RunConfig
 from dropviz.data import EXTENT
 from dropviz.engine import Trainer
-from dropviz.figures import THEME, boundary_figure, curves_figure, display_name, network_figure
+from dropviz.figures import MIN_EPOCH_SPAN, THEME, boundary_figure, curves_figure, display_name, network_figure
 from dropviz.records import RUN_NAMES, Event, History, LayerParams, RunHistory, Snapshot, frozen
 
 NODE_TRACES = ("kept neuron", "dropped this step")
@@ -34,7 +34,7 @@ def _trained(steps: int = 3, **settings) -> Trainer:
     return trainer
 
 
-def _run_history(e: int, offset: float = 0.0, **arrays) -> RunHistory:
+def _run_history(e: int, offset: float = 0.0, status: str = "ok", **arrays) -> RunHistory:
     base = {
         "train_loss": np.linspace(1.0, 0.2, e) + offset,
         "val_loss": np.linspace(1.1, 0.5, e) + offset + 0.1 * np.sin(np.arange(e)),
@@ -43,7 +43,7 @@ def _run_history(e: int, offset: float = 0.0, **arrays) -> RunHistory:
         "optimized_loss": np.linspace(1.2, 0.4, e),
     }
     base.update(arrays)
-    return RunHistory(**{k: frozen(v) for k, v in base.items()}, status="ok")
+    return RunHistory(**{k: frozen(v) for k, v in base.items()}, status=status)
 
 
 def _snapshot(sizes, seed=0, masks=(), tracked=None, runs=RUN_NAMES) -> Snapshot:
@@ -192,13 +192,13 @@ def test_edge_colours_follow_weight_signs(run):
     got = {"faded": 0, "positive": 0, "negative": 0}
     for trace in _edge_traces(fig):
         if trace.name == "positive weight":
-            assert trace.line.color == THEME.positive
+            assert trace.line.dash == "solid"
             got["positive"] += _segments(trace)
         elif trace.name == "negative weight":
-            assert trace.line.color == THEME.negative
+            assert trace.line.dash == "dot"
             got["negative"] += _segments(trace)
         else:
-            assert trace.line.color == THEME.faded and trace.opacity < 0.5
+            assert trace.opacity < 0.5
             got["faded"] += _segments(trace)
     assert got == expected
     assert expected["negative"] and expected["positive"] and (expected["faded"] > 0) == (run == "dropout")
@@ -252,7 +252,7 @@ def _ys(fig, name):
     return [np.asarray(t.y, dtype=float) for t in fig.data if t.name == name]
 
 
-def test_one_line_per_run_and_split_in_each_subplot_twin_dashed():
+def test_one_line_per_run_and_split_in_each_subplot_run_by_colour_split_by_dash():
     history, fig = _curves()
     for run, label in (("dropout", "dropout"), ("twin", "no-dropout twin")):
         h = history.runs[run]
@@ -261,7 +261,8 @@ def test_one_line_per_run_and_split_in_each_subplot_twin_dashed():
             assert [(t.xaxis, t.yaxis) for t in traces] == [("x", "y"), ("x2", "y2")]
             assert np.allclose(traces[0].y, loss) and np.allclose(traces[1].y, acc)
             assert traces[0].x is None and (traces[0].x0, traces[0].dx) == (1, 1)  # epoch i + 1 at point i
-            assert {t.line.dash for t in traces} == {"solid" if run == "dropout" else "dash"}
+            assert {t.line.dash for t in traces} == {"dash" if split == "train" else "solid"}
+            assert {t.line.color for t in traces} == {THEME.run_color(run)}
             assert sum(t.showlegend is not False for t in traces) == 1
 
 
@@ -333,12 +334,25 @@ def test_diverged_run_with_shorter_arrays():
     assert len(_ys(fig, "no-dropout twin · validation")[0]) == 4 and len(_ys(fig, "dropout · validation")[0]) == 9
 
 
-@pytest.mark.parametrize("names", [RUN_NAMES, ()])
-def test_empty_history_gives_empty_axes(names):
-    fig = curves_figure(History(runs={name: _run_history(0) for name in names}, events=()))
-    assert all(len(t.y) == 0 for t in fig.data)
-    assert fig.layout.xaxis.range is not None and fig.layout.height == THEME.curves_height
+@pytest.mark.parametrize("epochs", [0, 1, 300])
+def test_the_epoch_axes_always_autorange_from_zero_so_a_reset_cannot_pin_them(epochs):
+    # An explicit range in any frame stays on screen through the fixed uirevision (the curves froze after Reset).
+    fig = curves_figure(History(runs={name: _run_history(epochs) for name in RUN_NAMES}, events=()))
+    assert all(len(t.y) == epochs for t in fig.data if t.name and "best" not in t.name)
+    for axis in (fig.layout.xaxis, fig.layout.xaxis2):
+        assert axis.range is None and axis.autorange is True
+        assert tuple(axis.autorangeoptions.include) == (0, MIN_EPOCH_SPAN)
     fig.to_json()
+
+
+def test_a_diverged_run_says_so_where_its_curves_are_missing():
+    history = History(runs={"dropout": _run_history(0, status="diverged at epoch 1"), "twin": _run_history(0, status="diverged at epoch 1")},
+                      events=())
+    texts = " ".join(a.text for a in curves_figure(history).layout.annotations)
+    assert "with dropout: diverged at epoch 1" in texts and "no-dropout twin: diverged at epoch 1" in texts
+    assert "learning rate" in texts
+    healthy = " ".join(a.text for a in curves_figure(History(runs={n: _run_history(5) for n in RUN_NAMES}, events=())).layout.annotations)
+    assert "diverged" not in healthy
 
 
 def test_curves_legend_horizontal_at_bottom_and_float32():
@@ -453,9 +467,10 @@ def test_display_name():
 
 
 def test_theme_colours_are_hex_or_rgba():
+    styles = {"run_symbols", "split_dash", "weight_dash", "sequential_scale"}  # names plotly.js knows, not colours
     for name, value in THEME.__dict__.items():
         for colour in value if isinstance(value, tuple) else (value,):
-            if isinstance(colour, str):
+            if isinstance(colour, str) and name not in styles:
                 assert colour.startswith(("#", "rgba(")), name
     assert math.isclose(THEME.boundary_scale[0][0], 0) and math.isclose(THEME.boundary_scale[-1][0], 1)
 
