@@ -120,6 +120,7 @@ class Trainer:
         self._curves = {name: np.empty((config.epochs, k)) for name in ("train_loss", "val_loss", "train_acc", "val_acc", "optimized_loss")}
         self.diverged_at: list[int | None] = [None] * k  # epoch in which run k's loss stopped being finite
         self.events: list[Event] = []
+        self._burst_start: RunConfig | None = None  # the settings before the latest burst of live changes
         self._x, self._y = self.data.x_train, self.data.y_train  # this epoch's examples in batch order
         self._x_eval = np.concatenate([self.data.x_train, self.data.x_val])  # (n_train + n_val, 2)
         self._drop: list[np.ndarray | None] = []  # per layer (K, n, units): 0 or 1 / (1 - p); None if nothing drops
@@ -145,38 +146,43 @@ class Trainer:
         self.p[0, 0] = config.p_input_effective
         self.p[0, 1:] = config.p_effective  # row 1, the twin, stays 0
 
-    def update(self, config: RunConfig) -> bool:
+    def update(self, config: RunConfig, burst: bool = False) -> bool:
         """Modifies: takes the live settings (LIVE_FIELDS) of config without a reset, keeping the weights.
 
+        burst: this change continues the previous one (the caller's clock says so), so both share one event.
         Returns False, changing nothing, when config differs in anything else: then a new Trainer is needed.
         """
         if {**config.__dict__, **{f: None for f in LIVE_FIELDS}} != {**self.config.__dict__, **{f: None for f in LIVE_FIELDS}}:
             return False
-        self.set_dropout(config.dropout, config.p, config.p_input)
+        self.set_dropout(config.dropout, config.p, config.p_input, burst)
         self.config = RunConfig(**{**self.config.__dict__, "epochs": config.epochs})
         return True
 
-    def set_dropout(self, dropout: bool, p: tuple[float, ...], p_input: float) -> None:
+    def set_dropout(self, dropout: bool, p: tuple[float, ...], p_input: float, burst: bool = False) -> None:
         """Modifies the dropout run's drop probabilities from the next step on; weights are kept.
 
-        p and p_input must already have passed config.validate; the change is recorded as an Event.
+        p and p_input must already have passed config.validate; the change is recorded as an Event. With burst, a
+        change right after the last one (arrow keys on a slider) replaces that event: one marker from the burst's
+        first value to its last, or none when the burst ends where it began.
         """
         old = self.config
         new = RunConfig(**{**old.__dict__, "dropout": dropout, "p": tuple(p), "p_input": p_input})
-        texts = []
-        if new.dropout != old.dropout:
-            texts.append("dropout on" if new.dropout else "dropout off")
-        if new.p != old.p:
-            texts.append(f"p {_fmt(old.p)} -> {_fmt(new.p)}")
-        if new.p_input != old.p_input:
-            texts.append(f"input p {old.p_input:g} -> {new.p_input:g}")
-        if not texts:
+        if new == old:
             return
+        merging = burst and self.events and self._burst_start is not None
+        if not merging:
+            self._burst_start = old
         self.config = new
         self._set_p(new)
         if self._position:
             self._make_drop()
-        self.events.append(Event(self.epoch_progress, ", ".join(texts)))
+        text = _change_text(self._burst_start, new)
+        if merging:
+            last = self.events.pop()
+            if text:
+                self.events.append(Event(last.epoch, text))
+        elif text:
+            self.events.append(Event(self.epoch_progress, text))
 
     # --- training ------------------------------------------------------------------------
     def _start_epoch(self) -> None:
@@ -374,6 +380,18 @@ class Trainer:
             history=self.history(),
             finished=self.finished,
         )
+
+
+def _change_text(old: RunConfig, new: RunConfig) -> str:
+    """What changed in the live dropout settings: "dropout off", "p 0.5 -> 0.3", ... joined; "" when nothing did."""
+    texts = []
+    if new.dropout != old.dropout:
+        texts.append("dropout on" if new.dropout else "dropout off")
+    if new.p != old.p:
+        texts.append(f"p {_fmt(old.p)} -> {_fmt(new.p)}")
+    if new.p_input != old.p_input:
+        texts.append(f"input p {old.p_input:g} -> {new.p_input:g}")
+    return ", ".join(texts)
 
 
 def _fmt(values: tuple[float, ...]) -> str:

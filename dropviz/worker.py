@@ -36,6 +36,7 @@ from .frames import make_frame
 # Seconds of training per turn: short, so a frame, a Pause or another run never waits long. At 20 ms a worker's round
 # of 15 runs (bench/load.py, N = 30) took about as long as a page's frame period, and 1 frame in 10 showed no new step.
 SLICE = 0.01
+BURST = 1.5  # seconds between two live changes that make them one burst: one event, one marker on the curves
 IDLE_PAUSE = 0.02  # seconds a worker sleeps when its playing runs are all at their speed limit
 # A new worker loads the compiled kernel (about 0.35 s of CPU from Numba's cache) once it has been idle this long, so
 # that a Play does not wait for it: at 2 s, a student who pressed Play within 2 s of the page's last request waited
@@ -154,6 +155,7 @@ class _Run:
         self.pace_from = (time.monotonic(), 0.0)  # (when, epoch_progress): where the speed limit counts from
         self.idle_stop = idle_stop  # seconds without a frame after which a playing run pauses; None: the page checks
         self.last_seen = time.monotonic()
+        self.last_change = -BURST  # when the page last changed a live setting
 
     def allowed_steps(self) -> int | None:
         """Steps the speed limit allows now (None: no limit)."""
@@ -225,9 +227,13 @@ class _Runs:
         run.trainer = Trainer(config or run.trainer.config)
 
     def update(self, run_id: int, config):
-        """(True, config in force) when the change applied in place; (False, old config) when it needs a reset."""
-        trainer = self.runs[run_id].trainer
-        return trainer.update(config), trainer.config
+        """(True, config in force) when the change applied in place; (False, old config) when it needs a reset.
+
+        Changes less than BURST apart are one burst (a slider moved with the arrow keys): they share one event."""
+        run = self.runs[run_id]
+        now = time.monotonic()
+        burst, run.last_change = now - run.last_change < BURST, now
+        return run.trainer.update(config, burst), run.trainer.config
 
     def set_speed(self, run_id: int, epochs_per_second: float | None) -> None:
         run = self.runs[run_id]
