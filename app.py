@@ -17,7 +17,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from dropviz import exports, ui
 from dropviz.experiments import EXPERIMENTS, Inputs
 from dropviz.frame_route import frame_source
-from dropviz.frames import PLOT_CONFIG
+from dropviz.frames import PLOT_CONFIG, Frame
 from dropviz.live import POOL, ExperimentJob, LiveRun
 from dropviz.live_chart import live_view, preload_plotly, serve_plotly_js
 
@@ -47,7 +47,7 @@ loss that was actually optimized, with the masks.
 Srivastava et al. (2014) write *p for the probability of keeping* it and scale the weights by $p$ at test time
 instead; both give the same predictions.
 
-**What to watch.** The graph shows the neurons switched off for one training example (circled on the
+**What to watch.** The graph shows the neurons switched off for one training example (ringed in black on the
 boundary plots) in the step just taken. The twin is the same network from the same start, on the same
 batches, without dropout: when it memorizes the flipped labels, its validation loss climbs away from its
 training loss (the shaded gap) while the dropout run's stays close.
@@ -102,16 +102,13 @@ def _reset() -> None:
     st.session_state.notice = None
 
 
-def live() -> None:
-    """Draws the run as it is now; while it plays, the page fetches the next frames itself (dropviz/frame_route.py).
-
-    The run trains in its worker meanwhile. When the run stops by itself (its last epoch, or a lost worker), the
-    page's last fetched frame says so and the view asks for this page again, so that the button says Play.
+def live_frame(run: LiveRun) -> Frame:
+    """The run as it is now, made in its worker; while it plays, the page fetches the next frames itself
+    (dropviz/frame_route.py). When the run stops by itself (its last epoch, a divergence, a lost worker), the page's
+    last fetched frame says so and the view asks for this page again, so that the button says Play.
     """
-    run: LiveRun = st.session_state.run
     presenting = bool(st.session_state.get("presenting"))
-    frame = run.frame(presenting, frame_source(run.token, presenting))
-    live_view(frame.view, on_stopped=_noop)
+    return run.frame(presenting, frame_source(run.token, presenting))
 
 
 def _noop() -> None:
@@ -140,7 +137,7 @@ def _network_file(run: LiveRun) -> bytes:
 def save_and_share(run: LiveRun, preset: str) -> None:
     """Link, downloads and upload of a setup; the trained network as a PyTorch file."""
     query = urlencode(ui.url_from_config(run.config, preset))
-    st.markdown("**Copy link to this setup** (the copy button is at the right of the link):")
+    st.markdown("**Copy link to this setup** (point at the link: a copy button appears at its right):")
     st.code(f"{st.context.url or ''}?{query}", language=None)
     left, middle, right = st.columns(3)
     # Deferred: each file is made from the run as it is when the button is pressed.
@@ -208,12 +205,13 @@ config, warnings = ui.controls()
 for warning in st.session_state.url_warnings + warnings:
     st.sidebar.warning(warning)
 run = _sync(config)
-playing, finished = run.state()
 st.query_params.from_dict(ui.url_from_config(run.config, st.session_state[ui.PRESET_KEY]))
 
 st.title("dropviz: watch dropout at work")
 live_tab, experiments_tab = st.tabs(["Live training", "Experiments"])
 with live_tab:
+    frame = live_frame(run)
+    playing, finished = frame.playing, frame.finished  # the buttons say what the frame below shows, never an older state
     play, step, reset, _, present = st.columns([1, 1, 1, 1.5, 1.5])
     play.button("Pause" if playing else "Play", on_click=_play, args=(not playing,), type="primary", use_container_width=True,
                 disabled=finished, help="Train and watch live; Pause keeps everything as it is.")
@@ -239,7 +237,7 @@ with live_tab:
     if share.open:
         with share:
             save_and_share(run, st.session_state[ui.PRESET_KEY])
-    live()
+    live_view(frame.view, on_stopped=_noop)
 with experiments_tab:
     job: ExperimentJob | None = st.session_state.get("job")
     st.fragment(run_every=0.5 if job is not None and job.running else None)(experiments_view)()

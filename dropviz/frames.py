@@ -24,9 +24,10 @@ PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "las
 
 # Over each chart, in markdown: what it shows.
 CAPTIONS = {
-    "network": "**The network with dropout** — this step's switched-off neurons for the circled example",
-    "boundary": "**Decision boundaries** (evaluation mode) — filled: training points, hollow: validation",
-    "curves": "**Loss and accuracy** — solid: with dropout, dashed: no-dropout twin; shaded: the generalization gap",
+    "network": "**The network with dropout** — crossed grey rings: this step's switched-off neurons for the ringed example",
+    "boundary": "**Decision boundaries** (evaluation mode) — filled: training points, hollow: validation; black ring: the tracked example",
+    "curves": "**Loss and accuracy** — green: with dropout, purple: no-dropout twin; solid: validation, dashed: training; "
+    "shaded: the generalization gap",
 }
 
 
@@ -69,14 +70,21 @@ _CAPTIONS_HTML = {key: markdown_html(text) for key, text in CAPTIONS.items()}
 
 def status_line(snapshot: Snapshot, epochs: int, playing: bool, sharing: int) -> str:
     """One line per run: epoch, losses, accuracies, gap, and the run's status."""
-    done = " · **finished**: raise Epochs to go on" if snapshot.finished else ""
+    diverged = all(snapshot.history.runs[run].status != "ok" for run in RUN_NAMES)
+    if snapshot.finished and diverged:
+        done = " · **stopped: both runs diverged**: the learning rate is likely too high; lower it (training restarts) or press Reset"
+    elif snapshot.finished:
+        done = " · **finished**: raise Epochs to go on"
+    else:
+        done = ""
     if playing and sharing:
         done += f" · training in turns with {sharing} other {'run' if sharing == 1 else 'runs'} on this processor core"
     lines = [f"**Epoch {snapshot.epoch}** of {epochs} · step {snapshot.step}{done}"]
     for run in RUN_NAMES:
         h = snapshot.history.runs[run]
         if h.epochs == 0:
-            lines.append(f"{figures.display_name(run)}: {h.status if h.status != 'ok' else 'no epoch finished yet'}")
+            state = "no epoch finished yet" if h.status == "ok" else f"**{h.status}: lower the learning rate**"
+            lines.append(f"{figures.display_name(run)}: {state}")
             continue
         gap = h.val_loss[-1] - h.train_loss[-1]
         status = "" if h.status == "ok" else f" · **{h.status}: lower the learning rate**"

@@ -84,8 +84,12 @@ def controls() -> tuple[RunConfig, list[str]]:
     sb.number_input("Seed", 0, 2**31 - 1, step=1, key=_key("seed"), help="Same seed, same data, weights, batches and masks.")
 
     sb.subheader("Network")
-    sb.slider("Hidden layers", 1, 6, key=_key("layers"), help="Changing the architecture restarts training.")
-    sb.slider("Neurons per layer", 1, 256, key=_key("neurons"), help="Above 32 the graph draws 32 and says how many are hidden.")
+    # Greyed while the uneven field overrides them (its value from the last rerun, already in session state).
+    uneven_layers = bool(str(st.session_state.get(_key("uneven"), "")).strip())
+    overridden = " Greyed: 'Uneven layers' overrides it." if uneven_layers else ""
+    sb.slider("Hidden layers", 1, 6, key=_key("layers"), disabled=uneven_layers, help="Changing the architecture restarts training." + overridden)
+    sb.slider("Neurons per layer", 1, 256, key=_key("neurons"), disabled=uneven_layers,
+              help="Above 32 the graph draws 32 and says how many are hidden." + overridden)
     sb.text_input(
         "Uneven layers (optional)", key=_key("uneven"), placeholder="e.g. 64,32,8",
         help="Neurons of each hidden layer, comma-separated; overrides the two sliders above. Leave empty for equal layers.",
@@ -94,10 +98,11 @@ def controls() -> tuple[RunConfig, list[str]]:
 
     sb.subheader("Dropout")
     sb.toggle("Dropout", key=_key("dropout"), help="Switch dropout off and on during training: the weights are kept.")
+    uneven_p = bool(str(st.session_state.get(_key("uneven_p"), "")).strip())
     sb.slider(
-        "Dropout p", 0.0, 0.95, step=0.05, key=_key("p"),
+        "Dropout p", 0.0, 0.95, step=0.05, key=_key("p"), disabled=uneven_p,
         help="p is the DROP probability of each hidden neuron (PyTorch's convention); the dropout paper writes the keep "
-        "probability 1 − p. Changing it during training keeps the weights.",
+        "probability 1 − p. Changing it during training keeps the weights." + (" Greyed: 'Uneven p' overrides it." if uneven_p else ""),
     )
     sb.text_input(
         "Uneven p (optional)", key=_key("uneven_p"), placeholder="e.g. 0.5,0.2",
