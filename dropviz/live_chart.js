@@ -144,7 +144,7 @@ function build(parentElement, captions) {
     }).observe(div);
   }
   parentElement.appendChild(root);
-  return { status, charts };
+  return { root, status, charts, painted: 0 };
 }
 
 // A frame comes as the bytes of its JSON (dropviz/frames.py), which the page server passed on untouched.
@@ -155,7 +155,7 @@ function decode(data) {
 }
 
 // Shows one frame: its status at once, its charts as soon as the browser is free to draw them.
-// Resolves when every chart has drawn it (or a newer frame).
+// Resolves when every chart has drawn it (or a newer frame), then counts it painted.
 function show(view, data, parentElement) {
   if (view.status.innerHTML !== data.status) view.status.innerHTML = data.status; // HTML made from escaped text
   for (const [name, frame] of Object.entries(data.charts)) {
@@ -164,7 +164,11 @@ function show(view, data, parentElement) {
     state.waiting = frame;
     if (!state.busy) state.drawn = drain(state, parentElement);
   }
-  return Promise.all(Object.values(view.charts).map((state) => state.drawn));
+  return Promise.all(Object.values(view.charts).map((state) => state.drawn)).then(() => {
+    // What tests wait on and read: frames this view has fully painted, and the last of them (tests/test_live_chart_js.py).
+    view.root.dataset.painted = String((view.painted += 1));
+    view.root.__dropvizFrame = data;
+  });
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
