@@ -483,7 +483,8 @@ def curves_spec(history: History) -> dict:
 
     Traces per run in RUN_NAMES order: the gap band pair ("gap (dropout)" / "gap (twin)", the second
     filled to the first), "<run> · train" and "<run> · validation" in the Loss subplot and again in
-    the Accuracy subplot, "<run> · best validation" (a star); then "dropout · optimized (with masks)".
+    the Accuracy subplot, "<run> · best validation" (a star, a diamond); then "dropout · optimized (with masks)", and
+    an invisible "epoch span" per subplot from epoch 0 to MIN_EPOCH_SPAN, the least each x axis shows.
     The twin's lines are dashed. Each event is a dotted vertical line in both subplots (layout
     shapes), its text once, in the Loss subplot. Non-finite values are drawn as gaps; never raises.
     """
@@ -518,16 +519,18 @@ def curves_spec(history: History) -> dict:
         notes.append(_note(0.5, 0.5, text, xref="x domain", yref="y domain", font={"size": THEME.font_size}))
 
     # Never an explicit range: plotly.js keeps an axis's range through a fixed uirevision, so a reset run's first frame
-    # would pin it. Autorange always, and it spans at least epochs 0 to MIN_EPOCH_SPAN (integer ticks on a new run).
-    epoch_axis = {"title": {"text": "epoch", "standoff": 4}, "zeroline": False, "autorange": True, "automargin": True,
-                  "autorangeoptions": {"include": [0, MIN_EPOCH_SPAN]}}
+    # would pin it. Autorange always, over the "epoch span" traces too (an empty run has nothing else to range over).
+    epoch_axis = {"title": {"text": "epoch", "standoff": 4}, "zeroline": False, "autorange": True, "automargin": True}
+    for xaxis, yaxis in _AXES:
+        traces.append(_scatter(x=np.array([0, MIN_EPOCH_SPAN], np.float32), y=np.zeros(2, np.float32), mode="lines", line={"width": 0}, name="epoch span",
+                               showlegend=False, hoverinfo="skip", xaxis=xaxis, yaxis=yaxis))
     fig_layout = _base_layout(
         THEME.curves_height,
         uirevision="curves",
         margin={"l": 50, "r": 10, "t": 30, "b": 10},
         xaxis=dict(epoch_axis, domain=[0.0, 0.45], anchor="y"),
         xaxis2=dict(epoch_axis, domain=[0.55, 1.0], anchor="y2"),
-        yaxis={"anchor": "x", "rangemode": "tozero", "zeroline": False, "autorange": True, "autorangeoptions": {"include": [0, 1]}},
+        yaxis={"anchor": "x", "rangemode": "tozero", "zeroline": False, "autorange": True},
         yaxis2={"anchor": "x2", "range": [0.0, 1.02], "zeroline": False, "tickformat": ".0%"},
         legend=_bottom_legend(-0.25),
         hovermode="x unified",

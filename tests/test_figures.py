@@ -228,7 +228,7 @@ def test_edge_width_grows_with_the_share_of_the_layers_largest_weight():
 def test_network_layout_is_themeable_and_keeps_zoom():
     fig = network_figure(_snapshot((2, 5, 2)))
     layout = fig.layout
-    assert layout.uirevision and layout.height == THEME.network_height
+    assert layout.height == THEME.network_height
     assert layout.paper_bgcolor == THEME.transparent and layout.plot_bgcolor == THEME.transparent
     assert layout.font.color is None and layout.title.text is None
     assert layout.xaxis.visible is False and layout.yaxis.visible is False
@@ -338,10 +338,11 @@ def test_diverged_run_with_shorter_arrays():
 def test_the_epoch_axes_always_autorange_from_zero_so_a_reset_cannot_pin_them(epochs):
     # An explicit range in any frame stays on screen through the fixed uirevision (the curves froze after Reset).
     fig = curves_figure(History(runs={name: _run_history(epochs) for name in RUN_NAMES}, events=()))
-    assert all(len(t.y) == epochs for t in fig.data if t.name and "best" not in t.name)
+    assert all(len(t.y) == epochs for t in fig.data if t.name and "best" not in t.name and t.name != "epoch span")
     for axis in (fig.layout.xaxis, fig.layout.xaxis2):
         assert axis.range is None and axis.autorange is True
-        assert tuple(axis.autorangeoptions.include) == (0, MIN_EPOCH_SPAN)
+    spans = [t for t in fig.data if t.name == "epoch span"]
+    assert sorted(t.xaxis for t in spans) == ["x", "x2"] and all(tuple(t.x) == (0, MIN_EPOCH_SPAN) for t in spans)
     fig.to_json()
 
 
@@ -358,7 +359,7 @@ def test_a_diverged_run_says_so_where_its_curves_are_missing():
 def test_curves_legend_horizontal_at_bottom_and_float32():
     _, fig = _curves()
     assert fig.layout.legend.orientation == "h" and fig.layout.legend.y < 0
-    assert fig.layout.uirevision and fig.layout.font.color is None
+    assert fig.layout.font.color is None
     for trace in fig.data:
         assert np.asarray(trace.y).dtype == np.float32, trace.name
 
@@ -458,7 +459,7 @@ def test_boundary_without_tracked_example_and_square_axes():
     assert layout.yaxis.scaleanchor == "x" and layout.yaxis2.scaleanchor == "x2"
     for axis in (layout.xaxis, layout.yaxis, layout.xaxis2, layout.yaxis2):
         assert tuple(axis.range) == EXTENT
-    assert layout.height == THEME.boundary_height and layout.uirevision and layout.paper_bgcolor == THEME.transparent
+    assert layout.height == THEME.boundary_height and layout.paper_bgcolor == THEME.transparent
 
 
 def test_display_name():
