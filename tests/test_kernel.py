@@ -189,7 +189,9 @@ def test_epoch_from_the_trainers_arrays_equals_the_trainers_steps(monkeypatch):
     monkeypatch.setitem(engine.BACKENDS, "numba", NumbaNet)
     long = dataclasses.replace(config, epochs=3)
     np.testing.assert_allclose(
-        Trainer(long, backend="numba").run().runs["dropout"].val_loss, Trainer(long, backend="exact").run().runs["dropout"].val_loss, rtol=1e-9
+        Trainer(long, backend="numba").run().runs["dropout"].val_loss,
+        Trainer(long, backend="exact").run().runs["dropout"].val_loss,
+        rtol=1e-9,
     )
 
 
@@ -209,10 +211,28 @@ def test_bad_ranges_and_shapes_are_refused_before_the_unchecked_kernel():
     assert net.steps == 0
 
 
-def test_warm_up_compiles_without_error():
-    from dropviz.kernel import warm_up
-
-    warm_up()
+def test_after_warm_up_a_first_play_compiles_nothing():
+    # A fresh process, as a worker starts: warm_up (run while the worker is idle) must leave nothing for the first Play to
+    # compile, neither the float32 training the page uses nor the float64 the CLI traces with, nor their evaluation.
+    script = """
+import json
+from dropviz import kernel
+from dropviz.config import RunConfig
+from dropviz.engine import Trainer
+loaded = kernel._loaded
+kernel.warm_up()
+count = lambda: [len(kernel._compiled_kernel()[0].signatures), len(kernel._compiled_logits().signatures)]
+warm = count()
+for backend in ("auto", "exact"):
+    Trainer(RunConfig(epochs=2), backend=backend).run()  # the default preset, trained and evaluated every epoch
+print(json.dumps([loaded, kernel._loaded, warm, count()]))
+"""
+    env = {**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).parents[1])}
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    loaded_before, loaded_after, warm, after_play = json.loads(run.stdout)
+    assert not loaded_before and loaded_after  # the first page did not wait for the kernel; once warm, evaluation is compiled
+    assert warm == after_play == [2, 2]  # float32 and float64, training and evaluation: all compiled by warm_up
 
 
 GEMM_SIZES = (2, 16, 12, 2)  # the middle layer is wide enough (kernel.BLAS_MIN) for OpenBLAS's gemm
@@ -266,7 +286,9 @@ print(json.dumps([kernel._compiled_kernel()[1], losses.tolist()]))
     blas, losses = json.loads(run.stdout)
     assert blas == 0
     net = NumbaNet(weights, biases, *args[2:])
-    np.testing.assert_allclose(losses, net.train_steps(np.ones((4, 2)), np.array([0.0, 1.0, 1.0, 0.0]), [None, None, None], 0, 4, 2), rtol=1e-12)
+    np.testing.assert_allclose(
+        losses, net.train_steps(np.ones((4, 2)), np.array([0.0, 1.0, 1.0, 0.0]), [None, None, None], 0, 4, 2), rtol=1e-12
+    )
 
 
 @pytest.mark.parametrize("loops", [False, True], ids=["gemm", "loops"])
