@@ -47,7 +47,7 @@ loss that was actually optimized, with the masks.
 Srivastava et al. (2014) write *p for the probability of keeping* it and scale the weights by $p$ at test time
 instead; both give the same predictions.
 
-**What to watch.** The graph shows the neurons switched off for one training example (ringed in black on the
+**What to watch.** The graph shows the neurons switched off for one training example (ringed in black and yellow on the
 boundary plots) in the step just taken. The twin is the same network from the same start, on the same
 batches, without dropout: when it memorizes the flipped labels, its validation loss climbs away from its
 training loss (the shaded gap) while the dropout run's stays close.

@@ -69,10 +69,10 @@ class Theme:
     train_point_size: float = 7.0
     val_point_size: float = 5.0
     val_opacity: float = 0.5
-    flipped: str = "#000000"  # a black cross with a white edge over a flipped label: reads on both tints and themes
-    flipped_size: float = 9.0
-    tracked: str = "#000000"  # the tracked example: a thick black ring in a white halo, larger than any point
-    tracked_halo: str = "#FFFFFF"
+    flipped: str = "#3C3C3C"  # a dark cross with a white edge over a flipped label: reads on both tints and themes
+    flipped_size: float = 7.0
+    tracked: str = "#000000"  # the tracked example: a thick black ring in a yellow halo, the page's only yellow
+    tracked_halo: str = "#F0E442"
     tracked_size: float = 22.0
     tracked_width: float = 3.0
     tracked_ring: float = 0.34  # the boundary's ring around the tracked example: its diameter in data units
@@ -618,13 +618,14 @@ def boundary_spec(snapshot: Snapshot, data: Dataset) -> dict:
         fx, fy = _points(x_train, flipped)
         traces.append(_scatter(
             x=fx, y=fy, mode="markers", name="flipped label", legendgroup="flipped", showlegend=first, xaxis=xaxis, yaxis=yaxis,
-            marker={"symbol": "x", "size": THEME.flipped_size, "color": THEME.flipped, "line": {"color": THEME.tracked_halo, "width": 1}},
+            marker={"symbol": "x", "size": THEME.flipped_size, "color": THEME.flipped, "line": {"color": THEME.point_outline, "width": 0.8}},
             hovertemplate="training label flipped by label noise<extra></extra>",
         ))
         traces.append(_scatter(  # a legend entry only: one point outside the drawn square
             x=[10 * EXTENT[1]], y=[10 * EXTENT[1]], mode="markers", name="tracked example", legendgroup="tracked", showlegend=first,
             xaxis=xaxis, yaxis=yaxis, hoverinfo="skip",
-            marker={"symbol": "circle-open", "size": THEME.tracked_size, "color": THEME.tracked, "line": {"width": THEME.tracked_width}},
+            marker={"symbol": "circle", "size": THEME.tracked_size, "color": THEME.transparent,
+                    "line": {"width": THEME.tracked_width, "color": THEME.tracked}},
         ))
 
     extent = [float(EXTENT[0]), float(EXTENT[1])]

@@ -25,7 +25,7 @@ PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "las
 # Over each chart, in markdown: what it shows.
 CAPTIONS = {
     "network": "**The network with dropout** — crossed grey rings: this step's switched-off neurons for the ringed example",
-    "boundary": "**Decision boundaries** (evaluation mode) — filled: training points, hollow: validation; black ring: the tracked example",
+    "boundary": "**Decision boundaries** (evaluation mode) — filled: training points, hollow: validation; black-and-yellow ring: the tracked example",
     "curves": "**Loss and accuracy** — green: with dropout, purple: no-dropout twin; solid: validation, dashed: training; "
     "shaded: the generalization gap",
 }
