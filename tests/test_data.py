@@ -52,15 +52,15 @@ def test_labels_balanced(name, noise):
 
 
 @pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("noise", [0.0, 0.5])
-def test_points_inside_extent(name, noise):
-    d = _make(name, n_train=2000, n_val=500, noise=noise)
-    lo, hi = EXTENT
-    for x in (d.x_train, d.x_val):
-        assert np.isfinite(x).all()
-        assert x.min() >= lo and x.max() <= hi
-        if noise == 0.0:  # noiseless points lie well inside the square
-            assert np.abs(x).max() <= 1.1 + 1e-12
+def test_noiseless_points_lie_well_inside_the_square_and_the_noisiest_are_blurred_not_framed(name):
+    # Noiseless: within [-1.1, 1.1], a margin inside the drawn square EXTENT (the generators' own promise, not the clip's).
+    clean = _make(name, n_train=2000, n_val=500, noise=0.0)
+    for x in (clean.x_train, clean.x_val):
+        assert np.isfinite(x).all() and np.abs(x).max() <= 1.1 + 1e-12
+    # At the largest noise the clip to EXTENT is a rare safeguard: a few points on the border, not a frame of them.
+    noisy = _make(name, n_train=2000, n_val=500, noise=0.5)
+    on_border = (np.abs(noisy.x_train) >= EXTENT[1]).any(axis=1).mean()
+    assert np.isfinite(noisy.x_train).all() and on_border < 0.05, on_border
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 
 from dropviz.config import RunConfig
-from dropviz.data import DATASETS
 from dropviz.engine import GRID, Trainer, evaluate
-from dropviz.presets import PRESETS
 
 SMALL = RunConfig(n_train=40, n_val=60, hidden=(12, 6), p=(0.5, 0.3), batch_size=8, epochs=6)
 
 
 def _curves(history):
-    return {name: [getattr(run, key).tolist() for key in ("train_loss", "val_loss", "optimized_loss")] for name, run in history.runs.items()}
+    return {
+        name: [getattr(run, key).tolist() for key in ("train_loss", "val_loss", "optimized_loss")] for name, run in history.runs.items()
+    }
 
 
 def test_twin_and_dropout_run_are_identical_to_the_last_bit_when_p_is_zero():
@@ -51,19 +51,6 @@ def test_step_by_step_and_time_budgets_give_the_same_run():
         budgeted.advance(0.0005)
     assert _curves(stepped.history()) == _curves(budgeted.history())
     assert stepped.epoch == SMALL.epochs and stepped.step_count == SMALL.epochs * 5
-
-
-@pytest.mark.parametrize("name", list(DATASETS))
-def test_every_dataset_trains(name):
-    history = Trainer(dataclasses.replace(SMALL, dataset=name, epochs=2)).run()
-    assert all(run.epochs == 2 and run.status == "ok" for run in history.runs.values())
-
-
-@pytest.mark.parametrize("name", list(PRESETS))
-def test_every_preset_trains(name):
-    trainer = Trainer(dataclasses.replace(PRESETS[name].config, epochs=2))
-    history = trainer.run()
-    assert all(run.epochs == 2 and np.isfinite(run.val_loss).all() for run in history.runs.values())
 
 
 def test_toggle_keeps_weights_records_the_event_and_takes_effect_next_step():
@@ -119,7 +106,6 @@ def test_snapshot_carries_the_masks_of_the_last_step_for_the_tracked_example():
     assert snapshot.params["dropout"][0].weight.shape == (12, 2)
     assert snapshot.grid_proba["dropout"].shape == (GRID, GRID)
     assert snapshot.grid_proba["dropout"].dtype == np.float32
-    assert ((snapshot.grid_proba["twin"] >= 0) & (snapshot.grid_proba["twin"] <= 1)).all()
 
 
 def test_grid_rows_are_y():
