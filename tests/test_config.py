@@ -1,7 +1,6 @@
 """The one gate: typed values in, clamped or refused with a named reason, never an exception to the page."""
 
 import dataclasses
-import math
 
 import pytest
 
@@ -78,7 +77,6 @@ def test_batch_size_never_exceeds_training_points():
 def test_mismatched_p_is_refused_by_the_dataclass():
     with pytest.raises(ValueError):
         RunConfig(hidden=(3,), p=(0.5, 0.5))
-    assert all(math.isfinite(v) for v in RunConfig().p)
 
 
 def test_a_network_too_big_for_a_shared_server_is_capped_with_a_reason():
