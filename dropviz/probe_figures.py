@@ -17,15 +17,21 @@ from .figures import THEME, display_name, float32_gaps, rgba
 from .probes import InsideResult, McResult, ScalingResult, SubnetResult
 from .records import RUN_NAMES
 
-RUN_COLORS = (THEME.kept, THEME.flipped)  # dropout, twin: the hues of THEME.gap_fill, opaque
+RUN_COLORS = THEME.run_colors  # dropout, twin
 SPREAD_MAX = 0.5  # the largest standard deviation a probability can have: the spread map's full colour
 _PANEL_HEIGHT = 330
 _STRIP_HEIGHT = 230
 
 
 def _layout(height: int, uirevision: str, **extra) -> dict:
-    return dict(height=height, paper_bgcolor=THEME.transparent, plot_bgcolor=THEME.transparent,
-                font={"size": THEME.font_size}, uirevision=uirevision, **extra)
+    return dict(
+        height=height,
+        paper_bgcolor=THEME.transparent,
+        plot_bgcolor=THEME.transparent,
+        font={"size": THEME.font_size},
+        uirevision=uirevision,
+        **extra,
+    )
 
 
 def _title(text: str, xaxis: str, small: bool = False) -> dict:
@@ -59,8 +65,16 @@ def _proba_map(axis, z, name: str, xaxis: str, yaxis: str) -> go.Heatmap:
     """P(class 1) on a grid (rows = y) in the boundary figure's colours: class 0 tint, clear at 0.5, class 1 tint."""
     values = float32_gaps(axis)
     return go.Heatmap(
-        x=values, y=values, z=float32_gaps(z), zmin=0.0, zmax=1.0, colorscale=[list(stop) for stop in THEME.boundary_scale],
-        showscale=False, name=name, xaxis=xaxis, yaxis=yaxis,
+        x=values,
+        y=values,
+        z=float32_gaps(z),
+        zmin=0.0,
+        zmax=1.0,
+        colorscale=[list(stop) for stop in THEME.boundary_scale],
+        showscale=False,
+        name=name,
+        xaxis=xaxis,
+        yaxis=yaxis,
         hovertemplate="x1 %{x:.2f}, x2 %{y:.2f}<br>P(class 1) = %{z:.2f}<extra>" + name + "</extra>",
     )
 
@@ -76,12 +90,21 @@ def _data_traces(data: Dataset, xaxis: str, yaxis: str, first: bool, validation:
         for label in (0, 1):
             pick = y == label
             line = {"color": THEME.point_outline, "width": 1} if split == "train" else {"width": 1.2}
-            traces.append(go.Scatter(
-                x=float32_gaps(x[pick, 0]), y=float32_gaps(x[pick, 1]), mode="markers", name=f"{split} · class {label}",
-                legendgroup=f"{split}-{label}", showlegend=first, opacity=opacity, xaxis=xaxis, yaxis=yaxis,
-                marker={"symbol": symbol, "size": size, "color": THEME.class_colors[label], "line": line},
-                hovertemplate=f"{split}, label {label}<extra></extra>",
-            ))
+            traces.append(
+                go.Scatter(
+                    x=float32_gaps(x[pick, 0]),
+                    y=float32_gaps(x[pick, 1]),
+                    mode="markers",
+                    name=f"{split} · class {label}",
+                    legendgroup=f"{split}-{label}",
+                    showlegend=first,
+                    opacity=opacity,
+                    xaxis=xaxis,
+                    yaxis=yaxis,
+                    marker={"symbol": symbol, "size": size, "color": THEME.class_colors[label], "line": line},
+                    hovertemplate=f"{split}, label {label}<extra></extra>",
+                )
+            )
     return traces
 
 
@@ -89,7 +112,7 @@ def _legend(y: float) -> dict:
     return {"orientation": "h", "x": 0.5, "xanchor": "center", "y": y, "yanchor": "top", "font": {"size": THEME.small_font_size}}
 
 
-def _maps_figure(panels: list[tuple[str, go.Heatmap]], data: Dataset, uirevision: str) -> go.Figure:
+def _maps_figure(panels: list[tuple[str, go.Heatmap]], data: Dataset, uirevision: str, legend_y: float = -0.08) -> go.Figure:
     """Side-by-side square maps, each with the data points over it; titles from panels."""
     traces, titles = [], []
     for panel, (title, heatmap) in enumerate(panels):
@@ -97,8 +120,16 @@ def _maps_figure(panels: list[tuple[str, go.Heatmap]], data: Dataset, uirevision
         traces.append(heatmap.update(xaxis=xaxis, yaxis=yaxis))
         traces.extend(_data_traces(data, xaxis, yaxis, first=panel == 0))
         titles.append(_title(title, xaxis, small=True))
-    layout = _layout(_PANEL_HEIGHT, uirevision, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend=_legend(-0.08),
-                     hovermode="closest", annotations=titles, **_square_panels(len(panels), 0.04))
+    bottom = 10 + int(400 * (-0.08 - legend_y))  # room for what sits between the maps and the legend
+    layout = _layout(
+        _PANEL_HEIGHT + bottom - 10,
+        uirevision,
+        margin={"l": 10, "r": 10, "t": 30, "b": bottom},
+        legend=_legend(legend_y),
+        hovermode="closest",
+        annotations=titles,
+        **_square_panels(len(panels), 0.04),
+    )
     return go.Figure(data=traces, layout=layout)
 
 
@@ -108,42 +139,89 @@ def _maps_figure(panels: list[tuple[str, go.Heatmap]], data: Dataset, uirevision
 def mc_figure(result: McResult) -> go.Figure:
     """Three maps: MC mean, MC spread (std), evaluation mode; each followed by its 4 data traces (15 traces).
 
-    The spread map runs from clear (0) to full colour at SPREAD_MAX, the largest std a probability can have.
+    The spread map is a magnitude: THEME.sequential_scale from 0 to its largest value, with a colour bar under it.
     """
+    largest = float(np.nanmax(result.std)) if np.isfinite(result.std).any() else float("nan")
+    # Horizontal colour bar under the middle map, where the three maps leave no room beside it.
+    colorbar = {
+        "orientation": "h",
+        "x": 0.5,
+        "xanchor": "center",
+        "y": -0.06,
+        "yanchor": "top",
+        "len": 0.3,
+        "thickness": 10,
+        "title": {"text": "std of P(class 1)", "side": "top"},
+        "tickfont": {"size": THEME.small_font_size},
+    }
     spread = go.Heatmap(
-        x=float32_gaps(result.grid_axis), y=float32_gaps(result.grid_axis), z=float32_gaps(result.std), zmin=0.0, zmax=SPREAD_MAX,
-        colorscale=[[0.0, rgba(THEME.flipped, 0.0)], [1.0, rgba(THEME.flipped, 0.85)]], showscale=False, name="MC spread",
+        x=float32_gaps(result.grid_axis),
+        y=float32_gaps(result.grid_axis),
+        z=float32_gaps(result.std),
+        zmin=0.0,
+        zmax=largest if np.isfinite(largest) and largest > 0 else 0.5,
+        colorscale=THEME.sequential_scale,
+        showscale=True,
+        colorbar=colorbar,
+        name="MC spread",
         hovertemplate="x1 %{x:.2f}, x2 %{y:.2f}<br>std of P(class 1) = %{z:.3f}<extra>MC spread</extra>",
     )
-    largest = float(np.nanmax(result.std)) if np.isfinite(result.std).any() else float("nan")
     panels = [
-        (f"MC mean of {result.passes} passes · val loss {result.val_loss_mc:.3f}",
-         _proba_map(result.grid_axis, result.mean, "MC mean", "x", "y")),
+        (
+            f"MC mean of {result.passes} passes · val loss {result.val_loss_mc:.3f}",
+            _proba_map(result.grid_axis, result.mean, "MC mean", "x", "y"),
+        ),
         (f"MC spread (std, max {largest:.2f})", spread),
-        (f"evaluation mode · val loss {result.val_loss_eval:.3f}",
-         _proba_map(result.grid_axis, result.eval_proba, "evaluation mode", "x", "y")),
+        (
+            f"evaluation mode · val loss {result.val_loss_eval:.3f}",
+            _proba_map(result.grid_axis, result.eval_proba, "evaluation mode", "x", "y"),
+        ),
     ]
-    return _maps_figure(panels, result.data, uirevision="probe-mc")
+    return _maps_figure(panels, result.data, uirevision="probe-mc", legend_y=-0.3)
 
 
 def mc_convergence_figure(result: McResult) -> go.Figure:
-    """One trace: mean |running MC average after t passes - evaluation mode| over the grid, against t.
+    """Two traces against passes t: "running MC average vs evaluation mode" (mean |difference| over the grid) and
+    "sampling noise alone" (result.noise, dotted grey), with a note at the floor the first levels off at.
 
-    It falls like 1 / sqrt(t) at first, then levels off above 0: evaluation mode only approximates the
-    average of the thinned networks.
+    The first falls with the noise at first, then levels off above 0: the MC average converges to the expected output
+    over masks, which for a nonlinear network is not the evaluation-mode (weight-scaled) output. The noise falls to 0.
     """
     t = np.arange(1, len(result.convergence) + 1, dtype=np.float32)
-    trace = go.Scatter(
-        x=t, y=float32_gaps(result.convergence), mode="lines", name="mean |MC average - evaluation mode|",
-        line={"color": THEME.kept, "width": THEME.curve_width}, hovertemplate="after %{x} passes: %{y:.4f}<extra></extra>",
-    )
+    traces = [
+        go.Scatter(
+            x=t,
+            y=float32_gaps(result.convergence),
+            mode="lines",
+            name="mean |running MC average - evaluation mode|",
+            line={"color": RUN_COLORS[0], "width": THEME.curve_width},
+            hovertemplate="after %{x} passes: %{y:.4f}<extra></extra>",
+        ),
+        go.Scatter(
+            x=t,
+            y=float32_gaps(result.noise),
+            mode="lines",
+            name="sampling noise alone (falls like 1/√t)",
+            line={"color": THEME.optimized, "width": THEME.train_width, "dash": "dot"},
+            hovertemplate="sampling noise after %{x} passes: %{y:.4f}<extra></extra>",
+        ),
+    ]
+    floor = float(result.convergence[-1]) if len(result.convergence) and np.isfinite(result.convergence[-1]) else None
+    notes = [_title("running MC average vs evaluation mode: it levels off above 0", "x")]
+    if floor is not None:
+        notes.append({"x": float(len(t)), "y": floor, "xref": "x", "yref": "y", "xanchor": "right", "yanchor": "bottom",
+                      "text": f"floor {floor:.3f}: the average over masks ≠ the weight-scaled network", "showarrow": False,
+                      "font": {"size": THEME.small_font_size}})  # fmt: skip
     layout = _layout(
-        THEME.curves_height, "probe-mc-convergence", margin={"l": 60, "r": 10, "t": 30, "b": 40},
+        THEME.curves_height,
+        "probe-mc-convergence",
+        margin={"l": 60, "r": 10, "t": 30, "b": 40},
         xaxis={"title": {"text": "passes t"}, "zeroline": False, "range": [0.5, max(len(t), 1) + 0.5]},
         yaxis={"title": {"text": "mean |difference| over the grid"}, "rangemode": "tozero", "zeroline": False},
-        showlegend=False, annotations=[_title("running MC average vs evaluation mode", "x")],
+        legend=_legend(-0.2),
+        annotations=notes,
     )
-    return go.Figure(data=[trace], layout=layout)
+    return go.Figure(data=traces, layout=layout)
 
 
 # --- 2. the scaling lesson ----------------------------------------------------------------------
@@ -163,8 +241,10 @@ def scaling_figure(result: ScalingResult) -> go.Figure:
 
 def _run_stats(result: InsideResult, k: int) -> str:
     last = len(result.hidden) - 1
-    return (f"{display_name(RUN_NAMES[k])}: mean {result.mean_activation[k, last]:.3f}, "
-            f"{result.sparsity[k, last]:.0%} near zero, {result.dead_units[k, last]}/{result.hidden[last]} dead")
+    return (
+        f"{display_name(RUN_NAMES[k])}: mean {result.mean_activation[k, last]:.3f}, "
+        f"{result.sparsity[k, last]:.0%} near zero, {result.dead_units[k, last]}/{result.hidden[last]} dead"
+    )
 
 
 def _bar_style(k: int) -> dict:
@@ -185,55 +265,105 @@ def inside_figure(result: InsideResult) -> go.Figure:
     centres, widths = float32_gaps((edges[:-1] + edges[1:]) / 2), float32_gaps(np.diff(edges))
     traces = [
         go.Bar(
-            x=centres, y=np.asarray(result.hist_counts[k], dtype=np.int64), width=widths, name=display_name(run),
+            x=centres,
+            y=np.asarray(result.hist_counts[k], dtype=np.int64),
+            width=widths,
+            name=display_name(run),
             marker=_bar_style(k),
             hovertemplate="activation %{x:.3f}: %{y} values<extra>" + display_name(run) + "</extra>",
         )
         for k, run in enumerate(RUN_NAMES)
     ]
     notes = [
-        {"x": 0.0, "y": 1.0 + 0.09 * (1 - k), "xref": "paper", "yref": "paper", "xanchor": "left", "yanchor": "bottom",
-         "text": _run_stats(result, k), "showarrow": False, "font": {"size": THEME.small_font_size}}
+        {
+            "x": 0.0,
+            "y": 1.0 + 0.09 * (1 - k),
+            "xref": "paper",
+            "yref": "paper",
+            "xanchor": "left",
+            "yanchor": "bottom",
+            "text": _run_stats(result, k),
+            "showarrow": False,
+            "font": {"size": THEME.small_font_size},
+        }
         for k in range(len(RUN_NAMES))
     ]
     layout = _layout(
-        THEME.curves_height, "probe-inside", margin={"l": 60, "r": 10, "t": 50, "b": 40}, barmode="overlay", bargap=0,
-        xaxis={"title": {"text": f"activation of hidden layer {len(result.hidden)} ({result.activation}), validation points"},
-               "zeroline": False},
+        THEME.curves_height,
+        "probe-inside",
+        margin={"l": 60, "r": 10, "t": 50, "b": 40},
+        barmode="overlay",
+        bargap=0,
+        xaxis={
+            "title": {"text": f"activation of hidden layer {len(result.hidden)} ({result.activation}), validation points"},
+            "zeroline": False,
+        },
         yaxis={"title": {"text": "count (log scale)"}, "type": "log"},
-        legend=_legend(-0.2), annotations=notes,
+        legend=_legend(-0.2),
+        annotations=notes,
     )
     return go.Figure(data=traces, layout=layout)
 
 
 def correlation_figure(result: InsideResult) -> go.Figure:
-    """Two heatmaps of Pearson r between the last hidden layer's units: dropout run left, twin right.
+    """Two heatmaps of |r| (Pearson) between the last hidden layer's units: dropout run left, twin right.
 
-    Blue positive, orange negative (the network graph's weight colours), clear at 0; a constant unit's
-    row and column are blank (r is undefined). Unit 0 is top left, as a matrix is read.
+    |r| is a magnitude: THEME.sequential_scale from 0 to 1, with a colour bar. Each run's units are ordered by
+    result.order (mean |r| with the others, highest first), so the most correlated units gather top left; constant
+    units (r undefined) come last, blank. Hover names the real unit numbers and the signed r.
     """
     units = result.correlation.shape[1]
     index = np.arange(units, dtype=np.float32)
-    scale = [[0.0, rgba(THEME.negative, 0.9)], [0.5, rgba(THEME.negative, 0.0)], [0.5, rgba(THEME.positive, 0.0)],
-             [1.0, rgba(THEME.positive, 0.9)]]
     traces, titles, axes = [], [], {}
     gap = 0.1
     width = (1.0 - gap) / 2
     for k, run in enumerate(RUN_NAMES):
         xaxis, yaxis = _axis_names(k)
-        traces.append(go.Heatmap(
-            x=index, y=index, z=float32_gaps(result.correlation[k]), zmin=-1.0, zmax=1.0, colorscale=scale, name=display_name(run),
-            showscale=k == len(RUN_NAMES) - 1, colorbar={"thickness": 10, "len": 0.8, "title": {"text": "r"}},
-            xaxis=xaxis, yaxis=yaxis, hovertemplate="unit %{y} vs unit %{x}: r = %{z:.2f}<extra>" + display_name(run) + "</extra>",
-        ))
-        titles.append(_title(f"{display_name(run)} · mean |r| {result.mean_abs_correlation[k]:.2f}", xaxis, small=True))
+        order = np.asarray(result.order[k])
+        r = np.asarray(result.correlation[k])[np.ix_(order, order)]
+        unit = np.broadcast_to(order, (units, units))
+        traces.append(
+            go.Heatmap(
+                x=index,
+                y=index,
+                z=float32_gaps(np.abs(r)),
+                zmin=0.0,
+                zmax=1.0,
+                colorscale=THEME.sequential_scale,
+                name=display_name(run),
+                customdata=np.stack([unit.T, unit, float32_gaps(r)], axis=-1),
+                showscale=k == len(RUN_NAMES) - 1,
+                colorbar={"thickness": 10, "len": 0.8, "title": {"text": "|r|"}},
+                xaxis=xaxis,
+                yaxis=yaxis,
+                hovertemplate="unit %{customdata[0]} vs unit %{customdata[1]}: r = %{customdata[2]:.2f}<extra>"
+                + display_name(run)
+                + "</extra>",
+            )
+        )
+        live = int(np.isfinite(np.diag(result.correlation[k])).sum())
+        titles.append(_title(f"{display_name(run)} · mean |r| {result.mean_abs_correlation[k]:.2f} · {live}/{units} units vary", xaxis,
+                             small=True))  # fmt: skip
         start = k * (width + gap)
-        axes[xaxis.replace("x", "xaxis")] = {"domain": [start, start + width], "anchor": yaxis, "constrain": "domain",
-                                             "showgrid": False, "zeroline": False, "title": {"text": "unit"}}
-        axes[yaxis.replace("y", "yaxis")] = {"anchor": xaxis, "scaleanchor": xaxis, "scaleratio": 1, "autorange": "reversed",
-                                             "showgrid": False, "zeroline": False}
-    layout = _layout(_PANEL_HEIGHT, "probe-correlation", margin={"l": 10, "r": 10, "t": 30, "b": 40}, annotations=titles,
-                     showlegend=False, **axes)
+        axes[xaxis.replace("x", "xaxis")] = {
+            "domain": [start, start + width],
+            "anchor": yaxis,
+            "constrain": "domain",
+            "showgrid": False,
+            "zeroline": False,
+            "title": {"text": "units, by mean |r|"},
+        }
+        axes[yaxis.replace("y", "yaxis")] = {
+            "anchor": xaxis,
+            "scaleanchor": xaxis,
+            "scaleratio": 1,
+            "autorange": "reversed",
+            "showgrid": False,
+            "zeroline": False,
+        }
+    layout = _layout(
+        _PANEL_HEIGHT, "probe-correlation", margin={"l": 10, "r": 10, "t": 30, "b": 40}, annotations=titles, showlegend=False, **axes
+    )
     return go.Figure(data=traces, layout=layout)
 
 
@@ -241,7 +371,7 @@ def robustness_figure(result: InsideResult) -> go.Figure:
     """Validation accuracy against units switched off per hidden layer: per run a band (mean +- std) and the mean.
 
     Traces per run in RUN_NAMES order: "<run> · +1 std" (no line), "<run> · -1 std" (filled to the one
-    before), "<run>" (mean, markers); 6 in all. The twin's line is dashed.
+    before), "<run>" (mean, markers in the run's symbol); 6 in all. Both lines are solid: dashes mean training data.
     """
     k = float32_gaps(result.k_values)
     traces = []
@@ -249,19 +379,37 @@ def robustness_figure(result: InsideResult) -> go.Figure:
         mean, std = np.asarray(result.robust_mean[r]), np.asarray(result.robust_std[r])
         band = {"mode": "lines", "line": {"width": 0}, "hoverinfo": "skip", "showlegend": False, "legendgroup": run}
         traces.append(go.Scatter(x=k, y=float32_gaps(np.minimum(mean + std, 1.0)), name=f"{display_name(run)} · +1 std", **band))
-        traces.append(go.Scatter(x=k, y=float32_gaps(np.maximum(mean - std, 0.0)), name=f"{display_name(run)} · -1 std",
-                                 fill="tonexty", fillcolor=THEME.gap_fill[r % 2], **band))
-        traces.append(go.Scatter(
-            x=k, y=float32_gaps(mean), mode="lines+markers", name=display_name(run), legendgroup=run,
-            line={"color": RUN_COLORS[r], "width": THEME.curve_width, "dash": "solid" if r == 0 else "dash"},
-            marker={"size": 6}, hovertemplate="k = %{x}: accuracy %{y:.3f}<extra>" + display_name(run) + "</extra>",
-        ))
+        traces.append(
+            go.Scatter(
+                x=k,
+                y=float32_gaps(np.maximum(mean - std, 0.0)),
+                name=f"{display_name(run)} · -1 std",
+                fill="tonexty",
+                fillcolor=THEME.gap_fill(r),
+                **band,
+            )
+        )
+        traces.append(
+            go.Scatter(
+                x=k,
+                y=float32_gaps(mean),
+                mode="lines+markers",
+                name=display_name(run),
+                legendgroup=run,
+                line={"color": RUN_COLORS[r], "width": THEME.curve_width},
+                marker={"size": 8, "symbol": THEME.run_symbols[r]},
+                hovertemplate="k = %{x}: accuracy %{y:.3f}<extra>" + display_name(run) + "</extra>",
+            )
+        )
     draws = result.robust_acc.shape[2]
     layout = _layout(
-        THEME.curves_height, "probe-robustness", margin={"l": 60, "r": 10, "t": 30, "b": 40},
+        THEME.curves_height,
+        "probe-robustness",
+        margin={"l": 60, "r": 10, "t": 30, "b": 40},
         xaxis={"title": {"text": "units switched off in every hidden layer (k)"}, "zeroline": False},
         yaxis={"title": {"text": "validation accuracy"}, "tickformat": ".0%", "zeroline": False},
-        legend=_legend(-0.2), hovermode="x unified",
+        legend=_legend(-0.2),
+        hovermode="x unified",
         annotations=[_title(f"random units off at test time, no rescaling: mean and ±1 std of {draws} draws", "x", small=True)],
     )
     return go.Figure(data=traces, layout=layout)
@@ -283,8 +431,9 @@ def subnet_figure(result: SubnetResult) -> go.Figure:
     Titles say which units each thinned network kept per hidden layer, and every panel's validation accuracy.
     """
     count = len(result.proba)
-    panels = [(f"{_kept_text(result, i)}<br>acc {result.val_acc[i]:.0%}", result.proba[i], f"thinned network {i + 1}")
-              for i in range(count)]
+    panels = [
+        (f"{_kept_text(result, i)}<br>acc {result.val_acc[i]:.0%}", result.proba[i], f"thinned network {i + 1}") for i in range(count)
+    ]
     panels.append((f"average of the {count}<br>acc {result.val_acc_average:.0%}", result.average, f"average of the {count}"))
     panels.append((f"full network<br>acc {result.val_acc_full:.0%}", result.full, "full network"))
     traces, titles = [], []
@@ -293,6 +442,13 @@ def subnet_figure(result: SubnetResult) -> go.Figure:
         traces.append(_proba_map(result.grid_axis, z, name, xaxis, yaxis))
         traces.extend(_data_traces(result.data, xaxis, yaxis, first=panel == 0, validation=False, scale=0.5))
         titles.append(_title(title, xaxis, small=True))
-    layout = _layout(_STRIP_HEIGHT, "probe-subnets", margin={"l": 10, "r": 10, "t": 45, "b": 10}, legend=_legend(-0.02),
-                     hovermode="closest", annotations=titles, **_square_panels(len(panels), 0.012, ticks=False))
+    layout = _layout(
+        _STRIP_HEIGHT,
+        "probe-subnets",
+        margin={"l": 10, "r": 10, "t": 45, "b": 10},
+        legend=_legend(-0.02),
+        hovermode="closest",
+        annotations=titles,
+        **_square_panels(len(panels), 0.012, ticks=False),
+    )
     return go.Figure(data=traces, layout=layout)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import warnings
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -25,27 +26,32 @@ from .data import Dataset
 from .fastnet import ACTIVATIONS
 from .records import RUN_NAMES, Snapshot, frozen
 
+# What to look for, as measured on the default preset over 5 seeds (dropviz/claims.py states each claim and its threshold).
 MC_TEXT = (
-    "Where the thinned networks disagree the spread is high, mostly along the decision boundary, and the MC "
-    "mean is a softer boundary than the evaluation-mode one. The spread under-states uncertainty far from the "
-    "data: out there the thinned networks often extrapolate the same way and agree confidently about regions "
-    "no training point supports, so a low spread is not evidence that the network knows."
+    "The MC mean (left) is softer than evaluation mode (right): on the default preset its validation loss is lower at "
+    "about the same accuracy. The spread (middle) marks where the thinned networks disagree; its largest values lie "
+    "away from the training points, where nothing constrains them, but how large it gets there changes from seed to "
+    "seed, so the spread is no measure of distance from the data. The running average levels off above 0: it converges "
+    "to the average over masks, which for a nonlinear network is not the evaluation-mode (weight-scaled) output."
 )
 SCALING_TEXT = (
-    "Inverted dropout and the paper's test-time scaling are the same network, so the first two maps and losses "
-    "match. Forgetting the (1 - p) factor feeds each layer whose input was dropped inputs 1 / (1 - p) times too "
-    "large: the boundary moves and the predictions turn over-confident, which the validation loss punishes."
+    "Inverted dropout and the paper's test-time scaling are the same network: the first two maps and losses match. "
+    "Forgetting the (1 - p) factor feeds each layer whose input was dropped inputs 1 / (1 - p) times too large: on the "
+    "default preset predictions turn over-confident and the validation loss is about 1.5 to 3 times the correct one, "
+    "while accuracy drops by a few points at most, as the boundary moves little."
 )
 INSIDE_TEXT = (
-    "Compare how the two runs use their units: how many are silent, how many never fire, and which move "
-    "together (dropout often trains several units as stand-ins for each other, which shows as correlated "
-    "blocks rather than independence). The robustness curve is the payoff: switching off random units at "
-    "test time usually costs the dropout network far less accuracy than its twin."
+    "On the default preset fewer of the dropout run's last-layer units are dead (never fire) than its twin's. Dropout "
+    "does not make the units independent here: in the correlation maps (units sorted by mean |r|, dead ones blank at "
+    "the end) the dropout run's mean |r| is about as high as the twin's, usually higher. The robustness curve is the "
+    "payoff: switching off a quarter of the units at test time costs the dropout network at most a few points, less "
+    "than its twin."
 )
 SUBNET_TEXT = (
-    "Each thinned network (one fixed mask) draws its own, more ragged boundary, and they disagree most where "
-    "training points are few or labels are noisy. Their average is smoother and already close to the full "
-    "network, which stands in for the average of all the thinned networks in a single pass."
+    "Each thinned network (one fixed mask) draws a boundary of its own, and on the default preset each stays within "
+    "10 points of the full network's validation accuracy. The average of these few is already closer to the full "
+    "network than a single thinned network is: the full network stands in, approximately, for the average of all the "
+    "thinned networks in a single pass."
 )
 
 MC_PASSES_MAX = 200  # passes of Monte Carlo dropout: the error of the average shrinks like 1 / sqrt(T)
@@ -223,6 +229,7 @@ class McResult(_Tables):
     std: np.ndarray  # (G, G) float64 standard deviation over the T passes (ddof 0)
     eval_proba: np.ndarray  # (G, G) float64 evaluation mode (weight scaling): nothing dropped or scaled
     convergence: np.ndarray  # (T,) mean over the grid of |running MC mean after t passes - eval_proba|
+    noise: np.ndarray  # (T,) what sampling alone would leave of it: sqrt(2 / pi) x mean over the grid of std / sqrt(t)
     val_loss_mc: float  # cross-entropy of the MC-averaged probabilities on the validation set
     val_loss_eval: float
     val_acc_mc: float
@@ -230,19 +237,28 @@ class McResult(_Tables):
     data: Dataset  # the points drawn over the maps
 
     def _grid_table(self):
-        return {**_grid_columns(self.grid_axis), "mc_mean": self.mean.ravel(), "mc_std": self.std.ravel(),
-                "eval_proba": self.eval_proba.ravel()}
+        return {
+            **_grid_columns(self.grid_axis),
+            "mc_mean": self.mean.ravel(),
+            "mc_std": self.std.ravel(),
+            "eval_proba": self.eval_proba.ravel(),
+        }
 
     def _convergence_table(self):
-        return {"t": np.arange(1, self.passes + 1), "mean_abs_diff": self.convergence}
+        return {"t": np.arange(1, self.passes + 1), "mean_abs_diff": self.convergence, "sampling_noise": self.noise}
 
     def _summary_table(self):
-        return {"mode": ["mc", "eval"], "passes": [self.passes, 0], "val_loss": [self.val_loss_mc, self.val_loss_eval],
-                "val_acc": [self.val_acc_mc, self.val_acc_eval]}
+        return {
+            "mode": ["mc", "eval"],
+            "passes": [self.passes, 0],
+            "val_loss": [self.val_loss_mc, self.val_loss_eval],
+            "val_acc": [self.val_acc_mc, self.val_acc_eval],
+        }
 
 
-def mc_dropout(snapshot: Snapshot, data: Dataset, activation: str, p, p_input: float, passes: int,
-               rng: np.random.Generator, dtype=np.float32) -> McResult:
+def mc_dropout(
+    snapshot: Snapshot, data: Dataset, activation: str, p, p_input: float, passes: int, rng: np.random.Generator, dtype=np.float32
+) -> McResult:
     """T = passes stochastic forward passes of the dropout run with dropout ON, a fresh mask per point per pass.
 
     Points: the G x G grid of snapshot.grid_axis (row-major, rows = y), then data.x_val, N in all.
@@ -320,6 +336,8 @@ def mc_dropout(snapshot: Snapshot, data: Dataset, activation: str, p, p_input: f
         std=frozen(std[:n_grid].reshape(g, g)),
         eval_proba=frozen(eval_grid.reshape(g, g)),
         convergence=frozen(convergence),
+        # The mean |error| of an average of t draws whose spread is std is sqrt(2 / pi) std / sqrt(t) (half-normal).
+        noise=frozen(math.sqrt(2 / math.pi) * np.mean(std[:n_grid]) / np.sqrt(np.arange(1, passes + 1))),
         val_loss_mc=_loss_from_proba(mean[n_grid:], y_val),
         val_loss_eval=_loss_from_logits(val_logits, y_val),
         val_acc_mc=_accuracy_from_proba(mean[n_grid:], y_val),
@@ -431,6 +449,7 @@ class InsideResult(_Tables):
     hist_counts: np.ndarray  # (2, HIST_BINS) int64; each row sums to h_H x n_val
     correlation: np.ndarray  # (2, h_H, h_H) Pearson r between last-layer units over the points; NaN for a constant unit
     mean_abs_correlation: np.ndarray  # (2,) mean |r| over pairs of distinct non-constant units
+    order: np.ndarray  # (2, h_H) int: last-layer units by mean |r| with the others, highest first; constant units last
     k_values: np.ndarray  # (K,) units switched off in EVERY hidden layer (capped at each layer's width)
     robust_acc: np.ndarray  # (2, K, draws) validation accuracy per random draw
     robust_mean: np.ndarray  # (2, K)
@@ -439,25 +458,41 @@ class InsideResult(_Tables):
 
     def _summary_table(self):
         runs = [run for run in RUN_NAMES for _ in self.hidden]
-        return {"run": runs, "layer": [l + 1 for _ in RUN_NAMES for l in range(len(self.hidden))],
-                "units": [h for _ in RUN_NAMES for h in self.hidden], "mean_activation": self.mean_activation.ravel(),
-                "near_zero_fraction": self.sparsity.ravel(), "dead_units": self.dead_units.ravel()}
+        return {
+            "run": runs,
+            "layer": [l + 1 for _ in RUN_NAMES for l in range(len(self.hidden))],
+            "units": [h for _ in RUN_NAMES for h in self.hidden],
+            "mean_activation": self.mean_activation.ravel(),
+            "near_zero_fraction": self.sparsity.ravel(),
+            "dead_units": self.dead_units.ravel(),
+        }
 
     def _histogram_table(self):
-        return {"bin_left": self.hist_edges[:-1], "bin_right": self.hist_edges[1:],
-                **{f"count_{run}": self.hist_counts[k] for k, run in enumerate(RUN_NAMES)}}
+        return {
+            "bin_left": self.hist_edges[:-1],
+            "bin_right": self.hist_edges[1:],
+            **{f"count_{run}": self.hist_counts[k] for k, run in enumerate(RUN_NAMES)},
+        }
 
     def _correlation_table(self):
         units = self.correlation.shape[1]
         i, j = np.meshgrid(np.arange(units), np.arange(units), indexing="ij")
-        return {"run": [run for run in RUN_NAMES for _ in range(units * units)], "unit_i": np.tile(i.ravel(), 2),
-                "unit_j": np.tile(j.ravel(), 2), "r": self.correlation.ravel()}
+        return {
+            "run": [run for run in RUN_NAMES for _ in range(units * units)],
+            "unit_i": np.tile(i.ravel(), 2),
+            "unit_j": np.tile(j.ravel(), 2),
+            "r": self.correlation.ravel(),
+        }
 
     def _robustness_table(self):
         k = len(self.k_values)
-        return {"run": [run for run in RUN_NAMES for _ in range(k)], "k": np.tile(self.k_values, 2),
-                "draws": np.full(2 * k, self.robust_acc.shape[2]), "accuracy_mean": self.robust_mean.ravel(),
-                "accuracy_std": self.robust_std.ravel()}
+        return {
+            "run": [run for run in RUN_NAMES for _ in range(k)],
+            "k": np.tile(self.k_values, 2),
+            "draws": np.full(2 * k, self.robust_acc.shape[2]),
+            "accuracy_mean": self.robust_mean.ravel(),
+            "accuracy_std": self.robust_std.ravel(),
+        }
 
 
 def _correlation(a: np.ndarray) -> np.ndarray:
@@ -472,6 +507,17 @@ def _correlation(a: np.ndarray) -> np.ndarray:
     r[constant, :] = np.nan
     r[:, constant] = np.nan
     return r
+
+
+def _unit_order(r: np.ndarray) -> np.ndarray:
+    """(h, h) correlation -> (h,) unit indices by mean |r| with the other units, highest first; constant (NaN) units last, by index."""
+    live = np.isfinite(np.diag(r))
+    off = np.abs(np.where(np.eye(len(r), dtype=bool), np.nan, r))
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a unit with no live partner: mean of nothing
+        score = np.nan_to_num(np.nanmean(off, axis=1), nan=0.0)
+    score = np.where(live, score, -1.0)
+    return np.argsort(-score, kind="stable")
 
 
 def inside(snapshot: Snapshot, data: Dataset, activation: str, k_values, draws: int, rng: np.random.Generator) -> InsideResult:
@@ -549,6 +595,7 @@ def inside(snapshot: Snapshot, data: Dataset, activation: str, k_values, draws: 
         hist_counts=frozen(counts),
         correlation=frozen(correlation),
         mean_abs_correlation=frozen(mean_abs),
+        order=frozen(np.stack([_unit_order(r) for r in correlation])),
         k_values=frozen(k_values),
         robust_acc=frozen(robust),
         robust_mean=frozen(robust.mean(axis=2)),
@@ -597,8 +644,16 @@ class SubnetResult(_Tables):
         return {"network": names, **layers, "val_acc": [*self.val_acc, self.val_acc_average, self.val_acc_full]}
 
 
-def subnetworks(snapshot: Snapshot, data: Dataset, activation: str, p, p_input: float, count: int = 6,
-                rng: np.random.Generator | None = None, resolution: int = SUBNET_RESOLUTION) -> SubnetResult:
+def subnetworks(
+    snapshot: Snapshot,
+    data: Dataset,
+    activation: str,
+    p,
+    p_input: float,
+    count: int = 6,
+    rng: np.random.Generator | None = None,
+    resolution: int = SUBNET_RESOLUTION,
+) -> SubnetResult:
     """`count` thinned networks of the dropout run: ONE mask per unit, the same for every point.
 
     Draw order: for network 1..count, for each layer whose input is dropped (the inputs if p_input > 0,

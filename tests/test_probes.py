@@ -11,6 +11,7 @@ import itertools
 import math
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 
 from dropviz import probe_figures as pf
@@ -136,6 +137,14 @@ def test_mc_evaluation_mode_is_the_engines(trained):
     assert result.val_acc_eval == acc[0]
 
 
+def test_mc_sampling_noise_is_the_half_normal_error_of_an_average(trained):
+    _, snap, data = trained
+    mc = probes.mc_dropout(snap, data, "relu", CONFIG.p, 0.0, 16, np.random.default_rng(3))
+    t = np.arange(1, 17)
+    np.testing.assert_allclose(mc.noise, math.sqrt(2 / math.pi) * mc.std.mean() / np.sqrt(t), rtol=1e-12)
+    assert mc.noise[-1] == pytest.approx(mc.noise[0] / 4)  # 1 / sqrt(t)
+
+
 def test_mc_without_dropout_has_no_spread(trained):
     _, snap, data = trained
     result = probes.mc_dropout(snap, data, "relu", (0.0, 0.0), 0.0, 3, np.random.default_rng(0), dtype=np.float64)
@@ -251,6 +260,11 @@ def test_correlation_is_pearson_r_and_nan_for_constant_units(trained):
     pairs = [abs(twin[i, j]) for i, j in itertools.combinations(np.flatnonzero(alive), 2)]
     expected = np.mean(pairs) if pairs else np.nan
     np.testing.assert_allclose(result.mean_abs_correlation[1], expected, equal_nan=True)
+    # Drawing order: live units by mean |r| with the others, highest first; the constant ones last.
+    order = list(result.order[0])
+    assert sorted(order) == list(range(6)) and order[-2:] == constant
+    score = [np.mean([abs(r[u, v]) for v in live if v != u]) for u in order[:4]]
+    assert score == sorted(score, reverse=True)
 
 
 def test_robustness_with_nothing_off_is_evaluation_accuracy(trained):
@@ -390,7 +404,9 @@ def test_csv_tables_hold_the_numbers(results):
 def test_texts_say_what_to_look_for():
     for text in (probes.MC_TEXT, probes.SCALING_TEXT, probes.INSIDE_TEXT, probes.SUBNET_TEXT):
         assert 50 < len(text) < 600
-    assert "under-states uncertainty far from the data" in probes.MC_TEXT
+    # They say what the default preset's plots show (tests/test_claims.py measures it), not the old over-claims.
+    assert "largest values lie away from the training points" in probes.MC_TEXT and "levels off above 0" in probes.MC_TEXT
+    assert "correlated blocks" not in probes.INSIDE_TEXT and "more ragged" not in probes.SUBNET_TEXT
 
 
 # --- figures ------------------------------------------------------------------------------------
@@ -416,11 +432,20 @@ def test_map_figures(results):
     assert len(fig.data) == 15 and [t.type for t in fig.data].count("heatmap") == 3
     assert len(fig.layout.annotations) == 3
     np.testing.assert_allclose(fig.data[5].z, mc.std, atol=1e-6)
+    # The spread is a magnitude: the sequential scale, with a visible colour bar; the probability maps have none.
+    spread = fig.data[5]
+    assert spread.showscale and spread.colorscale == go.Heatmap(colorscale=THEME.sequential_scale).colorscale
+    assert spread.colorbar.title.text and spread.zmin == 0 and spread.zmax == pytest.approx(float(mc.std.max()))
+    assert not fig.data[0].showscale and not fig.data[10].showscale
     assert [t.name for t in fig.data[1:5]] == ["train · class 0", "train · class 1", "validation · class 0", "validation · class 1"]
     assert fig.data[3].marker.symbol == "circle-open"
     curve = pf.mc_convergence_figure(mc)
     _check_common(curve)
-    assert len(curve.data) == 1 and len(curve.data[0].y) == mc.passes
+    assert len(curve.data) == 2 and len(curve.data[0].y) == mc.passes
+    # The floor is drawn as expected: the sampling noise alone falls towards 0, and a note names the floor's cause.
+    np.testing.assert_allclose(curve.data[1].y, mc.noise, rtol=1e-6)
+    assert curve.data[0].line.color == THEME.run_colors[0]
+    assert any("weight-scaled" in a.text for a in curve.layout.annotations)
 
     scaling = results["scaling"]
     fig = pf.scaling_figure(scaling)
@@ -449,11 +474,21 @@ def test_inside_figures(results):
     fig = pf.correlation_figure(inside)
     _check_common(fig)
     assert [t.type for t in fig.data] == ["heatmap", "heatmap"] and np.shape(fig.data[0].z) == (6, 6)
+    # |r| on the sequential scale with a colour bar, units in result.order: the matrix drawn is |r| permuted.
+    scale = go.Heatmap(colorscale=THEME.sequential_scale).colorscale
+    assert all(t.colorscale == scale for t in fig.data) and fig.data[1].showscale
+    for k, trace in enumerate(fig.data):
+        order = inside.order[k]
+        expected = np.abs(inside.correlation[k][np.ix_(order, order)])
+        np.testing.assert_allclose(np.asarray(trace.z, dtype=float), expected, atol=1e-6)
     fig = pf.robustness_figure(inside)
     _check_common(fig)
     assert len(fig.data) == 6
     np.testing.assert_allclose(fig.data[2].y, inside.robust_mean[0], atol=1e-6)
     np.testing.assert_allclose(fig.data[5].y, inside.robust_mean[1], atol=1e-6)
+    assert [fig.data[i].line.color for i in (2, 5)] == list(THEME.run_colors)
+    assert [fig.data[i].marker.symbol for i in (2, 5)] == list(THEME.run_symbols)
+    assert [fig.data[i].fillcolor for i in (1, 4)] == [THEME.gap_fill(0), THEME.gap_fill(1)]
 
 
 def test_default_k_values_span_the_widest_layer():
@@ -472,7 +507,13 @@ def test_a_diverged_run_gives_nan_not_errors(trained):
     assert np.isnan(mc.mean).all() and np.isnan(mc.val_loss_mc)
     inside = probes.inside(snap, data, "relu", (0, 2), 2, rng)
     assert np.isnan(inside.correlation[0]).all() and inside.hist_counts[1].sum() == 6 * len(data.x_val)
-    figures = [pf.mc_figure(mc), pf.mc_convergence_figure(mc), pf.inside_figure(inside), pf.correlation_figure(inside),
-               pf.robustness_figure(inside), pf.scaling_figure(probes.scaling_lesson(snap, data, "relu", CONFIG.p, 0.0)),
-               pf.subnet_figure(probes.subnetworks(snap, data, "relu", CONFIG.p, 0.0, 2, rng))]
+    figures = [
+        pf.mc_figure(mc),
+        pf.mc_convergence_figure(mc),
+        pf.inside_figure(inside),
+        pf.correlation_figure(inside),
+        pf.robustness_figure(inside),
+        pf.scaling_figure(probes.scaling_lesson(snap, data, "relu", CONFIG.p, 0.0)),
+        pf.subnet_figure(probes.subnetworks(snap, data, "relu", CONFIG.p, 0.0, 2, rng)),
+    ]
     assert all(fig.data for fig in figures)

@@ -279,16 +279,36 @@ def test_p_sweep_figure_draws_means_ranges_and_the_best_p(sweep):
     _layout_is_themed(fig)
     names = [t.name for t in fig.data]
     for panel in ("loss", "accuracy"):
-        assert {f"validation · {panel}", f"training · {panel}", f"validation seed range · {panel}"} <= set(names)
+        assert {f"validation {panel}", f"training {panel}", f"validation {panel} seed range"} <= set(names)
     mean, low, high = sweep.summary("val_loss")
-    line = _trace(fig, "validation · loss")
+    line = _trace(fig, "validation loss")
     assert np.allclose(line.x, sweep.p_values) and np.allclose(line.y, mean, rtol=1e-6)
-    assert np.allclose(_trace(fig, "validation seed range · loss (lower)").y, low, rtol=1e-6)
-    assert np.allclose(_trace(fig, "validation seed range · loss").y, high, rtol=1e-6)
-    assert np.allclose(_trace(fig, "validation · accuracy").y, sweep.summary("val_acc")[0], rtol=1e-6)
+    assert np.allclose(_trace(fig, "validation loss seed range (lower)").y, low, rtol=1e-6)
+    assert np.allclose(_trace(fig, "validation loss seed range").y, high, rtol=1e-6)
+    assert np.allclose(_trace(fig, "validation accuracy").y, sweep.summary("val_acc")[0], rtol=1e-6)
     star = _trace(fig, "best p")
     assert list(star.x) == [sweep.best_p] and star.y[0] == pytest.approx(mean.min(), rel=1e-6)
     assert [s.x0 for s in fig.layout.shapes] == [sweep.best_p] * 2
+
+
+def test_p_sweep_panels_have_their_own_legends_and_the_dropout_runs_colour(sweep):
+    fig = p_sweep_figure(sweep)
+    shown = [t for t in fig.data if t.showlegend is not False]
+    # Each panel's legend lists only that panel's metric, and sits under that panel.
+    loss_legend = [t.name for t in shown if (t.legend or "legend") == "legend"]
+    accuracy_legend = [t.name for t in shown if t.legend == "legend2"]
+    assert loss_legend == ["validation loss", "training loss", "best p"]
+    assert accuracy_legend == ["validation accuracy", "training accuracy"]
+    assert fig.layout.legend.x < 0.5 < fig.layout.legend2.x
+    dash = dict(THEME.split_dash)
+    for panel in ("loss", "accuracy"):
+        val, train = _trace(fig, f"validation {panel}"), _trace(fig, f"training {panel}")
+        assert val.line.color == train.line.color == THEME.run_colors[0]
+        assert (val.line.dash, val.line.width) == (dash["validation"], THEME.curve_width)
+        assert train.line.dash == dash["train"] and train.line.width >= THEME.train_width
+        # Visible on a dark page: no faint training line.
+        assert (train.opacity if train.opacity is not None else 1.0) >= 0.8
+        assert _trace(fig, f"validation {panel} seed range").fillcolor == THEME.gap_fill(0)
 
 
 def test_size_figure_draws_errors_and_gain_against_size(sizes):
@@ -299,6 +319,10 @@ def test_size_figure_draws_errors_and_gain_against_size(sizes):
     for r, name in enumerate(("with dropout", "no dropout")):
         line = _trace(fig, name)
         assert list(line.x) == [12, 30] and np.allclose(line.y, error[:, r], rtol=1e-6)
+        # The runs differ by colour and marker; both lines are validation error, so both solid.
+        assert line.line.color == THEME.run_colors[r] and line.marker.symbol == THEME.run_symbols[r]
+        assert line.line.dash == dict(THEME.split_dash)["validation"]
+        assert _trace(fig, f"{name} seed range").fillcolor == THEME.gap_fill(r)
     gain = _trace(fig, "gain (no dropout - dropout)")
     assert list(gain.x) == [12, 30] and np.allclose(gain.y, sizes.gain.mean(axis=1), atol=1e-6)
 
@@ -308,7 +332,7 @@ def test_figures_draw_nan_as_gaps_and_never_raise(sweep, sizes):
     broken = dataclasses.replace(sweep, val_loss=nan, val_acc=nan, train_loss=nan, diverged=np.ones(nan.shape, bool))
     fig = p_sweep_figure(broken)
     assert len(_trace(fig, "best p").x) == 0 and not fig.layout.shapes
-    assert np.isnan(np.asarray(_trace(fig, "validation · loss").y, dtype=float)).all()
+    assert np.isnan(np.asarray(_trace(fig, "validation loss").y, dtype=float)).all()
     partly = sizes.val_acc.copy()
     partly[0, 0, :] = np.nan  # every seed of one point diverged
     fig = size_figure(dataclasses.replace(sizes, val_acc=partly))
@@ -319,3 +343,5 @@ def test_figures_draw_nan_as_gaps_and_never_raise(sweep, sizes):
 def test_texts_are_two_sentences_each():
     for text in (sweeps.P_SWEEP_TEXT, sweeps.SIZE_TEXT):
         assert text.count(". ") + 1 == 2 and text.endswith(".")
+    # They say what the default preset's plots show (tests/test_claims.py measures it), not the old flat valley.
+    assert "flat valley" not in sweeps.P_SWEEP_TEXT and "p = 0.6 to 0.8" in sweeps.P_SWEEP_TEXT
