@@ -33,7 +33,7 @@ class Inputs:
 @dataclass(frozen=True)
 class Experiment:
     title: str
-    text: str  # two sentences on what to look for
+    text: str  # a few sentences on what to look for, each true on the default preset (claims.py)
     trains: bool  # True: trains its own models (slow); False: probes the page's trained pair
     run: Callable[[Inputs, Progress], Any]  # -> a result with to_csv()
     figures: Callable[[Any], list]  # result -> Plotly figures
@@ -78,7 +78,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         lambda r: [probe_figures.scaling_figure(r)],
     ),
     "inside the network": Experiment(
-        "Inside the network: activations, co-adaptation, robustness", probes.INSIDE_TEXT, False,
+        "Inside the network: dead units, correlations, robustness", probes.INSIDE_TEXT, False,
         lambda i, progress: _probe(
             lambda: probes.inside(i.snapshot, i.data, i.config.activation, probes.default_k_values(i.snapshot.sizes), 20, _rng(i)), progress
         ),

@@ -524,7 +524,7 @@ def inside(snapshot: Snapshot, data: Dataset, activation: str, k_values, draws: 
     """Hidden activations of both runs (evaluation mode) on data.x_val, their statistics, and robustness to damage.
 
     Histograms use the LAST hidden layer only: it is what the output layer reads and the layer whose
-    co-adaptation the correlation matrix shows, and layers differ in scale, so pooling them would blur
+    correlations the correlation matrix shows, and layers differ in scale, so pooling them would blur
     both. Means, near-zero fractions and dead units are given per layer.
     Near zero: |a| < NEAR_ZERO[activation] (relu 1e-3; sigmoid 0.05, i.e. near its minimum 0; tanh 0.05,
     near its centre, where it passes nothing on). Dead: near zero on every validation point, and for

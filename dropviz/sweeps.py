@@ -335,16 +335,19 @@ class SizeResult:
         return out.getvalue()
 
 
+# What to look for, as measured on the default preset over 5 seeds (dropviz/claims.py states each claim and its threshold).
 P_SWEEP_TEXT = (
-    "Look for the flat valley: around the best p (the star) the validation curves barely move over a wide range of p, "
-    "so dropout needs no fine tuning; the paper found keep probabilities 0.4 to 0.8, p = 0.2 to 0.6 here, about equally good. "
-    "At large p the curves turn up again and training loss rises with them: the network keeps too few units to fit "
-    "even its training data, and underfits."
+    "On the default preset the validation loss falls steeply as p rises from 0, where it is more than twice its minimum, "
+    "to its lowest at p = 0.6 to 0.8 (the star), and stays within 20% of that minimum over 0.6 to 0.8: on these noisy "
+    "labels more dropout pays than the paper's range (keep probability 0.4 to 0.8, p = 0.2 to 0.6 here). Training loss "
+    "rises steadily with p as fewer units are kept, and at p = 0.8 validation accuracy has fallen back from its peak: "
+    "the start of underfitting."
 )
 SIZE_TEXT = (
-    "With the smallest sets neither network can learn the shape and dropout gains little; the gain appears as the set "
-    "grows and peaks where the network without dropout has just enough points to memorize them, noise and all. "
-    "With thousands of points the data alone prevents overfitting, and the gain fades towards zero."
+    "On the default preset dropout helps most, about 4 to 9 points of validation error, at 50 to 100 training points, "
+    "where the network without dropout memorizes its flipped labels; with 20 points the gain is smaller, on some seeds "
+    "below zero. From 500 points on the data alone keeps the twin from overfitting and the gain stays within about a "
+    "point of zero."
 )
 
 
