@@ -3,6 +3,8 @@
 import base64
 import copy
 import json
+import operator
+import re
 import time
 from pathlib import Path
 
@@ -10,8 +12,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dropviz import live
 from dropviz.config import RunConfig
-from dropviz.data import DATASETS
+from dropviz.data import DATASETS, make_dataset
+from dropviz.experiments import EXPERIMENTS
 from dropviz.presets import PRESETS
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -60,6 +64,35 @@ def _array(value) -> np.ndarray:
 def _trainer(at: AppTest):
     """A copy of the session's Trainer, as it is now in its worker process."""
     return at.session_state.run.with_trainer(copy.copy)
+
+
+def _steps(at: AppTest) -> int:
+    return at.session_state.run.with_trainer(operator.attrgetter("step_count"))
+
+
+def _status(at: AppTest) -> str:
+    """The first line of the status over the charts, as text: "Epoch 3 of 300 · step 31", then what the run is doing."""
+    first = re.match(r"<div>(.*?)</div>", _view(at)["status"]).group(1)
+    return re.sub(r"<[^>]+>", "", first)
+
+
+def _wait(condition, timeout: float = 60.0) -> None:
+    """Until condition() holds; the limit is generous, for a loaded machine: a passing test never waits it out."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def _finished(at: AppTest) -> bool:
+    run = at.session_state.run
+    run.snapshot()  # as the page's frames do: a run nobody looks at pauses itself (live.IDLE_STOP)
+    return run.finished
+
+
+def _enabled(at: AppTest) -> dict[str, bool]:
+    """The transport buttons as a person sees them: label -> clickable."""
+    return {b.label: not b.disabled for b in at.button if b.label in ("Play", "Pause", "Step", "Reset")}
 
 
 @pytest.mark.parametrize(
@@ -112,20 +145,21 @@ def test_step_takes_one_step_and_reset_returns_to_epoch_zero():
     assert _trainer(at).step_count == 0 and _trainer(at).epoch == 0
 
 
-def test_play_starts_training_and_pause_stops_it():
+def test_play_starts_training_and_pause_stops_it(one_worker):
     at = _app()
     _button(at, "Play").click().run()
     assert at.session_state.run.playing
     assert next(b.label for b in at.button) == "Pause"
-    time.sleep(0.5)  # the training thread works between frames
-    assert _trainer(at).step_count > 0
+    _wait(lambda: _steps(at) > 0)  # the worker trains between frames
     _button(at, "Pause").click().run()
     assert not at.session_state.run.playing
-    time.sleep(0.1)  # at most one slice finishing
-    steps = _trainer(at).step_count
-    time.sleep(0.3)
+    steps = _steps(at)  # Pause is answered between two turns: none after it
+    clock = live.LiveRun(RunConfig(n_train=40, hidden=(4,), p=(0.5,), batch_size=8, epochs=5000), page_open=lambda: True)
+    clock.play()  # another run on the same worker: once it has trained a few turns, so could the paused one have
+    _wait(lambda: clock.with_trainer(operator.attrgetter("step_count")) > 500)
+    clock.stop()
     at.run()
-    assert _trainer(at).step_count == steps
+    assert _steps(at) == steps
     assert next(b.label for b in at.button) == "Play"
 
 
@@ -161,7 +195,7 @@ def test_toggle_and_p_keep_the_weights_and_restart_on_architecture_change():
     trainer = _trainer(at)
     assert trainer.step_count == 3  # the same run goes on
     assert all(np.array_equal(a, b) for a, b in zip(weights, trainer.net.parameters()[0]))
-    assert [e.text for e in trainer.events] == ["dropout off", "p 0.5 -> 0.3"]
+    assert ", ".join(e.text for e in trainer.events) == "dropout off, p 0.5 -> 0.3"  # one burst or two: timing
     _widget(at, "Neurons per layer").set_value(8).run()
     assert _trainer(at).step_count == 0 and _trainer(at).config.hidden == (8, 8)
     assert any("restarted" in info.value for info in at.info)
@@ -180,22 +214,26 @@ def test_network_figure_draws_exactly_the_snapshots_dropped_neurons():
     assert drawn == expected and expected
 
 
-@pytest.mark.parametrize("name", list(PRESETS))
-def test_every_preset_renders(name):
+@pytest.mark.parametrize("control,name", [("Preset", name) for name in PRESETS] + [("Data set", name) for name in DATASETS])
+def test_every_preset_and_data_set_is_drawn_as_chosen(control, name):
     at = _app()
-    at.selectbox(key="w_preset").set_value(name).run()
+    _widget(at, control).set_value(name).run()
+    config = _trainer(at).config
+    if control == "Preset":
+        assert config == PRESETS[name].config and at.query_params["preset"] == name
+        assert PRESETS[name].lesson in [c.value for c in at.caption]  # the lesson is shown under the preset
+    else:
+        assert config.dataset == name
+    _button(at, "Step").click().run()
     assert not at.exception
-    assert _trainer(at).config == PRESETS[name].config
-    _button(at, "Step").click().run()
-    assert not at.exception and list(_charts(at)) == ["network", "boundary", "curves"]
-
-
-@pytest.mark.parametrize("name", list(DATASETS))
-def test_every_dataset_renders(name):
-    at = _app()
-    _widget(at, "Data set").set_value(name).run()
-    _button(at, "Step").click().run()
-    assert not at.exception and list(_charts(at)) == ["network", "boundary", "curves"]
+    assert _status(at) == f"Epoch 0 of {config.epochs} · step 1"
+    # The boundary plot draws this data set's training points, each in its class.
+    data = make_dataset(config.dataset, config.n_train, config.n_val, config.noise, config.label_noise, config.seed)
+    traces = _charts(at)["boundary"]["data"]
+    for label in (0, 1):
+        trace = next(t for t in traces if t.get("name") == f"train · class {label}")
+        drawn = np.stack([_array(trace["x"]), _array(trace["y"])], axis=1)
+        np.testing.assert_allclose(drawn, data.x_train[data.y_train == label], rtol=1e-6, atol=1e-7)
 
 
 def test_url_settings_start_the_page_and_the_url_follows_the_controls():
@@ -266,8 +304,9 @@ def test_probe_experiments_run_in_the_background_and_show_results(name):
     at.run()
     assert not at.exception and at.session_state.job.error is None, at.session_state.job.error
     assert at.session_state.job.result is not None
-    assert len(at.get("plotly_chart")) >= 1 and len(_charts(at)) == 3  # the experiment's figures and the live views
+    assert len(at.get("plotly_chart")) == len(EXPERIMENTS[name].figures(at.session_state.job.result))  # all of them shown
     assert "Results (CSV)" in [b.label for b in at.get("download_button")]
+    assert _steps(at) == 3 and _status(at) == "Epoch 0 of 300 · step 3"  # the live run is not disturbed
 
 
 def test_an_experiment_can_be_cancelled_from_the_page():
@@ -279,3 +318,71 @@ def test_an_experiment_can_be_cancelled_from_the_page():
     at.run()
     assert at.session_state.job.cancelled
     assert any("Cancelled" in w.value for w in at.warning)
+
+
+def _finish(at: AppTest, epochs: int) -> None:
+    """Sets Epochs, presses Play and waits until the run has finished, as the page shows it."""
+    _widget(at, "Epochs").set_value(epochs).run()
+    _button(at, "Play").click().run()
+    _wait(lambda: _finished(at))
+    at.run()  # the page the live view asks for when its run stops
+
+
+def test_reset_after_the_run_finished_gives_epoch_zero_and_play_again():
+    at = _app()
+    _finish(at, 2)
+    assert _enabled(at) == {"Play": False, "Step": False, "Reset": True} and "· finished:" in _status(at)
+    _button(at, "Reset").click().run()
+    assert _enabled(at) == {"Play": True, "Step": True, "Reset": True}
+    assert _steps(at) == 0 and _status(at) == "Epoch 0 of 2 · step 0"
+    _button(at, "Step").click().run()  # and it trains again
+    assert _steps(at) == 1
+
+
+def test_raising_epochs_after_the_run_finished_goes_on_from_where_it_stopped():
+    at = _app()
+    _finish(at, 2)
+    steps = _steps(at)
+    assert _enabled(at)["Play"] is False and _trainer(at).epoch == 2
+    _widget(at, "Epochs").set_value(4).run()
+    assert _enabled(at) == {"Play": True, "Step": True, "Reset": True} and "finished:" not in _status(at)
+    assert _steps(at) == steps and not at.info  # the same run, not restarted
+    _button(at, "Play").click().run()
+    _wait(lambda: _finished(at))
+    trainer = _trainer(at)
+    assert trainer.epoch == 4 and trainer.step_count == 2 * steps
+    assert trainer.history().runs["dropout"].epochs == 4  # the curves go on: 4 epochs, not 2 again
+
+
+def test_a_preset_chosen_mid_run_restarts_it_and_says_so():
+    at = _app()
+    for _ in range(3):
+        _button(at, "Step").click().run()
+    _button(at, "Play").click().run()
+    assert not at.info
+    _widget(at, "Preset").set_value("too much dropout").run()
+    assert _trainer(at).config == PRESETS["too much dropout"].config
+    assert any("restarted from epoch 0" in info.value for info in at.info)
+    assert _steps(at) == 0 and _enabled(at)["Play"] and not at.session_state.run.playing  # waits for Play, at epoch 0
+    _button(at, "Play").click().run()
+    assert not at.info  # said once: Play clears the notice
+
+
+def test_dropout_toggled_back_and_forth_keeps_the_weights_and_masks_follow_the_toggle():
+    at = _app()
+    for _ in range(3):
+        _button(at, "Step").click().run()
+    weights = _trainer(at).net.parameters()[0]
+    for value in (False, True, False):
+        _widget(at, "Dropout").set_value(value).run()
+    trainer = _trainer(at)
+    assert trainer.step_count == 3 and not trainer.config.dropout and not at.info  # the same run, never restarted
+    assert all(np.array_equal(a, b) for a, b in zip(weights, trainer.net.parameters()[0]))
+    _button(at, "Step").click().run()
+    assert all(mask.all() for mask in _trainer(at).snapshot().masks)  # off: no neuron dropped
+    weights = _trainer(at).net.parameters()[0]
+    _widget(at, "Dropout").set_value(True).run()
+    assert all(np.array_equal(a, b) for a, b in zip(weights, _trainer(at).net.parameters()[0]))
+    _button(at, "Step").click().run()
+    trainer = _trainer(at)
+    assert trainer.step_count == 5 and not all(mask.all() for mask in trainer.snapshot().masks)  # on again: neurons dropped
