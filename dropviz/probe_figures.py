@@ -147,11 +147,11 @@ def mc_figure(result: McResult) -> go.Figure:
         "orientation": "h",
         "x": 0.5,
         "xanchor": "center",
-        "y": -0.06,
+        "y": -0.1,  # below the middle map's tick labels
         "yanchor": "top",
         "len": 0.3,
         "thickness": 10,
-        "title": {"text": "std of P(class 1)", "side": "top"},
+        "title": {"text": "spread (std)", "side": "right"},
         "tickfont": {"size": THEME.small_font_size},
     }
     spread = go.Heatmap(
