@@ -243,6 +243,7 @@ def test_a_run_whose_page_stays_away_is_dropped_from_its_worker_and_starts_again
 
 
 def test_when_students_leave_a_worker_a_playing_run_moves_to_it_and_goes_on_where_it_was(monkeypatch):
+    monkeypatch.setattr(live, "ROTATE_EVERY", 60.0)  # no rotation while the runs start (2 and 1 playing): only this move
     pool = live._Pool(2)
     monkeypatch.setattr(live, "POOL", pool)
     try:
@@ -251,6 +252,7 @@ def test_when_students_leave_a_worker_a_playing_run_moves_to_it_and_goes_on_wher
             run.play()
         first, second = pool.workers
         assert [run._worker for run in runs].count(first) == 2  # placed two and two
+        _wait(lambda: all(_steps(run) > 0 for run in runs))  # each has trained: a restart from 0 would show
         for run in runs:
             if run._worker is second:
                 run.pause()  # their students left: 2 playing on one worker, none on the other
