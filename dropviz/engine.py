@@ -163,13 +163,15 @@ class Trainer:
 
         p and p_input must already have passed config.validate; the change is recorded as an Event. With burst, a
         change right after the last one (arrow keys on a slider) replaces that event: one marker from the burst's
-        first value to its last, or none when the burst ends where it began.
+        first value to its last, or none when the burst ends where it began. Switching dropout never joins a burst.
         """
         old = self.config
         new = RunConfig(**{**old.__dict__, "dropout": dropout, "p": tuple(p), "p_input": p_input})
         if new == old:
             return
-        merging = burst and self.events and self._burst_start is not None
+        # Only moves of p make a burst: each switch of dropout is a deliberate event of its own.
+        switched = new.dropout != old.dropout or (self._burst_start is not None and self._burst_start.dropout != old.dropout)
+        merging = burst and not switched and self.events and self._burst_start is not None
         if not merging:
             self._burst_start = old
         self.config = new
