@@ -16,11 +16,11 @@ from dropviz.live import LiveRun
 CONFIG = RunConfig(n_train=40, hidden=(8, 8), p=(0.5, 0.5), batch_size=8, epochs=5000)
 
 
-def _wait(condition, timeout=30.0):
+def _wait(condition, timeout=30.0, what=lambda: ""):
     """Until condition() holds; the time limit is generous, for a loaded machine: a passing test never waits it out."""
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, "timed out"
+        assert time.monotonic() < deadline, f"timed out {what()}"
         time.sleep(0.01)
 
 
@@ -243,7 +243,9 @@ def test_a_run_whose_page_stays_away_is_dropped_from_its_worker_and_starts_again
 
 
 def test_when_students_leave_a_worker_a_playing_run_moves_to_it_and_goes_on_where_it_was(monkeypatch):
-    monkeypatch.setattr(live, "ROTATE_EVERY", 60.0)  # no rotation while the runs start (2 and 1 playing): only this move
+    # No rotation while the runs start or pause (2 and 1 playing): only the move under test. Infinite, since a new pool
+    # has never moved (moved_at 0.0): any finite wait has passed, and a watcher left running by other tests may tick.
+    monkeypatch.setattr(live, "ROTATE_EVERY", float("inf"))
     pool = live._Pool(2)
     monkeypatch.setattr(live, "POOL", pool)
     try:
@@ -258,7 +260,7 @@ def test_when_students_leave_a_worker_a_playing_run_moves_to_it_and_goes_on_wher
                 run.pause()  # their students left: 2 playing on one worker, none on the other
         moving = [run for run in runs if run._worker is first]
         steps = {id(run): _steps(run) for run in moving}
-        _wait(lambda: first.playing == 1 and second.playing == 1)
+        _wait(lambda: first.playing == 1 and second.playing == 1, what=lambda: f"playing {first.playing} and {second.playing}")
         moved = next(run for run in moving if run._worker is second)
         assert moved.playing and _steps(moved) >= steps[id(moved)] > 0  # the same run, trained on
         _wait(lambda: _steps(moved) > steps[id(moved)] + 20)
