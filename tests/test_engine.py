@@ -174,3 +174,19 @@ def test_evaluation_loss_is_the_training_loss_number_for_number():
     np.testing.assert_array_equal(loss, expected)
     assert np.isnan(loss[2]) and not np.isnan(loss[:2]).any()
     np.testing.assert_array_equal(accuracy, (logits.argmax(axis=2) == y).mean(axis=1))
+
+
+def test_a_burst_of_p_changes_is_one_event_and_each_dropout_switch_its_own():
+    trainer = Trainer(SMALL)
+    trainer.step()
+    moves = [(0.45, 0.45), (0.4, 0.4), (0.35, 0.35)]  # arrow keys on the slider, each a change
+    for n, p in enumerate(moves):
+        trainer.update(dataclasses.replace(trainer.config, p=p), burst=n > 0)
+    assert [e.text for e in trainer.events] == ["p 0.5/0.3 -> 0.35"]
+    trainer.update(dataclasses.replace(trainer.config, p=(0.5, 0.3)), burst=True)  # back where the burst began: no change to mark
+    assert trainer.events == []
+    trainer.update(dataclasses.replace(trainer.config, dropout=False), burst=True)
+    trainer.update(dataclasses.replace(trainer.config, dropout=True), burst=True)  # a quick switch back is still two switches
+    assert [e.text for e in trainer.events] == ["dropout off", "dropout on"]
+    trainer.update(dataclasses.replace(trainer.config, p=(0.3, 0.3)), burst=False)  # a change on its own
+    assert [e.text for e in trainer.events][-1] == "p 0.5/0.3 -> 0.3" and len(trainer.events) == 3
