@@ -22,8 +22,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from . import raster
-from .data import EXTENT, Dataset
-from .records import RUN_NAMES, History, RunHistory, Snapshot
+from .core.data import EXTENT, Dataset
+from .core.records import RUN_NAMES, History, RunHistory, Snapshot
 
 
 @dataclass(frozen=True)

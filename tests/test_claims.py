@@ -1,4 +1,4 @@
-"""What the presets' lessons and the experiment texts claim holds on seed 0: every claim of dropviz.claims, measured.
+"""What the presets' lessons and the experiment texts claim holds on seed 0: every claim of dropviz.experiments.claims, measured.
 
 bench/claims.py checks the same claims over 5 seeds; here one seed keeps the test fast. Each claim compares a
 measured number with the threshold its text states, so a change to training or to a probe that breaks a text fails here.
@@ -7,8 +7,8 @@ measured number with the threshold its text states, so a change to training or t
 import numpy as np
 import pytest
 
-from dropviz import claims
-from dropviz.presets import DEFAULT_PRESET
+from dropviz.core.presets import DEFAULT_PRESET
+from dropviz.experiments import claims
 
 SEED = 0
 

@@ -4,8 +4,8 @@ import dataclasses
 
 import pytest
 
-from dropviz.config import LIMITS, ConfigError, RunConfig, to_dict, validate
-from dropviz.data import DATASETS
+from dropviz.core.config import LIMITS, ConfigError, RunConfig, to_dict, validate
+from dropviz.core.data import DATASETS
 
 
 def test_every_field_has_one_limit_and_datasets_match_the_registry():
@@ -80,7 +80,7 @@ def test_mismatched_p_is_refused_by_the_dataclass():
 
 
 def test_a_network_too_big_for_a_shared_server_is_capped_with_a_reason():
-    from dropviz.config import MAX_WEIGHTS, weight_count
+    from dropviz.core.config import MAX_WEIGHTS, weight_count
 
     config, warnings = validate({"hidden": "256,256,256,256,256,256"})
     assert weight_count(config.hidden) <= MAX_WEIGHTS < weight_count((256,) * 6)

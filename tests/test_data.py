@@ -1,9 +1,9 @@
-"""Tests for dropviz.data: every registry entry gets every check."""
+"""Tests for dropviz.core.data: every registry entry gets every check."""
 
 import numpy as np
 import pytest
 
-from dropviz.data import DATASETS, EXTENT, Dataset, make_dataset
+from dropviz.core.data import DATASETS, EXTENT, Dataset, make_dataset
 
 NAMES = list(DATASETS)
 ARRAYS = ("x_train", "y_train", "x_val", "y_val", "flipped_train", "flipped_val")

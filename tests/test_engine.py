@@ -5,8 +5,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from dropviz.config import RunConfig
-from dropviz.engine import GRID, Trainer, evaluate
+from dropviz.core.config import RunConfig
+from dropviz.core.engine import GRID, Trainer, evaluate
 
 SMALL = RunConfig(n_train=40, n_val=60, hidden=(12, 6), p=(0.5, 0.3), batch_size=8, epochs=6)
 
@@ -162,7 +162,7 @@ def test_raising_epochs_after_the_end_goes_on_with_the_same_history():
 
 
 def test_evaluation_loss_is_the_training_loss_number_for_number():
-    from dropviz.fastnet import cross_entropy
+    from dropviz.core.fastnet import cross_entropy
 
     rng = np.random.default_rng(3)
     logits = (rng.normal(size=(3, 40, 2)) * 20).astype(np.float32)  # confident: logaddexp's both branches

@@ -9,10 +9,10 @@ import pytest
 import torch
 from torch import nn
 
-from dropviz.config import RunConfig
-from dropviz.engine import Trainer
-from dropviz.exports import MAX_SETUP_BYTES, curves_csv, read_setup, setup_json
-from dropviz.model import export_network
+from dropviz.core.config import RunConfig
+from dropviz.core.engine import Trainer
+from dropviz.core.model import export_network
+from dropviz.web.exports import MAX_SETUP_BYTES, curves_csv, read_setup, setup_json
 
 CONFIG = RunConfig(n_train=40, hidden=(7, 5), p=(0.5, 0.2), p_input=0.1, activation="tanh", batch_size=8, epochs=4)
 

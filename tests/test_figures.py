@@ -14,11 +14,11 @@ import pytest
 from plotly.utils import PlotlyJSONEncoder
 
 from dropviz import figures
-from dropviz.config import RunConfig
-from dropviz.data import EXTENT
-from dropviz.engine import Trainer
+from dropviz.core.config import RunConfig
+from dropviz.core.data import EXTENT
+from dropviz.core.engine import Trainer
+from dropviz.core.records import RUN_NAMES, Event, History, LayerParams, RunHistory, Snapshot, frozen
 from dropviz.figures import MIN_EPOCH_SPAN, THEME, boundary_figure, curves_figure, display_name, network_figure
-from dropviz.records import RUN_NAMES, Event, History, LayerParams, RunHistory, Snapshot, frozen
 
 NODE_TRACES = ("kept neuron", "dropped this step")
 

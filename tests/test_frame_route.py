@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from starlette.requests import Request
 
-from dropviz import frame_route
-from dropviz.config import RunConfig
-from dropviz.live import LiveRun
+from dropviz.core.config import RunConfig
+from dropviz.web import frame_route
+from dropviz.web.live import LiveRun
 
 CONFIG = RunConfig(n_train=40, hidden=(8, 8), p=(0.5, 0.5), batch_size=8, epochs=5000)
 

@@ -7,9 +7,9 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dropviz import figures
-from dropviz.config import RunConfig
-from dropviz.engine import Trainer
-from dropviz.frames import CAPTIONS, make_frame, markdown_html, spec_json
+from dropviz.core.config import RunConfig
+from dropviz.core.engine import Trainer
+from dropviz.web.frames import CAPTIONS, make_frame, markdown_html, spec_json
 
 
 def test_spec_is_json_without_template_or_null_layout_settings():

@@ -13,12 +13,12 @@ import sys
 import numpy as np
 import pytest
 
-from dropviz import engine, kernel
-from dropviz.config import RunConfig
-from dropviz.engine import Trainer, initial_parameters
-from dropviz.fastnet import ACTIVATIONS, NumpyNet
-from dropviz.kernel import NumbaNet, NumbaNet32
-from dropviz.model import TorchNet
+from dropviz.core import engine, kernel
+from dropviz.core.config import RunConfig
+from dropviz.core.engine import Trainer, initial_parameters
+from dropviz.core.fastnet import ACTIVATIONS, NumpyNet
+from dropviz.core.kernel import NumbaNet, NumbaNet32
+from dropviz.core.model import TorchNet
 
 SIZES = (2, 7, 5, 2)
 OPTIMIZERS = {"sgd": ("sgd", 0.0), "sgd-momentum": ("sgd", 0.9), "adam": ("adam", 0.9)}  # name -> (optimizer, momentum)
@@ -216,9 +216,9 @@ def test_after_warm_up_a_first_play_compiles_nothing():
     # compile, neither the float32 training the page uses nor the float64 the CLI traces with, nor their evaluation.
     script = """
 import json
-from dropviz import kernel
-from dropviz.config import RunConfig
-from dropviz.engine import Trainer
+from dropviz.core import kernel
+from dropviz.core.config import RunConfig
+from dropviz.core.engine import Trainer
 loaded = kernel._loaded
 kernel.warm_up()
 count = lambda: [len(kernel._compiled_kernel()[0].signatures), len(kernel._compiled_logits().signatures)]
@@ -271,7 +271,7 @@ def test_without_openblas_the_same_cached_kernel_runs_its_loops():
     script = """
 import json, sys
 import numpy as np
-from dropviz import kernel
+from dropviz.core import kernel
 kernel._openblas_paths = lambda: []
 weights, biases, *args = json.loads(sys.argv[1])
 net = kernel.NumbaNet([np.array(w) for w in weights], [np.array(b) for b in biases], *args)

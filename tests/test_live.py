@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dropviz import live, worker
-from dropviz.config import RunConfig
-from dropviz.live import LiveRun
+from dropviz.core.config import RunConfig
+from dropviz.web import live, worker
+from dropviz.web.live import LiveRun
 
 CONFIG = RunConfig(n_train=40, hidden=(8, 8), p=(0.5, 0.5), batch_size=8, epochs=5000)
 
@@ -115,7 +115,7 @@ def test_the_thread_trains_exactly_what_a_plain_trainer_trains():
     run = LiveRun(RunConfig(n_train=40, hidden=(6,), p=(0.5,), batch_size=8, epochs=4))
     run.play()
     _wait(lambda: run.finished)
-    from dropviz.engine import Trainer
+    from dropviz.core.engine import Trainer
 
     plain = Trainer(run.config).run()
     threaded = run.snapshot().history
@@ -124,7 +124,7 @@ def test_the_thread_trains_exactly_what_a_plain_trainer_trains():
 
 def test_two_sessions_at_once_train_exactly_what_one_alone_trains():
     config = RunConfig(n_train=40, hidden=(6, 6), p=(0.5, 0.5), batch_size=8, epochs=30, seed=3)
-    from dropviz.engine import Trainer
+    from dropviz.core.engine import Trainer
 
     alone = Trainer(config).run()
     first, second = LiveRun(config), LiveRun(config)
@@ -175,7 +175,7 @@ def test_an_error_in_the_worker_is_raised_here_and_the_worker_goes_on(one_worker
 
 
 def _inputs(run: LiveRun):
-    from dropviz.experiments import Inputs
+    from dropviz.experiments.registry import Inputs
 
     return Inputs(run.config, run.snapshot(), run.data, passes=5)
 

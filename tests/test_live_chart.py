@@ -1,7 +1,7 @@
 """The live chart's Python side: plotly.js put where the page loads it from."""
 
-from dropviz import plotly_js
-from dropviz.live_chart import serve_plotly_js
+from dropviz.web import plotly_js
+from dropviz.web.live_chart import serve_plotly_js
 
 
 def test_plotly_js_is_copied_once_and_whole(tmp_path):

@@ -1,7 +1,7 @@
-"""dropviz/live_chart.js in Chromium on a bare page (plotly.js, no server): frames made in Python, what the charts then show.
+"""dropviz/web/live_chart.js in Chromium on a bare page (plotly.js, no server): frames made in Python, what the charts then show.
 
 Playwright answers a made-up origin (http://dropviz.test) from disk: the page, plotly.js (plotly_js.bundle()) and
-live_chart.js. A fake Streamlit component feeds the view frames from dropviz.frames.make_frame; each test waits on the
+live_chart.js. A fake Streamlit component feeds the view frames from dropviz.web.frames.make_frame; each test waits on the
 view's painted-frame count (root.dataset.painted), then reads what plotly.js drew: axis ranges, traces, layout images,
 the status line, and which Plotly calls drew each chart (Plotly.react and Plotly.relayout are wrapped before any frame).
 """
@@ -15,15 +15,15 @@ from pathlib import Path
 import pytest
 
 import dropviz
-from dropviz import plotly_js
-from dropviz.config import RunConfig
-from dropviz.engine import Trainer
+from dropviz.core.config import RunConfig
+from dropviz.core.engine import Trainer
 from dropviz.figures import MIN_EPOCH_SPAN
-from dropviz.frames import make_frame
+from dropviz.web import plotly_js
+from dropviz.web.frames import make_frame
 from tests.harness import chromium_launch_args
 
 ORIGIN = "http://dropviz.test"
-LIVE_CHART_JS = Path(dropviz.__file__).parent / "live_chart.js"
+LIVE_CHART_JS = Path(dropviz.__file__).parent / "web" / "live_chart.js"
 EPOCHS = 300
 CONFIG = RunConfig(epochs=EPOCHS, n_train=40, n_val=40, hidden=(8,), p=(0.5,))  # 3 steps an epoch; 300 epochs in well under a second
 WAIT_MS = 10_000  # a condition not met by then is a failure, not slowness: every frame here paints in a fraction of it

@@ -5,10 +5,10 @@ import pytest
 import torch
 from torch import nn
 
-from dropviz.config import RunConfig
-from dropviz.engine import Trainer, initial_parameters
-from dropviz.fastnet import ACTIVATIONS, NumpyNet
-from dropviz.model import StackedMLP, TorchNet, to_sequential
+from dropviz.core.config import RunConfig
+from dropviz.core.engine import Trainer, initial_parameters
+from dropviz.core.fastnet import ACTIVATIONS, NumpyNet
+from dropviz.core.model import StackedMLP, TorchNet, to_sequential
 
 SIZES = (2, 7, 5, 2)
 

@@ -7,7 +7,7 @@ import tarfile
 import plotly.offline
 import pytest
 
-from dropviz import plotly_js
+from dropviz.web import plotly_js
 
 
 def test_the_basic_bundle_is_the_release_the_plotly_package_draws_for():

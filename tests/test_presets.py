@@ -6,9 +6,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from dropviz.config import RunConfig, to_dict, validate
-from dropviz.engine import Trainer
-from dropviz.presets import DEFAULT_PRESET, PRESETS
+from dropviz.core.config import RunConfig, to_dict, validate
+from dropviz.core.engine import Trainer
+from dropviz.core.presets import DEFAULT_PRESET, PRESETS
 
 
 @pytest.mark.parametrize("name", list(PRESETS))

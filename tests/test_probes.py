@@ -1,4 +1,4 @@
-"""Tests for dropviz.probes and dropviz.probe_figures: each probe against a plain NumPy reference written here.
+"""Tests for dropviz.experiments.probes and dropviz.experiments.probe_figures: each probe against a plain NumPy reference written here.
 
 References use the weights as nn.Linear stores them, (out, in), explicit masks drawn in the documented
 order, and the engine's own evaluation (Trainer.net.logits) where there is one.
@@ -14,12 +14,12 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from dropviz import probe_figures as pf
-from dropviz import probes
-from dropviz.config import RunConfig
-from dropviz.engine import Trainer, evaluate
+from dropviz.core.config import RunConfig
+from dropviz.core.engine import Trainer, evaluate
+from dropviz.core.records import RUN_NAMES, LayerParams, frozen
+from dropviz.experiments import probe_figures as pf
+from dropviz.experiments import probes
 from dropviz.figures import THEME
-from dropviz.records import RUN_NAMES, LayerParams, frozen
 
 CONFIG = RunConfig(n_train=40, hidden=(8, 6), p=(0.5, 0.3), batch_size=8, epochs=3)
 

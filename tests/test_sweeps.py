@@ -1,4 +1,4 @@
-"""The two experiments (dropviz.sweeps) against references, and their figures (dropviz.sweep_figures) on fig.data.
+"""The two experiments (dropviz.experiments.sweeps) against references, and their figures (dropviz.experiments.sweep_figures) on fig.data.
 
 References: the Trainer's dropout run and twin (seed 0 of a sweep is that pair), and a K = 1 NumpyNet fed the
 initial weights, batches and masks rebuilt from the documented generators (any other seed).
@@ -13,15 +13,15 @@ import time
 import numpy as np
 import pytest
 
-from dropviz import sweeps
-from dropviz.config import RunConfig
-from dropviz.data import make_dataset
-from dropviz.engine import Trainer, evaluate, initial_parameters
-from dropviz.fastnet import NumpyNet
+from dropviz.core.config import RunConfig
+from dropviz.core.data import make_dataset
+from dropviz.core.engine import Trainer, evaluate, initial_parameters
+from dropviz.core.fastnet import NumpyNet
+from dropviz.core.records import RUN_NAMES
+from dropviz.experiments import sweeps
+from dropviz.experiments.sweep_figures import p_sweep_figure, size_figure
+from dropviz.experiments.sweeps import Cancelled, SizeResult, SweepResult, p_sweep, size_sweep
 from dropviz.figures import THEME
-from dropviz.records import RUN_NAMES
-from dropviz.sweep_figures import p_sweep_figure, size_figure
-from dropviz.sweeps import Cancelled, SizeResult, SweepResult, p_sweep, size_sweep
 
 TINY = RunConfig(n_train=40, n_val=60, hidden=(8,), p=(0.3,), batch_size=8, epochs=5)
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")

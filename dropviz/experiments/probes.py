@@ -22,11 +22,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from .data import Dataset
-from .fastnet import ACTIVATIONS
-from .records import RUN_NAMES, Snapshot, frozen
+from ..core.data import Dataset
+from ..core.fastnet import ACTIVATIONS
+from ..core.records import RUN_NAMES, Snapshot, frozen
 
-# What to look for, as measured on the default preset over 5 seeds (dropviz/claims.py states each claim and its threshold).
+# What to look for, as measured on the default preset over 5 seeds (dropviz/experiments/claims.py states each claim and its threshold).
 MC_TEXT = (
     "The MC mean (left) is softer than evaluation mode (right): on the default preset its validation loss is lower at "
     "about the same accuracy. The spread (middle) marks where the thinned networks disagree; its largest values lie "

@@ -1,8 +1,8 @@
 """Frame: what one tick of the live page shows (status line and the three charts, as the page's JSON), made from a snapshot. Pure.
 
-Made where the run trains (dropviz/worker.py), so that building figures and their JSON (about 4 ms a
+Made where the run trains (dropviz/web/worker.py), so that building figures and their JSON (about 4 ms a
 frame with the snapshot, 2.2 of it the boundary grid) does not hold the page server's interpreter lock. No Streamlit here: the page
-passes a frame's bytes to the browser as they are (dropviz/live_chart.py), without decoding or encoding them again.
+passes a frame's bytes to the browser as they are (dropviz/web/live_chart.py), without decoding or encoding them again.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import figures
-from .data import Dataset
-from .records import RUN_NAMES, Snapshot
+from .. import figures
+from ..core.data import Dataset
+from ..core.records import RUN_NAMES, Snapshot
 
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 
@@ -45,7 +45,7 @@ def make_frame(snapshot: Snapshot, data: Dataset, epochs: int, playing: bool, sh
                source: str | None = None) -> Frame:
     """The frame of a run: epochs is the run's length, sharing how many other runs train in turns with it.
 
-    source: where the page fetches the next frame from (dropviz/frame_route.py); kept only while the run plays, so
+    source: where the page fetches the next frame from (dropviz/web/frame_route.py); kept only while the run plays, so
     the page stops asking when it stops.
     """
     big = figures.for_projector if presenting else (lambda spec: spec)

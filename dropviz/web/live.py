@@ -1,4 +1,4 @@
-"""LiveRun: a page's handle on one run, which lives and trains in a worker process (dropviz/worker.py).
+"""LiveRun: a page's handle on one run, which lives and trains in a worker process (dropviz/web/worker.py).
 
 The page asks for frames; training goes on between them in the worker, round-robin with the other runs
 placed there. The server starts one worker per core with its first page, and places each new run on the
@@ -22,9 +22,9 @@ import time
 import weakref
 from typing import ClassVar
 
-from .config import RunConfig
+from ..core.config import RunConfig
+from ..core.records import Snapshot
 from .frames import Frame
-from .records import Snapshot
 from .worker import Worker, WorkerError, WorkerGone
 
 IDLE_STOP = 2.0  # without a page_open check: seconds without a frame or snapshot after which a playing run pauses
@@ -136,7 +136,7 @@ class LiveRun:
 
     @classmethod
     def find(cls, token: str) -> LiveRun | None:
-        """The run whose page was given this token (dropviz/frame_route.py), or None."""
+        """The run whose page was given this token (dropviz/web/frame_route.py), or None."""
         return cls._by_token.get(token)
 
     @classmethod
@@ -357,7 +357,7 @@ class ExperimentJob:
     """An experiment (experiments.EXPERIMENTS[name] on inputs) running in a worker process, with progress and
     cancel. Modifies itself only.
 
-    The worker runs it between its runs' turns (dropviz/worker.py), so that an experiment takes turns with the
+    The worker runs it between its runs' turns (dropviz/web/worker.py), so that an experiment takes turns with the
     class's live runs instead of taking a core of its own. running asks the worker how the job stands; the other
     properties are as of that question.
     """

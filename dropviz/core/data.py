@@ -1,6 +1,6 @@
 """Two-class 2-D data sets: a registry of seeded generators, and the train/validation split built from them.
 
-Not here: validation of user values (names, sizes, noise ranges); dropviz/config.py does that.
+Not here: validation of user values (names, sizes, noise ranges); dropviz/core/config.py does that.
 Every generator takes (n, noise, rng) and returns x (n, 2) float64, y (n,) int64 in {0, 1};
 labels alternate 0, 1, 0, 1, ... (class 1 gets n // 2 points). With noise=0 every point lies within
 [-1.1, 1.1]; noise in [0, 0.5] adds Gaussian jitter and the result is clipped to EXTENT.

@@ -10,8 +10,8 @@ A worker also runs the experiments pages ask for (the Experiments tab), one at a
 between two of its progress calls (about 0.1 s of work) the experiment lets every playing run take a turn and
 every waiting request be answered. So no process ever computes in two threads, and a class's runs go on.
 
-Parent side: Worker, a handle on one process (start, request, dead or alive), used by dropviz/live.py.
-Child side: serve(), run as `python -m dropviz.worker FD`. The protocol, over one socket:
+Parent side: Worker, a handle on one process (start, request, dead or alive), used by dropviz/web/live.py.
+Child side: serve(), run as `python -m dropviz.web.worker FD`. The protocol, over one socket:
   parent -> child  (request_id, run_id, op, args)   op: a method of _Runs named in OPS
   child -> parent  (request_id, ok, value, playing)  value: the result, or the error's text when not ok;
                                                       playing: runs of this worker that play now
@@ -30,7 +30,7 @@ from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from .engine import Trainer
+from ..core.engine import Trainer
 from .frames import make_frame
 
 # Seconds of training per turn: short, so a frame, a Pause or another run never waits long. At 20 ms a worker's round
@@ -71,9 +71,9 @@ class Worker:
 
     def __init__(self):
         parent, child = socket.socketpair()
-        root = str(Path(__file__).resolve().parent.parent)
+        root = str(Path(__file__).resolve().parents[2])  # the folder that holds the dropviz package
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])), **WORKER_ENV}
-        self.process = subprocess.Popen([sys.executable, "-m", "dropviz.worker", str(child.fileno())],
+        self.process = subprocess.Popen([sys.executable, "-m", "dropviz.web.worker", str(child.fileno())],
                                         pass_fds=(child.fileno(),), env=env, stdin=subprocess.DEVNULL)
         child.close()
         self._connection = Connection(parent.detach())
@@ -289,7 +289,7 @@ class _Runs:
     def run_job(self, job: _Job, answer_requests) -> None:
         """Modifies: runs the job to its end. At each progress call, answer_requests() (False: the server is gone)
         and one round of turns for the playing runs."""
-        from .experiments import EXPERIMENTS  # the experiments' modules load with the first experiment only
+        from ..experiments.registry import EXPERIMENTS  # the experiments' modules load with the first experiment only
 
         def progress(fraction: float) -> bool:
             job.fraction = min(max(float(fraction), job.fraction), 1.0)
@@ -353,7 +353,7 @@ def serve(connection: Connection) -> None:
         timeout = 0 if trained else (IDLE_PAUSE if runs.playing else None if warm else WARM_UP_AFTER)
         if not connection.poll(timeout):
             if not warm and not runs.playing:  # idle before its first Play: load the compiled kernel now
-                from .kernel import warm_up
+                from ..core.kernel import warm_up
 
                 warm_up()
                 warm = True
@@ -380,7 +380,7 @@ def _answer(connection: Connection, runs: _Runs, wait: float) -> bool:
 
 
 if __name__ == "__main__":
-    from dropviz.worker import serve as module_serve  # the module's own classes: what it pickles, the server can load
+    from dropviz.web.worker import serve as module_serve  # the module's own classes: what it pickles, the server can load
 
     try:
         module_serve(Connection(int(sys.argv[1])))

@@ -11,8 +11,8 @@ import io
 import json
 from typing import Any
 
-from .config import RunConfig, to_dict, validate
-from .records import RUN_NAMES, History
+from ..core.config import RunConfig, to_dict, validate
+from ..core.records import RUN_NAMES, History
 
 CURVES = ("train_loss", "val_loss", "train_acc", "val_acc", "optimized_loss")
 MAX_SETUP_BYTES = 64 * 1024  # a setup is a few hundred bytes; anything larger is not one

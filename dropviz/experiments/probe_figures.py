@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .data import EXTENT, Dataset
-from .figures import THEME, display_name, float32_gaps, rgba
+from ..core.data import EXTENT, Dataset
+from ..core.records import RUN_NAMES
+from ..figures import THEME, display_name, float32_gaps, rgba
 from .probes import InsideResult, McResult, ScalingResult, SubnetResult
-from .records import RUN_NAMES
 
 RUN_COLORS = THEME.run_colors  # dropout, twin
 SPREAD_MAX = 0.5  # the largest standard deviation a probability can have: the spread map's full colour

@@ -32,10 +32,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import LIMITS, RunConfig, weight_count
-from .data import make_dataset
-from .engine import BACKENDS, DIVERGED_TRAIN_LOSS, choose_backend, evaluate, initial_parameters
-from .records import RUN_NAMES, frozen
+from ..core.config import LIMITS, RunConfig, weight_count
+from ..core.data import make_dataset
+from ..core.engine import BACKENDS, DIVERGED_TRAIN_LOSS, choose_backend, evaluate, initial_parameters
+from ..core.records import RUN_NAMES, frozen
 
 P_VALUES: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(9))  # hidden-layer drop probabilities swept: 0, 0.1, ..., 0.8
 SIZES: tuple[int, ...] = (20, 50, 100, 200, 500, 1000, 2000)  # training-set sizes, capped at MAX_SIZE
@@ -335,7 +335,7 @@ class SizeResult:
         return out.getvalue()
 
 
-# What to look for, as measured on the default preset over 5 seeds (dropviz/claims.py states each claim and its threshold).
+# What to look for, as measured on the default preset over 5 seeds (dropviz/experiments/claims.py states each claim and its threshold).
 P_SWEEP_TEXT = (
     "On the default preset the validation loss falls steeply as p rises from 0, where it is more than twice its minimum, "
     "to its lowest at p = 0.6 to 0.8 (the star), and stays within 20% of that minimum over 0.6 to 0.8: on these noisy "

@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from ..core.config import RunConfig
+from ..core.data import Dataset
+from ..core.records import Snapshot
 from . import probe_figures, probes, sweep_figures, sweeps
-from .config import RunConfig
-from .data import Dataset
-from .records import Snapshot
 
 Progress = Callable[[float], bool]  # progress(fraction) -> False once cancelled
 

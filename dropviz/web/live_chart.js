@@ -1,6 +1,6 @@
 // The live view: the status line and the three Plotly charts, which the browser updates in place frame after frame.
 //
-// Python sends the status and every whole figure in one message per frame (dropviz/live_chart.py). Here, in the page,
+// Python sends the status and every whole figure in one message per frame (dropviz/web/live_chart.py). Here, in the page,
 // per chart:
 // - nothing changed: nothing is drawn;
 // - only layout images, annotations or shapes changed: Plotly.relayout of those items, which redraws
@@ -12,7 +12,7 @@ const PLOTLY_URL = "app/static/plotly.min.js"; // served by Streamlit's static s
 const ITEMS = ["images", "annotations", "shapes"];
 
 function loadPlotly() {
-  // The page's first element may have started the load already (dropviz/live_chart.py, preload_plotly).
+  // The page's first element may have started the load already (dropviz/web/live_chart.py, preload_plotly).
   if (!window.__dropvizPlotly) {
     window.__dropvizPlotly = new Promise((resolve, reject) => {
       let script = document.querySelector("script[data-dropviz-plotly]");
@@ -147,7 +147,7 @@ function build(parentElement, captions) {
   return { root, status, charts, painted: 0 };
 }
 
-// A frame comes as the bytes of its JSON (dropviz/frames.py), which the page server passed on untouched.
+// A frame comes as the bytes of its JSON (dropviz/web/frames.py), which the page server passed on untouched.
 function decode(data) {
   if (data instanceof ArrayBuffer) data = new Uint8Array(data);
   if (ArrayBuffer.isView(data)) return JSON.parse(new TextDecoder().decode(data));

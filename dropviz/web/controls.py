@@ -9,9 +9,9 @@ from typing import Any
 
 import streamlit as st
 
-from .config import ACTIVATIONS, OPTIMIZERS, RunConfig, to_dict, validate
-from .data import DATASETS
-from .presets import DEFAULT_PRESET, PRESETS
+from ..core.config import ACTIVATIONS, OPTIMIZERS, RunConfig, to_dict, validate
+from ..core.data import DATASETS
+from ..core.presets import DEFAULT_PRESET, PRESETS
 
 LEARNING_RATES = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)  # the Playground's ladder
 BATCH_SIZES = (1, 2, 4, 8, 10, 16, 32, 64, 128, 256)

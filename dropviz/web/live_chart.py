@@ -1,11 +1,11 @@
 """The live page's view: a Streamlit component that shows the status line and three Plotly charts and, frame after frame, updates them in place.
 
 Why not st.markdown and st.plotly_chart: the latter redraws the whole figure on every frame, about 0.7 s of a
-slow browser's time for the page's three figures (bench/ui.py); the page (dropviz/live_chart.js) redraws only
+slow browser's time for the page's three figures (bench/ui.py); the page (dropviz/web/live_chart.js) redraws only
 what changed, and frames never queue. And one element per frame, whose bytes the worker made, is the least a
 class's page server can do per frame: four elements, each encoded here, cost it about 9 ms of its one interpreter.
-While the run plays, the page fetches the next frames itself (dropviz/frame_route.py), without a script run each.
-plotly.js (dropviz/plotly_js.py: its basic bundle, or the plotly package's full one) is served by Streamlit's static
+While the run plays, the page fetches the next frames itself (dropviz/web/frame_route.py), without a script run each.
+plotly.js (dropviz/web/plotly_js.py: its basic bundle, or the plotly package's full one) is served by Streamlit's static
 file serving (`server.enableStaticServing` in .streamlit/config.toml) from static/ next to app.py.
 """
 
@@ -38,7 +38,7 @@ def serve_plotly_js(app_dir: Path) -> Path:
     return target
 
 
-# Runs in the page (st.html with JavaScript): adds the script tag that dropviz/live_chart.js then waits for.
+# Runs in the page (st.html with JavaScript): adds the script tag that dropviz/web/live_chart.js then waits for.
 PRELOAD = """<script>
 if (!window.Plotly && !document.querySelector("script[data-dropviz-plotly]")) {
   const script = document.createElement("script");

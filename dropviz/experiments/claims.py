@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import RunConfig
-from .data import Dataset
-from .engine import Trainer
-from .experiments import EXPERIMENTS, Inputs
-from .presets import DEFAULT_PRESET, PRESETS
+from ..core.config import RunConfig
+from ..core.data import Dataset
+from ..core.engine import Trainer
+from ..core.presets import DEFAULT_PRESET, PRESETS
+from ..core.records import History, Snapshot
 from .probes import grid_points
-from .records import History, Snapshot
+from .registry import EXPERIMENTS, Inputs
 
 
 @dataclass(frozen=True)
