@@ -1,4 +1,4 @@
-"""The dropviz page: layout, session state and the live view. Thin: controls are in dropviz/web/controls.py, pictures in dropviz/figures.py.
+"""The dropviz page: layout, session state and the live view. Thin: controls are in dropviz/web/controls.py, pictures in dropviz/figures/.
 
 Run it with `make run` (server.py serves it). Each browser session owns one LiveRun in st.session_state: its run
 trains in a worker process, and while it plays the page fetches frames from dropviz/web/frame_route.py a few times a second.

@@ -13,12 +13,14 @@ import plotly.graph_objects as go
 import pytest
 from plotly.utils import PlotlyJSONEncoder
 
-from dropviz import figures
 from dropviz.core.config import RunConfig
 from dropviz.core.data import EXTENT
 from dropviz.core.engine import Trainer
 from dropviz.core.records import RUN_NAMES, Event, History, LayerParams, RunHistory, Snapshot, frozen
-from dropviz.figures import MIN_EPOCH_SPAN, THEME, boundary_figure, curves_figure, display_name, network_figure
+from dropviz.figures.boundary import boundary_figure
+from dropviz.figures.curves import CURVE_BUCKETS, MIN_EPOCH_SPAN, curves_figure
+from dropviz.figures.network import network_figure
+from dropviz.figures.theme import THEME, display_name
 
 NODE_TRACES = ("kept neuron", "dropped this step")
 
@@ -368,7 +370,7 @@ def test_curves_legend_horizontal_at_bottom_and_float32():
 
 
 def _decode_png(uri: str) -> np.ndarray:
-    """A data URI of an 8-bit RGBA PNG with filter 0 on every row (what dropviz.raster writes) -> (h, w, 4) uint8."""
+    """A data URI of an 8-bit RGBA PNG with filter 0 on every row (what dropviz.figures.raster writes) -> (h, w, 4) uint8."""
     body = base64.b64decode(uri.removeprefix("data:image/png;base64,"))
     assert body[:8] == b"\x89PNG\r\n\x1a\n"
     chunks, at = {}, 8
@@ -477,7 +479,7 @@ def test_theme_colours_are_hex_or_rgba():
 
 
 def test_every_figure_passes_plotlys_property_checks():
-    # The builders skip Plotly's checks for speed (figures._figure); here each figure goes through them.
+    # The builders skip Plotly's checks for speed (figures.theme._figure); here each figure goes through them.
     trainer = _trained(steps=4)
     snap = trainer.snapshot()
     built = [network_figure(snap), boundary_figure(snap, trainer.data), curves_figure(snap.history),
@@ -497,7 +499,7 @@ def test_long_curves_keep_every_buckets_extremes_and_stay_short():
     fig = curves_figure(history)
     validation = next(t for t in fig.data if t.name == "dropout · validation" and t.xaxis == "x")
     x, y = np.asarray(validation.x), np.asarray(validation.y)
-    assert len(x) <= 2 * figures.CURVE_BUCKETS and np.all(np.diff(x) > 0)
+    assert len(x) <= 2 * CURVE_BUCKETS and np.all(np.diff(x) > 0)
     assert np.array_equal(y, values[x.astype(int) - 1], equal_nan=True)  # each point drawn at its own epoch
     assert 1235 in x and np.nanmin(y) == np.nanmin(values)
     assert np.isnan(y[(x > 3000) & (x <= 3100)]).all() and ((x > 3000) & (x <= 3100)).any()  # the gap stays a gap

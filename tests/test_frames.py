@@ -6,9 +6,12 @@ import json
 import numpy as np
 import plotly.graph_objects as go
 
-from dropviz import figures
 from dropviz.core.config import RunConfig
 from dropviz.core.engine import Trainer
+from dropviz.figures.boundary import boundary_spec
+from dropviz.figures.curves import curves_spec
+from dropviz.figures.network import network_spec
+from dropviz.figures.theme import for_projector
 from dropviz.web.frames import CAPTIONS, make_frame, markdown_html, spec_json
 
 
@@ -42,8 +45,8 @@ def test_spec_json_gives_the_figure_plotly_itself_would_send():
     trainer = Trainer(RunConfig(epochs=50, n_train=40, hidden=(40, 3), p=(0.5, 0.5)))
     trainer.advance(0.2)
     snapshot = trainer.snapshot()
-    built = [figures.network_spec(snapshot), figures.boundary_spec(snapshot, trainer.data),
-             figures.curves_spec(snapshot.history), figures.for_projector(figures.curves_spec(snapshot.history))]
+    built = [network_spec(snapshot), boundary_spec(snapshot, trainer.data),
+             curves_spec(snapshot.history), for_projector(curves_spec(snapshot.history))]
     for spec in built:
         reference = json.loads(go.Figure(spec).to_json())  # checked by Plotly's own constructor
         reference["layout"].pop("template", None)

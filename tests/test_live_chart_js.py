@@ -17,7 +17,7 @@ import pytest
 import dropviz
 from dropviz.core.config import RunConfig
 from dropviz.core.engine import Trainer
-from dropviz.figures import MIN_EPOCH_SPAN
+from dropviz.figures.curves import MIN_EPOCH_SPAN
 from dropviz.web import plotly_js
 from dropviz.web.frames import make_frame
 from tests.harness import chromium_launch_args

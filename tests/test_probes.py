@@ -19,7 +19,7 @@ from dropviz.core.engine import Trainer, evaluate
 from dropviz.core.records import RUN_NAMES, LayerParams, frozen
 from dropviz.experiments import probe_figures as pf
 from dropviz.experiments import probes
-from dropviz.figures import THEME
+from dropviz.figures.theme import THEME
 
 CONFIG = RunConfig(n_train=40, hidden=(8, 6), p=(0.5, 0.3), batch_size=8, epochs=3)
 

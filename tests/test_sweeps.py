@@ -21,7 +21,7 @@ from dropviz.core.records import RUN_NAMES
 from dropviz.experiments import sweeps
 from dropviz.experiments.sweep_figures import p_sweep_figure, size_figure
 from dropviz.experiments.sweeps import Cancelled, SizeResult, SweepResult, p_sweep, size_sweep
-from dropviz.figures import THEME
+from dropviz.figures.theme import THEME
 
 TINY = RunConfig(n_train=40, n_val=60, hidden=(8,), p=(0.3,), batch_size=8, epochs=5)
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 
 from ..core.data import EXTENT, Dataset
 from ..core.records import RUN_NAMES
-from ..figures import THEME, display_name, float32_gaps, rgba
+from ..figures.theme import THEME, display_name, float32_gaps, rgba
 from .probes import InsideResult, McResult, ScalingResult, SubnetResult
 
 RUN_COLORS = THEME.run_colors  # dropout, twin

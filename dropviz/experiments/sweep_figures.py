@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from ..figures import THEME, float32_gaps, rgba
+from ..figures.theme import THEME, float32_gaps, rgba
 from .sweeps import SizeResult, SweepResult
 
 HEIGHT = 360

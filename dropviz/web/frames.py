@@ -15,9 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import figures
 from ..core.data import Dataset
 from ..core.records import RUN_NAMES, Snapshot
+from ..figures.boundary import boundary_spec
+from ..figures.curves import curves_spec
+from ..figures.network import network_spec
+from ..figures.theme import display_name, for_projector
 
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 
@@ -48,9 +51,9 @@ def make_frame(snapshot: Snapshot, data: Dataset, epochs: int, playing: bool, sh
     source: where the page fetches the next frame from (dropviz/web/frame_route.py); kept only while the run plays, so
     the page stops asking when it stops.
     """
-    big = figures.for_projector if presenting else (lambda spec: spec)
-    specs = {"network": figures.network_spec(snapshot), "boundary": figures.boundary_spec(snapshot, data),
-             "curves": figures.curves_spec(snapshot.history)}
+    big = for_projector if presenting else (lambda spec: spec)
+    specs = {"network": network_spec(snapshot), "boundary": boundary_spec(snapshot, data),
+             "curves": curves_spec(snapshot.history)}
     status = status_line(snapshot, epochs, playing, sharing)
     view = {"source": source if playing else None, "status": markdown_html(status), "captions": _CAPTIONS_HTML,
             "charts": {key: chart_data(big(spec), key, PLOT_CONFIG) for key, spec in specs.items()}}
@@ -84,12 +87,12 @@ def status_line(snapshot: Snapshot, epochs: int, playing: bool, sharing: int) ->
         h = snapshot.history.runs[run]
         if h.epochs == 0:
             state = "no epoch finished yet" if h.status == "ok" else f"**{h.status}: lower the learning rate**"
-            lines.append(f"{figures.display_name(run)}: {state}")
+            lines.append(f"{display_name(run)}: {state}")
             continue
         gap = h.val_loss[-1] - h.train_loss[-1]
         status = "" if h.status == "ok" else f" · **{h.status}: lower the learning rate**"
         lines.append(
-            f"{figures.display_name(run)}: loss train {h.train_loss[-1]:.3f} / validation {h.val_loss[-1]:.3f} · "
+            f"{display_name(run)}: loss train {h.train_loss[-1]:.3f} / validation {h.val_loss[-1]:.3f} · "
             f"accuracy {h.train_acc[-1]:.1%} / {h.val_acc[-1]:.1%} · gap {gap:+.3f}{status}"
         )
     return "  \n".join(lines)
