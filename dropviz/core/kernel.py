@@ -5,7 +5,7 @@ forward, two-class cross-entropy, backward and the torch.optim update, with expl
 layers' three matrix products per step, which call NumPy's own OpenBLAS gemm (the loops without it). Its
 evaluation pass (logits) is compiled too for ReLU networks, bias and ReLU applied as each product is read.
 fastnet.NumpyNet and model.TorchNet are the references it is tested against, step for step
-(tests/test_kernel.py). Not here: random numbers (the Trainer draws the masks), metrics, history.
+(tests/core/test_kernel.py). Not here: random numbers (the Trainer draws the masks), metrics, history.
 The first call compiles (seconds); cache=True keeps the machine code in __pycache__ for later processes.
 Numba itself is imported then, not with this module: a page that has not trained yet does not wait for it.
 """

@@ -1,6 +1,6 @@
 """PRESETS: named scenarios for a lesson, each a RunConfig. A new one is one entry here.
 
-The first is the default and must make the product's point (tests/test_presets.py checks it over 5 seeds). Each lesson
+The first is the default and must make the product's point (tests/core/test_presets.py checks it over 5 seeds). Each lesson
 says only what its run shows: claims.py measures every lesson's claim (bench/claims.py over 5 seeds).
 """
 

@@ -2,7 +2,7 @@
 
 A claim function runs what its text describes, the way the page runs it (the preset's Trainer, EXPERIMENTS' run
 functions on the pair trained to the end), and returns Claims: the measured numbers and whether the stated
-threshold holds. bench/claims.py runs them over 5 seeds; tests/test_claims.py over one. Not here: the texts
+threshold holds. bench/claims.py runs them over 5 seeds; tests/experiments/test_claims.py over one. Not here: the texts
 (presets.py, sweeps.py, probes.py own them), figures, printing.
 """
 

@@ -13,7 +13,7 @@ their own seed's streams and their p:
   weights, seed s  engine.initial_parameters with default_rng([seed, 2]) for s = 0 (the Trainer's), [seed, 2, s] else
   masks, seed s    s = 0: the uniforms of the Trainer's dropout run (row 0 above); s >= 1: default_rng([seed, 3, s])
 So member (seed 0, p) is the Trainer's dropout run at hidden p (same weights, batches and masks), and member
-(seed 0, p = 0) with no input dropout is its twin; tests/test_sweeps.py checks both. Members of one seed share
+(seed 0, p = 0) with no input dropout is its twin; tests/experiments/test_sweeps.py checks both. Members of one seed share
 their uniforms (unit kept when u >= p, as the Trainer does): a unit kept at p = 0.5 is kept at p = 0.3 too, so
 neighbouring p differ only by the units between, and the curve over p is smoother than independent masks make it.
 The config's dropout toggle is ignored: the experiments set p themselves (the sweep's hidden p, the size

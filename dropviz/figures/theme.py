@@ -84,7 +84,7 @@ class Theme:
 
 THEME = Theme()
 
-# Plain dicts: the checks of Plotly's objects run where a *_figure is made, from the spec (tests/test_figures.py).
+# Plain dicts: the checks of Plotly's objects run where a *_figure is made, from the spec (tests/figures/test_figures.py).
 _scatter = functools.partial(dict, type="scatter")
 
 

@@ -100,7 +100,7 @@ def status_line(snapshot: Snapshot, epochs: int, playing: bool, sharing: int) ->
 
 def spec_json(spec: dict) -> str:
     """A figure spec (figures.*_spec) as the browser gets it: JSON, arrays as base64, no template (the page's theme
-    colours it). tests/test_frames.py checks that it is the figure go.Figure(spec).to_json() gives.
+    colours it). tests/web/test_frames.py checks that it is the figure go.Figure(spec).to_json() gives.
     """
     return json.dumps(_browser_figure(spec), default=_typed_array, allow_nan=False)
 

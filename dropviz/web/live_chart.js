@@ -165,7 +165,7 @@ function show(view, data, parentElement) {
     if (!state.busy) state.drawn = drain(state, parentElement);
   }
   return Promise.all(Object.values(view.charts).map((state) => state.drawn)).then(() => {
-    // What tests wait on and read: frames this view has fully painted, and the last of them (tests/test_live_chart_js.py).
+    // What tests wait on and read: frames this view has fully painted, and the last of them (tests/web/test_live_chart_js.py).
     view.root.dataset.painted = String((view.painted += 1));
     view.root.__dropvizFrame = data;
   });

@@ -343,5 +343,5 @@ def test_figures_draw_nan_as_gaps_and_never_raise(sweep, sizes):
 def test_texts_are_two_sentences_each():
     for text in (sweeps.P_SWEEP_TEXT, sweeps.SIZE_TEXT):
         assert text.count(". ") + 1 == 2 and text.endswith(".")
-    # They say what the default preset's plots show (tests/test_claims.py measures it), not the old flat valley.
+    # They say what the default preset's plots show (tests/experiments/test_claims.py measures it), not the old flat valley.
     assert "flat valley" not in sweeps.P_SWEEP_TEXT and "p = 0.6 to 0.8" in sweeps.P_SWEEP_TEXT

@@ -404,7 +404,7 @@ def test_csv_tables_hold_the_numbers(results):
 def test_texts_say_what_to_look_for():
     for text in (probes.MC_TEXT, probes.SCALING_TEXT, probes.INSIDE_TEXT, probes.SUBNET_TEXT):
         assert 50 < len(text) < 600
-    # They say what the default preset's plots show (tests/test_claims.py measures it), not the old over-claims.
+    # They say what the default preset's plots show (tests/experiments/test_claims.py measures it), not the old over-claims.
     assert "largest values lie away from the training points" in probes.MC_TEXT and "levels off above 0" in probes.MC_TEXT
     assert "correlated blocks" not in probes.INSIDE_TEXT and "more ragged" not in probes.SUBNET_TEXT
 

@@ -31,7 +31,7 @@ N, BATCH = 23, 2  # 12 steps, the last a partial one
 
 
 def _stacked(k, sizes=SIZES, seed=0):
-    """K different models, as tests/test_model.py stacks them: weights [(K, in, out)], biases [(K, out)]."""
+    """K different models, as tests/core/test_model.py stacks them: weights [(K, in, out)], biases [(K, out)]."""
     rng = np.random.default_rng(seed)
     models = [initial_parameters(sizes, rng) for _ in range(k)]
     return [np.stack([m[0][l] for m in models]) for l in range(len(sizes) - 1)], [
@@ -227,7 +227,7 @@ for backend in ("auto", "exact"):
     Trainer(RunConfig(epochs=2), backend=backend).run()  # the default preset, trained and evaluated every epoch
 print(json.dumps([loaded, kernel._loaded, warm, count()]))
 """
-    env = {**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).parents[2])}
     run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
     loaded_before, loaded_after, warm, after_play = json.loads(run.stdout)
@@ -280,7 +280,7 @@ print(json.dumps([kernel._compiled_kernel()[1], losses.tolist()]))
 """
     weights, biases = _stacked(1, GEMM_SIZES)
     args = ([w.tolist() for w in weights], [b.tolist() for b in biases], "tanh", "sgd", 0.1, 0.0, 0.0)
-    env = {**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(pathlib.Path(__file__).parents[2])}
     run = subprocess.run([sys.executable, "-c", script, json.dumps(args)], env=env, capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
     blas, losses = json.loads(run.stdout)
