@@ -1,4 +1,4 @@
-"""Pure figure builders for the probes: probes.py results -> Plotly figures. Only drawing, as figures.py.
+"""Pure figure builders for the probes: probes.py results -> Plotly figures. Only drawing, as dropviz/figures/.
 
 Not here: any network arithmetic or randomness; every number arrives in a result. Colours come from
 figures.THEME; backgrounds are transparent and font colour is left to the page template. Maps over

@@ -1,4 +1,4 @@
-"""Sidebar controls -> RunConfig, and the page URL <-> RunConfig. With app.py, the only module that imports streamlit.
+"""Sidebar controls -> RunConfig, and the page URL <-> RunConfig. Not here: the page layout (app.py).
 
 Widgets hold raw values; every value goes through config.validate() before it reaches the engine.
 """
