@@ -10,9 +10,9 @@ $(VENV)/.runtime: requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	touch $@
 
-# plotly.js's basic bundle for the page (dropviz/plotly_js.py); without network the page loads the full one.
-$(VENV)/.plotly: dropviz/plotly_js.py $(VENV)/.runtime
-	$(PY) -m dropviz.plotly_js
+# plotly.js's basic bundle for the page (dropviz/web/plotly_js.py); without network the page loads the full one.
+$(VENV)/.plotly: dropviz/web/plotly_js.py $(VENV)/.runtime
+	$(PY) -m dropviz.web.plotly_js
 	touch $@
 
 $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime $(VENV)/.plotly

@@ -1,7 +1,7 @@
-"""The dropviz page: layout, session state and the live view. Thin: controls are in dropviz/ui.py, pictures in dropviz/figures.py.
+"""The dropviz page: layout, session state and the live view. Thin: controls are in dropviz/web/controls.py, pictures in dropviz/figures/.
 
 Run it with `make run` (server.py serves it). Each browser session owns one LiveRun in st.session_state: its run
-trains in a worker process, and while it plays the page fetches frames from dropviz/frame_route.py a few times a second.
+trains in a worker process, and while it plays the page fetches frames from dropviz/web/frame_route.py a few times a second.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ import streamlit as st
 from streamlit.runtime import get_instance
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from dropviz import exports, ui
-from dropviz.experiments import EXPERIMENTS, Inputs
-from dropviz.frame_route import frame_source
-from dropviz.frames import PLOT_CONFIG, Frame
-from dropviz.live import POOL, ExperimentJob, LiveRun
-from dropviz.live_chart import live_view, preload_plotly, serve_plotly_js
+from dropviz.experiments.registry import EXPERIMENTS, Inputs
+from dropviz.web import controls, exports
+from dropviz.web.frame_route import frame_source
+from dropviz.web.frames import PLOT_CONFIG, Frame
+from dropviz.web.live import POOL, ExperimentJob, LiveRun
+from dropviz.web.live_chart import live_view, preload_plotly, serve_plotly_js
 
 SPEEDS = {3: 3.0, 10: 10.0, 30: 30.0, 100: 100.0, 300: 300.0, "max": None}  # the speed slider: epochs per second
 # Presentation mode: no sidebar, larger type, for a projector at the back of a classroom.
@@ -57,8 +57,8 @@ training loss (the shaded gap) while the dropout run's stays close.
 def _state() -> None:
     """First run of a session: settings from the URL into the widgets."""
     if "run" not in st.session_state:
-        config, preset, warnings = ui.config_from_url(st.query_params)
-        ui.show(config, preset)
+        config, preset, warnings = controls.config_from_url(st.query_params)
+        controls.show(config, preset)
         st.session_state.url_warnings = warnings
         st.session_state.notice = None
 
@@ -75,7 +75,7 @@ def _sync(config) -> LiveRun:
 
 
 def _page_open_check():
-    """A check the page watcher (dropviz/live.py) can call: is this browser session still connected?"""
+    """A check the page watcher (dropviz/web/live.py) can call: is this browser session still connected?"""
     runtime, context = get_instance(), get_script_run_ctx()
     if context is None:  # not under a Streamlit server (AppTest): LiveRun's own idle timeout applies
         return None
@@ -104,7 +104,7 @@ def _reset() -> None:
 
 def live_frame(run: LiveRun) -> Frame:
     """The run as it is now, made in its worker; while it plays, the page fetches the next frames itself
-    (dropviz/frame_route.py). When the run stops by itself (its last epoch, a divergence, a lost worker), the page's
+    (dropviz/web/frame_route.py). When the run stops by itself (its last epoch, a divergence, a lost worker), the page's
     last fetched frame says so and the view asks for this page again, so that the button says Play.
     """
     presenting = bool(st.session_state.get("presenting"))
@@ -123,11 +123,11 @@ def _load_setup() -> None:
     config, warnings = exports.read_setup(upload.getvalue(), base=st.session_state.run.config)
     st.session_state.url_warnings = warnings
     if config is not None:
-        ui.show(config)
+        controls.show(config)
 
 
 def _network_file(run: LiveRun) -> bytes:
-    from dropviz.model import export_network  # torch takes seconds to import: only when a file is asked for
+    from dropviz.core.model import export_network  # torch takes seconds to import: only when a file is asked for
 
     layers = run.snapshot().params["dropout"]
     return export_network([lp.weight for lp in layers], [lp.bias for lp in layers], run.config.activation,
@@ -136,7 +136,7 @@ def _network_file(run: LiveRun) -> bytes:
 
 def save_and_share(run: LiveRun, preset: str) -> None:
     """Link, downloads and upload of a setup; the trained network as a PyTorch file."""
-    query = urlencode(ui.url_from_config(run.config, preset))
+    query = urlencode(controls.url_from_config(run.config, preset))
     st.markdown("**Copy link to this setup** (point at the link: a copy button appears at its right):")
     st.code(f"{st.context.url or ''}?{query}", language=None)
     left, middle, right = st.columns(3)
@@ -201,11 +201,11 @@ serve_plotly_js(Path(__file__).resolve().parent)
 preload_plotly()
 POOL.start()  # once per server in effect: the training workers load while this page is made
 _state()
-config, warnings = ui.controls()
+config, warnings = controls.controls()
 for warning in st.session_state.url_warnings + warnings:
     st.sidebar.warning(warning)
 run = _sync(config)
-st.query_params.from_dict(ui.url_from_config(run.config, st.session_state[ui.PRESET_KEY]))
+st.query_params.from_dict(controls.url_from_config(run.config, st.session_state[controls.PRESET_KEY]))
 
 st.title("dropviz: watch dropout at work")
 live_tab, experiments_tab = st.tabs(["Live training", "Experiments"])
@@ -236,7 +236,7 @@ with live_tab:
     share = st.expander("Save and share", key="share", on_change="rerun")
     if share.open:
         with share:
-            save_and_share(run, st.session_state[ui.PRESET_KEY])
+            save_and_share(run, st.session_state[controls.PRESET_KEY])
     live_view(frame.view, on_stopped=_noop)
 with experiments_tab:
     job: ExperimentJob | None = st.session_state.get("job")

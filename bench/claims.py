@@ -1,6 +1,6 @@
 """Checks every claim of the presets' lessons and the experiment texts over 5 seeds: the figures per seed, PASS or FAIL per claim.
 
-The claims and their thresholds are dropviz/claims.py's; this prints them and replaces the "## Claims" section of
+The claims and their thresholds are dropviz/experiments/claims.py's; this prints them and replaces the "## Claims" section of
 bench/RESULTS.md with the summary (one line per claim, every seed's figures). Exit status 1 if any claim fails.
 Usage: OPENBLAS_NUM_THREADS=1 python bench/claims.py [--seeds 5]
 """
@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from dropviz.claims import Claim, all_claims
+from dropviz.experiments.claims import Claim, all_claims
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 HEADING = "## Claims (bench/claims.py)"
@@ -22,7 +22,7 @@ def _figures(claim: Claim) -> str:
 
 
 def _section(rows: dict[tuple[str, str], list[Claim]], seeds: int, took: float) -> str:
-    intro = f"Each claim on the presets' configs with seed = 0 to {seeds - 1}; {took:.0f} s in all. Thresholds in dropviz/claims.py."
+    intro = f"Each claim on the presets' configs with seed = 0 to {seeds - 1}; {took:.0f} s in all. Thresholds in dropviz/experiments/claims.py."
     lines = [HEADING, "", intro, ""]
     for (topic, statement), claims in rows.items():
         passed = sum(c.holds for c in claims)

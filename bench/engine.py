@@ -7,7 +7,7 @@ Prints figures and asserts nothing (tests never depend on speed). One epoch of o
 training point once in mini-batches, plus the four evaluation-mode metrics (train and validation
 loss and accuracy). Engines, measured side by side, repetitions alternating so that a busy moment of
 the machine hits all of them alike:
-  trainer         dropviz.engine.Trainer as the app runs it (backend "auto": the compiled kernel, float32):
+  trainer         dropviz.core.engine.Trainer as the app runs it (backend "auto": the compiled kernel, float32):
                   the dropout run and its twin, 2 models
   trainer numpy   the Trainer forced onto the NumPy fast path
   plain torch     the loop a tutorial writes: one nn.Sequential with nn.Dropout, float32, torch.optim,
@@ -41,9 +41,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn, optim
 
-from dropviz.config import RunConfig
-from dropviz.data import make_dataset
-from dropviz.engine import BACKENDS, GRID, Trainer, choose_backend, evaluate, initial_parameters
+from dropviz.core.config import RunConfig
+from dropviz.core.data import make_dataset
+from dropviz.core.engine import BACKENDS, GRID, Trainer, choose_backend, evaluate, initial_parameters
 
 WORKLOADS = {
     "playground": RunConfig(

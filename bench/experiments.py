@@ -12,9 +12,9 @@ from itertools import pairwise
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from dropviz.engine import Trainer
-from dropviz.experiments import EXPERIMENTS, Inputs
-from dropviz.presets import DEFAULT_PRESET, PRESETS
+from dropviz.core.engine import Trainer
+from dropviz.core.presets import DEFAULT_PRESET, PRESETS
+from dropviz.experiments.registry import EXPERIMENTS, Inputs
 
 
 def main() -> None:

@@ -36,10 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from streamlit_client import StreamlitSession
 from view_client import ViewFollower
 
-from dropviz.live import PAGE_CHECK, RELEASE_AFTER
+from dropviz.web.live import PAGE_CHECK, RELEASE_AFTER
 from tests.harness import CHART, CHROMIUM_ARGS, PAINT_PROBE, READY, find_chromium, free_port, server_pid, streamlit_server
 
-STATUS = re.compile(rb'"status": "<div><strong>Epoch (\d+)</strong> of \d+ \\u00b7 step (\d+)')  # a frame's view, dropviz/frames.py
+STATUS = re.compile(rb'"status": "<div><strong>Epoch (\d+)</strong> of \d+ \\u00b7 step (\d+)')  # a frame's view, dropviz/web/frames.py
 FROZEN = 3.0  # s without a new frame during the window: a frozen session
 STAGGER = 0.05  # s between two students opening the page
 FIRST_FRAME_WAIT = 15.0  # s a churn session waits for its first frame after Play before its ~1 s of frames
@@ -357,7 +357,7 @@ async def classroom(n: int, seconds: float, query: str, spread: float, rng: rand
           + (f", {statistics.median(stopped_after):.1f} s after Play (median)" if stopped_after else "")
           + f"; Chromium page's too: {'yes' if browser_stopped else 'no'}")
     print(f"  frame requests sent                median {_med_worst(asked)[0]:.2f}/s, fewest {_med_worst(asked)[1]:.2f}/s per session "
-          f"(the live view's fetches, dropviz/frame_route.py; a stopped run's page stops asking)")
+          f"(the live view's fetches, dropviz/web/frame_route.py; a stopped run's page stops asking)")
     print(f"  script runs since Play (all)       {started} started, {early} ended 'early for rerun' (output dropped unsent or cut "
           f"short when the next run began), {started - early} delivered whole")
     print(f"  load generator                     {own_cpu:.0f} % CPU (protocol clients), {others_cpu:.0f} % (Chromium + Playwright), "

@@ -1,4 +1,4 @@
-"""The live view's frame requests without the browser: what dropviz/live_chart.js does while its run plays.
+"""The live view's frame requests without the browser: what dropviz/web/live_chart.js does while its run plays.
 
 A page's live view gets its first frame in the Streamlit run; while the frame has a "source", the view
 asks that URL for the next frame once the last one has arrived and the period the server gives
@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
-SOURCE = re.compile(rb'^\{"source": (?:null|"([^"]+)")')  # a view's JSON starts with its source (dropviz/frames.py)
+SOURCE = re.compile(rb'^\{"source": (?:null|"([^"]+)")')  # a view's JSON starts with its source (dropviz/web/frames.py)
 FIRST_PERIOD = 0.25  # seconds before the first request, as the page waits until the server says
 
 

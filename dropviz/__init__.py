@@ -1,1 +1,2 @@
-"""dropviz: an interactive visualizer of dropout. The engine lives here; app.py is the web page."""
+"""dropviz: an interactive visualizer of dropout. The engine is in core/, pictures in figures/, the Experiments tab in experiments/,
+the serving of pages in web/, the command line in cli.py; app.py is the web page."""

@@ -2,7 +2,7 @@
 
 import pytest
 
-from dropviz import live
+from dropviz.web import live
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 READY = "[data-testid=stApp][data-test-script-state=notRunning]"
-CHART = ".dropviz-chart .main-svg"  # a live chart drawn by plotly.js (dropviz/live_chart.js)
+CHART = ".dropviz-chart .main-svg"  # a live chart drawn by plotly.js (dropviz/web/live_chart.js)
 
 
 def find_chromium() -> str | None:
@@ -121,9 +121,9 @@ def streamlit_server(port: int | None = None, timeout: float = 60.0, log: Path |
 
 
 # Injected into a Chromium page (bench/ui.py, bench/load.py): records every Plotly redraw per chart and every
-# change of the status line (dropviz/live_chart.js). textContent every 20 ms: innerText every 10 ms forces a layout each time.
+# change of the status line (dropviz/web/live_chart.js). textContent every 20 ms: innerText every 10 ms forces a layout each time.
 PAINT_PROBE = """
-// window.__frames: [time, chart] per frame a live chart painted (0 network, 1 boundary, 2 curves), from dropviz/live_chart.js.
+// window.__frames: [time, chart] per frame a live chart painted (0 network, 1 boundary, 2 curves), from dropviz/web/live_chart.js.
 Object.defineProperty(window, '__frames', {get: () => (window.__dropvizPainted || []).map(
   ([t, name]) => [t, ['network', 'boundary', 'curves'].indexOf(name)])});
 window.__status = [];

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dropviz import live
-from dropviz.config import RunConfig
-from dropviz.data import DATASETS, make_dataset
-from dropviz.experiments import EXPERIMENTS
-from dropviz.presets import PRESETS
+from dropviz.core.config import RunConfig
+from dropviz.core.data import DATASETS, make_dataset
+from dropviz.core.presets import PRESETS
+from dropviz.experiments.registry import EXPERIMENTS
+from dropviz.web import live
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -43,7 +43,7 @@ def _button(at: AppTest, label: str):
 
 
 def _view(at: AppTest) -> dict:
-    """The live view as the browser receives it (dropviz/live_chart.py): {"status", "captions", "charts"}."""
+    """The live view as the browser receives it (dropviz/web/live_chart.py): {"status", "captions", "charts"}."""
     (element,) = at.get("bidi_component")
     return json.loads(element.proto.bytes)
 
@@ -164,10 +164,10 @@ def test_play_starts_training_and_pause_stops_it(one_worker):
 
 
 def test_a_run_whose_training_process_died_starts_again_and_the_page_says_so(monkeypatch):
-    from dropviz import live
+    from dropviz.web import live
 
     pool = live._Pool(1)
-    monkeypatch.setattr(live, "POOL", pool)  # app.py takes POOL from dropviz.live on each run
+    monkeypatch.setattr(live, "POOL", pool)  # app.py takes POOL from dropviz.web.live on each run
     try:
         at = _app()
         for _ in range(3):

@@ -1,4 +1,4 @@
-"""Tests for the command line (dropviz/__main__.py): in-process through main(argv), one real subprocess.
+"""Tests for the command line (dropviz/cli.py): in-process through main(argv), one real subprocess.
 
 The trace is checked against a forward pass written here in plain NumPy, independent of fastnet.
 """
@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dropviz.__main__ import ProgressBar, main, summary_table
-from dropviz.config import ACTIVATIONS, RunConfig, to_dict
-from dropviz.data import make_dataset
-from dropviz.presets import DEFAULT_PRESET, PRESETS
+from dropviz.cli import ProgressBar, main, summary_table
+from dropviz.core.config import ACTIVATIONS, RunConfig, to_dict
+from dropviz.core.data import make_dataset
+from dropviz.core.presets import DEFAULT_PRESET, PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
 CURVES = ("train_loss", "val_loss", "train_acc", "val_acc", "optimized_loss")
@@ -131,7 +131,7 @@ def test_diverging_run_is_reported_and_stays_strict_json(capsys, tmp_path):
 
 
 def test_summary_of_a_run_without_epochs():
-    from dropviz.records import History, RunHistory
+    from dropviz.core.records import History, RunHistory
 
     empty = RunHistory(*(np.zeros(0) for _ in CURVES), status="diverged at epoch 1")
     table = summary_table(History(runs={"dropout": empty, "twin": empty}, events=()))
@@ -301,7 +301,7 @@ def test_trace_refuses_partial_batches(capsys, tmp_path):
 
 def test_docstring_recipe_recomputes_the_trace(capsys, tmp_path, monkeypatch):
     """The NumPy recipe in the module docstring runs as written against a real trace."""
-    import dropviz.__main__ as cli_module
+    import dropviz.cli as cli_module
 
     lines = cli_module.__doc__.split("import numpy as np", 1)[1].split("\n\n", 1)[0]
     recipe = "import numpy as np" + lines

@@ -41,7 +41,7 @@ SKIPPED = {
 }
 RUN_TIMEOUT = 120.0  # seconds per RUN command: the kernel's compilation takes about 10 on one core
 STARTUP_TIMEOUT = 60.0  # seconds until the started CMD is healthy, as in tests/harness.py's streamlit_server
-PLOTLY_URL = re.search(r'const PLOTLY_URL = "([^"]+)"', (ROOT / "dropviz" / "live_chart.js").read_text())[1]  # relative to the page
+PLOTLY_URL = re.search(r'const PLOTLY_URL = "([^"]+)"', (ROOT / "dropviz" / "web" / "live_chart.js").read_text())[1]  # relative to the page
 
 
 def instructions(text: str) -> list[tuple[str, str]]:
@@ -210,7 +210,7 @@ def test_the_run_steps_compile_the_kernel_and_place_plotly_js_in_the_image(image
     assert image.path(page_loads).stat().st_size > 1_000_000, "plotly.min.js in the image is not plotly.js (1.2 or 4.8 MB)"
     # The compiled kernel is in the image: a later process (a worker of the server) loads it instead of compiling.
     warm_up = [c for c in image.replayed if "warm_up" in c]
-    assert warm_up, "no RUN step warms the kernel up (dropviz.kernel.warm_up): the first Play would compile for seconds"
+    assert warm_up, "no RUN step warms the kernel up (dropviz.core.kernel.warm_up): the first Play would compile for seconds"
     again = shell(image, warm_up[0], {**image.environ(), "NUMBA_DEBUG_CACHE": "1"})
     assert again.returncode == 0, again.stderr[-4000:]
     assert "[cache] data loaded" in again.stdout and "[cache] data saved" not in again.stdout, \

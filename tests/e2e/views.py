@@ -27,7 +27,7 @@ DECODE = """const decode = (v) => {
   return Array.from({length: shape[0]}, (_, i) => flat.slice(i * shape[1], (i + 1) * shape[1]));
 };"""
 
-# The page as shown, and every disagreement between its parts (dropviz/live_chart.js keeps the last painted frame on
+# The page as shown, and every disagreement between its parts (dropviz/web/live_chart.js keeps the last painted frame on
 # its root element). Curves hold every epoch up to 800 (figures.CURVE_BUCKETS): the tests stay below that.
 VIEW = """() => {""" + DECODE + """
   const problems = [];

@@ -1,0 +1,94 @@
+"""EXPERIMENTS: the registry of the Experiments view. Each entry wires one experiment to its figures; a new one is one entry.
+
+The computing lives in sweeps.py (models trained for the experiment) and probes.py (questions put to the
+pair already trained on the page); the drawing in sweep_figures.py and probe_figures.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..core.config import RunConfig
+from ..core.data import Dataset
+from ..core.records import Snapshot
+from . import probe_figures, probes, sweep_figures, sweeps
+
+Progress = Callable[[float], bool]  # progress(fraction) -> False once cancelled
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What an experiment starts from: the page's setup and, for probes, its trained pair."""
+
+    config: RunConfig
+    snapshot: Snapshot
+    data: Dataset
+    passes: int = 100  # Monte Carlo passes (the view's slider)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    title: str
+    text: str  # a few sentences on what to look for, each true on the default preset (claims.py)
+    trains: bool  # True: trains its own models (slow); False: probes the page's trained pair
+    run: Callable[[Inputs, Progress], Any]  # -> a result with to_csv()
+    figures: Callable[[Any], list]  # result -> Plotly figures
+
+
+def _rng(inputs: Inputs) -> np.random.Generator:
+    return np.random.default_rng([inputs.config.seed, 7])  # its own stream: the page's run is not disturbed
+
+
+def _probe(compute: Callable[[], Any], progress: Progress) -> Any:
+    """A probe takes a second or two: progress at its start and end only."""
+    progress(0.0)
+    result = compute()
+    progress(1.0)
+    return result
+
+
+EXPERIMENTS: dict[str, Experiment] = {
+    "p-sweep": Experiment(
+        "p-sweep (the paper's Figure 9)", sweeps.P_SWEEP_TEXT, True,
+        lambda i, progress: sweeps.p_sweep(i.config, progress),
+        lambda r: [sweep_figures.p_sweep_figure(r)],
+    ),
+    "training-set size": Experiment(
+        "Training-set size (the paper's Figure 10)", sweeps.SIZE_TEXT, True,
+        lambda i, progress: sweeps.size_sweep(i.config, progress),
+        lambda r: [sweep_figures.size_figure(r)],
+    ),
+    "Monte Carlo dropout": Experiment(
+        "Monte Carlo dropout (Gal and Ghahramani 2016)", probes.MC_TEXT, False,
+        lambda i, progress: _probe(
+            lambda: probes.mc_dropout(i.snapshot, i.data, i.config.activation, i.config.p, i.config.p_input, i.passes, _rng(i)),
+            progress,
+        ),
+        lambda r: [probe_figures.mc_figure(r), probe_figures.mc_convergence_figure(r)],
+    ),
+    "scaling lesson": Experiment(
+        "The scaling lesson: inverted dropout, the paper's weight scaling, and forgetting to scale", probes.SCALING_TEXT, False,
+        lambda i, progress: _probe(
+            lambda: probes.scaling_lesson(i.snapshot, i.data, i.config.activation, i.config.p, i.config.p_input), progress
+        ),
+        lambda r: [probe_figures.scaling_figure(r)],
+    ),
+    "inside the network": Experiment(
+        "Inside the network: dead units, correlations, robustness", probes.INSIDE_TEXT, False,
+        lambda i, progress: _probe(
+            lambda: probes.inside(i.snapshot, i.data, i.config.activation, probes.default_k_values(i.snapshot.sizes), 20, _rng(i)), progress
+        ),
+        lambda r: [probe_figures.inside_figure(r), probe_figures.correlation_figure(r), probe_figures.robustness_figure(r)],
+    ),
+    "sampled subnetworks": Experiment(
+        "Sampled subnetworks: the thinned networks dropout trains", probes.SUBNET_TEXT, False,
+        lambda i, progress: _probe(
+            lambda: probes.subnetworks(i.snapshot, i.data, i.config.activation, i.config.p, i.config.p_input, 6, _rng(i)), progress
+        ),
+        lambda r: [probe_figures.subnet_figure(r)],
+    ),
+}

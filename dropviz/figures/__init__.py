@@ -1,0 +1,15 @@
+"""Pure figure builders: frozen records -> Plotly figures: network.py, curves.py, boundary.py, one theme (theme.py).
+
+Each figure comes two ways: *_spec, the figure as a plain dict as plotly.js takes it, made without
+Plotly's object model (what the live page sends: a frame's three figures took 18 ms as go.Figure
+objects, even unvalidated); and *_figure, the same spec as a checked go.Figure (tests, other uses).
+
+Not here: model calls, metrics, anything random or stateful. Every number drawn was computed by the
+engine and arrives in a Snapshot, History or Dataset; these functions only choose where and how to
+draw it. One THEME holds every colour, width and font size. Figures read right on light and dark
+page themes: transparent backgrounds, mid-tone colours, and text colour left to the template.
+Each builder always returns the same traces in the same order (empty when there is nothing to
+draw), so the page can update a figure in place and the browser keeps zoom (uirevision).
+
+Imports core only (records, the data extent); experiments and web draw with these, never the reverse.
+"""

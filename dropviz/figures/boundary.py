@@ -1,0 +1,121 @@
+"""The decision boundary of both runs: P(class 1) on the grid as images, under the training and validation points.
+
+Not here: the model's evaluation on the grid (the engine's, in the Snapshot), or the PNG encoding (raster.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ..core.data import EXTENT, Dataset
+from ..core.records import RUN_NAMES, Snapshot
+from . import raster
+from .theme import _AXES, THEME, _base_layout, _bottom_legend, _figure, _note, _scatter, display_name, float32_gaps
+
+
+def _points(x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x (n, 2), mask (n,) bool -> float32 coordinates of the chosen points."""
+    return float32_gaps(x[mask, 0]), float32_gaps(x[mask, 1])
+
+
+def _boundary_images(snapshot: Snapshot, tracked_xy: np.ndarray | None) -> list[dict]:
+    """Layout images: each run's P(class 1) map under its panel's points, then the tracked example's ring on each panel.
+
+    Images, not traces: a new frame changes only these, and the browser redraws an image without
+    redrawing the 1200 data points (raster.py).
+    """
+    axis = np.asarray(snapshot.grid_axis, dtype=np.float64)
+    cell = float(axis[1] - axis[0]) if len(axis) > 1 else 1.0
+    low, high = THEME.class_colors
+    images = []
+    for (xaxis, yaxis), run in zip(_AXES, RUN_NAMES):
+        proba = snapshot.grid_proba.get(run)
+        if proba is None:
+            proba = np.full((len(axis), len(axis)), np.nan, dtype=np.float32)
+        source = raster.data_uri(raster.png(raster.probability_map(proba, low, high, THEME.boundary_alpha)))
+        images.append({  # the grid values are cell centres: the image reaches half a cell beyond them
+            "source": source, "name": f"P(class 1), {display_name(run)}", "xref": xaxis, "yref": yaxis,
+            "x": float(axis[0]) - cell / 2, "y": float(axis[-1]) + cell / 2, "sizex": float(axis[-1] - axis[0]) + cell,
+            "sizey": float(axis[-1] - axis[0]) + cell, "xanchor": "left", "yanchor": "top", "sizing": "stretch", "layer": "below",
+        })
+    for xaxis, yaxis in _AXES:
+        x, y = (float(v) for v in tracked_xy) if tracked_xy is not None else (0.0, 0.0)
+        images.append({
+            "source": raster.ring(THEME.tracked, halo=THEME.tracked_halo), "name": "tracked example", "xref": xaxis, "yref": yaxis, "x": x, "y": y,
+            "sizex": THEME.tracked_ring, "sizey": THEME.tracked_ring, "xanchor": "center", "yanchor": "middle",
+            "sizing": "stretch", "layer": "above", "visible": tracked_xy is not None,
+        })
+    return images
+
+
+def boundary_figure(snapshot: Snapshot, data: Dataset) -> go.Figure:
+    """boundary_spec as a checked go.Figure."""
+    return go.Figure(boundary_spec(snapshot, data))
+
+
+def boundary_spec(snapshot: Snapshot, data: Dataset) -> dict:
+    """P(class 1) of both runs on the grid, with the data: "with dropout" left, "no-dropout twin" right.
+
+    The probability maps are layout images (layout.images, one per panel in RUN_NAMES order, then
+    the tracked example's ring on each panel), so that a new frame changes no trace.
+    Traces per panel: "train · class 0", "train · class 1" (filled), "validation · class 0",
+    "validation · class 1" (open, smaller, fainter), "flipped label" (a cross on each training point
+    whose label noise flipped), "tracked example" (its legend entry only: the ring is an image).
+    Legend entries appear once, from the left panel.
+    """
+    x_train, y_train = np.asarray(data.x_train), np.asarray(data.y_train)
+    x_val, y_val = np.asarray(data.x_val), np.asarray(data.y_val)
+    flipped = np.asarray(data.flipped_train, dtype=bool)
+    tracked = snapshot.tracked_index
+    tracked_xy = x_train[tracked] if tracked is not None and 0 <= tracked < len(x_train) else None
+
+    traces = []
+    for panel, _run in enumerate(RUN_NAMES):
+        xaxis, yaxis = _AXES[panel]
+        first = panel == 0
+        for split, x, y, size, opacity, symbol in (
+            ("train", x_train, y_train, THEME.train_point_size, 1.0, "circle"),
+            ("validation", x_val, y_val, THEME.val_point_size, THEME.val_opacity, "circle-open"),
+        ):
+            for label in (0, 1):
+                px, py = _points(x, y == label)
+                line = {"color": THEME.point_outline, "width": 1} if split == "train" else {"width": 1.2}
+                traces.append(_scatter(
+                    x=px, y=py, mode="markers", name=f"{split} · class {label}", legendgroup=f"{split}-{label}", showlegend=first,
+                    marker={"symbol": symbol, "size": size, "color": THEME.class_colors[label], "line": line}, opacity=opacity,
+                    xaxis=xaxis, yaxis=yaxis, hovertemplate=f"{split}, label {label}<extra></extra>",
+                ))
+        fx, fy = _points(x_train, flipped)
+        traces.append(_scatter(
+            x=fx, y=fy, mode="markers", name="flipped label", legendgroup="flipped", showlegend=first, xaxis=xaxis, yaxis=yaxis,
+            marker={"symbol": "x", "size": THEME.flipped_size, "color": THEME.flipped, "line": {"color": THEME.point_outline, "width": 0.8}},
+            hovertemplate="training label flipped by label noise<extra></extra>",
+        ))
+        traces.append(_scatter(  # a legend entry only: one point outside the drawn square
+            x=[10 * EXTENT[1]], y=[10 * EXTENT[1]], mode="markers", name="tracked example", legendgroup="tracked", showlegend=first,
+            xaxis=xaxis, yaxis=yaxis, hoverinfo="skip",
+            marker={"symbol": "circle", "size": THEME.tracked_size, "color": THEME.transparent,
+                    "line": {"width": THEME.tracked_width, "color": THEME.tracked}},
+        ))
+
+    extent = [float(EXTENT[0]), float(EXTENT[1])]
+    square = {"range": extent, "constrain": "domain", "showgrid": False, "zeroline": False, "ticks": "outside", "ticklen": 3,
+              "dtick": 1, "automargin": True}
+    titles = [_note(0.5, 1.0, display_name(run), xref=f"{xaxis} domain", yref="paper", yanchor="bottom")
+              for (xaxis, _), run in zip(_AXES, RUN_NAMES)]
+    fig_layout = _base_layout(
+        THEME.boundary_height,
+        uirevision="boundary",
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        xaxis=dict(square, domain=[0.0, 0.48], anchor="y"),
+        xaxis2=dict(square, domain=[0.52, 1.0], anchor="y2"),
+        yaxis=dict(square, anchor="x", scaleanchor="x", scaleratio=1),
+        yaxis2=dict(square, anchor="x2", scaleanchor="x2", scaleratio=1),
+        legend=_bottom_legend(-0.08),
+        hovermode="closest",
+        annotations=titles,
+        images=_boundary_images(snapshot, tracked_xy),
+    )
+    return _figure(data=traces, layout=fig_layout)
+

@@ -1,0 +1,159 @@
+"""Loss and accuracy per epoch of both runs, measured in evaluation mode, with gap bands, best epochs and events.
+
+Not here: the colours and line styles (theme.py), or measuring: every value arrives in a History.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ..core.records import RUN_NAMES, History, RunHistory
+from .theme import _AXES, THEME, _base_layout, _bottom_legend, _figure, _note, _scatter, display_name, float32_gaps
+
+_GAP_NAMES = {"dropout": "gap (dropout)", "twin": "gap (twin)"}
+_CURVE_NAMES = {"dropout": "dropout", "twin": "no-dropout twin"}  # legend prefixes: "dropout · train"
+
+
+MIN_EPOCH_SPAN = 10  # the curves' x axis shows at least epochs 0 to 10: a new run's ticks are whole epochs
+CURVE_BUCKETS = 400  # a curve longer than twice this is drawn as each bucket's lowest and highest point
+
+
+def _curve(values: np.ndarray) -> dict:
+    """A per-epoch series -> the trace's points, float32; epochs count from 1: {"x0": 1, "dx": 1, "y": values}, or
+    {"x": epochs, "y": values} for a long run.
+
+    Up to 2 x CURVE_BUCKETS epochs every epoch is drawn, at x0 + i dx: the 11 curves' x arrays would be a sixth
+    of a frame's bytes. A longer run is cut into CURVE_BUCKETS buckets of consecutive epochs, and each bucket keeps
+    its lowest and highest point, in epoch order, at their own epochs: the drawn line keeps every spike and trough
+    while the browser redraws at most 800 points per curve each frame (5000 epochs would be 13 x 5000). Gaps (NaN)
+    stay gaps.
+    """
+    values = np.asarray(values, dtype=np.float32)
+    n = len(values)
+    if n <= 2 * CURVE_BUCKETS:
+        return {"x0": 1, "dx": 1, "y": values}
+    epochs = np.arange(1, n + 1, dtype=np.float32)
+    size = -(-n // CURVE_BUCKETS)  # ceil: every bucket but the last is full
+    padded = np.full(size * CURVE_BUCKETS, np.nan, dtype=np.float32)
+    padded[:n] = values
+    buckets = padded.reshape(CURVE_BUCKETS, size)  # (buckets, size)
+    finite = np.isfinite(buckets)
+    low = np.argmin(np.where(finite, buckets, np.inf), axis=1)
+    high = np.argmax(np.where(finite, buckets, -np.inf), axis=1)
+    empty = ~finite.any(axis=1)  # a bucket of gaps keeps one gap
+    first, second = np.minimum(low, high), np.maximum(low, high)
+    index = np.stack([first, second], axis=1) + (np.arange(CURVE_BUCKETS) * size)[:, None]  # (buckets, 2)
+    index[empty] = (np.arange(CURVE_BUCKETS) * size)[empty, None]
+    index = np.unique(np.minimum(index.ravel(), n - 1))  # sorted; a bucket whose low is its high gives one point
+    return {"x": epochs[index], "y": values[index]}
+
+
+def _run_curves(run: str, index: int, history: RunHistory | None) -> list[dict]:
+    """Gap band, train / validation lines in both subplots, best-epoch marker of one run."""
+    label = _CURVE_NAMES.get(run, run)
+    colour = THEME.run_color(run)
+
+    def get(name: str) -> np.ndarray:
+        return float32_gaps(getattr(history, name)) if history is not None else np.zeros(0, dtype=np.float32)
+
+    train_loss, val_loss = get("train_loss"), get("val_loss")
+    gap = {"name": _GAP_NAMES.get(run, f"gap ({run})"), "legendgroup": f"gap-{run}", "mode": "lines",
+           "line": {"width": 0}, "hoverinfo": "skip", "xaxis": "x", "yaxis": "y"}
+    traces = [
+        _scatter(**_curve(train_loss), showlegend=False, **gap),
+        _scatter(**_curve(val_loss), fill="tonexty", fillcolor=THEME.gap_fill(index), **gap),
+    ]
+    for (xaxis, yaxis), names in zip(_AXES, (("train_loss", "val_loss"), ("train_acc", "val_acc"))):
+        for (split, dash), name in zip(THEME.split_dash, names):
+            values = get(name)
+            width = THEME.train_width if split == "train" else THEME.curve_width
+            traces.append(_scatter(
+                **_curve(values), mode="lines", name=f"{label} · {split}", legendgroup=f"{run}-{split}",
+                showlegend=xaxis == "x", line={"color": colour, "width": width, "dash": dash},
+                xaxis=xaxis, yaxis=yaxis, hovertemplate="%{y:.3f}",
+            ))
+    best = None if history is None else _best_epoch(val_loss)
+    traces.append(_scatter(
+        x=np.array([] if best is None else [best], dtype=np.float32),
+        y=np.array([] if best is None else [val_loss[best - 1]], dtype=np.float32),
+        mode="markers", name=f"{label} · best validation", xaxis="x", yaxis="y",
+        marker={"symbol": THEME.run_symbols[index % 2], "size": THEME.best_marker_size, "color": colour,
+                "line": {"color": THEME.node_line, "width": 1}},
+        hovertemplate="best validation loss %{y:.3f} at epoch %{x}<extra></extra>",
+    ))
+    return traces
+
+
+def _best_epoch(val_loss: np.ndarray) -> int | None:
+    """RunHistory.best_epoch on the cleaned array (a hand-built record may hold anything)."""
+    finite = np.isfinite(val_loss)
+    return int(np.argmin(np.where(finite, val_loss, np.inf))) + 1 if finite.any() else None
+
+
+def curves_figure(history: History) -> go.Figure:
+    """curves_spec as a checked go.Figure."""
+    return go.Figure(curves_spec(history))
+
+
+def curves_spec(history: History) -> dict:
+    """Loss and accuracy per epoch of both runs, side by side, measured in evaluation mode.
+
+    Traces per run in RUN_NAMES order: the gap band pair ("gap (dropout)" / "gap (twin)", the second
+    filled to the first), "<run> · train" and "<run> · validation" in the Loss subplot and again in
+    the Accuracy subplot, "<run> · best validation" (a star, a diamond); then "dropout · optimized (with masks)", and
+    an invisible "epoch span" per subplot from epoch 0 to MIN_EPOCH_SPAN, the least each x axis shows.
+    The twin's lines are dashed. Each event is a dotted vertical line in both subplots (layout
+    shapes), its text once, in the Loss subplot. Non-finite values are drawn as gaps; never raises.
+    """
+    traces = []
+    for index, run in enumerate(RUN_NAMES):
+        traces.extend(_run_curves(run, index, history.runs.get(run)))
+    dropout = history.runs.get("dropout")
+    optimized = float32_gaps(dropout.optimized_loss) if dropout is not None else np.zeros(0, dtype=np.float32)
+    traces.append(_scatter(
+        **_curve(optimized), mode="lines", name="dropout · optimized (with masks)", xaxis="x", yaxis="y",
+        opacity=THEME.optimized_opacity, line={"color": THEME.optimized, "width": THEME.optimized_width, "dash": "dot"},
+        hovertemplate="%{y:.3f}",
+    ))
+
+    shapes, notes, events = [], [], []
+    for n, event in enumerate(history.events):
+        x = float(event.epoch)
+        if not np.isfinite(x):
+            continue
+        events.append(x)
+        for xaxis, yaxis in _AXES:
+            line = {"color": THEME.event_line, "width": 1, "dash": "dot"}
+            shapes.append({"type": "line", "xref": xaxis, "yref": f"{yaxis} domain", "x0": x, "x1": x, "y0": 0, "y1": 1, "line": line})
+        # Texts of nearby events would overlap: step each one down a row, three rows in turn.
+        y = 0.98 - 0.1 * (n % 3)
+        notes.append(_note(x, y, str(event.text), small=True, xref="x", yref="y domain", xanchor="left", yanchor="top"))
+    for text, xref in (("Loss", "x domain"), ("Accuracy", "x2 domain")):
+        notes.append(_note(0.5, 1.0, text, xref=xref, yref="paper", yanchor="bottom"))
+    diverged = [f"{display_name(run)}: {h.status}" for run, h in history.runs.items() if h.status != "ok"]
+    if diverged:  # its curves stop there, or never start: say why where they are missing
+        text = "<br>".join(diverged) + "<br>(learning rate too high?)"
+        notes.append(_note(0.5, 0.5, text, xref="x domain", yref="y domain", font={"size": THEME.font_size}))
+
+    # Never an explicit range: plotly.js keeps an axis's range through a fixed uirevision, so a reset run's first frame
+    # would pin it. Autorange always, over the "epoch span" traces too (an empty run has nothing else to range over).
+    epoch_axis = {"title": {"text": "epoch", "standoff": 4}, "zeroline": False, "autorange": True, "automargin": True}
+    for xaxis, yaxis in _AXES:
+        traces.append(_scatter(x=np.array([0, MIN_EPOCH_SPAN], np.float32), y=np.zeros(2, np.float32), mode="lines", line={"width": 0}, name="epoch span",
+                               showlegend=False, hoverinfo="skip", xaxis=xaxis, yaxis=yaxis))
+    fig_layout = _base_layout(
+        THEME.curves_height,
+        uirevision="curves",
+        margin={"l": 50, "r": 10, "t": 30, "b": 10},
+        xaxis=dict(epoch_axis, domain=[0.0, 0.45], anchor="y"),
+        xaxis2=dict(epoch_axis, domain=[0.55, 1.0], anchor="y2"),
+        yaxis={"anchor": "x", "rangemode": "tozero", "zeroline": False, "autorange": True},
+        yaxis2={"anchor": "x2", "range": [0.0, 1.02], "zeroline": False, "tickformat": ".0%"},
+        legend=_bottom_legend(-0.25),
+        hovermode="x unified",
+        shapes=shapes,
+        annotations=notes,
+    )
+    return _figure(data=traces, layout=fig_layout)
+

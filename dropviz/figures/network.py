@@ -1,0 +1,256 @@
+"""The network graph of one run: nodes per column, edges styled by weight sign and size, this step's dropped neurons.
+
+Not here: the colours and sizes (theme.py), or any number it draws: weights and masks arrive in a Snapshot.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ..core.records import Snapshot
+from .theme import THEME, _base_layout, _bottom_legend, _figure, _note, _scatter
+
+_MAX_GAP = 0.8  # y distance between neighbouring nodes of a short column; the tallest spans [-1, 1]
+
+
+@dataclass(frozen=True)
+class _NetworkLayout:
+    """Where every drawn node and edge of one network shape goes. Read-only arrays, cached per shape."""
+
+    shown: tuple[int, ...]  # units drawn per column: min(size, max_nodes), always units 0..shown-1
+    col_start: tuple[int, ...]  # offset of each column in the node arrays
+    node_x: np.ndarray  # (N,) float32
+    node_y: np.ndarray  # (N,) float32
+    node_id: np.ndarray  # (N, 2) int32 [column, unit]
+    node_text: tuple[str, ...]  # (N,) hover labels
+    node_size: float  # px
+    edge_x: np.ndarray  # (E, 2) float32 start and end x, layer by layer, (dst, src) order within a layer
+    edge_y: np.ndarray  # (E, 2) float32
+    edge_segments: tuple[str, ...]  # (E,) each edge as SVG, "M x0,y0L x1,y1": a class's path joins its edges' segments
+    edge_src: np.ndarray  # (E,) int32 node index
+    edge_dst: np.ndarray  # (E,) int32 node index
+    top: float  # y of the highest node
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
+def _column_name(column: int, columns: int) -> str:
+    return "input" if column == 0 else "output" if column == columns - 1 else f"hidden {column}"
+
+
+def _column_header(snapshot: Snapshot, run: str, column: int, columns: int) -> str:
+    """'hidden 2', with the drop probability in force when the dropout run drops there: 'hidden 2 (p=0.5)'."""
+    name = _column_name(column, columns)
+    if run != "dropout" or column == columns - 1:
+        return name
+    if column == 0:
+        p = snapshot.p_input_effective
+    else:
+        p = snapshot.p_effective[column - 1] if column - 1 < len(snapshot.p_effective) else 0.0
+    return f"{name} (p={p:g})" if p > 0 else name
+
+
+def _unit_name(column: int, unit: int, columns: int) -> str:
+    if column == 0:
+        return f"x{unit + 1}"
+    if column == columns - 1:
+        return f"class {unit}"
+    return f"unit {unit}"
+
+
+@functools.lru_cache(maxsize=32)
+def _network_layout(sizes: tuple[int, ...], max_nodes: int) -> _NetworkLayout:
+    """Node positions and edge endpoints for a network shape; pure, so cached per (sizes, max_nodes)."""
+    columns = len(sizes)
+    shown = tuple(min(size, max_nodes) for size in sizes)
+    # Each column spreads over y in [-1, 1], but short columns keep neighbours at most MAX_GAP apart.
+    gaps = [min(2.0 / (count - 1), _MAX_GAP) if count > 1 else _MAX_GAP for count in shown]
+    col_start = tuple(int(v) for v in np.cumsum((0,) + shown[:-1]))
+    xs, ys, ids, texts = [], [], [], []
+    for column, count in enumerate(shown):
+        units = np.arange(count)
+        xs.append(np.full(count, column, dtype=np.float32))
+        ys.append((((count - 1) / 2 - units) * gaps[column]).astype(np.float32))  # unit 0 on top, centred
+        ids.append(np.column_stack([np.full(count, column), units]))
+        name = _column_name(column, columns)
+        texts.extend(f"{name} · {_unit_name(column, unit, columns)}" for unit in range(count))
+    node_x, node_y = np.concatenate(xs), np.concatenate(ys)
+    src, dst = [], []
+    for layer in range(columns - 1):
+        n_in, n_out = shown[layer], shown[layer + 1]
+        # Edge order matches weight[:n_out, :n_in].ravel(): dst-major, as nn.Linear stores (out, in).
+        src.append(col_start[layer] + np.tile(np.arange(n_in), n_out))
+        dst.append(col_start[layer + 1] + np.repeat(np.arange(n_out), n_in))
+    edge_src = np.concatenate(src).astype(np.int32)
+    edge_dst = np.concatenate(dst).astype(np.int32)
+    # Nodes get smaller as columns get taller: about 60% of the smallest gap, at ~300 px for 2.5 y units.
+    gap_px = min(gaps) * 300 / 2.5
+    node_size = float(np.clip(0.6 * gap_px, THEME.node_size_min, THEME.node_size_max))
+    edge_x = np.column_stack([node_x[edge_src], node_x[edge_dst]])
+    edge_y = np.column_stack([node_y[edge_src], node_y[edge_dst]])
+    return _NetworkLayout(
+        shown=shown,
+        col_start=col_start,
+        node_x=_readonly(node_x),
+        node_y=_readonly(node_y),
+        node_id=_readonly(np.concatenate(ids).astype(np.int32)),
+        node_text=tuple(texts),
+        node_size=node_size,
+        edge_x=_readonly(edge_x),
+        edge_y=_readonly(edge_y),
+        edge_segments=_edge_segments(edge_x, edge_y),
+        edge_src=_readonly(edge_src),
+        edge_dst=_readonly(edge_dst),
+        top=float(node_y.max()),
+    )
+
+
+def _dropped_nodes(snapshot: Snapshot, run: str, layout: _NetworkLayout) -> np.ndarray:
+    """(N,) bool over drawn nodes: switched off in the last step. Only the dropout run has masks."""
+    dropped = np.zeros(len(layout.node_x), dtype=bool)
+    if run != "dropout":
+        return dropped
+    for column, keep in enumerate(snapshot.masks[: len(layout.shown) - 1]):  # input, then hidden; never output
+        start, count = layout.col_start[column], layout.shown[column]
+        dropped[start : start + count] = ~np.asarray(keep, dtype=bool)[:count]
+    return dropped
+
+
+# Edge traces, bottom to top: faded, then thin to thick, positive before negative in each width.
+_EDGE_CLASSES = 1 + 2 * len(THEME.edge_widths)
+
+
+def _edge_classes(snapshot: Snapshot, run: str, layout: _NetworkLayout, dropped: np.ndarray) -> np.ndarray:
+    """(E,) class of each drawn edge: 0 if it touches a dropped neuron, else 1 + 2 * width bin + (w < 0)."""
+    weights, bins = [], []
+    n_bins = len(THEME.edge_widths)
+    for layer, params in enumerate(snapshot.params[run]):
+        w = np.asarray(params.weight, dtype=np.float32)  # (out, in)
+        drawn = w[: layout.shown[layer + 1], : layout.shown[layer]].ravel()
+        with np.errstate(all="ignore"):
+            largest = np.nanmax(np.abs(w)) if w.size else 0.0
+            relative = np.abs(drawn) / largest if np.isfinite(largest) and largest > 0 else np.zeros_like(drawn)
+        weights.append(drawn)
+        bins.append(np.minimum((np.nan_to_num(relative) * n_bins).astype(np.int64), n_bins - 1))
+    w = np.concatenate(weights)
+    classes = 1 + 2 * np.concatenate(bins) + (w < 0)
+    faded = dropped[layout.edge_src] | dropped[layout.edge_dst]
+    return np.where(faded, 0, classes)
+
+
+def _short(value: float, digits: int) -> str:
+    """A path coordinate in as few characters as SVG reads: 0.4000 -> ".4", -0.5 -> "-.5", 1.000 -> "1"."""
+    text = f"{value:.{digits}f}".rstrip("0").rstrip(".")
+    text = text.replace("0.", ".", 1) if text.startswith(("0.", "-0.")) else text
+    return "0" if text in ("", "-", "-0") else text
+
+
+def _edge_segments(x: np.ndarray, y: np.ndarray) -> tuple[str, ...]:
+    """(E, 2) start and end coordinates -> E SVG lines "M x0,y0L x1,y1", made once per network shape.
+
+    Short numbers (_short): the edges are most of the network's bytes in a frame, 26 characters an edge with fixed
+    decimals, about 14 this way."""
+    coords = np.column_stack([x[:, 0], y[:, 0], x[:, 1], y[:, 1]]).astype(np.float32)
+    return tuple(f"M{_short(x0, 3)},{_short(y0, 4)}L{_short(x1, 3)},{_short(y1, 4)}" for x0, y0, x1, y1 in coords.tolist())
+
+
+def _edge_path(segments: tuple[str, ...], pick: np.ndarray) -> str:
+    """The picked edges (pick: (E,) bool) as one SVG path of separate lines: "M x0,y0L x1,y1M ...".
+
+    One path per edge class, as a layout shape: the browser draws a thousand edges as one element
+    and redraws nothing else when only they change. As trace segments with gaps, Plotly made and
+    styled one element per edge, 50 ms a frame for 2 x 128 neurons in headless Chromium. Joined from
+    the layout's cached segments: formatting them every frame took 0.7 ms of the frame's 6.
+    """
+    return "".join(itertools.compress(segments, pick.tolist()))
+
+
+def network_figure(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32) -> go.Figure:
+    """network_spec as a checked go.Figure."""
+    return go.Figure(network_spec(snapshot, run, max_nodes))
+
+
+def network_spec(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32) -> dict:
+    """The network of one run: nodes per column, edges dashed by sign (solid positive, dotted negative) and sized by |w|.
+
+    Edges are 7 layout shapes, one SVG path each, always in this order: "touches a dropped neuron"
+    (faded), then for each width bin "positive weight" and "negative weight"; an empty class is
+    invisible. Traces, always in this order: the legend entries "positive weight" and "negative
+    weight", then "kept neuron" and "dropped this step". Node customdata is [[column, unit], ...].
+    Only run "dropout" shows this step's masks (snapshot.masks, the tracked example's); edges
+    touching a dropped neuron go to the faded shape. A column with more than
+    max_nodes units draws units 0..max_nodes-1 and says "+N more not shown" under it (on two lines).
+    """
+    sizes = tuple(int(v) for v in snapshot.sizes)
+    layout = _network_layout(sizes, int(max_nodes))
+    columns = len(sizes)
+    dropped = _dropped_nodes(snapshot, run, layout)
+    classes = _edge_classes(snapshot, run, layout, dropped)
+
+    counts = np.bincount(classes, minlength=_EDGE_CLASSES)
+    edges = []  # layout shapes, bottom to top
+    for k in range(_EDGE_CLASSES):
+        pick = classes == k
+        if k == 0:
+            line = {"color": THEME.weight, "width": THEME.edge_widths[0]}
+            style = {"name": "touches a dropped neuron", "opacity": THEME.faded_opacity}
+        else:
+            width_bin, negative = divmod(k - 1, 2)
+            line = {"color": THEME.weight, "width": THEME.edge_widths[width_bin], "dash": THEME.weight_dash[negative]}
+            style = {"name": f"{'negative' if negative else 'positive'} weight", "opacity": 1.0}
+        edges.append({"type": "path", "path": _edge_path(layout.edge_segments, pick), "line": line,
+                      "xref": "x", "yref": "y", "layer": "below", "visible": bool(counts[k]), **style})
+    traces = [  # legend entries only: the edges themselves are shapes
+        _scatter(x=[-10.0, -9.0], y=[0.0, 0.0], mode="lines", name=f"{sign} weight", hoverinfo="skip",
+                 line={"color": THEME.weight, "width": THEME.edge_widths[1], "dash": dash})
+        for sign, dash in zip(("positive", "negative"), THEME.weight_dash)
+    ]
+
+    size = layout.node_size
+    node_styles = (
+        ("kept neuron", {"symbol": "circle", "color": THEME.run_color(run), "size": size, "line": {"color": THEME.node_line, "width": 1}}),
+        ("dropped this step", {"symbol": "circle-x-open", "color": THEME.dropped, "size": size, "line": {"width": 2}}),
+    )
+    for is_dropped, (name, marker) in zip((False, True), node_styles):
+        pick = dropped == is_dropped
+        text = [t for t, p in zip(layout.node_text, pick) if p]
+        traces.append(_scatter(
+            x=layout.node_x[pick], y=layout.node_y[pick], customdata=layout.node_id[pick], text=text,
+            mode="markers", name=name, marker=marker,
+            hovertemplate=f"%{{text}}<br>layer %{{customdata[0]}}, unit %{{customdata[1]}}<br>{name}<extra></extra>",
+        ))
+
+    top = layout.top
+    notes = []
+    for column, (units, count) in enumerate(zip(sizes, layout.shown)):
+        notes.append(_note(column, top + 0.1, _column_header(snapshot, run, column, columns), small=True, yanchor="bottom"))
+        if units > count:
+            notes.append(_note(column, -top - 0.1, f"+{units - count} more<br>not shown", small=True, yanchor="top"))
+    for side, column, anchor, names in ((-0.12, 0, "right", ("x1", "x2")), (0.12, columns - 1, "left", ("class 0", "class 1"))):
+        start = layout.col_start[column]
+        for unit, label in enumerate(names[: layout.shown[column]]):
+            notes.append(_note(column + side, float(layout.node_y[start + unit]), label, xanchor=anchor))
+
+    axis = {"visible": False, "showgrid": False, "zeroline": False}
+    fig_layout = _base_layout(
+        THEME.network_height,
+        uirevision=f"network-{sizes}-{max_nodes}",  # a new shape resets the view; updates keep it
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        xaxis=dict(axis, range=[-0.6, columns - 0.4]),
+        yaxis=dict(axis, range=[-top - 0.35, top + 0.3]),
+        showlegend=True,
+        legend=_bottom_legend(0.0),
+        hovermode="closest",
+        annotations=notes,
+        shapes=edges,
+    )
+    return _figure(data=traces, layout=fig_layout)
+

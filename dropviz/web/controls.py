@@ -1,0 +1,152 @@
+"""Sidebar controls -> RunConfig, and the page URL <-> RunConfig. Not here: the page layout (app.py).
+
+Widgets hold raw values; every value goes through config.validate() before it reaches the engine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from ..core.config import ACTIVATIONS, OPTIMIZERS, RunConfig, to_dict, validate
+from ..core.data import DATASETS
+from ..core.presets import DEFAULT_PRESET, PRESETS
+
+LEARNING_RATES = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)  # the Playground's ladder
+BATCH_SIZES = (1, 2, 4, 8, 10, 16, 32, 64, 128, 256)
+WEIGHT_DECAYS = (0.0, 0.00001, 0.0001, 0.001, 0.01, 0.1)
+PRESET_KEY = "w_preset"
+
+
+def _key(field: str) -> str:
+    return f"w_{field}"
+
+
+def _ladder(options: tuple, field: str) -> list:
+    """A slider's steps plus the value it holds now, so a value from a URL or file is shown, not moved."""
+    return sorted({*options, st.session_state[_key(field)]})
+
+
+# Settings that have exactly one widget holding exactly their value; hidden and p have two widgets each.
+ONE_WIDGET = ("dataset", "n_train", "n_val", "noise", "label_noise", "seed", "activation", "dropout", "p_input",
+              "optimizer", "lr", "momentum", "batch_size", "weight_decay", "epochs")  # fmt: skip
+
+
+def widget_values(config: RunConfig) -> dict[str, Any]:
+    """The widget state that shows config: session_state key -> value."""
+    values = {_key(field): getattr(config, field) for field in ONE_WIDGET}
+    values[_key("layers")] = len(config.hidden)
+    values[_key("neurons")] = config.hidden[0]
+    values[_key("uneven")] = "" if len(set(config.hidden)) == 1 else ",".join(map(str, config.hidden))
+    values[_key("p")] = config.p[0]
+    values[_key("uneven_p")] = "" if len(set(config.p)) == 1 else ",".join(f"{v:g}" for v in config.p)
+    return values
+
+
+def show(config: RunConfig, preset: str | None = None) -> None:
+    """Puts config (and the preset name) into the widgets' state; call before the widgets are drawn."""
+    st.session_state.update(widget_values(config))
+    if preset is not None:
+        st.session_state[PRESET_KEY] = preset
+
+
+def _apply_preset() -> None:
+    show(PRESETS[st.session_state[PRESET_KEY]].config)
+
+
+def _raw_from_widgets() -> dict[str, Any]:
+    """Widget state -> raw settings for validate()."""
+    s = st.session_state
+    raw = {field: s[_key(field)] for field in ONE_WIDGET}
+    uneven = str(s[_key("uneven")]).strip()
+    raw["hidden"] = uneven or ",".join([str(s[_key("neurons")])] * int(s[_key("layers")]))
+    raw["p"] = str(s[_key("uneven_p")]).strip() or s[_key("p")]
+    return raw
+
+
+def controls() -> tuple[RunConfig, list[str]]:
+    """Draws the sidebar and returns the validated config with the warnings of anything refused or clamped."""
+    sb = st.sidebar
+    sb.selectbox(
+        "Preset", list(PRESETS), key=PRESET_KEY, on_change=_apply_preset,
+        help="A ready-made lesson. Picking one sets every control below and restarts training.",
+    )
+    sb.caption(PRESETS[st.session_state[PRESET_KEY]].lesson)
+
+    sb.subheader("Data")
+    sb.selectbox("Data set", list(DATASETS), key=_key("dataset"), help="Two classes of points in the plane.")
+    sb.slider("Training points", 10, 2000, step=1, key=_key("n_train"), help="Fewer points are easier to memorize: overfitting.")
+    sb.number_input("Validation points", 10, 5000, step=50, key=_key("n_val"), help="Drawn from the same distribution; never trained on.")
+    noise_help = DATASETS[st.session_state[_key("dataset")]].noise_effect
+    sb.slider("Noise", 0.0, 0.5, step=0.01, key=_key("noise"), help=noise_help)
+    sb.slider("Label noise", 0.0, 0.5, step=0.01, key=_key("label_noise"), help="Share of labels flipped: wrong answers a big network memorizes.")
+    sb.number_input("Seed", 0, 2**31 - 1, step=1, key=_key("seed"), help="Same seed, same data, weights, batches and masks.")
+
+    sb.subheader("Network")
+    # Greyed while the uneven field overrides them (its value from the last rerun, already in session state).
+    uneven_layers = bool(str(st.session_state.get(_key("uneven"), "")).strip())
+    overridden = " Greyed: 'Uneven layers' overrides it." if uneven_layers else ""
+    sb.slider("Hidden layers", 1, 6, key=_key("layers"), disabled=uneven_layers, help="Changing the architecture restarts training." + overridden)
+    sb.slider("Neurons per layer", 1, 256, key=_key("neurons"), disabled=uneven_layers,
+              help="Above 32 the graph draws 32 and says how many are hidden." + overridden)
+    sb.text_input(
+        "Uneven layers (optional)", key=_key("uneven"), placeholder="e.g. 64,32,8",
+        help="Neurons of each hidden layer, comma-separated; overrides the two sliders above. Leave empty for equal layers.",
+    )
+    sb.selectbox("Activation", ACTIVATIONS, key=_key("activation"), help="The non-linearity f in y = f(w·x + b).")
+
+    sb.subheader("Dropout")
+    sb.toggle("Dropout", key=_key("dropout"), help="Switch dropout off and on during training: the weights are kept.")
+    uneven_p = bool(str(st.session_state.get(_key("uneven_p"), "")).strip())
+    sb.slider(
+        "Dropout p", 0.0, 0.95, step=0.05, key=_key("p"), disabled=uneven_p,
+        help="p is the DROP probability of each hidden neuron (PyTorch's convention); the dropout paper writes the keep "
+        "probability 1 − p. Changing it during training keeps the weights." + (" Greyed: 'Uneven p' overrides it." if uneven_p else ""),
+    )
+    sb.text_input(
+        "Uneven p (optional)", key=_key("uneven_p"), placeholder="e.g. 0.5,0.2",
+        help="Drop probability of each hidden layer, comma-separated; overrides the Dropout p slider. Leave empty for one p.",
+    )
+    sb.slider("Input dropout p", 0.0, 0.95, step=0.05, key=_key("p_input"), help="Drop probability of the two inputs.")
+
+    sb.subheader("Training")
+    sb.selectbox("Optimizer", OPTIMIZERS, key=_key("optimizer"), help="Adam, or SGD with momentum.")
+    sb.select_slider("Learning rate", _ladder(LEARNING_RATES, "lr"), key=_key("lr"), help="Too high and training diverges: the page says so.")
+    # Always drawn (disabled for Adam): Streamlit forgets the state of a widget that is not drawn.
+    sgd = st.session_state[_key("optimizer")] == "sgd"
+    sb.slider("Momentum", 0.0, 0.99, step=0.01, key=_key("momentum"), disabled=not sgd, help="SGD only.")
+    sb.select_slider("Batch size", _ladder(BATCH_SIZES, "batch_size"), key=_key("batch_size"), help="Examples per step; each gets its own dropout mask.")
+    sb.select_slider("Weight decay", _ladder(WEIGHT_DECAYS, "weight_decay"), key=_key("weight_decay"), help="L2 penalty on every weight, another regularizer.")
+    sb.number_input("Epochs", 1, 5000, step=50, key=_key("epochs"), help="Training stops here; raising it continues the run.")
+
+    base = PRESETS[st.session_state[PRESET_KEY]].config
+    return validate(_raw_from_widgets(), base=base)
+
+
+# --- URL -------------------------------------------------------------------------------------
+def config_from_url(params) -> tuple[RunConfig, str, list[str]]:
+    """st.query_params -> (config, preset name, warnings). Settings absent from the URL come from the preset."""
+    raw = {key: params.get_all(key) for key in params}
+    warnings: list[str] = []
+    preset = DEFAULT_PRESET
+    if "preset" in raw:
+        wanted = raw.pop("preset")
+        if len(wanted) == 1 and wanted[0] in PRESETS:
+            preset = wanted[0]
+        else:
+            shown = wanted[0] if len(wanted) == 1 else ", ".join(wanted)
+            warnings.append(f"preset: {shown[:40]!r} ignored (unknown; choose one of {', '.join(PRESETS)})")
+    values = {key: value[0] if len(value) == 1 else value for key, value in raw.items()}
+    config, more = validate(values, base=PRESETS[preset].config)
+    return config, preset, warnings + more
+
+
+def url_from_config(config: RunConfig, preset: str) -> dict[str, str]:
+    """The query parameters that reproduce config: the preset plus every setting that differs from it."""
+    base = to_dict(PRESETS[preset].config)
+    params = {"preset": preset}
+    for name, value in to_dict(config).items():
+        if value != base[name]:
+            params[name] = ",".join(f"{v:g}" for v in value) if isinstance(value, list) else str(value).lower() if isinstance(value, bool) else f"{value}"
+    return params

@@ -1,0 +1,151 @@
+"""Frame: what one tick of the live page shows (status line and the three charts, as the page's JSON), made from a snapshot. Pure.
+
+Made where the run trains (dropviz/web/worker.py), so that building figures and their JSON (about 4 ms a
+frame with the snapshot, 2.2 of it the boundary grid) does not hold the page server's interpreter lock. No Streamlit here: the page
+passes a frame's bytes to the browser as they are (dropviz/web/live_chart.py), without decoding or encoding them again.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.data import Dataset
+from ..core.records import RUN_NAMES, Snapshot
+from ..figures.boundary import boundary_spec
+from ..figures.curves import curves_spec
+from ..figures.network import network_spec
+from ..figures.theme import display_name, for_projector
+
+PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+
+
+# Over each chart, in markdown: what it shows.
+CAPTIONS = {
+    "network": "**The network with dropout** — crossed grey rings: this step's switched-off neurons for the ringed example",
+    "boundary": "**Decision boundaries** (evaluation mode) — filled: training points, hollow: validation; black-and-yellow ring: the tracked example",
+    "curves": "**Loss and accuracy** — green: with dropout, purple: no-dropout twin; solid: validation, dashed: training; "
+    "shaded: the generalization gap",
+}
+
+
+@dataclass(frozen=True)
+class Frame:
+    status: str  # markdown, one line per run
+    # UTF-8 JSON for the page's live view: {"source": URL of the next frame or null, "status": HTML, "captions": {name: HTML},
+    # "charts": {name: chart_data(...)}}, source and status first (bench/load.py reads them without decoding the rest).
+    view: bytes
+    playing: bool  # the run's state when the frame was made
+    finished: bool
+
+
+def make_frame(snapshot: Snapshot, data: Dataset, epochs: int, playing: bool, sharing: int, presenting: bool,
+               source: str | None = None) -> Frame:
+    """The frame of a run: epochs is the run's length, sharing how many other runs train in turns with it.
+
+    source: where the page fetches the next frame from (dropviz/web/frame_route.py); kept only while the run plays, so
+    the page stops asking when it stops.
+    """
+    big = for_projector if presenting else (lambda spec: spec)
+    specs = {"network": network_spec(snapshot), "boundary": boundary_spec(snapshot, data),
+             "curves": curves_spec(snapshot.history)}
+    status = status_line(snapshot, epochs, playing, sharing)
+    view = {"source": source if playing else None, "status": markdown_html(status), "captions": _CAPTIONS_HTML,
+            "charts": {key: chart_data(big(spec), key, PLOT_CONFIG) for key, spec in specs.items()}}
+    # One encoding, here: arrays as base64 (_typed_array); NaN refused, as plotly.js would misread it.
+    return Frame(status, json.dumps(view, default=_typed_array, allow_nan=False).encode(), playing, snapshot.finished)
+
+
+def markdown_html(text: str) -> str:
+    """The markdown status_line and CAPTIONS use (**bold**, two spaces and a newline between lines) as HTML, a <div> per
+    line (so a line's text is an element's, as a page test finds it); the rest escaped."""
+    bold = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(text))
+    return "".join(f"<div>{line}</div>" for line in bold.split("  \n"))
+
+
+_CAPTIONS_HTML = {key: markdown_html(text) for key, text in CAPTIONS.items()}
+
+
+def status_line(snapshot: Snapshot, epochs: int, playing: bool, sharing: int) -> str:
+    """One line per run: epoch, losses, accuracies, gap, and the run's status."""
+    diverged = all(snapshot.history.runs[run].status != "ok" for run in RUN_NAMES)
+    if snapshot.finished and diverged:
+        done = " · **stopped: both runs diverged**: the learning rate is likely too high; lower it (training restarts) or press Reset"
+    elif snapshot.finished:
+        done = " · **finished**: raise Epochs to go on"
+    else:
+        done = ""
+    if playing and sharing:
+        done += f" · training in turns with {sharing} other {'run' if sharing == 1 else 'runs'} on this processor core"
+    lines = [f"**Epoch {snapshot.epoch}** of {epochs} · step {snapshot.step}{done}"]
+    for run in RUN_NAMES:
+        h = snapshot.history.runs[run]
+        if h.epochs == 0:
+            state = "no epoch finished yet" if h.status == "ok" else f"**{h.status}: lower the learning rate**"
+            lines.append(f"{display_name(run)}: {state}")
+            continue
+        gap = h.val_loss[-1] - h.train_loss[-1]
+        status = "" if h.status == "ok" else f" · **{h.status}: lower the learning rate**"
+        lines.append(
+            f"{display_name(run)}: loss train {h.train_loss[-1]:.3f} / validation {h.val_loss[-1]:.3f} · "
+            f"accuracy {h.train_acc[-1]:.1%} / {h.val_acc[-1]:.1%} · gap {gap:+.3f}{status}"
+        )
+    return "  \n".join(lines)
+
+
+def spec_json(spec: dict) -> str:
+    """A figure spec (figures.*_spec) as the browser gets it: JSON, arrays as base64, no template (the page's theme
+    colours it). tests/web/test_frames.py checks that it is the figure go.Figure(spec).to_json() gives.
+    """
+    return json.dumps(_browser_figure(spec), default=_typed_array, allow_nan=False)
+
+
+def _browser_figure(spec: dict) -> dict:
+    """spec_json before encoding: NumPy arrays still in it."""
+    data = [_without_nulls(trace) for trace in spec["data"]]
+    layout = _without_nulls({key: value for key, value in spec["layout"].items() if key != "template"})
+    return {"data": data, "layout": layout}
+
+
+def _without_nulls(value):
+    """Layout settings left None mean "Plotly's default"; plotly.js would fail on a null container. Arrays untouched."""
+    if isinstance(value, dict):
+        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+    return value
+
+
+_TYPED = {np.dtype(name): code for name, code in (("float32", "f4"), ("float64", "f8"), ("int8", "i1"), ("uint8", "u1"),
+          ("int16", "i2"), ("uint16", "u2"), ("int32", "i4"), ("uint32", "u4"))}  # plotly.js's typed arrays, by dtype
+# (not by dtype.name, which NumPy builds anew on each call: a quarter of a frame's JSON encoding)
+
+
+def _typed_array(value):
+    """A NumPy array -> plotly.js's {dtype, bdata (base64), shape}; a NumPy number -> a Python number."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"not JSON: {type(value).__name__}")
+    if value.dtype == np.int64 and (value.size == 0 or np.abs(value).max() < 2**31):
+        value = value.astype(np.int32)
+    code = _TYPED.get(value.dtype)
+    if code is None:
+        return value.tolist()
+    array = np.ascontiguousarray(value)
+    typed = {"dtype": code, "bdata": base64.b64encode(array.tobytes()).decode("ascii")}
+    if array.ndim > 1:
+        typed["shape"] = ", ".join(str(n) for n in array.shape)
+    return typed
+
+
+
+
+def chart_data(spec: dict, key: str, config: dict) -> dict:
+    """One chart of a frame's view, before encoding: the figure as spec_json gives it, its config, name and height."""
+    return {"figure": _browser_figure(spec), "config": config, "name": key, "height": spec["layout"].get("height") or 360}
+
+

@@ -1,0 +1,76 @@
+"""frames: a run's frame (status line, the live view's JSON) as the page receives it from a worker."""
+
+import base64
+import json
+
+import numpy as np
+import plotly.graph_objects as go
+
+from dropviz.core.config import RunConfig
+from dropviz.core.engine import Trainer
+from dropviz.figures.boundary import boundary_spec
+from dropviz.figures.curves import curves_spec
+from dropviz.figures.network import network_spec
+from dropviz.figures.theme import for_projector
+from dropviz.web.frames import CAPTIONS, make_frame, markdown_html, spec_json
+
+
+def test_spec_is_json_without_template_or_null_layout_settings():
+    fig = go.Figure(go.Scatter(x=[1.0, None, 3.0], y=[1, 2, 3]), layout={"xaxis": {"range": None, "title": {"text": "epoch"}}})
+    figure = json.loads(spec_json(fig.to_plotly_json()))
+    assert json.loads(json.dumps(figure)) == figure
+    assert "template" not in figure["layout"] and "range" not in figure["layout"]["xaxis"]
+    assert figure["layout"]["xaxis"]["title"] == {"text": "epoch"}
+    assert figure["data"][0]["x"][1] is None  # a gap in the data stays a gap
+
+
+def _plain(value):
+    """JSON with plotly.js typed arrays ({dtype, bdata, shape}) decoded to flat lists of floats, NaN as None."""
+    if isinstance(value, dict) and "bdata" in value:
+        types = {"f4": np.float32, "f8": np.float64, "i1": np.int8, "u1": np.uint8, "i2": np.int16, "u2": np.uint16,
+                 "i4": np.int32, "u4": np.uint32}
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=types[value["dtype"]]).astype(float)
+        return [None if np.isnan(v) else v for v in flat]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        flat = [_plain(item) for item in value]
+        if flat and all(isinstance(item, list) for item in flat):
+            flat = [v for item in flat for v in item]  # a 2-D list: rows one after another, as bdata is
+        return [float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v for v in flat]
+    return value
+
+
+def test_spec_json_gives_the_figure_plotly_itself_would_send():
+    trainer = Trainer(RunConfig(epochs=50, n_train=40, hidden=(40, 3), p=(0.5, 0.5)))
+    trainer.advance(0.2)
+    snapshot = trainer.snapshot()
+    built = [network_spec(snapshot), boundary_spec(snapshot, trainer.data),
+             curves_spec(snapshot.history), for_projector(curves_spec(snapshot.history))]
+    for spec in built:
+        reference = json.loads(go.Figure(spec).to_json())  # checked by Plotly's own constructor
+        reference["layout"].pop("template", None)
+        ours = json.loads(spec_json(spec))
+        ours["layout"] = {key: value for key, value in ours["layout"].items() if value != []}  # Plotly leaves these out
+        assert _plain(ours) == _plain(reference)
+        assert any(isinstance(v, dict) and "bdata" in v for trace in ours["data"] for v in trace.values())  # arrays stay binary
+
+
+def test_a_frame_holds_the_three_charts_and_says_when_runs_share_a_core():
+    trainer = Trainer(RunConfig(epochs=3, n_train=40, hidden=(6,), p=(0.5,)))
+    trainer.advance(0.2)
+    alone = make_frame(trainer.snapshot(), trainer.data, 3, playing=True, sharing=0, presenting=False)
+    view = json.loads(alone.view)
+    assert set(view["charts"]) == set(view["captions"]) == set(CAPTIONS) == {"network", "boundary", "curves"}
+    assert all(chart["figure"]["data"] and chart["name"] == name for name, chart in view["charts"].items())
+    assert view["status"] == markdown_html(alone.status)
+    assert alone.status.startswith(f"**Epoch {trainer.epoch}** of 3") and "in turns" not in alone.status
+    shared = make_frame(trainer.snapshot(), trainer.data, 3, playing=True, sharing=4, presenting=True)
+    assert "training in turns with 4 other runs on this processor core" in shared.status
+    assert json.loads(shared.view)["charts"]["curves"]["figure"]["layout"]["font"]["size"] > (
+        view["charts"]["curves"]["figure"]["layout"].get("font", {}).get("size", 0))  # presentation mode: larger type
+
+
+def test_the_status_becomes_html_with_everything_else_escaped():
+    assert markdown_html("**Epoch 3** of 5 · step 9  \nwith dropout: <b>x</b> & y") == (
+        "<div><strong>Epoch 3</strong> of 5 · step 9</div><div>with dropout: &lt;b&gt;x&lt;/b&gt; &amp; y</div>")
