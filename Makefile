@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test browser bench screenshots clean
+.PHONY: run test lint browser bench screenshots clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -22,8 +22,12 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime $(VENV)/.plotly
 run: $(VENV)/.runtime $(VENV)/.plotly
 	OPENBLAS_NUM_THREADS=1 $(VENV)/bin/streamlit run server.py --server.port $(PORT)  # one BLAS thread per session: fair under load
 
-test: $(VENV)/.dev browser
+test: $(VENV)/.dev browser lint
 	$(PY) -m pytest -q
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # The browser tests need Chromium: the system's if present, else Debian's package (as root), else Playwright's download.
 # The deployment test needs nginx: Debian's nginx-light, as root (without it that test is skipped, or fails under CI=true).

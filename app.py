@@ -130,8 +130,7 @@ def _network_file(run: LiveRun) -> bytes:
     from dropviz.core.model import export_network  # torch takes seconds to import: only when a file is asked for
 
     layers = run.snapshot().params["dropout"]
-    return export_network([lp.weight for lp in layers], [lp.bias for lp in layers], run.config.activation,
-                          run.config.p, run.config.p_input)
+    return export_network([lp.weight for lp in layers], [lp.bias for lp in layers], run.config.activation, run.config.p, run.config.p_input)
 
 
 def save_and_share(run: LiveRun, preset: str) -> None:
@@ -141,15 +140,38 @@ def save_and_share(run: LiveRun, preset: str) -> None:
     st.code(f"{st.context.url or ''}?{query}", language=None)
     left, middle, right = st.columns(3)
     # Deferred: each file is made from the run as it is when the button is pressed.
-    left.download_button("Curves (CSV)", lambda: exports.curves_csv(run.snapshot().history), "dropviz-curves.csv",
-                         "text/csv", on_click="ignore", use_container_width=True)
-    middle.download_button("Setup (JSON)", lambda: exports.setup_json(run.config, preset), "dropviz-setup.json",
-                           "application/json", on_click="ignore", use_container_width=True)
-    right.download_button("Trained dropout network (PyTorch)", lambda: _network_file(run), "dropviz-network.pt",
-                          "application/octet-stream", on_click="ignore", use_container_width=True,
-                          help="torch.load(file, weights_only=True); its state_dict loads into the nn.Sequential in its 'architecture'.")
-    st.file_uploader("Load a setup (JSON)", type=["json"], key="upload", on_change=_load_setup,
-                     help="A file saved with 'Setup (JSON)'; every value is checked like any other input.")
+    left.download_button(
+        "Curves (CSV)",
+        lambda: exports.curves_csv(run.snapshot().history),
+        "dropviz-curves.csv",
+        "text/csv",
+        on_click="ignore",
+        use_container_width=True,
+    )
+    middle.download_button(
+        "Setup (JSON)",
+        lambda: exports.setup_json(run.config, preset),
+        "dropviz-setup.json",
+        "application/json",
+        on_click="ignore",
+        use_container_width=True,
+    )
+    right.download_button(
+        "Trained dropout network (PyTorch)",
+        lambda: _network_file(run),
+        "dropviz-network.pt",
+        "application/octet-stream",
+        on_click="ignore",
+        use_container_width=True,
+        help="torch.load(file, weights_only=True); its state_dict loads into the nn.Sequential in its 'architecture'.",
+    )
+    st.file_uploader(
+        "Load a setup (JSON)",
+        type=["json"],
+        key="upload",
+        on_change=_load_setup,
+        help="A file saved with 'Setup (JSON)'; every value is checked like any other input.",
+    )
 
 
 def _start_experiment(name: str) -> None:
@@ -176,8 +198,15 @@ def experiments_view() -> None:
         st.session_state.job_ticking = running
         st.rerun()  # the whole page: the view ticks (0.5 s) only while a job runs
     left, right, _ = st.columns([1, 1, 3])
-    left.button("Run experiment", type="primary", disabled=running, on_click=_start_experiment, args=(name,),
-                use_container_width=True, help="Uses the current setup; the live run is not disturbed.")
+    left.button(
+        "Run experiment",
+        type="primary",
+        disabled=running,
+        on_click=_start_experiment,
+        args=(name,),
+        use_container_width=True,
+        help="Uses the current setup; the live run is not disturbed.",
+    )
     if running:
         right.button("Cancel", on_click=job.cancel, use_container_width=True)
         st.progress(job.fraction, text=f"{EXPERIMENTS[st.session_state.job_name].title}: {job.fraction:.0%}")
@@ -192,8 +221,7 @@ def experiments_view() -> None:
         st.caption(f"Finished in {job.seconds:.1f} s.")
         for number, figure in enumerate(experiment.figures(job.result)):
             st.plotly_chart(figure, key=f"experiment_{number}", config=PLOT_CONFIG)
-        st.download_button("Results (CSV)", job.result.to_csv, f"dropviz-{name.replace(' ', '-')}.csv", "text/csv",
-                           on_click="ignore")
+        st.download_button("Results (CSV)", job.result.to_csv, f"dropviz-{name.replace(' ', '-')}.csv", "text/csv", on_click="ignore")
 
 
 st.set_page_config(page_title="dropviz: dropout, live", page_icon="🎲", layout="wide")
@@ -213,14 +241,27 @@ with live_tab:
     frame = live_frame(run)
     playing, finished = frame.playing, frame.finished  # the buttons say what the frame below shows, never an older state
     play, step, reset, _, present = st.columns([1, 1, 1, 1.5, 1.5])
-    play.button("Pause" if playing else "Play", on_click=_play, args=(not playing,), type="primary", use_container_width=True,
-                disabled=finished, help="Train and watch live; Pause keeps everything as it is.")
-    step.button("Step", on_click=_step, use_container_width=True, disabled=finished,
-                help="One mini-batch: watch the switched-off neurons change.")
+    play.button(
+        "Pause" if playing else "Play",
+        on_click=_play,
+        args=(not playing,),
+        type="primary",
+        use_container_width=True,
+        disabled=finished,
+        help="Train and watch live; Pause keeps everything as it is.",
+    )
+    step.button(
+        "Step", on_click=_step, use_container_width=True, disabled=finished, help="One mini-batch: watch the switched-off neurons change."
+    )
     reset.button("Reset", on_click=_reset, use_container_width=True, help="Back to epoch 0 and the same initial weights (same seed).")
     present.toggle("Presentation mode", key="presenting", help="Hides the controls and enlarges text and figures for a projector.")
-    speed = st.select_slider("Speed (epochs per second)", list(SPEEDS), value=100, key="speed",
-                             help="How fast Play trains: slow enough for a class to watch, or as fast as the machine goes.")
+    speed = st.select_slider(
+        "Speed (epochs per second)",
+        list(SPEEDS),
+        value=100,
+        key="speed",
+        help="How fast Play trains: slow enough for a class to watch, or as fast as the machine goes.",
+    )
     run.set_speed(SPEEDS[speed])
     if st.session_state.get("presenting"):
         st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)

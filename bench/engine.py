@@ -47,8 +47,18 @@ from dropviz.core.engine import BACKENDS, GRID, Trainer, choose_backend, evaluat
 
 WORKLOADS = {
     "playground": RunConfig(
-        dataset="spiral", n_train=250, n_val=250, noise=0.0, label_noise=0.0, hidden=(8, 8), activation="tanh",
-        p=(0.2, 0.2), optimizer="sgd", lr=0.03, momentum=0.0, batch_size=10,
+        dataset="spiral",
+        n_train=250,
+        n_val=250,
+        noise=0.0,
+        label_noise=0.0,
+        hidden=(8, 8),
+        activation="tanh",
+        p=(0.2, 0.2),
+        optimizer="sgd",
+        lr=0.03,
+        momentum=0.0,
+        batch_size=10,
     ),
     "default": RunConfig(),
 }
@@ -121,8 +131,15 @@ def stacked_setup(config: RunConfig, epochs: int):
     rng = np.random.default_rng([config.seed, 1])
     sizes = (2, *config.hidden, 2)
     weights, biases = initial_parameters(sizes, np.random.default_rng([config.seed, 2]))
-    net = BACKENDS[choose_backend()]([np.stack([w] * k) for w in weights], [np.stack([b] * k) for b in biases],
-                                             config.activation, config.optimizer, config.lr, config.momentum, config.weight_decay)
+    net = BACKENDS[choose_backend()](
+        [np.stack([w] * k) for w in weights],
+        [np.stack([b] * k) for b in biases],
+        config.activation,
+        config.optimizer,
+        config.lr,
+        config.momentum,
+        config.weight_decay,
+    )
     p = np.zeros((k, len(sizes) - 1))  # (K, L + 1): input, hidden layers
     p[:, 0] = config.p_input
     p[:, 1:] = np.array(STACK_P)[:, None]
@@ -161,7 +178,13 @@ ENGINES: dict[str, Setup] = {
     "trainer torch": trainer_setup("torch"),
     "8 stacked": stacked_setup,
 }
-MODELS = {"trainer": "2 models", "trainer numpy": "2 models", "plain torch": "1 model", "trainer torch": "2 models", "8 stacked": "8 models"}
+MODELS = {
+    "trainer": "2 models",
+    "trainer numpy": "2 models",
+    "plain torch": "1 model",
+    "trainer torch": "2 models",
+    "8 stacked": "8 models",
+}
 
 
 def timed(setup: Setup, config: RunConfig, epochs: int) -> float:
@@ -208,8 +231,10 @@ def main() -> None:
     repeats, seconds, grid_repeats = (5, 0.05, 10) if args.quick else (7, 0.7, 50)
     torch.set_num_threads(1)
     print(__doc__.splitlines()[0])
-    print(f"python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.2f}, torch threads {torch.get_num_threads()}")
+    print(
+        f"python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.2f}, torch threads {torch.get_num_threads()}"
+    )
     print(f"{repeats} alternating repetitions of ~{seconds:g} s per engine and workload; figures: median (min to max)\n")
 
     began = time.perf_counter()
@@ -223,11 +248,15 @@ def main() -> None:
         plain = statistics.median(rates["plain torch"])
         for engine, values in rates.items():
             median = statistics.median(values)
-            print(f"{workload:<11} {engine:<14} {MODELS[engine]:<9} {median:>14.0f} {min(values):>8.0f} {max(values):>8.0f} {median / plain:>12.1f}x")
+            print(
+                f"{workload:<11} {engine:<14} {MODELS[engine]:<9} {median:>14.0f} {min(values):>8.0f} {max(values):>8.0f} {median / plain:>12.1f}x"
+            )
     print()
     print(f"{'workload':<11} {f'boundary grid ({GRID} x {GRID}), ms per run':<40} {'median':>7} {'min':>7} {'max':>7}")
     for workload, values in grids.items():
-        print(f"{workload:<11} {'Trainer.grid_proba(), cache cleared':<40} {statistics.median(values):>7.2f} {min(values):>7.2f} {max(values):>7.2f}")
+        print(
+            f"{workload:<11} {'Trainer.grid_proba(), cache cleared':<40} {statistics.median(values):>7.2f} {min(values):>7.2f} {max(values):>7.2f}"
+        )
 
     play = {engine: statistics.median(values) for engine, values in results["playground"].items()}
     pair, stack, plain = play["trainer"], play["8 stacked"], play["plain torch"]
@@ -237,11 +266,17 @@ def main() -> None:
         return "met" if ok else "NOT met"
 
     print("\ntargets from the issue (playground workload), measured here:")
-    print(f"  twin pair  >= {TARGET_PAIR} model-epochs/s (2x TensorFlow Playground's ~{PLAYGROUND_RATE}; ~{TARGET_PAIR_RATIO}x the plain loop): "
-          f"{pair:.0f} model-epochs/s = {pair / TARGET_PAIR:.2f} of target, {pair / plain:.1f}x the plain loop -> {verdict(pair >= TARGET_PAIR)}")
-    print(f"  8 stacked  >= {TARGET_STACK_RATIO}x the plain loop per model: {stack / plain:.1f}x -> {verdict(stack / plain >= TARGET_STACK_RATIO)}")
-    print(f"  grid       < {TARGET_GRID_MS:g} ms per run: {grid:.2f} ms -> {verdict(grid < TARGET_GRID_MS)}"
-          f" (default workload: {statistics.median(grids['default']):.2f} ms)")
+    print(
+        f"  twin pair  >= {TARGET_PAIR} model-epochs/s (2x TensorFlow Playground's ~{PLAYGROUND_RATE}; ~{TARGET_PAIR_RATIO}x the plain loop): "
+        f"{pair:.0f} model-epochs/s = {pair / TARGET_PAIR:.2f} of target, {pair / plain:.1f}x the plain loop -> {verdict(pair >= TARGET_PAIR)}"
+    )
+    print(
+        f"  8 stacked  >= {TARGET_STACK_RATIO}x the plain loop per model: {stack / plain:.1f}x -> {verdict(stack / plain >= TARGET_STACK_RATIO)}"
+    )
+    print(
+        f"  grid       < {TARGET_GRID_MS:g} ms per run: {grid:.2f} ms -> {verdict(grid < TARGET_GRID_MS)}"
+        f" (default workload: {statistics.median(grids['default']):.2f} ms)"
+    )
     print(f"\n{time.perf_counter() - began:.0f} s")
 
 

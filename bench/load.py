@@ -47,14 +47,13 @@ CLK = os.sysconf("SC_CLK_TCK")
 TARGETS = {"painted": 2.0, "epochs": 20.0, "rss_mb": 1536.0}  # at N = 30, from the issue
 
 
-
 # --- the server's process, read from /proc -----------------------------------------------------------
 def _stat(pid: int) -> list[str] | None:
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return text[text.rindex(")") + 2:].split()  # fields from 3 (state) on; comm may hold spaces
+    return text[text.rindex(")") + 2 :].split()  # fields from 3 (state) on; comm may hold spaces
 
 
 def _tree(pid: int) -> list[int]:
@@ -120,8 +119,11 @@ async def _wait_idle(pid: int, below: float = 15.0, timeout: float = 60.0) -> fl
 def _log_problems(log: Path) -> tuple[int, list[str]]:
     """Incidents in the server log (a traceback with its chained causes counts once) and their distinct last lines."""
     text = log.read_text(errors="replace") if log.exists() else ""
-    incidents = text.count("Traceback (most recent call last)") - text.count("During handling of the above exception") - text.count(
-        "The above exception was the direct cause")
+    incidents = (
+        text.count("Traceback (most recent call last)")
+        - text.count("During handling of the above exception")
+        - text.count("The above exception was the direct cause")
+    )
     last_lines = re.findall(r"^([A-Za-z_][\w.]*(?:Error|Exception|Disconnected|Exit)\b.*)$", text, re.MULTILINE)
     levels = [re.sub(r"^\S+ \S+ ", "", line) for line in text.splitlines() if re.search(r"\b(WARNING|ERROR|CRITICAL)\b", line)]
     counts: dict[str, int] = {}
@@ -257,8 +259,7 @@ async def classroom(n: int, seconds: float, query: str, spread: float, rng: rand
 
             # Play: the browser first, the students within `spread` seconds (a teacher says "press Play now").
             page_play = await page.evaluate("performance.now()")
-            browser_click = asyncio.create_task(
-                page.get_by_role("button", name="Play", exact=True).click(timeout=60_000))
+            browser_click = asyncio.create_task(page.get_by_role("button", name="Play", exact=True).click(timeout=60_000))
             await asyncio.gather(*(s.play(rng.uniform(0, spread)) for s in students))
             await asyncio.sleep(settle)  # 0 by default: the window starts with the rush of Play clicks
 
@@ -325,45 +326,87 @@ async def classroom(n: int, seconds: float, query: str, spread: float, rng: rand
     before = [(t, e) for t, e, _ in status if t <= page_t0]
     painted = len(shown) / ((page_t1 - page_t0) / 1000)
     b_epochs = ((shown[-1][1] if shown else (before[-1][1] if before else 0)) - (before[-1][1] if before else 0)) / (
-        (page_t1 - page_t0) / 1000)
+        (page_t1 - page_t0) / 1000
+    )
     b_first = next(((t - page_play) / 1000 for t, _, _ in status if t > page_play), float("nan"))
-    per_chart = [sum(1 for t, c in redraws if c == i and page_t0 <= t <= page_t1) / ((page_t1 - page_t0) / 1000)
-                 for i in range(3)]
+    per_chart = [sum(1 for t, c in redraws if c == i and page_t0 <= t <= page_t1) / ((page_t1 - page_t0) / 1000) for i in range(3)]
     b_times = [page_t0] + [t for t, _ in shown] + [page_t1]
     b_gap = max(b - a for a, b in pairwise(b_times)) / 1000
 
-    print(f"\nN = {n}: {n} protocol sessions + 1 Chromium page on a fresh server, {window:.1f} s window "
-          + (f"from {settle:.0f} s after the last Play" if settle else "after the last Play"))
-    print(f"  pages loaded                       {len(loads)}/{n} in {all_loaded:.1f} s (per page median {_med_worst(loads, max)[0]:.1f} s, "
-          f"worst {_med_worst(loads, max)[1]:.1f} s); Chromium page {browser_load:.1f} s")
-    print(f"  epochs/s shown per session         median {epochs[0]:6.1f}   worst {epochs[1]:6.1f}   (target at N=30: every session >= {TARGETS['epochs']:.0f})")
-    print(f"    the same, first to last frame    median {slopes[0]:6.1f}   worst {slopes[1]:6.1f}   (the rate itself: no rounding to "
-          f"the frame shown at each end of the window)")
-    print(f"  frames/s delivered per session     median {fps[0]:6.2f}   worst {fps[1]:6.2f}   (frames with a new status that arrived whole)")
-    print(f"  Play -> first new frame            median {latency[0]:6.2f} s worst {latency[1]:6.2f} s" + (f"   ({no_frame} sessions: none)" if no_frame else ""))
-    print(f"  all sessions together              {total_frames / window:6.2f} frames/s, {total_epochs:6.1f} epochs/s; "
-          f"{blank} sessions without any frame in the window")
-    print(f"  Chromium page painted frames/s     {painted:6.2f}   (status changes; target at N=30: >= {TARGETS['painted']:.0f}); "
-          f"Plotly redraws/s per chart {', '.join(f'{x:.2f}' for x in per_chart)}")
-    print(f"  Chromium page epochs/s shown       {b_epochs:6.1f}   Play -> first painted status {b_first:.2f} s, worst gap {b_gap:.2f} s"
-          + (f"   (Play click failed: {browser_error})" if browser_error else ""))
+    print(
+        f"\nN = {n}: {n} protocol sessions + 1 Chromium page on a fresh server, {window:.1f} s window "
+        + (f"from {settle:.0f} s after the last Play" if settle else "after the last Play")
+    )
+    print(
+        f"  pages loaded                       {len(loads)}/{n} in {all_loaded:.1f} s (per page median {_med_worst(loads, max)[0]:.1f} s, "
+        f"worst {_med_worst(loads, max)[1]:.1f} s); Chromium page {browser_load:.1f} s"
+    )
+    print(
+        f"  epochs/s shown per session         median {epochs[0]:6.1f}   worst {epochs[1]:6.1f}   (target at N=30: every session >= {TARGETS['epochs']:.0f})"
+    )
+    print(
+        f"    the same, first to last frame    median {slopes[0]:6.1f}   worst {slopes[1]:6.1f}   (the rate itself: no rounding to "
+        f"the frame shown at each end of the window)"
+    )
+    print(
+        f"  frames/s delivered per session     median {fps[0]:6.2f}   worst {fps[1]:6.2f}   (frames with a new status that arrived whole)"
+    )
+    print(
+        f"  Play -> first new frame            median {latency[0]:6.2f} s worst {latency[1]:6.2f} s"
+        + (f"   ({no_frame} sessions: none)" if no_frame else "")
+    )
+    print(
+        f"  all sessions together              {total_frames / window:6.2f} frames/s, {total_epochs:6.1f} epochs/s; "
+        f"{blank} sessions without any frame in the window"
+    )
+    print(
+        f"  Chromium page painted frames/s     {painted:6.2f}   (status changes; target at N=30: >= {TARGETS['painted']:.0f}); "
+        f"Plotly redraws/s per chart {', '.join(f'{x:.2f}' for x in per_chart)}"
+    )
+    print(
+        f"  Chromium page epochs/s shown       {b_epochs:6.1f}   Play -> first painted status {b_first:.2f} s, worst gap {b_gap:.2f} s"
+        + (f"   (Play click failed: {browser_error})" if browser_error else "")
+    )
     print(f"  server CPU                         {server_cpu:6.0f} % of one core (this machine: {os.cpu_count()} cores)")
-    print(f"  server RSS                         idle {idle_mb:.0f} MB, pages loaded {loaded_mb:.0f} MB, end {end_mb:.0f} MB, "
-          f"peak {peak_mb:.0f} MB (target < {TARGETS['rss_mb']:.0f} MB); {threads} threads")
-    print(f"  errors                             {len(errors)} from sessions, {tracebacks} incidents (tracebacks) in the server log"
-          + "".join(f"\n      {e}" for e in list(dict.fromkeys(errors))[:5]) + "".join(f"\n      log: {line}" for line in log_lines))
+    print(
+        f"  server RSS                         idle {idle_mb:.0f} MB, pages loaded {loaded_mb:.0f} MB, end {end_mb:.0f} MB, "
+        f"peak {peak_mb:.0f} MB (target < {TARGETS['rss_mb']:.0f} MB); {threads} threads"
+    )
+    print(
+        f"  errors                             {len(errors)} from sessions, {tracebacks} incidents (tracebacks) in the server log"
+        + "".join(f"\n      {e}" for e in list(dict.fromkeys(errors))[:5])
+        + "".join(f"\n      log: {line}" for line in log_lines)
+    )
     print(f"  frozen sessions (> {FROZEN:.0f} s, no frame)   {frozen} of {n}; worst gap {max(gaps, default=float('nan')):.2f} s")
-    print(f"  runs that stopped by themselves    {stopped} of {n} (the page showed Play again, nobody pressed Pause)"
-          + (f", {statistics.median(stopped_after):.1f} s after Play (median)" if stopped_after else "")
-          + f"; Chromium page's too: {'yes' if browser_stopped else 'no'}")
-    print(f"  frame requests sent                median {_med_worst(asked)[0]:.2f}/s, fewest {_med_worst(asked)[1]:.2f}/s per session "
-          f"(the live view's fetches, dropviz/web/frame_route.py; a stopped run's page stops asking)")
-    print(f"  script runs since Play (all)       {started} started, {early} ended 'early for rerun' (output dropped unsent or cut "
-          f"short when the next run began), {started - early} delivered whole")
-    print(f"  load generator                     {own_cpu:.0f} % CPU (protocol clients), {others_cpu:.0f} % (Chromium + Playwright), "
-          f"{received_mb / window:.1f} MB/s received by the clients")
-    return {"n": n, "epochs": epochs, "fps": fps, "latency": latency, "painted": painted, "cpu": server_cpu,
-            "rss": peak_mb, "errors": len(errors) + tracebacks, "frozen": frozen, "stopped": stopped}
+    print(
+        f"  runs that stopped by themselves    {stopped} of {n} (the page showed Play again, nobody pressed Pause)"
+        + (f", {statistics.median(stopped_after):.1f} s after Play (median)" if stopped_after else "")
+        + f"; Chromium page's too: {'yes' if browser_stopped else 'no'}"
+    )
+    print(
+        f"  frame requests sent                median {_med_worst(asked)[0]:.2f}/s, fewest {_med_worst(asked)[1]:.2f}/s per session "
+        f"(the live view's fetches, dropviz/web/frame_route.py; a stopped run's page stops asking)"
+    )
+    print(
+        f"  script runs since Play (all)       {started} started, {early} ended 'early for rerun' (output dropped unsent or cut "
+        f"short when the next run began), {started - early} delivered whole"
+    )
+    print(
+        f"  load generator                     {own_cpu:.0f} % CPU (protocol clients), {others_cpu:.0f} % (Chromium + Playwright), "
+        f"{received_mb / window:.1f} MB/s received by the clients"
+    )
+    return {
+        "n": n,
+        "epochs": epochs,
+        "fps": fps,
+        "latency": latency,
+        "painted": painted,
+        "cpu": server_cpu,
+        "rss": peak_mb,
+        "errors": len(errors) + tracebacks,
+        "frozen": frozen,
+        "stopped": stopped,
+    }
 
 
 # --- churn --------------------------------------------------------------------------------------------
@@ -379,7 +422,9 @@ async def churn(cycles: int, overlap: int, hold: float, query: str) -> None:
         await _wait_idle(pid)
         idle_cpu = await _cpu_percent(lambda: _tree(pid), 1.0)
         base_mb, base_threads = _rss_mb(pid), _status_kb(pid, "Threads")
-        print(f"\nChurn: {cycles} cycles of open -> Play -> first frame + {hold:.0f} s of frames -> close, up to {overlap} at once, fresh server")
+        print(
+            f"\nChurn: {cycles} cycles of open -> Play -> first frame + {hold:.0f} s of frames -> close, up to {overlap} at once, fresh server"
+        )
         print(f"  before: RSS {base_mb:.0f} MB, {base_threads} threads, idle CPU {idle_cpu:.0f} %")
         gate = asyncio.Semaphore(overlap)
         done: list[Student] = []
@@ -402,10 +447,12 @@ async def churn(cycles: int, overlap: int, hold: float, query: str) -> None:
                     recent = done[-10:]
                     frames = statistics.median(len([f for f in x.frames if x.clicked_at and f[0] > x.clicked_at]) for x in recent)
                     first = [x.first_frame() for x in recent if x.first_frame() is not None]
-                    print(f"  after {len(done):3d} cycles ({time.monotonic() - start:5.1f} s): RSS {_rss_mb(pid):5.0f} MB, "
-                          f"{_status_kb(pid, 'Threads'):3d} threads; last 10: Play -> first frame median "
-                          f"{statistics.median(first) if first else float('nan'):.2f} s ({10 - len(first)} none), "
-                          f"median {frames:.0f} frames, {sum(len(x.session.errors) for x in recent)} errors")
+                    print(
+                        f"  after {len(done):3d} cycles ({time.monotonic() - start:5.1f} s): RSS {_rss_mb(pid):5.0f} MB, "
+                        f"{_status_kb(pid, 'Threads'):3d} threads; last 10: Play -> first frame median "
+                        f"{statistics.median(first) if first else float('nan'):.2f} s ({10 - len(first)} none), "
+                        f"median {frames:.0f} frames, {sum(len(x.session.errors) for x in recent)} errors"
+                    )
 
         await asyncio.gather(*(cycle() for _ in range(cycles)))
         await _second_round(cycle, cycles, last_close, pid)
@@ -413,15 +460,23 @@ async def churn(cycles: int, overlap: int, hold: float, query: str) -> None:
         steps = []
         for _ in range(5):
             steps.append(await _cpu_percent(lambda: _tree(pid), 1.0))
-        print(f"  server CPU in each second after the last close (from +{since:.1f} s): "
-              + ", ".join(f"{x:.0f} %" for x in steps) + " (a LiveRun stops when its session disconnects)")
-        print(f"  after: RSS {_rss_mb(pid):.0f} MB ({(_rss_mb(pid) - base_mb) / max(1, 2 * cycles):+.1f} MB per cycle over both rounds, "
-              f"the second worker's start included), "
-              f"{_status_kb(pid, 'Threads')} threads, peak {_status_kb(pid, 'VmHWM') / 1024:.0f} MB (server process)")
+        print(
+            f"  server CPU in each second after the last close (from +{since:.1f} s): "
+            + ", ".join(f"{x:.0f} %" for x in steps)
+            + " (a LiveRun stops when its session disconnects)"
+        )
+        print(
+            f"  after: RSS {_rss_mb(pid):.0f} MB ({(_rss_mb(pid) - base_mb) / max(1, 2 * cycles):+.1f} MB per cycle over both rounds, "
+            f"the second worker's start included), "
+            f"{_status_kb(pid, 'Threads')} threads, peak {_status_kb(pid, 'VmHWM') / 1024:.0f} MB (server process)"
+        )
         errors = [e for s in done for e in s.session.errors]
         tracebacks, log_lines = _log_problems(log)
-        print(f"  errors: {len(errors)} from sessions, {tracebacks} incidents (tracebacks) in the server log"
-              + "".join(f"\n      {e}" for e in list(dict.fromkeys(errors))[:5]) + "".join(f"\n      log: {line}" for line in log_lines))
+        print(
+            f"  errors: {len(errors)} from sessions, {tracebacks} incidents (tracebacks) in the server log"
+            + "".join(f"\n      {e}" for e in list(dict.fromkeys(errors))[:5])
+            + "".join(f"\n      log: {line}" for line in log_lines)
+        )
 
 
 async def _second_round(cycle, cycles: int, last_close: list[float], pid: int) -> None:
@@ -429,19 +484,27 @@ async def _second_round(cycle, cycles: int, last_close: list[float], pid: int) -
     wait = RELEASE_AFTER + 2 * PAGE_CHECK + 2.0 - (time.monotonic() - last_close[0])
     await asyncio.sleep(max(0.0, wait))
     first = _rss_mb(pid)
-    print(f"  {RELEASE_AFTER + 2 * PAGE_CHECK + 2.0:.0f} s after the last close (closed pages' runs dropped): RSS {first:.0f} MB; "
-          f"{cycles} cycles more:")
+    print(
+        f"  {RELEASE_AFTER + 2 * PAGE_CHECK + 2.0:.0f} s after the last close (closed pages' runs dropped): RSS {first:.0f} MB; "
+        f"{cycles} cycles more:"
+    )
     await asyncio.gather(*(cycle() for _ in range(cycles)))
     print(f"  after the second round: RSS {_rss_mb(pid):.0f} MB ({(_rss_mb(pid) - first) / max(1, cycles):+.1f} MB per cycle)")
 
 
 def _summary(rows: list[dict]) -> None:
-    print("\nSummary (targets at N = 30: every session >= 2 painted frames/s and >= 20 epochs/s shown, no errors, none frozen, server < 1.5 GB)")
-    print("     N   epochs/s med/worst   frames/s med/worst   Play->frame med/worst   painted/s   CPU %   peak MB   errors  frozen  stopped")
+    print(
+        "\nSummary (targets at N = 30: every session >= 2 painted frames/s and >= 20 epochs/s shown, no errors, none frozen, server < 1.5 GB)"
+    )
+    print(
+        "     N   epochs/s med/worst   frames/s med/worst   Play->frame med/worst   painted/s   CPU %   peak MB   errors  frozen  stopped"
+    )
     for r in rows:
-        print(f"  {r['n']:4d}   {r['epochs'][0]:7.1f} / {r['epochs'][1]:6.1f}   {r['fps'][0]:7.2f} / {r['fps'][1]:5.2f}   "
-              f"{r['latency'][0]:8.2f} / {r['latency'][1]:5.2f} s   {r['painted']:9.2f}   {r['cpu']:5.0f}   {r['rss']:7.0f}   "
-              f"{r['errors']:6d}  {r['frozen']:6d}  {r['stopped']:7d}")
+        print(
+            f"  {r['n']:4d}   {r['epochs'][0]:7.1f} / {r['epochs'][1]:6.1f}   {r['fps'][0]:7.2f} / {r['fps'][1]:5.2f}   "
+            f"{r['latency'][0]:8.2f} / {r['latency'][1]:5.2f} s   {r['painted']:9.2f}   {r['cpu']:5.0f}   {r['rss']:7.0f}   "
+            f"{r['errors']:6d}  {r['frozen']:6d}  {r['stopped']:7d}"
+        )
 
 
 async def main_async(args) -> None:
@@ -471,8 +534,10 @@ def main() -> None:
         args.sizes, args.seconds, args.cycles = "1,5", 5.0, min(args.cycles, 10)
     args.sizes = [int(x) for x in str(args.sizes).split(",") if x.strip()]
     started = time.monotonic()
-    print(f"dropviz classroom load: sizes {args.sizes}, {args.seconds:.0f} s windows, query '{args.query}', "
-          f"{os.cpu_count()} cores; each size = N protocol sessions + 1 Chromium page")
+    print(
+        f"dropviz classroom load: sizes {args.sizes}, {args.seconds:.0f} s windows, query '{args.query}', "
+        f"{os.cpu_count()} cores; each size = N protocol sessions + 1 Chromium page"
+    )
     asyncio.run(main_async(args))
     print(f"\ntotal {time.monotonic() - started:.0f} s")
 

@@ -41,9 +41,14 @@ STREAM_PATH = "/_stcore/stream"
 class StreamlitSession:
     """One simulated tab. Every method but the read-only properties modifies it; use from one asyncio loop."""
 
-    def __init__(self, base_url: str, query: str = "", *,
-                 on_element: Callable[[StreamlitSession, tuple[int, ...], object, float], None] | None = None,
-                 on_run_finished: Callable[[StreamlitSession, int, bool, float], None] | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        query: str = "",
+        *,
+        on_element: Callable[[StreamlitSession, tuple[int, ...], object, float], None] | None = None,
+        on_run_finished: Callable[[StreamlitSession, int, bool, float], None] | None = None,
+    ):
         self.base_url = base_url.rstrip("/")  # http://127.0.0.1:PORT, also the Origin the server checks
         self.query = query  # the URL's query string, updated by page_info_changed as the browser's address bar is
         self.on_element = on_element  # (session, delta_path, Element, t): every new element, cached ones included
@@ -73,9 +78,17 @@ class StreamlitSession:
     async def open(self, timeout: float = 30.0) -> None:
         """Modifies: connects and asks for the first run, as a freshly loaded tab does."""
         host = urlsplit(self.base_url).netloc
-        self._ws = await connect(f"ws://{host}{STREAM_PATH}", origin=self.base_url, subprotocols=["streamlit"],
-                                 compression=None, max_size=None, proxy=None, open_timeout=timeout,
-                                 close_timeout=2, ping_interval=None)
+        self._ws = await connect(
+            f"ws://{host}{STREAM_PATH}",
+            origin=self.base_url,
+            subprotocols=["streamlit"],
+            compression=None,
+            max_size=None,
+            proxy=None,
+            open_timeout=timeout,
+            close_timeout=2,
+            ping_interval=None,
+        )
         self._reader = asyncio.create_task(self._read(), name="streamlit-client-read")
         await self.rerun()
 

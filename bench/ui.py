@@ -87,8 +87,10 @@ def main() -> None:
     print(f"  Play -> first new status frame      {first_frame:6.2f} s   (target < 1 s)")
     print(f"  painted frames/s (status updates)   {len(shown) / args.seconds:6.2f}     (target >= 5, aim 10)")
     print("  plotly redraws/s per chart          " + ", ".join(f"{n / args.seconds:.2f}" for n in per_chart.values()))
-    print(f"  median / worst gap between frames   {statistics.median(gaps) / 1000 if gaps else float('nan'):6.2f} / "
-          f"{max(gaps) / 1000 if gaps else float('nan'):.2f} s")
+    print(
+        f"  median / worst gap between frames   {statistics.median(gaps) / 1000 if gaps else float('nan'):6.2f} / "
+        f"{max(gaps) / 1000 if gaps else float('nan'):.2f} s"
+    )
     print(f"  epochs/s shown                      {epochs:6.1f}     (target >= 100)")
     print(f"  plotly redraws > 1 s after Pause    {len(late):6d}     (backlog the browser was still painting)")
     print(f"  server RSS idle / while training    {idle_mb:6.0f} / {busy_mb:.0f} MB")

@@ -153,7 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", metavar="FILE.json", help="also write the config and per-epoch curves as JSON")
     trace = commands.add_parser("trace", parents=[settings], allow_abbrev=False, help="record every step's batch, masks, weights and loss")
     trace.add_argument("--steps", required=True, metavar="N", help=f"optimizer steps to record (1 to {MAX_TRACE_STEPS})")
-    trace.add_argument("--out", required=True, metavar="FILE.npz", help="where numpy.savez writes the trace (format: see the module docstring)")
+    trace.add_argument(
+        "--out", required=True, metavar="FILE.npz", help="where numpy.savez writes the trace (format: see the module docstring)"
+    )
     commands.add_parser("presets", help="list the presets and their lessons")
     return parser
 
@@ -199,8 +201,15 @@ class ProgressBar:
 
     width = 30  # characters of the bar itself
 
-    def __init__(self, total: int, stream: TextIO, enabled: bool | None = None, clock: Callable[[], float] = time.monotonic,
-                 delay: float = 1.0, rate: float = 10.0):
+    def __init__(
+        self,
+        total: int,
+        stream: TextIO,
+        enabled: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        delay: float = 1.0,
+        rate: float = 10.0,
+    ):
         self.total, self.stream, self.clock = total, stream, clock
         self.enabled = stream.isatty() if enabled is None else enabled
         self.delay, self.interval = delay, 1.0 / rate
@@ -245,7 +254,9 @@ def describe(config: RunConfig) -> str:
     parts = [
         f"{config.dataset}, {config.n_train} train / {config.n_val} val points",
         f"hidden {'x'.join(map(str, config.hidden))} {config.activation}",
-        f"p {p_text}" + (f", input p {config.p_input_effective:g}" if config.p_input_effective else "") + ("" if config.dropout else " (dropout off)"),
+        f"p {p_text}"
+        + (f", input p {config.p_input_effective:g}" if config.p_input_effective else "")
+        + ("" if config.dropout else " (dropout off)"),
         f"{config.optimizer} lr {config.lr:g}" + (f" momentum {config.momentum:g}" if config.optimizer == "sgd" else ""),
         f"batch {config.batch_size}, {config.epochs} epochs, seed {config.seed}",
     ]

@@ -21,8 +21,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # Debian's Chromium in this sandbox: no sandboxing as root, no GPU, no network chatter.
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 READY = "[data-testid=stApp][data-test-script-state=notRunning]"
 CHART = ".dropviz-chart .main-svg"  # a live chart drawn by plotly.js (dropviz/web/live_chart.js)
@@ -80,8 +86,9 @@ def server_pid(port: int) -> int | None:
 
 
 @contextlib.contextmanager
-def serving(command: list[str], url: str, cwd: Path = ROOT, env: dict[str, str] | None = None, timeout: float = 60.0,
-            log: Path | None = None) -> Iterator[subprocess.Popen]:
+def serving(
+    command: list[str], url: str, cwd: Path = ROOT, env: dict[str, str] | None = None, timeout: float = 60.0, log: Path | None = None
+) -> Iterator[subprocess.Popen]:
     """Starts a Streamlit server's command line in a session of its own; yields its process once url's health check
     answers; then SIGTERM to the whole group (the server and its training workers), SIGKILL if ignored."""
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
@@ -113,7 +120,17 @@ def streamlit_server(port: int | None = None, timeout: float = 60.0, log: Path |
     port = port or free_port()
     url = f"http://127.0.0.1:{port}" + (f"/{base}" if base else "")
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "server.py"), "--server.port", str(port), "--server.address", "127.0.0.1"]
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "server.py"),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+    ]
     if base:  # served under a path prefix, as behind a proxy: the page is at url/base/
         command += ["--server.baseUrlPath", base]
     with serving(command, url, env=env, timeout=timeout, log=log):

@@ -99,8 +99,16 @@ def test_json_layout_and_summary(capsys, tmp_path):
         assert all(isinstance(v, float) for name in CURVES for v in run[name])
     assert "with dropout" in stdout and "no-dropout twin" in stdout
     rows = {line.split("  ")[0] for line in stdout.splitlines()}
-    for label in ("final train loss", "final val loss", "final train accuracy", "final val accuracy", "gap (val - train loss)",
-                  "best val epoch", "best val loss", "status"):
+    for label in (
+        "final train loss",
+        "final val loss",
+        "final train accuracy",
+        "final val accuracy",
+        "gap (val - train loss)",
+        "best val epoch",
+        "best val loss",
+        "status",
+    ):
         assert label in rows
     twin = document["runs"]["twin"]
     gap = twin["val_loss"][-1] - twin["train_loss"][-1]
@@ -117,8 +125,22 @@ def test_p_one_value_or_one_per_layer(capsys, tmp_path):
 def test_diverging_run_is_reported_and_stays_strict_json(capsys, tmp_path):
     # Found by search: 3 x 128 ReLU with SGD at lr 10 and momentum 0.99 overflows in its 2nd epoch (seeds 0-4).
     epochs = 5
-    document, stdout, _ = run_json(capsys, tmp_path, "--hidden", "128,128,128", "--optimizer", "sgd", "--lr", "10",
-                                   "--momentum", "0.99", "--epochs", epochs, "--seed", "0")
+    document, stdout, _ = run_json(
+        capsys,
+        tmp_path,
+        "--hidden",
+        "128,128,128",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "10",
+        "--momentum",
+        "0.99",
+        "--epochs",
+        epochs,
+        "--seed",
+        "0",
+    )
     run = document["runs"]["dropout"]
     found = re.fullmatch(r"diverged at epoch (\d+)", run["status"])
     assert found, run["status"]
@@ -229,9 +251,36 @@ def take_trace(capsys, tmp_path, *argv):
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_trace_loss_recomputed_in_plain_numpy(capsys, tmp_path, activation):
     n_train, batch, steps, hidden = 40, 10, 10, (5, 4)  # 4 steps per epoch: the trace crosses two epoch starts
-    t = take_trace(capsys, tmp_path, "--dataset", "spiral", "--n-train", n_train, "--n-val", 20, "--batch-size", batch,
-                   "--hidden", "5,4", "--p", "0.3,0.6", "--p-input", "0.2", "--activation", activation,
-                   "--optimizer", "sgd", "--lr", "0.5", "--momentum", "0.9", "--seed", 3, "--steps", steps)
+    t = take_trace(
+        capsys,
+        tmp_path,
+        "--dataset",
+        "spiral",
+        "--n-train",
+        n_train,
+        "--n-val",
+        20,
+        "--batch-size",
+        batch,
+        "--hidden",
+        "5,4",
+        "--p",
+        "0.3,0.6",
+        "--p-input",
+        "0.2",
+        "--activation",
+        activation,
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "0.5",
+        "--momentum",
+        "0.9",
+        "--seed",
+        3,
+        "--steps",
+        steps,
+    )
     layers = len(hidden)
     sizes = (2, *hidden, 2)
     expected = {"x", "y", "batch_index", "mask_input", "loss", "activation", "p", "p_input", "p_layers"}
@@ -276,16 +325,18 @@ def test_trace_p_is_a_scalar_when_every_layer_shares_it(capsys, tmp_path):
 
 
 def test_trace_with_dropout_off_keeps_every_unit(capsys, tmp_path):
-    t = take_trace(capsys, tmp_path, "--n-train", 20, "--batch-size", 10, "--hidden", "4", "--p-input", "0.5", "--dropout", "off",
-                   "--steps", 3)
+    t = take_trace(
+        capsys, tmp_path, "--n-train", 20, "--batch-size", 10, "--hidden", "4", "--p-input", "0.5", "--dropout", "off", "--steps", 3
+    )
     assert t["mask_input"].all() and t["mask_1"].all()
     assert float(t["p"]) == 0.0 and float(t["p_input"]) == 0.0
 
 
 def test_trace_stops_with_the_run(capsys, tmp_path):
     out = tmp_path / "short.npz"
-    status, _, stderr = cli(capsys, "trace", "--n-train", 20, "--batch-size", 10, "--hidden", "3", "--epochs", 2, "--steps", 9,
-                            "--out", out)
+    status, _, stderr = cli(
+        capsys, "trace", "--n-train", 20, "--batch-size", 10, "--hidden", "3", "--epochs", 2, "--steps", 9, "--out", out
+    )
     assert status == 0 and "ended after 4 steps" in stderr
     with np.load(out) as t:
         assert t["loss"].shape == (4,)
@@ -305,8 +356,24 @@ def test_docstring_recipe_recomputes_the_trace(capsys, tmp_path, monkeypatch):
 
     lines = cli_module.__doc__.split("import numpy as np", 1)[1].split("\n\n", 1)[0]
     recipe = "import numpy as np" + lines
-    take_trace(capsys, tmp_path, "--n-train", 20, "--batch-size", 5, "--hidden", "6,3", "--p", "0.5,0.2", "--p-input", "0.1",
-               "--activation", "sigmoid", "--steps", 6)
+    take_trace(
+        capsys,
+        tmp_path,
+        "--n-train",
+        20,
+        "--batch-size",
+        5,
+        "--hidden",
+        "6,3",
+        "--p",
+        "0.5,0.2",
+        "--p-input",
+        "0.1",
+        "--activation",
+        "sigmoid",
+        "--steps",
+        6,
+    )
     (tmp_path / "recipe.py").write_text(textwrap.dedent("        " + recipe))
     monkeypatch.chdir(tmp_path)
     runpy.run_path("recipe.py")
@@ -351,8 +418,14 @@ def test_progress_bar_is_silent_off_a_terminal():
 # --- the real entry point -----------------------------------------------------------------------------------
 def test_python_m_dropviz_runs(tmp_path):
     out = tmp_path / "sub.json"
-    done = subprocess.run([sys.executable, "-m", "dropviz", "run", "--epochs", "2", *SMALL[:-2], "--out", str(out)],
-                          check=False, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "dropviz", "run", "--epochs", "2", *SMALL[:-2], "--out", str(out)],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "no-dropout twin" in done.stdout
     document = strict_json(out)

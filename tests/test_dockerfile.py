@@ -65,8 +65,9 @@ def instructions(text: str) -> list[tuple[str, str]]:
 def build_context() -> list[str]:
     """The files `docker build .` sends from a clean clone, relative to the repository."""
     assert not (ROOT / ".dockerignore").exists(), "a .dockerignore appeared: teach the replay's build_context() to honour it"
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                            cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     return sorted(name for name in listed.split("\0") if name and (ROOT / name).is_file())
 
 
@@ -104,8 +105,15 @@ class Image:
 
 def shell(image: Image, command: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """`/bin/sh -c command` in the image's workdir, as Docker runs a shell-form RUN or HEALTHCHECK."""
-    return subprocess.run(["/bin/sh", "-c", command], check=False, cwd=image.path(), env=env or image.environ(),
-                          capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    return subprocess.run(
+        ["/bin/sh", "-c", command],
+        check=False,
+        cwd=image.path(),
+        env=env or image.environ(),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
 
 
 def copy(image: Image, arguments: str, context: list[str]) -> None:
@@ -183,8 +191,9 @@ def replay(dockerfile: Path, root: Path) -> Image:
                 image.cmd = json.loads(arguments)
             except json.JSONDecodeError:
                 image.cmd = None
-            assert isinstance(image.cmd, list) and image.cmd and all(isinstance(a, str) for a in image.cmd), \
+            assert isinstance(image.cmd, list) and image.cmd and all(isinstance(a, str) for a in image.cmd), (
                 f"CMD {arguments}: the replay knows the JSON form only (a list of strings)"
+            )
     image.built = image.files()
     return image
 
@@ -213,12 +222,15 @@ def test_the_run_steps_compile_the_kernel_and_place_plotly_js_in_the_image(image
     assert warm_up, "no RUN step warms the kernel up (dropviz.core.kernel.warm_up): the first Play would compile for seconds"
     again = shell(image, warm_up[0], {**image.environ(), "NUMBA_DEBUG_CACHE": "1"})
     assert again.returncode == 0, again.stderr[-4000:]
-    assert "[cache] data loaded" in again.stdout and "[cache] data saved" not in again.stdout, \
+    assert "[cache] data loaded" in again.stdout and "[cache] data saved" not in again.stdout, (
         f"a later process compiles the kernel again instead of loading the image's cache:\n{again.stdout[-2000:]}"
+    )
 
 
 def test_only_the_installs_and_the_user_are_skipped_and_the_venv_holds_the_installs(image):
-    assert sorted(image.skipped) == sorted(SKIPPED), f"skipped RUN commands: {sorted(image.skipped)}, expected each of {sorted(SKIPPED)} once"
+    assert sorted(image.skipped) == sorted(SKIPPED), (
+        f"skipped RUN commands: {sorted(image.skipped)}, expected each of {sorted(SKIPPED)} once"
+    )
     python = re.fullmatch(r"python:(\d+\.\d+)[\w.-]*", image.base)
     assert python, f"FROM {image.base}: the replay stands in for python:X.Y images only"
     assert python[1] == f"{sys.version_info.major}.{sys.version_info.minor}", f"FROM {image.base}, but the venv runs Python {sys.version}"
@@ -236,16 +248,18 @@ def test_only_the_installs_and_the_user_are_skipped_and_the_venv_holds_the_insta
             held = None
         assert held and SpecifierSet(f"=={wanted}").contains(held), f"the image installs {pin}, the venv holds {name} {held}"
     owner = image.skipped["ownership"]
-    assert image.user == image.skipped["user"]["user"] == owner["user"] and owner["path"] == image.workdir, \
+    assert image.user == image.skipped["user"]["user"] == owner["user"] and owner["path"] == image.workdir, (
         f"USER {image.user} should be the user created and given {image.workdir}: app.py writes static/ there"
+    )
 
 
 def test_cmd_healthcheck_and_expose_name_one_port_on_every_interface(image):
     port = int(option(image.cmd, "server.port"))
     assert image.expose == [port], f"EXPOSE {image.expose}, but CMD serves port {port}"
     assert option(image.cmd, "server.address") == "0.0.0.0", "CMD: a container's server must listen on 0.0.0.0 to be reached"
-    assert re.search(rf"http://127\.0\.0\.1:{port}/_stcore/health\b", image.healthcheck), \
+    assert re.search(rf"http://127\.0\.0\.1:{port}/_stcore/health\b", image.healthcheck), (
         f"HEALTHCHECK {image.healthcheck}: not Streamlit's health URL on port {port}"
+    )
 
 
 @dataclass
@@ -262,8 +276,10 @@ def container(image, tmp_path_factory):
     healthcheck, replaced = re.subn(rf":{exposed}\b", f":{port}", image.healthcheck)
     assert replaced == 1, f"HEALTHCHECK {image.healthcheck}: port {exposed} should appear once"
     env = image.environ()
-    command = [a.replace(f"--server.port={exposed}", f"--server.port={port}").replace("--server.address=0.0.0.0", "--server.address=127.0.0.1")
-               for a in image.cmd]
+    command = [
+        a.replace(f"--server.port={exposed}", f"--server.port={port}").replace("--server.address=0.0.0.0", "--server.address=127.0.0.1")
+        for a in image.cmd
+    ]
     command[0] = shutil.which(command[0], path=env["PATH"])
     assert command[0] and Path(command[0]).parent == VENV_BIN, f"CMD {image.cmd[0]}: not the venv's ({command[0]})"
     log = tmp_path_factory.mktemp("container") / "streamlit.log"
@@ -287,8 +303,14 @@ def test_the_server_runs_the_copy_alone(image, container):
     assert Path(f"/proc/{container.pid}/cwd").resolve() == image.path().resolve()
     environ = Path(f"/proc/{container.pid}/environ").read_bytes().split(b"\0")
     assert not [v for v in environ if v.startswith(b"PYTHONPATH=")], "the server has a PYTHONPATH: the copy alone should be enough"
-    where = subprocess.run([sys.executable, "-c", "import dropviz; print(dropviz.__file__)"], cwd=image.path(),
-                           env=image.environ(), capture_output=True, text=True, check=True).stdout.strip()
+    where = subprocess.run(
+        [sys.executable, "-c", "import dropviz; print(dropviz.__file__)"],
+        cwd=image.path(),
+        env=image.environ(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert Path(where).resolve().is_relative_to(image.path().resolve()), f"`import dropviz` in the image finds {where}, not the copy"
 
 
@@ -301,8 +323,9 @@ def test_healthcheck_page_and_plotly_js_answer(image, container):
     status, content_type, _ = _get(container.url + "/", timeout=10)
     assert (status, content_type) == (200, "text/html"), f"the page / answered {status} {content_type}"
     status, content_type, body = _get(f"{container.url}/{PLOTLY_URL}", timeout=30)
-    assert status == 200 and "javascript" in content_type, f"the page's {PLOTLY_URL} answered {status} {content_type}, not JavaScript" \
-        + ("" if status != 200 else ": does the image's .streamlit/config.toml enable static serving?")
+    assert status == 200 and "javascript" in content_type, f"the page's {PLOTLY_URL} answered {status} {content_type}, not JavaScript" + (
+        "" if status != 200 else ": does the image's .streamlit/config.toml enable static serving?"
+    )
     assert body == image.path(os.path.relpath(PLOTLY_URL, "app")).read_bytes(), f"{PLOTLY_URL} is not the image's static/ file"
 
 

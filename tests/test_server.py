@@ -38,10 +38,14 @@ def _upgrade(port: int, origin: str) -> int:
     """Status of a websocket upgrade to the page's stream from the given Origin."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     connection.request(
-        "GET", "/_stcore/stream",
+        "GET",
+        "/_stcore/stream",
         headers={
-            "Connection": "Upgrade", "Upgrade": "websocket", "Origin": origin,
-            "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+            "Connection": "Upgrade",
+            "Upgrade": "websocket",
+            "Origin": origin,
+            "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
         },
     )
     status = connection.getresponse().status
@@ -58,8 +62,6 @@ def server_port(tmp_path_factory):
 def test_a_foreign_origin_is_refused_and_the_pages_own_is_accepted(server_port):
     assert _upgrade(server_port, "http://evil.example") == 403
     assert _upgrade(server_port, f"http://127.0.0.1:{server_port}") == 101
-
-
 
 
 def test_under_a_path_prefix_the_frame_route_is_where_the_page_asks(tmp_path):

@@ -213,7 +213,9 @@ def _consistent(base: RunConfig, accepted: dict[str, Any], warnings: list[str]) 
             f"can share one server); layers capped at {width} neurons"
         )
     if merged["batch_size"] > merged["n_train"]:
-        warnings.append(f"batch_size: {merged['batch_size']} is more than the {merged['n_train']} training points; using {merged['n_train']}")
+        warnings.append(
+            f"batch_size: {merged['batch_size']} is more than the {merged['n_train']} training points; using {merged['n_train']}"
+        )
         merged["batch_size"] = merged["n_train"]
     return RunConfig(**merged), warnings
 

@@ -85,25 +85,23 @@ def _moons(n: int, noise: float, rng: np.random.Generator):
     y = _labels(n)
     # Class 0: upper arc; class 1: lower arc shifted right and down; centred on the origin, scaled by 0.65.
     a = rng.uniform(0.0, np.pi, n)
-    x = np.where(y[:, None] == 0,
-                 np.stack([np.cos(a), np.sin(a)], axis=1),
-                 np.stack([1 - np.cos(a), 0.5 - np.sin(a)], axis=1))  # (n, 2)
+    x = np.where(y[:, None] == 0, np.stack([np.cos(a), np.sin(a)], axis=1), np.stack([1 - np.cos(a), 0.5 - np.sin(a)], axis=1))  # (n, 2)
     x = (x - [0.5, 0.25]) * 0.65
     return _finish(x, y, noise, rng, 0.4)
 
 
-DATASETS: dict[str, DatasetSpec] = {s.name: s for s in [
-    DatasetSpec("circle", _circle, "Moves each point by Gaussian jitter of std 0.4 x noise.",
-                "A disc of one class inside a ring of the other."),
-    DatasetSpec("xor", _xor, "Moves each point by Gaussian jitter of std 0.4 x noise.",
-                "Opposite quadrants share a class."),
-    DatasetSpec("gauss", _gauss, "Widens both blobs: extra Gaussian jitter of std 0.8 x noise.",
-                "Two Gaussian blobs, one per class."),
-    DatasetSpec("spiral", _spiral, "Moves each point by Gaussian jitter of std 0.2 x noise.",
-                "Two interleaved spirals of 1.5 turns."),
-    DatasetSpec("moons", _moons, "Moves each point by Gaussian jitter of std 0.4 x noise.",
-                "Two interlocking half-moons."),
-]}
+DATASETS: dict[str, DatasetSpec] = {
+    s.name: s
+    for s in [
+        DatasetSpec(
+            "circle", _circle, "Moves each point by Gaussian jitter of std 0.4 x noise.", "A disc of one class inside a ring of the other."
+        ),
+        DatasetSpec("xor", _xor, "Moves each point by Gaussian jitter of std 0.4 x noise.", "Opposite quadrants share a class."),
+        DatasetSpec("gauss", _gauss, "Widens both blobs: extra Gaussian jitter of std 0.8 x noise.", "Two Gaussian blobs, one per class."),
+        DatasetSpec("spiral", _spiral, "Moves each point by Gaussian jitter of std 0.2 x noise.", "Two interleaved spirals of 1.5 turns."),
+        DatasetSpec("moons", _moons, "Moves each point by Gaussian jitter of std 0.4 x noise.", "Two interlocking half-moons."),
+    ]
+}
 
 
 def _frozen(a: np.ndarray, dtype) -> np.ndarray:

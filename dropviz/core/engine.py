@@ -258,7 +258,9 @@ class Trainer:
         """Modifies the history: evaluation-mode metrics of both runs, appended once per epoch."""
         n = self.config.n_train
         with np.errstate(all="ignore"):
-            logits = self.net.logits(self._x_eval, dtype=np.float32)  # (K, n_train + n_val, 2): one pass for both sets, float32 as in PyTorch
+            logits = self.net.logits(
+                self._x_eval, dtype=np.float32
+            )  # (K, n_train + n_val, 2): one pass for both sets, float32 as in PyTorch
             train_loss, train_acc = evaluate(logits[:, :n], self.data.y_train)
             val_loss, val_acc = evaluate(logits[:, n:], self.data.y_val)
         for k, name in enumerate(RUN_NAMES):
@@ -312,7 +314,13 @@ class Trainer:
                 f"trace needs every batch full: {self.config.n_train} training points are not a multiple of batch size {batch}"
             )
         layers = len(self.sizes) - 1
-        batches, masks, weights, biases, losses = [], [[] for _ in range(layers)], [[] for _ in range(layers)], [[] for _ in range(layers)], []
+        batches, masks, weights, biases, losses = (
+            [],
+            [[] for _ in range(layers)],
+            [[] for _ in range(layers)],
+            [[] for _ in range(layers)],
+            [],
+        )
         for _ in range(steps):
             if self.finished:
                 break

@@ -105,7 +105,20 @@ def _train_kernel(flat, grad, state1, state2, x, y, masks, has_mask, sizes, w_of
                 w = params[w0 : w0 + n_in * n_out].reshape((n_in, n_out))
                 if blas and n_in >= BLAS_MIN and n_out >= BLAS_MIN:
                     # z (B, out) = a_in[:, c:c+in] (B, in; rows U apart) @ W (in, out)
-                    _gemm(single, False, False, count, n_out, n_in, a_in[:, c:].ctypes.data, width, w.ctypes.data, n_out, z.ctypes.data, widest)
+                    _gemm(
+                        single,
+                        False,
+                        False,
+                        count,
+                        n_out,
+                        n_in,
+                        a_in[:, c:].ctypes.data,
+                        width,
+                        w.ctypes.data,
+                        n_out,
+                        z.ctypes.data,
+                        widest,
+                    )
                 else:
                     for r in range(count):
                         for o in range(n_out):
@@ -170,7 +183,20 @@ def _train_kernel(flat, grad, state1, state2, x, y, masks, has_mask, sizes, w_of
                 gemm = blas and n_in >= BLAS_MIN and n_out >= BLAS_MIN
                 if gemm:
                     # g_w (in, out) = a_in[:, c:c+in]^T (in, B) @ dz (B, out)
-                    _gemm(single, True, False, n_in, n_out, count, a_in[:, c:].ctypes.data, width, z.ctypes.data, widest, g_w.ctypes.data, n_out)
+                    _gemm(
+                        single,
+                        True,
+                        False,
+                        n_in,
+                        n_out,
+                        count,
+                        a_in[:, c:].ctypes.data,
+                        width,
+                        z.ctypes.data,
+                        widest,
+                        g_w.ctypes.data,
+                        n_out,
+                    )
                 else:
                     for i in range(n_in):
                         for o in range(n_out):
@@ -411,7 +437,10 @@ class NumbaNet32(NumbaNet):
 def _openblas_paths() -> list[str]:
     """The OpenBLAS library NumPy's wheels bundle (numpy.libs/ on Linux and Windows, numpy/.dylibs/ on macOS)."""
     package = os.path.dirname(np.__file__)
-    patterns = (os.path.join(package, os.pardir, "numpy.libs", "libscipy_openblas*"), os.path.join(package, ".dylibs", "libscipy_openblas*"))
+    patterns = (
+        os.path.join(package, os.pardir, "numpy.libs", "libscipy_openblas*"),
+        os.path.join(package, ".dylibs", "libscipy_openblas*"),
+    )
     return sorted(path for pattern in patterns for path in glob.glob(pattern))
 
 
@@ -448,7 +477,9 @@ def _compiled_kernel():
     blas = _load_openblas(binding)
     pointer, size, enum = types.uintp, types.int64, types.intc
     _sgemm, _dgemm = (
-        types.ExternalFunction(name, types.void(enum, enum, enum, size, size, size, real, pointer, size, pointer, size, real, pointer, size))
+        types.ExternalFunction(
+            name, types.void(enum, enum, enum, size, size, size, real, pointer, size, pointer, size, real, pointer, size)
+        )
         for name, real in zip(_BLAS_SYMBOLS, (types.float32, types.float64))
     )
     _gemm = njit(nogil=True)(_gemm)

@@ -27,7 +27,13 @@ class StackedMLP(nn.Module):
         self.b = nn.ParameterList(nn.Parameter(torch.tensor(np.asarray(b), dtype=torch.float64)) for b in biases)
         self.f = ACTIVATION_MODULES[activation]()
 
-    def forward(self, x: torch.Tensor, p: torch.Tensor | None = None, keep: list[torch.Tensor] | None = None, generator: torch.Generator | None = None):
+    def forward(
+        self,
+        x: torch.Tensor,
+        p: torch.Tensor | None = None,
+        keep: list[torch.Tensor] | None = None,
+        generator: torch.Generator | None = None,
+    ):
         """x (B, 2). In training mode with p (K, L + 1) drop probabilities: keep masks are drawn from
         generator unless given, kept units scaled by 1 / (1 - p). Returns logits (K, B, 2) and the
         keep masks used, [(K, B, 2), (K, B, h_1), ...] bool, or [] in evaluation mode."""
@@ -70,7 +76,10 @@ class TorchNet:
         the 1 / (1 - p) scaling is done here from p, independently of the fast path."""
         self.model.train()
         k, batch = p.shape[0], len(x)
-        keep = [torch.ones((k, batch, w.shape[1]), dtype=torch.bool) if m is None else torch.from_numpy(m > 0) for m, w in zip(drop, self.model.W)]
+        keep = [
+            torch.ones((k, batch, w.shape[1]), dtype=torch.bool) if m is None else torch.from_numpy(m > 0)
+            for m, w in zip(drop, self.model.W)
+        ]
         logits, _ = self.model(torch.from_numpy(x), torch.from_numpy(p), keep)
         target = torch.from_numpy(np.asarray(y, dtype=np.int64)).expand(logits.shape[0], -1)  # (K, B)
         losses = nn.functional.cross_entropy(logits.transpose(1, 2), target, reduction="none").mean(dim=1)  # (K,)
@@ -111,8 +120,14 @@ def export_network(weights, biases, activation: str, p: tuple[float, ...], p_inp
     buffer = io.BytesIO()
     sizes = [int(weights[0].shape[1])] + [int(w.shape[0]) for w in weights]
     torch.save(
-        {"state_dict": model.state_dict(), "architecture": str(model), "sizes": sizes, "activation": activation,
-         "p": [float(v) for v in p], "p_input": float(p_input)},
+        {
+            "state_dict": model.state_dict(),
+            "architecture": str(model),
+            "sizes": sizes,
+            "activation": activation,
+            "p": [float(v) for v in p],
+            "p_input": float(p_input),
+        },
         buffer,
     )
     return buffer.getvalue()

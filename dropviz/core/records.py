@@ -41,7 +41,9 @@ class RunHistory:
         return int(np.argmin(finite)) + 1 if len(finite) and np.isfinite(finite).any() else None
 
     def to_json(self) -> dict:
-        lists = {name: [float(v) for v in getattr(self, name)] for name in ("train_loss", "val_loss", "train_acc", "val_acc", "optimized_loss")}
+        lists = {
+            name: [float(v) for v in getattr(self, name)] for name in ("train_loss", "val_loss", "train_acc", "val_acc", "optimized_loss")
+        }
         return {**lists, "status": self.status}
 
 

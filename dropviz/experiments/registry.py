@@ -53,17 +53,23 @@ def _probe(compute: Callable[[], Any], progress: Progress) -> Any:
 
 EXPERIMENTS: dict[str, Experiment] = {
     "p-sweep": Experiment(
-        "p-sweep (the paper's Figure 9)", sweeps.P_SWEEP_TEXT, True,
+        "p-sweep (the paper's Figure 9)",
+        sweeps.P_SWEEP_TEXT,
+        True,
         lambda i, progress: sweeps.p_sweep(i.config, progress),
         lambda r: [sweep_figures.p_sweep_figure(r)],
     ),
     "training-set size": Experiment(
-        "Training-set size (the paper's Figure 10)", sweeps.SIZE_TEXT, True,
+        "Training-set size (the paper's Figure 10)",
+        sweeps.SIZE_TEXT,
+        True,
         lambda i, progress: sweeps.size_sweep(i.config, progress),
         lambda r: [sweep_figures.size_figure(r)],
     ),
     "Monte Carlo dropout": Experiment(
-        "Monte Carlo dropout (Gal and Ghahramani 2016)", probes.MC_TEXT, False,
+        "Monte Carlo dropout (Gal and Ghahramani 2016)",
+        probes.MC_TEXT,
+        False,
         lambda i, progress: _probe(
             lambda: probes.mc_dropout(i.snapshot, i.data, i.config.activation, i.config.p, i.config.p_input, i.passes, _rng(i)),
             progress,
@@ -71,21 +77,27 @@ EXPERIMENTS: dict[str, Experiment] = {
         lambda r: [probe_figures.mc_figure(r), probe_figures.mc_convergence_figure(r)],
     ),
     "scaling lesson": Experiment(
-        "The scaling lesson: inverted dropout, the paper's weight scaling, and forgetting to scale", probes.SCALING_TEXT, False,
+        "The scaling lesson: inverted dropout, the paper's weight scaling, and forgetting to scale",
+        probes.SCALING_TEXT,
+        False,
         lambda i, progress: _probe(
             lambda: probes.scaling_lesson(i.snapshot, i.data, i.config.activation, i.config.p, i.config.p_input), progress
         ),
         lambda r: [probe_figures.scaling_figure(r)],
     ),
     "inside the network": Experiment(
-        "Inside the network: dead units, correlations, robustness", probes.INSIDE_TEXT, False,
+        "Inside the network: dead units, correlations, robustness",
+        probes.INSIDE_TEXT,
+        False,
         lambda i, progress: _probe(
             lambda: probes.inside(i.snapshot, i.data, i.config.activation, probes.default_k_values(i.snapshot.sizes), 20, _rng(i)), progress
         ),
         lambda r: [probe_figures.inside_figure(r), probe_figures.correlation_figure(r), probe_figures.robustness_figure(r)],
     ),
     "sampled subnetworks": Experiment(
-        "Sampled subnetworks: the thinned networks dropout trains", probes.SUBNET_TEXT, False,
+        "Sampled subnetworks: the thinned networks dropout trains",
+        probes.SUBNET_TEXT,
+        False,
         lambda i, progress: _probe(
             lambda: probes.subnetworks(i.snapshot, i.data, i.config.activation, i.config.p, i.config.p_input, 6, _rng(i)), progress
         ),

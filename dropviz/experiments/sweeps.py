@@ -379,8 +379,11 @@ def p_sweep(config: RunConfig, progress: Callable[[float], bool], seeds: int = 3
     if epochs is None:
         fits = _round_down(BUDGET_SECONDS / estimated_seconds(config.hidden, k, n, batch, 1))
         epochs = min(config.epochs, fits)
-        schedule = (f"{epochs} epochs, as the config says." if epochs == config.epochs else
-                    f"{epochs} of the config's {config.epochs} epochs: {k} models at once, cut to about {BUDGET_SECONDS:g} s of training.")
+        schedule = (
+            f"{epochs} epochs, as the config says."
+            if epochs == config.epochs
+            else f"{epochs} of the config's {config.epochs} epochs: {k} models at once, cut to about {BUDGET_SECONDS:g} s of training."
+        )
     else:
         epochs = _check_count("epochs", epochs)
         schedule = f"{epochs} epochs, as asked."
@@ -428,8 +431,9 @@ def size_sweep(config: RunConfig, progress: Callable[[float], bool], seeds: int 
         cut = "" if target <= fits else f", cut from the config's {target} to fit about {BUDGET_SECONDS:g} s"
         target = min(target, fits)
         epoch_counts = -(-target // per_epoch)
-        schedule = (f"About {target} optimizer steps at every size (rounded up to whole epochs){cut}: "
-                    "small sets train as many steps as large ones.")
+        schedule = (
+            f"About {target} optimizer steps at every size (rounded up to whole epochs){cut}: small sets train as many steps as large ones."
+        )
     else:
         epoch_counts = np.full(len(grid), _check_count("epochs", epochs))
         schedule = f"{epochs} epochs at every size, as asked."

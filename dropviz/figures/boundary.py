@@ -34,18 +34,41 @@ def _boundary_images(snapshot: Snapshot, tracked_xy: np.ndarray | None) -> list[
         if proba is None:
             proba = np.full((len(axis), len(axis)), np.nan, dtype=np.float32)
         source = raster.data_uri(raster.png(raster.probability_map(proba, low, high, THEME.boundary_alpha)))
-        images.append({  # the grid values are cell centres: the image reaches half a cell beyond them
-            "source": source, "name": f"P(class 1), {display_name(run)}", "xref": xaxis, "yref": yaxis,
-            "x": float(axis[0]) - cell / 2, "y": float(axis[-1]) + cell / 2, "sizex": float(axis[-1] - axis[0]) + cell,
-            "sizey": float(axis[-1] - axis[0]) + cell, "xanchor": "left", "yanchor": "top", "sizing": "stretch", "layer": "below",
-        })
+        images.append(
+            {  # the grid values are cell centres: the image reaches half a cell beyond them
+                "source": source,
+                "name": f"P(class 1), {display_name(run)}",
+                "xref": xaxis,
+                "yref": yaxis,
+                "x": float(axis[0]) - cell / 2,
+                "y": float(axis[-1]) + cell / 2,
+                "sizex": float(axis[-1] - axis[0]) + cell,
+                "sizey": float(axis[-1] - axis[0]) + cell,
+                "xanchor": "left",
+                "yanchor": "top",
+                "sizing": "stretch",
+                "layer": "below",
+            }
+        )
     for xaxis, yaxis in _AXES:
         x, y = (float(v) for v in tracked_xy) if tracked_xy is not None else (0.0, 0.0)
-        images.append({
-            "source": raster.ring(THEME.tracked, halo=THEME.tracked_halo), "name": "tracked example", "xref": xaxis, "yref": yaxis, "x": x, "y": y,
-            "sizex": THEME.tracked_ring, "sizey": THEME.tracked_ring, "xanchor": "center", "yanchor": "middle",
-            "sizing": "stretch", "layer": "above", "visible": tracked_xy is not None,
-        })
+        images.append(
+            {
+                "source": raster.ring(THEME.tracked, halo=THEME.tracked_halo),
+                "name": "tracked example",
+                "xref": xaxis,
+                "yref": yaxis,
+                "x": x,
+                "y": y,
+                "sizex": THEME.tracked_ring,
+                "sizey": THEME.tracked_ring,
+                "xanchor": "center",
+                "yanchor": "middle",
+                "sizing": "stretch",
+                "layer": "above",
+                "visible": tracked_xy is not None,
+            }
+        )
     return images
 
 
@@ -81,29 +104,76 @@ def boundary_spec(snapshot: Snapshot, data: Dataset) -> dict:
             for label in (0, 1):
                 px, py = _points(x, y == label)
                 line = {"color": THEME.point_outline, "width": 1} if split == "train" else {"width": 1.2}
-                traces.append(_scatter(
-                    x=px, y=py, mode="markers", name=f"{split} · class {label}", legendgroup=f"{split}-{label}", showlegend=first,
-                    marker={"symbol": symbol, "size": size, "color": THEME.class_colors[label], "line": line}, opacity=opacity,
-                    xaxis=xaxis, yaxis=yaxis, hovertemplate=f"{split}, label {label}<extra></extra>",
-                ))
+                traces.append(
+                    _scatter(
+                        x=px,
+                        y=py,
+                        mode="markers",
+                        name=f"{split} · class {label}",
+                        legendgroup=f"{split}-{label}",
+                        showlegend=first,
+                        marker={"symbol": symbol, "size": size, "color": THEME.class_colors[label], "line": line},
+                        opacity=opacity,
+                        xaxis=xaxis,
+                        yaxis=yaxis,
+                        hovertemplate=f"{split}, label {label}<extra></extra>",
+                    )
+                )
         fx, fy = _points(x_train, flipped)
-        traces.append(_scatter(
-            x=fx, y=fy, mode="markers", name="flipped label", legendgroup="flipped", showlegend=first, xaxis=xaxis, yaxis=yaxis,
-            marker={"symbol": "x", "size": THEME.flipped_size, "color": THEME.flipped, "line": {"color": THEME.point_outline, "width": 0.8}},
-            hovertemplate="training label flipped by label noise<extra></extra>",
-        ))
-        traces.append(_scatter(  # a legend entry only: one point outside the drawn square
-            x=[10 * EXTENT[1]], y=[10 * EXTENT[1]], mode="markers", name="tracked example", legendgroup="tracked", showlegend=first,
-            xaxis=xaxis, yaxis=yaxis, hoverinfo="skip",
-            marker={"symbol": "circle", "size": THEME.tracked_size, "color": THEME.transparent,
-                    "line": {"width": THEME.tracked_width, "color": THEME.tracked}},
-        ))
+        traces.append(
+            _scatter(
+                x=fx,
+                y=fy,
+                mode="markers",
+                name="flipped label",
+                legendgroup="flipped",
+                showlegend=first,
+                xaxis=xaxis,
+                yaxis=yaxis,
+                marker={
+                    "symbol": "x",
+                    "size": THEME.flipped_size,
+                    "color": THEME.flipped,
+                    "line": {"color": THEME.point_outline, "width": 0.8},
+                },
+                hovertemplate="training label flipped by label noise<extra></extra>",
+            )
+        )
+        traces.append(
+            _scatter(  # a legend entry only: one point outside the drawn square
+                x=[10 * EXTENT[1]],
+                y=[10 * EXTENT[1]],
+                mode="markers",
+                name="tracked example",
+                legendgroup="tracked",
+                showlegend=first,
+                xaxis=xaxis,
+                yaxis=yaxis,
+                hoverinfo="skip",
+                marker={
+                    "symbol": "circle",
+                    "size": THEME.tracked_size,
+                    "color": THEME.transparent,
+                    "line": {"width": THEME.tracked_width, "color": THEME.tracked},
+                },
+            )
+        )
 
     extent = [float(EXTENT[0]), float(EXTENT[1])]
-    square = {"range": extent, "constrain": "domain", "showgrid": False, "zeroline": False, "ticks": "outside", "ticklen": 3,
-              "dtick": 1, "automargin": True}
-    titles = [_note(0.5, 1.0, display_name(run), xref=f"{xaxis} domain", yref="paper", yanchor="bottom")
-              for (xaxis, _), run in zip(_AXES, RUN_NAMES)]
+    square = {
+        "range": extent,
+        "constrain": "domain",
+        "showgrid": False,
+        "zeroline": False,
+        "ticks": "outside",
+        "ticklen": 3,
+        "dtick": 1,
+        "automargin": True,
+    }
+    titles = [
+        _note(0.5, 1.0, display_name(run), xref=f"{xaxis} domain", yref="paper", yanchor="bottom")
+        for (xaxis, _), run in zip(_AXES, RUN_NAMES)
+    ]
     fig_layout = _base_layout(
         THEME.boundary_height,
         uirevision="boundary",
@@ -118,4 +188,3 @@ def boundary_spec(snapshot: Snapshot, data: Dataset) -> dict:
         images=_boundary_images(snapshot, tracked_xy),
     )
     return _figure(data=traces, layout=fig_layout)
-

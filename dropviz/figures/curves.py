@@ -58,8 +58,15 @@ def _run_curves(run: str, index: int, history: RunHistory | None) -> list[dict]:
         return float32_gaps(getattr(history, name)) if history is not None else np.zeros(0, dtype=np.float32)
 
     train_loss, val_loss = get("train_loss"), get("val_loss")
-    gap = {"name": _GAP_NAMES.get(run, f"gap ({run})"), "legendgroup": f"gap-{run}", "mode": "lines",
-           "line": {"width": 0}, "hoverinfo": "skip", "xaxis": "x", "yaxis": "y"}
+    gap = {
+        "name": _GAP_NAMES.get(run, f"gap ({run})"),
+        "legendgroup": f"gap-{run}",
+        "mode": "lines",
+        "line": {"width": 0},
+        "hoverinfo": "skip",
+        "xaxis": "x",
+        "yaxis": "y",
+    }
     traces = [
         _scatter(**_curve(train_loss), showlegend=False, **gap),
         _scatter(**_curve(val_loss), fill="tonexty", fillcolor=THEME.gap_fill(index), **gap),
@@ -68,20 +75,37 @@ def _run_curves(run: str, index: int, history: RunHistory | None) -> list[dict]:
         for (split, dash), name in zip(THEME.split_dash, names):
             values = get(name)
             width = THEME.train_width if split == "train" else THEME.curve_width
-            traces.append(_scatter(
-                **_curve(values), mode="lines", name=f"{label} · {split}", legendgroup=f"{run}-{split}",
-                showlegend=xaxis == "x", line={"color": colour, "width": width, "dash": dash},
-                xaxis=xaxis, yaxis=yaxis, hovertemplate="%{y:.3f}",
-            ))
+            traces.append(
+                _scatter(
+                    **_curve(values),
+                    mode="lines",
+                    name=f"{label} · {split}",
+                    legendgroup=f"{run}-{split}",
+                    showlegend=xaxis == "x",
+                    line={"color": colour, "width": width, "dash": dash},
+                    xaxis=xaxis,
+                    yaxis=yaxis,
+                    hovertemplate="%{y:.3f}",
+                )
+            )
     best = None if history is None else _best_epoch(val_loss)
-    traces.append(_scatter(
-        x=np.array([] if best is None else [best], dtype=np.float32),
-        y=np.array([] if best is None else [val_loss[best - 1]], dtype=np.float32),
-        mode="markers", name=f"{label} · best validation", xaxis="x", yaxis="y",
-        marker={"symbol": THEME.run_symbols[index % 2], "size": THEME.best_marker_size, "color": colour,
-                "line": {"color": THEME.node_line, "width": 1}},
-        hovertemplate="best validation loss %{y:.3f} at epoch %{x}<extra></extra>",
-    ))
+    traces.append(
+        _scatter(
+            x=np.array([] if best is None else [best], dtype=np.float32),
+            y=np.array([] if best is None else [val_loss[best - 1]], dtype=np.float32),
+            mode="markers",
+            name=f"{label} · best validation",
+            xaxis="x",
+            yaxis="y",
+            marker={
+                "symbol": THEME.run_symbols[index % 2],
+                "size": THEME.best_marker_size,
+                "color": colour,
+                "line": {"color": THEME.node_line, "width": 1},
+            },
+            hovertemplate="best validation loss %{y:.3f} at epoch %{x}<extra></extra>",
+        )
+    )
     return traces
 
 
@@ -111,11 +135,18 @@ def curves_spec(history: History) -> dict:
         traces.extend(_run_curves(run, index, history.runs.get(run)))
     dropout = history.runs.get("dropout")
     optimized = float32_gaps(dropout.optimized_loss) if dropout is not None else np.zeros(0, dtype=np.float32)
-    traces.append(_scatter(
-        **_curve(optimized), mode="lines", name="dropout · optimized (with masks)", xaxis="x", yaxis="y",
-        opacity=THEME.optimized_opacity, line={"color": THEME.optimized, "width": THEME.optimized_width, "dash": "dot"},
-        hovertemplate="%{y:.3f}",
-    ))
+    traces.append(
+        _scatter(
+            **_curve(optimized),
+            mode="lines",
+            name="dropout · optimized (with masks)",
+            xaxis="x",
+            yaxis="y",
+            opacity=THEME.optimized_opacity,
+            line={"color": THEME.optimized, "width": THEME.optimized_width, "dash": "dot"},
+            hovertemplate="%{y:.3f}",
+        )
+    )
 
     shapes, notes, events = [], [], []
     for n, event in enumerate(history.events):
@@ -140,8 +171,19 @@ def curves_spec(history: History) -> dict:
     # would pin it. Autorange always, over the "epoch span" traces too (an empty run has nothing else to range over).
     epoch_axis = {"title": {"text": "epoch", "standoff": 4}, "zeroline": False, "autorange": True, "automargin": True}
     for xaxis, yaxis in _AXES:
-        traces.append(_scatter(x=np.array([0, MIN_EPOCH_SPAN], np.float32), y=np.zeros(2, np.float32), mode="lines", line={"width": 0}, name="epoch span",
-                               showlegend=False, hoverinfo="skip", xaxis=xaxis, yaxis=yaxis))
+        traces.append(
+            _scatter(
+                x=np.array([0, MIN_EPOCH_SPAN], np.float32),
+                y=np.zeros(2, np.float32),
+                mode="lines",
+                line={"width": 0},
+                name="epoch span",
+                showlegend=False,
+                hoverinfo="skip",
+                xaxis=xaxis,
+                yaxis=yaxis,
+            )
+        )
     fig_layout = _base_layout(
         THEME.curves_height,
         uirevision="curves",
@@ -156,4 +198,3 @@ def curves_spec(history: History) -> dict:
         annotations=notes,
     )
     return _figure(data=traces, layout=fig_layout)
-

@@ -206,11 +206,27 @@ def network_spec(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32) 
             width_bin, negative = divmod(k - 1, 2)
             line = {"color": THEME.weight, "width": THEME.edge_widths[width_bin], "dash": THEME.weight_dash[negative]}
             style = {"name": f"{'negative' if negative else 'positive'} weight", "opacity": 1.0}
-        edges.append({"type": "path", "path": _edge_path(layout.edge_segments, pick), "line": line,
-                      "xref": "x", "yref": "y", "layer": "below", "visible": bool(counts[k]), **style})
+        edges.append(
+            {
+                "type": "path",
+                "path": _edge_path(layout.edge_segments, pick),
+                "line": line,
+                "xref": "x",
+                "yref": "y",
+                "layer": "below",
+                "visible": bool(counts[k]),
+                **style,
+            }
+        )
     traces = [  # legend entries only: the edges themselves are shapes
-        _scatter(x=[-10.0, -9.0], y=[0.0, 0.0], mode="lines", name=f"{sign} weight", hoverinfo="skip",
-                 line={"color": THEME.weight, "width": THEME.edge_widths[1], "dash": dash})
+        _scatter(
+            x=[-10.0, -9.0],
+            y=[0.0, 0.0],
+            mode="lines",
+            name=f"{sign} weight",
+            hoverinfo="skip",
+            line={"color": THEME.weight, "width": THEME.edge_widths[1], "dash": dash},
+        )
         for sign, dash in zip(("positive", "negative"), THEME.weight_dash)
     ]
 
@@ -222,11 +238,18 @@ def network_spec(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32) 
     for is_dropped, (name, marker) in zip((False, True), node_styles):
         pick = dropped == is_dropped
         text = [t for t, p in zip(layout.node_text, pick) if p]
-        traces.append(_scatter(
-            x=layout.node_x[pick], y=layout.node_y[pick], customdata=layout.node_id[pick], text=text,
-            mode="markers", name=name, marker=marker,
-            hovertemplate=f"%{{text}}<br>layer %{{customdata[0]}}, unit %{{customdata[1]}}<br>{name}<extra></extra>",
-        ))
+        traces.append(
+            _scatter(
+                x=layout.node_x[pick],
+                y=layout.node_y[pick],
+                customdata=layout.node_id[pick],
+                text=text,
+                mode="markers",
+                name=name,
+                marker=marker,
+                hovertemplate=f"%{{text}}<br>layer %{{customdata[0]}}, unit %{{customdata[1]}}<br>{name}<extra></extra>",
+            )
+        )
 
     top = layout.top
     notes = []
@@ -253,4 +276,3 @@ def network_spec(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32) 
         shapes=edges,
     )
     return _figure(data=traces, layout=fig_layout)
-

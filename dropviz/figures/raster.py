@@ -33,7 +33,7 @@ def data_uri(png_bytes: bytes) -> str:
 
 def hex_rgb(colour: str) -> tuple[int, int, int]:
     """'#D55E00' -> (213, 94, 0)."""
-    return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
 
 
 def probability_map(proba: np.ndarray, low: str, high: str, max_alpha: float) -> np.ndarray:

@@ -91,6 +91,7 @@ _scatter = functools.partial(dict, type="scatter")
 def _figure(data: list[dict], layout: dict) -> dict:
     return {"data": data, "layout": layout}
 
+
 _DISPLAY_NAMES = {"dropout": "with dropout", "twin": "no-dropout twin"}  # panel titles
 
 

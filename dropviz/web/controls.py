@@ -69,7 +69,10 @@ def controls() -> tuple[RunConfig, list[str]]:
     """Draws the sidebar and returns the validated config with the warnings of anything refused or clamped."""
     sb = st.sidebar
     sb.selectbox(
-        "Preset", list(PRESETS), key=PRESET_KEY, on_change=_apply_preset,
+        "Preset",
+        list(PRESETS),
+        key=PRESET_KEY,
+        on_change=_apply_preset,
         help="A ready-made lesson. Picking one sets every control below and restarts training.",
     )
     sb.caption(PRESETS[st.session_state[PRESET_KEY]].lesson)
@@ -80,18 +83,30 @@ def controls() -> tuple[RunConfig, list[str]]:
     sb.number_input("Validation points", 10, 5000, step=50, key=_key("n_val"), help="Drawn from the same distribution; never trained on.")
     noise_help = DATASETS[st.session_state[_key("dataset")]].noise_effect
     sb.slider("Noise", 0.0, 0.5, step=0.01, key=_key("noise"), help=noise_help)
-    sb.slider("Label noise", 0.0, 0.5, step=0.01, key=_key("label_noise"), help="Share of labels flipped: wrong answers a big network memorizes.")
+    sb.slider(
+        "Label noise", 0.0, 0.5, step=0.01, key=_key("label_noise"), help="Share of labels flipped: wrong answers a big network memorizes."
+    )
     sb.number_input("Seed", 0, 2**31 - 1, step=1, key=_key("seed"), help="Same seed, same data, weights, batches and masks.")
 
     sb.subheader("Network")
     # Greyed while the uneven field overrides them (its value from the last rerun, already in session state).
     uneven_layers = bool(str(st.session_state.get(_key("uneven"), "")).strip())
     overridden = " Greyed: 'Uneven layers' overrides it." if uneven_layers else ""
-    sb.slider("Hidden layers", 1, 6, key=_key("layers"), disabled=uneven_layers, help="Changing the architecture restarts training." + overridden)
-    sb.slider("Neurons per layer", 1, 256, key=_key("neurons"), disabled=uneven_layers,
-              help="Above 32 the graph draws 32 and says how many are hidden." + overridden)
+    sb.slider(
+        "Hidden layers", 1, 6, key=_key("layers"), disabled=uneven_layers, help="Changing the architecture restarts training." + overridden
+    )
+    sb.slider(
+        "Neurons per layer",
+        1,
+        256,
+        key=_key("neurons"),
+        disabled=uneven_layers,
+        help="Above 32 the graph draws 32 and says how many are hidden." + overridden,
+    )
     sb.text_input(
-        "Uneven layers (optional)", key=_key("uneven"), placeholder="e.g. 64,32,8",
+        "Uneven layers (optional)",
+        key=_key("uneven"),
+        placeholder="e.g. 64,32,8",
         help="Neurons of each hidden layer, comma-separated; overrides the two sliders above. Leave empty for equal layers.",
     )
     sb.selectbox("Activation", ACTIVATIONS, key=_key("activation"), help="The non-linearity f in y = f(w·x + b).")
@@ -100,24 +115,40 @@ def controls() -> tuple[RunConfig, list[str]]:
     sb.toggle("Dropout", key=_key("dropout"), help="Switch dropout off and on during training: the weights are kept.")
     uneven_p = bool(str(st.session_state.get(_key("uneven_p"), "")).strip())
     sb.slider(
-        "Dropout p", 0.0, 0.95, step=0.05, key=_key("p"), disabled=uneven_p,
+        "Dropout p",
+        0.0,
+        0.95,
+        step=0.05,
+        key=_key("p"),
+        disabled=uneven_p,
         help="p is the DROP probability of each hidden neuron (PyTorch's convention); the dropout paper writes the keep "
         "probability 1 − p. Changing it during training keeps the weights." + (" Greyed: 'Uneven p' overrides it." if uneven_p else ""),
     )
     sb.text_input(
-        "Uneven p (optional)", key=_key("uneven_p"), placeholder="e.g. 0.5,0.2",
+        "Uneven p (optional)",
+        key=_key("uneven_p"),
+        placeholder="e.g. 0.5,0.2",
         help="Drop probability of each hidden layer, comma-separated; overrides the Dropout p slider. Leave empty for one p.",
     )
     sb.slider("Input dropout p", 0.0, 0.95, step=0.05, key=_key("p_input"), help="Drop probability of the two inputs.")
 
     sb.subheader("Training")
     sb.selectbox("Optimizer", OPTIMIZERS, key=_key("optimizer"), help="Adam, or SGD with momentum.")
-    sb.select_slider("Learning rate", _ladder(LEARNING_RATES, "lr"), key=_key("lr"), help="Too high and training diverges: the page says so.")
+    sb.select_slider(
+        "Learning rate", _ladder(LEARNING_RATES, "lr"), key=_key("lr"), help="Too high and training diverges: the page says so."
+    )
     # Always drawn (disabled for Adam): Streamlit forgets the state of a widget that is not drawn.
     sgd = st.session_state[_key("optimizer")] == "sgd"
     sb.slider("Momentum", 0.0, 0.99, step=0.01, key=_key("momentum"), disabled=not sgd, help="SGD only.")
-    sb.select_slider("Batch size", _ladder(BATCH_SIZES, "batch_size"), key=_key("batch_size"), help="Examples per step; each gets its own dropout mask.")
-    sb.select_slider("Weight decay", _ladder(WEIGHT_DECAYS, "weight_decay"), key=_key("weight_decay"), help="L2 penalty on every weight, another regularizer.")
+    sb.select_slider(
+        "Batch size", _ladder(BATCH_SIZES, "batch_size"), key=_key("batch_size"), help="Examples per step; each gets its own dropout mask."
+    )
+    sb.select_slider(
+        "Weight decay",
+        _ladder(WEIGHT_DECAYS, "weight_decay"),
+        key=_key("weight_decay"),
+        help="L2 penalty on every weight, another regularizer.",
+    )
     sb.number_input("Epochs", 1, 5000, step=50, key=_key("epochs"), help="Training stops here; raising it continues the run.")
 
     base = PRESETS[st.session_state[PRESET_KEY]].config
@@ -148,5 +179,11 @@ def url_from_config(config: RunConfig, preset: str) -> dict[str, str]:
     params = {"preset": preset}
     for name, value in to_dict(config).items():
         if value != base[name]:
-            params[name] = ",".join(f"{v:g}" for v in value) if isinstance(value, list) else str(value).lower() if isinstance(value, bool) else f"{value}"
+            params[name] = (
+                ",".join(f"{v:g}" for v in value)
+                if isinstance(value, list)
+                else str(value).lower()
+                if isinstance(value, bool)
+                else f"{value}"
+            )
     return params

@@ -44,19 +44,23 @@ class Frame:
     finished: bool
 
 
-def make_frame(snapshot: Snapshot, data: Dataset, epochs: int, playing: bool, sharing: int, presenting: bool,
-               source: str | None = None) -> Frame:
+def make_frame(
+    snapshot: Snapshot, data: Dataset, epochs: int, playing: bool, sharing: int, presenting: bool, source: str | None = None
+) -> Frame:
     """The frame of a run: epochs is the run's length, sharing how many other runs train in turns with it.
 
     source: where the page fetches the next frame from (dropviz/web/frame_route.py); kept only while the run plays, so
     the page stops asking when it stops.
     """
     big = for_projector if presenting else (lambda spec: spec)
-    specs = {"network": network_spec(snapshot), "boundary": boundary_spec(snapshot, data),
-             "curves": curves_spec(snapshot.history)}
+    specs = {"network": network_spec(snapshot), "boundary": boundary_spec(snapshot, data), "curves": curves_spec(snapshot.history)}
     status = status_line(snapshot, epochs, playing, sharing)
-    view = {"source": source if playing else None, "status": markdown_html(status), "captions": _CAPTIONS_HTML,
-            "charts": {key: chart_data(big(spec), key, PLOT_CONFIG) for key, spec in specs.items()}}
+    view = {
+        "source": source if playing else None,
+        "status": markdown_html(status),
+        "captions": _CAPTIONS_HTML,
+        "charts": {key: chart_data(big(spec), key, PLOT_CONFIG) for key, spec in specs.items()},
+    }
     # One encoding, here: arrays as base64 (_typed_array); NaN refused, as plotly.js would misread it.
     return Frame(status, json.dumps(view, default=_typed_array, allow_nan=False).encode(), playing, snapshot.finished)
 
@@ -119,8 +123,19 @@ def _without_nulls(value):
     return value
 
 
-_TYPED = {np.dtype(name): code for name, code in (("float32", "f4"), ("float64", "f8"), ("int8", "i1"), ("uint8", "u1"),
-          ("int16", "i2"), ("uint16", "u2"), ("int32", "i4"), ("uint32", "u4"))}  # plotly.js's typed arrays, by dtype
+_TYPED = {
+    np.dtype(name): code
+    for name, code in (
+        ("float32", "f4"),
+        ("float64", "f8"),
+        ("int8", "i1"),
+        ("uint8", "u1"),
+        ("int16", "i2"),
+        ("uint16", "u2"),
+        ("int32", "i4"),
+        ("uint32", "u4"),
+    )
+}  # plotly.js's typed arrays, by dtype
 # (not by dtype.name, which NumPy builds anew on each call: a quarter of a frame's JSON encoding)
 
 
@@ -142,10 +157,6 @@ def _typed_array(value):
     return typed
 
 
-
-
 def chart_data(spec: dict, key: str, config: dict) -> dict:
     """One chart of a frame's view, before encoding: the figure as spec_json gives it, its config, name and height."""
     return {"figure": _browser_figure(spec), "config": config, "name": key, "height": spec["layout"].get("height") or 360}
-
-

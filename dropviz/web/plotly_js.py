@@ -75,8 +75,11 @@ def main() -> int:
     try:
         print(f"plotly.js: fetched {fetch()}")
     except (OSError, ValueError) as error:
-        print(f"plotly.js: the basic bundle was not fetched ({error}); the page will load the full bundle (4.8 MB), "
-              "which works the same but loads slower", file=sys.stderr)
+        print(
+            f"plotly.js: the basic bundle was not fetched ({error}); the page will load the full bundle (4.8 MB), "
+            "which works the same but loads slower",
+            file=sys.stderr,
+        )
     return 0
 
 

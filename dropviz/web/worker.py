@@ -73,8 +73,9 @@ class Worker:
         parent, child = socket.socketpair()
         root = str(Path(__file__).resolve().parents[2])  # the folder that holds the dropviz package
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])), **WORKER_ENV}
-        self.process = subprocess.Popen([sys.executable, "-m", "dropviz.web.worker", str(child.fileno())],
-                                        pass_fds=(child.fileno(),), env=env, stdin=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "dropviz.web.worker", str(child.fileno())], pass_fds=(child.fileno(),), env=env, stdin=subprocess.DEVNULL
+        )
         child.close()
         self._connection = Connection(parent.detach())
         self._send_lock = threading.Lock()
@@ -250,8 +251,7 @@ class _Runs:
         run = self.runs[run_id]
         run.last_seen = time.monotonic()
         sharing = self.playing - 1 if run.playing else 0
-        return make_frame(run.trainer.snapshot(), run.trainer.data, run.trainer.config.epochs, run.playing, sharing,
-                          presenting, source)
+        return make_frame(run.trainer.snapshot(), run.trainer.data, run.trainer.config.epochs, run.playing, sharing, presenting, source)
 
     def snapshot(self, run_id: int):
         run = self.runs[run_id]
@@ -334,8 +334,28 @@ class _Runs:
         return False
 
 
-OPS = frozenset({"create", "drop", "hand_over", "adopt", "play", "pause", "step", "reset", "update", "set_speed", "state",
-                 "frame", "snapshot", "read", "job_start", "job_state", "job_cancel", "job_drop"})
+OPS = frozenset(
+    {
+        "create",
+        "drop",
+        "hand_over",
+        "adopt",
+        "play",
+        "pause",
+        "step",
+        "reset",
+        "update",
+        "set_speed",
+        "state",
+        "frame",
+        "snapshot",
+        "read",
+        "job_start",
+        "job_state",
+        "job_cancel",
+        "job_drop",
+    }
+)
 
 
 def serve(connection: Connection) -> None:

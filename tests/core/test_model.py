@@ -81,7 +81,10 @@ def test_masked_forward_and_gradients_match_torch_linear_and_numpy(activation):
 
 # "exact": the fast path in float64, to the last digits; "auto": what the app trains with (the compiled kernel in
 # float32, as PyTorch by default), within float32's rounding after 30 steps (measured: losses 2e-7, weights 8e-7).
-PRECISION = {"exact": {"loss": 1e-10, "rtol": 1e-9, "atol": 1e-12, "val": 1e-6}, "auto": {"loss": 1e-5, "rtol": 1e-4, "atol": 1e-5, "val": 1e-6}}
+PRECISION = {
+    "exact": {"loss": 1e-10, "rtol": 1e-9, "atol": 1e-12, "val": 1e-6},
+    "auto": {"loss": 1e-5, "rtol": 1e-4, "atol": 1e-5, "val": 1e-6},
+}
 
 
 @pytest.mark.parametrize("backend", list(PRECISION))
@@ -89,8 +92,16 @@ PRECISION = {"exact": {"loss": 1e-10, "rtol": 1e-9, "atol": 1e-12, "val": 1e-6},
 @pytest.mark.parametrize("activation", list(ACTIVATIONS))
 def test_fast_path_equals_torch_autograd_step_for_step(optimizer, weight_decay, activation, backend):
     config = RunConfig(
-        dataset="moons", n_train=48, hidden=(6, 4), activation=activation, optimizer=optimizer,
-        weight_decay=weight_decay, lr=0.05, batch_size=10, p=(0.5, 0.3), p_input=0.2,
+        dataset="moons",
+        n_train=48,
+        hidden=(6, 4),
+        activation=activation,
+        optimizer=optimizer,
+        weight_decay=weight_decay,
+        lr=0.05,
+        batch_size=10,
+        p=(0.5, 0.3),
+        p_input=0.2,
     )
     fast, reference, tolerance = Trainer(config, backend=backend), Trainer(config, backend="torch"), PRECISION[backend]
     assert fast.backend == ("numba" if backend == "exact" else "numba32")

@@ -43,8 +43,11 @@ def proxy(tmp_path_factory):
         conf = conf.replace("127.0.0.1:8501", f"127.0.0.1:{ports[0]}").replace("127.0.0.1:8502", f"127.0.0.1:{ports[1]}")
         conf = conf.replace("listen 127.0.0.1:8080", f"listen 127.0.0.1:{listen}").replace("/tmp/dropviz-nginx.pid", str(tmp / "pid"))
         (tmp / "nginx.conf").write_text(conf)
-        process = subprocess.Popen([nginx, "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-g", "daemon off;"],
-                                   stdout=subprocess.DEVNULL, stderr=open(tmp / "nginx.log", "w"))  # noqa: SIM115
+        process = subprocess.Popen(
+            [nginx, "-p", str(tmp), "-c", str(tmp / "nginx.conf"), "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL,
+            stderr=open(tmp / "nginx.log", "w"),  # noqa: SIM115 - the server outlives this statement
+        )
         try:
             url = f"http://127.0.0.1:{listen}"
             deadline = time.monotonic() + 10

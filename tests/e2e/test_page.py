@@ -8,7 +8,10 @@ from playwright.sync_api import Page, expect
 from tests.e2e.views import DECODE, click, open_page, settle, slider
 
 # The rendered Plotly data of the network graph (the first chart): nodes per column, dropped (column, unit).
-NETWORK = """() => {""" + DECODE + """
+NETWORK = (
+    """() => {"""
+    + DECODE
+    + """
   const plot = document.querySelectorAll('.dropviz-chart.js-plotly-plot')[0];
   const nodes = {}; const dropped = [];
   for (const t of plot.data) {
@@ -20,11 +23,16 @@ NETWORK = """() => {""" + DECODE + """
   }
   return {nodes, dropped: dropped.sort()};
 }"""
-CURVES = """() => {""" + DECODE + """
+)
+CURVES = (
+    """() => {"""
+    + DECODE
+    + """
   const plots = Array.from(document.querySelectorAll('.dropviz-chart.js-plotly-plot'));
   const plot = plots.find((p) => p.data.some((t) => t.name === 'dropout · validation'));
   return plot ? plot.data.map(t => ({name: t.name, n: decode(t.y).length})) : [];  // y: up to 800 epochs, x is x0 + i dx
 }"""
+)
 
 
 @pytest.fixture

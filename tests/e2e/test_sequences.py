@@ -173,5 +173,7 @@ def test_presentation_mode_hides_the_controls_and_enlarges_the_charts(app: Page,
     expect(app.locator("section[data-testid=stSidebar]")).to_be_hidden()
     app.wait_for_function(
         "(before) => Array.from(document.querySelectorAll('.dropviz-chart.js-plotly-plot'))"
-        ".every((p, i) => p._fullLayout.height >= 1.4 * before[i])", arg=heights, timeout=30_000,
+        ".every((p, i) => p._fullLayout.height >= 1.4 * before[i])",
+        arg=heights,
+        timeout=30_000,
     )

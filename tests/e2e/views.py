@@ -29,7 +29,10 @@ DECODE = """const decode = (v) => {
 
 # The page as shown, and every disagreement between its parts (dropviz/web/live_chart.js keeps the last painted frame on
 # its root element). Curves hold every epoch up to 800 (figures.CURVE_BUCKETS): the tests stay below that.
-VIEW = """() => {""" + DECODE + """
+VIEW = (
+    """() => {"""
+    + DECODE
+    + """
   const problems = [];
   const root = document.querySelector('.dropviz-live');
   const frame = root && root.__dropvizFrame;
@@ -77,6 +80,7 @@ VIEW = """() => {""" + DECODE + """
           droppedCount: shownDropped ? shownDropped.split(' ').length : 0, painted: +root.dataset.painted,
           lengths, ready: !!document.querySelector('[data-testid=stApp][data-test-script-state=notRunning]')};
 }"""
+)
 
 
 def view(page: Page) -> dict:

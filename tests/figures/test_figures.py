@@ -61,10 +61,19 @@ def _snapshot(sizes, seed=0, masks=(), tracked=None, runs=RUN_NAMES) -> Snapshot
     axis = np.linspace(*EXTENT, 7)
     history = History(runs={run: _run_history(0) for run in RUN_NAMES}, events=())
     return Snapshot(
-        epoch=0, step=1, epoch_progress=0.1, sizes=tuple(sizes), params=params, masks=tuple(frozen(m) for m in masks),
-        tracked_index=tracked, p_effective=(0.5,) * (len(sizes) - 2), p_input_effective=0.0,
-        grid_axis=frozen(axis), grid_proba={run: frozen(rng.random((7, 7)).astype(np.float32)) for run in RUN_NAMES},
-        history=history, finished=False,
+        epoch=0,
+        step=1,
+        epoch_progress=0.1,
+        sizes=tuple(sizes),
+        params=params,
+        masks=tuple(frozen(m) for m in masks),
+        tracked_index=tracked,
+        p_effective=(0.5,) * (len(sizes) - 2),
+        p_input_effective=0.0,
+        grid_axis=frozen(axis),
+        grid_proba={run: frozen(rng.random((7, 7)).astype(np.float32)) for run in RUN_NAMES},
+        history=history,
+        finished=False,
     )
 
 
@@ -349,8 +358,9 @@ def test_the_epoch_axes_always_autorange_from_zero_so_a_reset_cannot_pin_them(ep
 
 
 def test_a_diverged_run_says_so_where_its_curves_are_missing():
-    history = History(runs={"dropout": _run_history(0, status="diverged at epoch 1"), "twin": _run_history(0, status="diverged at epoch 1")},
-                      events=())
+    history = History(
+        runs={"dropout": _run_history(0, status="diverged at epoch 1"), "twin": _run_history(0, status="diverged at epoch 1")}, events=()
+    )
     texts = " ".join(a.text for a in curves_figure(history).layout.annotations)
     assert "with dropout: diverged at epoch 1" in texts and "no-dropout twin: diverged at epoch 1" in texts
     assert "learning rate" in texts
@@ -375,9 +385,9 @@ def _decode_png(uri: str) -> np.ndarray:
     assert body[:8] == b"\x89PNG\r\n\x1a\n"
     chunks, at = {}, 8
     while at < len(body):
-        (length,), kind = struct.unpack(">I", body[at:at + 4]), body[at + 4:at + 8]
-        chunks[kind] = chunks.get(kind, b"") + body[at + 8:at + 8 + length]
-        assert struct.unpack(">I", body[at + 8 + length:at + 12 + length])[0] == zlib.crc32(kind + body[at + 8:at + 8 + length])
+        (length,), kind = struct.unpack(">I", body[at : at + 4]), body[at + 4 : at + 8]
+        chunks[kind] = chunks.get(kind, b"") + body[at + 8 : at + 8 + length]
+        assert struct.unpack(">I", body[at + 8 + length : at + 12 + length])[0] == zlib.crc32(kind + body[at + 8 : at + 8 + length])
         at += 12 + length
     width, height, depth, colour = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
     assert (depth, colour) == (8, 6)
@@ -399,7 +409,7 @@ def test_boundary_images_equal_the_grid():
         assert rgba.shape == (*proba.shape, 4)
         expected_alpha = np.rint(np.abs(2 * proba - 1) * THEME.boundary_alpha * 255)
         assert np.abs(rgba[..., 3].astype(int) - expected_alpha).max() <= 1
-        high = np.array([int(THEME.class_colors[1][i:i + 2], 16) for i in (1, 3, 5)])
+        high = np.array([int(THEME.class_colors[1][i : i + 2], 16) for i in (1, 3, 5)])
         assert (rgba[proba > 0.5][:, :3] == high).all() and not (rgba[proba < 0.5][:, :3] == high).all(axis=1).any()
         assert image.xref == axis and image.layer == "below" and image.sizing == "stretch"
         assert math.isclose(image.x, snap.grid_axis[0] - cell / 2, abs_tol=1e-6)
@@ -416,6 +426,7 @@ def test_boundary_traces_do_not_change_from_frame_to_frame():
     for _ in range(5):
         trainer.step()
     after = boundary_figure(trainer.snapshot(), trainer.data)
+
     def traces(fig):
         return json.dumps(fig.to_plotly_json()["data"], cls=PlotlyJSONEncoder)
 
@@ -482,8 +493,12 @@ def test_every_figure_passes_plotlys_property_checks():
     # The builders skip Plotly's checks for speed (figures.theme._figure); here each figure goes through them.
     trainer = _trained(steps=4)
     snap = trainer.snapshot()
-    built = [network_figure(snap), boundary_figure(snap, trainer.data), curves_figure(snap.history),
-             network_figure(_snapshot((2, 40, 40, 2)))]
+    built = [
+        network_figure(snap),
+        boundary_figure(snap, trainer.data),
+        curves_figure(snap.history),
+        network_figure(_snapshot((2, 40, 40, 2))),
+    ]
     for fig in built:
         checked = go.Figure(fig.to_plotly_json())  # raises ValueError on any unknown property or bad value
         assert len(checked.data) == len(fig.data)
@@ -503,6 +518,7 @@ def test_long_curves_keep_every_buckets_extremes_and_stay_short():
     assert np.array_equal(y, values[x.astype(int) - 1], equal_nan=True)  # each point drawn at its own epoch
     assert 1235 in x and np.nanmin(y) == np.nanmin(values)
     assert np.isnan(y[(x > 3000) & (x <= 3100)]).all() and ((x > 3000) & (x <= 3100)).any()  # the gap stays a gap
-    short = next(t for t in curves_figure(History(runs={r: _run_history(50) for r in RUN_NAMES}, events=())).data
-                 if t.name == "dropout · validation")
+    short = next(
+        t for t in curves_figure(History(runs={r: _run_history(50) for r in RUN_NAMES}, events=())).data if t.name == "dropout · validation"
+    )
     assert short.x is None and (short.x0, short.dx) == (1, 1) and len(short.y) == 50  # every epoch, at its own x

@@ -27,8 +27,16 @@ def test_spec_is_json_without_template_or_null_layout_settings():
 def _plain(value):
     """JSON with plotly.js typed arrays ({dtype, bdata, shape}) decoded to flat lists of floats, NaN as None."""
     if isinstance(value, dict) and "bdata" in value:
-        types = {"f4": np.float32, "f8": np.float64, "i1": np.int8, "u1": np.uint8, "i2": np.int16, "u2": np.uint16,
-                 "i4": np.int32, "u4": np.uint32}
+        types = {
+            "f4": np.float32,
+            "f8": np.float64,
+            "i1": np.int8,
+            "u1": np.uint8,
+            "i2": np.int16,
+            "u2": np.uint16,
+            "i4": np.int32,
+            "u4": np.uint32,
+        }
         flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=types[value["dtype"]]).astype(float)
         return [None if np.isnan(v) else v for v in flat]
     if isinstance(value, dict):
@@ -45,8 +53,12 @@ def test_spec_json_gives_the_figure_plotly_itself_would_send():
     trainer = Trainer(RunConfig(epochs=50, n_train=40, hidden=(40, 3), p=(0.5, 0.5)))
     trainer.advance(0.2)
     snapshot = trainer.snapshot()
-    built = [network_spec(snapshot), boundary_spec(snapshot, trainer.data),
-             curves_spec(snapshot.history), for_projector(curves_spec(snapshot.history))]
+    built = [
+        network_spec(snapshot),
+        boundary_spec(snapshot, trainer.data),
+        curves_spec(snapshot.history),
+        for_projector(curves_spec(snapshot.history)),
+    ]
     for spec in built:
         reference = json.loads(go.Figure(spec).to_json())  # checked by Plotly's own constructor
         reference["layout"].pop("template", None)
@@ -68,9 +80,11 @@ def test_a_frame_holds_the_three_charts_and_says_when_runs_share_a_core():
     shared = make_frame(trainer.snapshot(), trainer.data, 3, playing=True, sharing=4, presenting=True)
     assert "training in turns with 4 other runs on this processor core" in shared.status
     assert json.loads(shared.view)["charts"]["curves"]["figure"]["layout"]["font"]["size"] > (
-        view["charts"]["curves"]["figure"]["layout"].get("font", {}).get("size", 0))  # presentation mode: larger type
+        view["charts"]["curves"]["figure"]["layout"].get("font", {}).get("size", 0)
+    )  # presentation mode: larger type
 
 
 def test_the_status_becomes_html_with_everything_else_escaped():
     assert markdown_html("**Epoch 3** of 5 · step 9  \nwith dropout: <b>x</b> & y") == (
-        "<div><strong>Epoch 3</strong> of 5 · step 9</div><div>with dropout: &lt;b&gt;x&lt;/b&gt; &amp; y</div>")
+        "<div><strong>Epoch 3</strong> of 5 · step 9</div><div>with dropout: &lt;b&gt;x&lt;/b&gt; &amp; y</div>"
+    )

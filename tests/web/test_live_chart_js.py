@@ -185,7 +185,9 @@ def test_curves_follow_the_run_through_a_reset(view):
         for low, high in state["ranges"]:
             assert low <= epoch <= high, f"after epoch {epoch}'s frame the x axis shows [{low:.2f}, {high:.2f}]"
             # Not the old run's span after a reset, nor far beyond the last epoch: at least MIN_EPOCH_SPAN, then the run.
-            assert high <= max(1.2 * epoch + 2, 1.2 * MIN_EPOCH_SPAN), f"after epoch {epoch}'s frame the x axis shows [{low:.2f}, {high:.2f}]"
+            assert high <= max(1.2 * epoch + 2, 1.2 * MIN_EPOCH_SPAN), (
+                f"after epoch {epoch}'s frame the x axis shows [{low:.2f}, {high:.2f}]"
+            )
     assert view.evaluate("document.querySelectorAll('.dropviz-live').length") == 1  # one view, reused frame after frame
 
 
