@@ -270,7 +270,7 @@ with live_tab:
         run.lost = None
     if st.session_state.notice:
         st.info(st.session_state.notice)
-    # Filled only when open: closed, their math and code widgets cost the first page 0.3-0.4 s of the browser's time.
+    # Filled only when open: their math and code widgets would slow the browser's first page for text few open.
     seeing = st.expander("What am I seeing?", key="seeing", on_change="rerun")
     if seeing.open:
         seeing.markdown(EXPLANATION)

@@ -1,9 +1,11 @@
-"""Trainer: the one object that mutates. It trains the dropout run and its no-dropout twin in lockstep.
+"""Trainer: trains the dropout run and its no-dropout twin in lockstep; it modifies itself, and what it hands out is frozen.
 
 Both runs start from the same initial weights and see the same batches in the same order; they
 differ only in dropout. The Trainer owns the random streams (seeded from the config), draws every
 mask, keeps the history, and hands out frozen records (records.py). No tensor leaves this module
-or model.py; the network arithmetic is fastnet.NumpyNet, or model.TorchNet for checking.
+or model.py; the network arithmetic is the compiled kernel (kernel.py, see choose_backend), checked against
+fastnet.NumpyNet and model.TorchNet. Not the only thing that mutates: the live layer's run handles and workers
+(dropviz/web/live.py, worker.py) do too.
 """
 
 from __future__ import annotations
@@ -19,8 +21,7 @@ from .fastnet import NumpyNet
 from .kernel import NumbaNet, NumbaNet32
 from .records import RUN_NAMES, Event, History, LayerParams, RunHistory, Snapshot, StepTrace, frozen
 
-GRID = 48  # decision-boundary grid points per axis: the browser smooths the image. 64 cost 4.6 ms a frame instead of 2.4 (of ~6),
-# for hardly a visible difference (screenshots of the spiral); 100 cost 2.4x the time of 64
+GRID = 48  # boundary grid points per axis: the browser smooths the image, and a finer grid costs each frame more than it shows
 # A run has diverged when a loss is not finite, or when it is this confidently wrong on its own training
 # data (a coin flip scores ln 2 = 0.69): the stable cross-entropy rarely overflows, the weights run away first.
 DIVERGED_TRAIN_LOSS = 100.0
@@ -32,9 +33,8 @@ BACKENDS = {"numpy": NumpyNet, "numba": NumbaNet, "numba32": NumbaNet32}
 def choose_backend(exact: bool = False) -> str:
     """The training path: the compiled kernel, in float32 as PyTorch trains ("numba32"), or in float64 when exact ("numba").
 
-    It beats NumPy on every shape a page or an experiment can ask for, since its wide layers call the same gemm: per
-    epoch of the default data, 1.7x at (32, 32) x 27 models up to 4.4x at (256, 256) x 27 and (512, 512) x 4, and
-    (256, 256, 256) x 2 took 8.7 ms against 19.0 (medians, one process, this 2-core machine).
+    It beats NumPy on every shape a page or an experiment can ask for: its wide layers call the same gemm, and the rest
+    of a step runs compiled instead of as one NumPy call per operation (figures in bench/RESULTS.md).
     """
     return "numba" if exact else "numba32"
 
@@ -70,8 +70,8 @@ def initial_parameters(sizes: tuple[int, ...], rng: np.random.Generator) -> tupl
 def evaluate(logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Loss and accuracy per model of evaluation-mode logits (K, N, 2) -> (K,), (K,).
 
-    The loss is fastnet.cross_entropy's, number for number, without the gradient it also makes: 30 us instead of 48
-    for the 500 validation points, twice an epoch. d = logit_1 - logit_0 in float64, exact for float32 logits.
+    The loss is fastnet.cross_entropy's, number for number, without the gradient it also makes, which evaluation (twice
+    an epoch) does not need. d = logit_1 - logit_0 in float64, exact for float32 logits.
     """
     d = logits[..., 1].astype(np.float64) - logits[..., 0]  # (K, N)
     loss = np.add.reduce(np.logaddexp(0.0, d) - y * d, axis=1) / len(y)
@@ -116,7 +116,7 @@ class Trainer:
         self._step_losses = np.zeros((self.steps_per_epoch, k))  # this epoch's optimized loss per step and model
         # (steps,) examples in each step of an epoch: weights for the epoch's mean optimized loss
         self._step_sizes = np.minimum(config.batch_size, config.n_train - np.arange(0, config.n_train, config.batch_size))
-        # (room, K) per curve, rows 0..epoch-1 filled: a frame's history is five slices, not a list walk (2.8 ms at 3000 epochs)
+        # (room, K) per curve, rows 0..epoch-1 filled: a frame's history is five slices, not a walk that grows with the epochs
         self._curves = {name: np.empty((config.epochs, k)) for name in ("train_loss", "val_loss", "train_acc", "val_acc", "optimized_loss")}
         self.diverged_at: list[int | None] = [None] * k  # epoch in which run k's loss stopped being finite
         self.events: list[Event] = []

@@ -55,7 +55,7 @@ def _train_kernel(flat, grad, state1, state2, x, y, masks, has_mask, sizes, w_of
     col_off[l]..+sizes[l], read only where has_mask[l]. The arithmetic follows fastnet step by step; only the order of sums differs.
     Each layer runs over the whole mini-batch at once, innermost loops along contiguous rows, so a weight row
     is read once per step rather than once per example; (in, out) views indexed from 0 let LLVM vectorize
-    those loops (3x at 128 units: with offsets Numba's negative-index checks block it).
+    those loops (with offsets, Numba's negative-index checks block it).
     blas: the layers with at least BLAS_MIN inputs and outputs do their three products by OpenBLAS's gemm
     instead (_gemm); 0 where _compiled_kernel found no OpenBLAS, and then everything runs in these loops.
     """
@@ -70,7 +70,7 @@ def _train_kernel(flat, grad, state1, state2, x, y, masks, has_mask, sizes, w_of
     a_out = np.empty((rows, width), flat.dtype)  # hidden activations before the mask, for f'
     z = np.empty((rows, widest), flat.dtype)  # a layer's outputs, then dL/d(outputs) in the backward pass
     da = np.empty((rows, widest), flat.dtype)
-    dz_t = np.empty((widest, rows), flat.dtype)  # (out, B), (in, B): W @ dz^T takes 4.6 us at 128 units, dz @ W^T 12.8
+    dz_t = np.empty((widest, rows), flat.dtype)  # (out, B), (in, B): gradients transposed, since W @ dz^T is faster than dz @ W^T
     da_t = np.empty((widest, rows), flat.dtype)
     wt = np.empty(n_params, flat.dtype)  # W transposed (out, in) at w_off[l], for the loops' backward pass along contiguous rows
     single = flat.itemsize == 4  # sgemm, else dgemm
@@ -362,11 +362,10 @@ class NumbaNet(NumpyNet):
     def logits(self, x: np.ndarray, dtype=np.float64) -> np.ndarray:
         """NumpyNet.logits; compiled (_logits_kernel) for ReLU networks in their own dtype once the kernel is loaded.
 
-        Why: under a class's load the Trainer's evaluation every epoch took more of a worker than training (py-spy,
-        bench/load.py N = 30: 38 % against 30 %), a fifth of it in the separate bias and ReLU sweeps over the
-        activations, which the kernel does while it reads each product. Not for tanh and sigmoid (NumPy's vectorized
-        tanh is several times faster than the kernel's), nor before the kernel is loaded (a worker loads it once idle,
-        after the first page): a first page never waits for Numba.
+        Why: under a class's load the Trainer's evaluation every epoch takes more of a worker than training, part of it
+        in NumPy's separate bias and ReLU sweeps over the activations, which the kernel does while it reads each product
+        (bench/RESULTS.md). Not for tanh and sigmoid (NumPy's vectorized tanh is faster than the kernel's), nor before
+        the kernel is loaded (a worker loads it once idle, after the first page): a first page never waits for Numba.
         """
         if self.activation != "relu" or np.dtype(dtype) != self.DTYPE or not _loaded:
             return super().logits(x, dtype)
@@ -426,8 +425,8 @@ class NumbaNet(NumpyNet):
 class NumbaNet32(NumbaNet):
     """NumbaNet in float32, as PyTorch trains by default: the path the app trains every network with.
 
-    The same compiled kernel, specialised for float32 (sgemm): an epoch of the default preset's steps takes 0.7 ms
-    instead of 1.2 (twice the numbers per vector instruction, Adam's square roots and divisions included). NumbaNet, in
+    The same compiled kernel, specialised for float32 (sgemm): faster than float64, with twice the numbers per vector
+    instruction (Adam's square roots and divisions included). NumbaNet, in
     float64, is the one checked step for step against NumPy and torch autograd; this one is checked against it.
     """
 

@@ -18,7 +18,6 @@ from ..figures.theme import THEME, display_name, float32_gaps, rgba
 from .probes import InsideResult, McResult, ScalingResult, SubnetResult
 
 RUN_COLORS = THEME.run_colors  # dropout, twin
-SPREAD_MAX = 0.5  # the largest standard deviation a probability can have: the spread map's full colour
 _PANEL_HEIGHT = 330
 _STRIP_HEIGHT = 230
 

@@ -62,7 +62,7 @@ HIST_BINS = 40  # histogram bins of the last hidden layer's activations, shared 
 NEAR_ZERO = {"relu": 1e-3, "tanh": 0.05, "sigmoid": 0.05}
 SUBNET_RESOLUTION = 50  # grid points per axis of each thinned network's boundary: 50 x 50 stays cheap
 SUBNET_MAX = 12
-# Masks are drawn as 16-bit levels (rng.integers, uint16): 2.6x faster than float32 uniforms, which is
+# Masks are drawn as 16-bit levels (rng.integers, uint16): cheaper than float32 uniforms, whose drawing is
 # most of Monte Carlo dropout's time, at a keep probability off by less than 1 / 65536 (exact for p = 0.5).
 KEEP_LEVELS = 65536
 _EPS = 1e-15  # floor of the probability given to the true label in a log-loss of averaged probabilities
@@ -131,7 +131,7 @@ def _forward(x: np.ndarray, weights, biases, f, unit_scale=None) -> tuple[list[n
 
 
 def _linear(a: np.ndarray, w: np.ndarray, b) -> np.ndarray:
-    """a @ w + b. With two inputs, two broadcast products: BLAS is ~3x slower at an inner size of 2."""
+    """a @ w + b. With two inputs, two broadcast products: a BLAS call is slower at an inner size of 2."""
     if w.ndim == 2 and w.shape[0] == 2:
         z = a[..., :1] * w[0]
         z += a[..., 1:] * w[1]
@@ -266,7 +266,7 @@ def mc_dropout(
     in order (the two inputs if p_input > 0, then hidden layer 1, 2, ...; a layer with p = 0 draws
     nothing): one `rng.integers(0, 65536, (N, units), dtype=np.uint16)` = levels k; a unit is kept where
     k >= ceil(p x 65536) (KEEP_LEVELS) and then scaled by 1 / (1 - p) (folded into the next layer's weights).
-    The grid is computed in dtype (float32 by default, ~0.6 of float64's time; float64 for exact checks), the
+    The grid is computed in dtype (float32 by default, faster than float64; float64 for exact checks), the
     validation points always in float64; probabilities are accumulated and returned in float64.
     Memory: one pass at a time, points in blocks of MC_CHUNK: N x (dropped units) x 2 bytes of levels
     (~5 MB at 10,500 points x 2 x 128) plus one block's activations, and the first hidden layer's

@@ -44,7 +44,7 @@ def _rng(inputs: Inputs) -> np.random.Generator:
 
 
 def _probe(compute: Callable[[], Any], progress: Progress) -> Any:
-    """A probe takes a second or two: progress at its start and end only."""
+    """A probe is one short computation: progress at its start and end only."""
     progress(0.0)
     result = compute()
     progress(1.0)

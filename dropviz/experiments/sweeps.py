@@ -59,10 +59,9 @@ class Cancelled(Exception):
 def estimated_seconds(hidden: tuple[int, ...], models: int, n: int, batch: int, epochs: int) -> float:
     """Rough training time of `models` stacked models on this project's 2-core server, compiled kernel, float32.
 
-    Fitted to p-sweeps timed here (14 shapes: 8x8 to 256x256x256, 2 to 27 models, batch 1 to 200, 100 to 2000
-    points): 0.8 us per model-step, plus (1.1 + 0.08 batch) ns per weight and model-step, plus 8 ns per mask
-    entry, plus 0.14 ms per epoch. 13 of the 14 within 20 %; 27 x 256x256, whose stack outgrows the caches, took
-    40 to 79 ms an epoch in two runs against 42 estimated. It only picks defaults.
+    A cost per model-step, per weight and model-step (growing with the batch), per mask entry and per epoch, fitted
+    to p-sweeps timed by hand (14 shapes: 8x8 to 256x256x256, 2 to 27 models, batch 1 to 200, 100 to 2000 points;
+    its error is in bench/RESULTS.md). It only picks defaults.
     """
     steps = -(-n // batch)
     units = 2 + sum(hidden)

@@ -1,8 +1,8 @@
-"""Pure figure builders: frozen records -> Plotly figures: network.py, curves.py, boundary.py, one theme (theme.py).
+"""Pure figure builders: frozen records -> Plotly figures: network.py, curves.py, boundary.py, images (raster.py), one theme (theme.py).
 
 Each figure comes two ways: *_spec, the figure as a plain dict as plotly.js takes it, made without
-Plotly's object model (what the live page sends: a frame's three figures took 18 ms as go.Figure
-objects, even unvalidated); and *_figure, the same spec as a checked go.Figure (tests, other uses).
+Plotly's object model, which costs every live frame too much even unvalidated (what the live page
+sends); and *_figure, the same spec as a checked go.Figure (tests, other uses).
 
 Not here: model calls, metrics, anything random or stateful. Every number drawn was computed by the
 engine and arrives in a Snapshot, History or Dataset; these functions only choose where and how to

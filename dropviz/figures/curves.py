@@ -23,8 +23,8 @@ def _curve(values: np.ndarray) -> dict:
     """A per-epoch series -> the trace's points, float32; epochs count from 1: {"x0": 1, "dx": 1, "y": values}, or
     {"x": epochs, "y": values} for a long run.
 
-    Up to 2 x CURVE_BUCKETS epochs every epoch is drawn, at x0 + i dx: the 11 curves' x arrays would be a sixth
-    of a frame's bytes. A longer run is cut into CURVE_BUCKETS buckets of consecutive epochs, and each bucket keeps
+    Up to 2 x CURVE_BUCKETS epochs every epoch is drawn, at x0 + i dx, so that the 11 curves send no x arrays, a large
+    share of a frame's bytes. A longer run is cut into CURVE_BUCKETS buckets of consecutive epochs, and each bucket keeps
     its lowest and highest point, in epoch order, at their own epochs: the drawn line keeps every spike and trough
     while the browser redraws at most 800 points per curve each frame (5000 epochs would be 13 x 5000). Gaps (NaN)
     stay gaps.

@@ -1,9 +1,8 @@
 """The HTTP route the live view fetches frames from while its run plays: one request per frame, beside Streamlit's websocket.
 
-Why not a Streamlit rerun per frame: a fragment's script run cost the page server about 8.6 ms of its one
-interpreter per frame, and a class's frames all pass through that process. Here a frame is a GET whose body
-is the bytes the worker made (frames.Frame.view), passed on untouched: about 1.5 ms of this process (bench/load.py,
-N = 30, its CPU over the frames it served).
+Why not a Streamlit rerun per frame: a fragment's script run costs the page server's one interpreter several
+times what a GET does, and a class's frames all pass through that process. Here a frame is a GET whose body
+is the bytes the worker made (frames.Frame.view), passed on untouched.
 The page asks for the next frame when the last one is painted and its period is over; the period is the
 server's frame share (SERVER_FRAMES) divided among the playing runs, and a slow frame simply comes later.
 Frames never queue and none is dropped.
@@ -26,17 +25,15 @@ from .worker import WorkerError, WorkerGone
 
 PATH = "dropviz/frame"  # relative to the page, so that a proxy's path prefix carries over
 TICK = 0.1  # seconds between frames, at least: a page alone gets 10 a second
-# Frames per second the whole server sends, shared by the playing runs. Frames are made in the workers (about 4 ms
-# each, on every core) and cost this process about 1.5 ms. bench/load.py, 2 cores, N = 30 (+1 browser), before the
-# kernel's gemm: at 60 in all, 1.87 frames/s and 18.3 epochs/s per session; at 70, 2.00 and 17.6. With the final code,
-# 70 gave 2.19-2.27 frames/s and 20.8-23.4 epochs/s (medians of 11 runs).
+# Frames per second the whole server sends, shared by the playing runs: more gives each page more frames and its run
+# fewer epochs, as frames take the workers' CPU from training (bench/load.py; figures in bench/RESULTS.md).
 SERVER_FRAMES = min(35.0 * (os.cpu_count() or 1), 140.0)
 
 
 # A page asks for its next frame a period (at least TICK) after its last request began, one request at a time. A request
 # sooner than MIN_GAP after the last one began waits out the rest of the gap, then is answered: a page's request can
-# arrive early when the one before it waited in this process (30 Play clicks at once, bench/load.py: 1 in about 1000
-# requests was refused when the rule was 429). A second request while one is answered (a student's script, say) gets
+# arrive early when the one before it waited in this process (a class's Play clicks at once, as bench/load.py makes
+# them). A second request while one is answered (a student's script, say) gets
 # 429 at once: it would take a worker's time and a server thread from the class. So a run's frames are at most one
 # at a time and 1 / MIN_GAP a second.
 MIN_GAP = TICK / 2
@@ -90,7 +87,7 @@ async def frame(request: Request) -> Response:
         return Response(status_code=503, headers={"Cache-Control": "no-store", "Retry-After": "1"})
     finally:
         pace.busy = False
-    # Content-Encoding set: Streamlit's gzip (level 9, ~4 ms for a frame) leaves the response alone.
+    # Content-Encoding set: Streamlit's gzip (level 9, costly on a frame's bytes) leaves the response alone.
     headers = {"Cache-Control": "no-store", "Content-Encoding": "identity", "X-Dropviz-Period": f"{frame_period():.3f}"}
     return Response(made.view, media_type="application/json", headers=headers)
 

@@ -1,7 +1,7 @@
 """Frame: what one tick of the live page shows (status line and the three charts, as the page's JSON), made from a snapshot. Pure.
 
-Made where the run trains (dropviz/web/worker.py), so that building figures and their JSON (about 4 ms a
-frame with the snapshot, 2.2 of it the boundary grid) does not hold the page server's interpreter lock. No Streamlit here: the page
+Made where the run trains (dropviz/web/worker.py), so that building figures and their JSON (the boundary
+grid included) does not hold the page server's interpreter lock. No Streamlit here: the page
 passes a frame's bytes to the browser as they are (dropviz/web/live_chart.py), without decoding or encoding them again.
 """
 
@@ -136,7 +136,7 @@ _TYPED = {
         ("uint32", "u4"),
     )
 }  # plotly.js's typed arrays, by dtype
-# (not by dtype.name, which NumPy builds anew on each call: a quarter of a frame's JSON encoding)
+# (not by dtype.name, which NumPy builds anew on each call, for every array of every frame)
 
 
 def _typed_array(value):

@@ -1,4 +1,4 @@
-"""LiveRun: a page's handle on one run, which lives and trains in a worker process (dropviz/web/worker.py).
+"""LiveRun and ExperimentJob: a page's handles on its run and its experiment, which live in worker processes (POOL, worker.py).
 
 The page asks for frames; training goes on between them in the worker, round-robin with the other runs
 placed there. The server starts one worker per core with its first page, and places each new run on the
@@ -29,14 +29,14 @@ from .worker import Worker, WorkerError, WorkerGone
 
 IDLE_STOP = 2.0  # without a page_open check: seconds without a frame or snapshot after which a playing run pauses
 PAGE_CHECK = 0.5  # seconds between two looks at every run's page
-# A page gone this long has its run dropped from its worker, to free the memory (a trainer of the default preset holds
-# about 2 MB). Streamlit forgets a disconnected session only after server.disconnectedSessionTTL (2 minutes), and a
-# page that comes back after this starts again from epoch 0 and says so.
+# A page gone this long has its run dropped from its worker, to free the memory its trainer holds. Streamlit forgets a
+# disconnected session only after server.disconnectedSessionTTL (2 minutes), and a page that comes back after this
+# starts again from epoch 0 and says so.
 RELEASE_AFTER = 30.0
 WORKERS = max(1, os.cpu_count() or 1)  # training processes: one per core
 # Seconds between two rotations, when one worker has exactly one playing run more than another (16 and 15 of a class of
 # 31): the run there longest moves over, the counts flip, the next rotation goes back, so the runs take turns on the
-# crowded worker and get the same share over time. A move pickles a trainer across (about 2 MB for the default preset):
+# crowded worker and get the same share over time. A move pickles a trainer across:
 # once a second costs next to nothing, and every run of a class of 31 has moved within about 31 s.
 ROTATE_EVERY = 1.0
 LOST = "The training process stopped (the server ran short of memory or was restarted): this run started again from epoch 0."
@@ -289,7 +289,7 @@ class LiveRun:
         return applied
 
     def stop(self) -> None:
-        """Modifies: pauses (kept for callers that end a run; its worker drops it when this handle is forgotten)."""
+        """Modifies: pauses, as pause() does; the run stays in its worker until this handle is forgotten (tests call it)."""
         self.pause()
 
     # --- the page watcher ---------------------------------------------------------------------

@@ -1,10 +1,10 @@
 // The live view: the status line and the three Plotly charts, which the browser updates in place frame after frame.
 //
-// Python sends the status and every whole figure in one message per frame (dropviz/web/live_chart.py). Here, in the page,
-// per chart:
+// A frame holds the status and every whole figure: the first comes in the Streamlit run (dropviz/web/live_chart.py),
+// the next ones, while the run plays, from the frame route (dropviz/web/frame_route.py). Here, in the page, per chart:
 // - nothing changed: nothing is drawn;
 // - only layout images, annotations or shapes changed: Plotly.relayout of those items, which redraws
-//   them alone (under a millisecond for the decision-boundary images);
+//   them alone;
 // - a trace or the rest of the layout changed: Plotly.react, a redraw of the whole figure.
 // Frames never queue: while one is being drawn, a newer frame replaces any waiting one.
 
@@ -203,8 +203,7 @@ async function follow(view, source, generation, component) {
     retries = 0;
     period = Number(response.headers.get("X-Dropviz-Period")) || 0.25;
     // The next request waits for this frame's paint, so a slow computer asks for fewer frames rather than
-    // drop frames the server made (a frame costs this headless Chromium ~110 ms of CPU; throttled 6 times,
-    // it asked for 2.1 frames/s and showed 2.0-2.1).
+    // drop frames the server made.
     await show(view, data, component.parentElement);
     source = data.source;
   }

@@ -1,9 +1,9 @@
 """The live page's view: a Streamlit component that shows the status line and three Plotly charts and, frame after frame, updates them in place.
 
-Why not st.markdown and st.plotly_chart: the latter redraws the whole figure on every frame, about 0.7 s of a
-slow browser's time for the page's three figures (bench/ui.py); the page (dropviz/web/live_chart.js) redraws only
+Why not st.markdown and st.plotly_chart: the latter redraws the whole figure on every frame, which a slow
+browser cannot keep up with for the page's three figures (bench/ui.py); the page (dropviz/web/live_chart.js) redraws only
 what changed, and frames never queue. And one element per frame, whose bytes the worker made, is the least a
-class's page server can do per frame: four elements, each encoded here, cost it about 9 ms of its one interpreter.
+class's page server can do per frame: four elements, each encoded here, cost its one interpreter several times more.
 While the run plays, the page fetches the next frames itself (dropviz/web/frame_route.py), without a script run each.
 plotly.js (dropviz/web/plotly_js.py: its basic bundle, or the plotly package's full one) is served by Streamlit's static
 file serving (`server.enableStaticServing` in .streamlit/config.toml) from static/ next to app.py.
@@ -51,7 +51,7 @@ if (!window.Plotly && !document.querySelector("script[data-dropviz-plotly]")) {
 
 
 def preload_plotly() -> None:
-    """Makes the browser start loading plotly.js (1.2 MB, or 4.8 without the basic bundle) with the page's first elements,
+    """Makes the browser start loading plotly.js (a large file, whichever bundle) with the page's first elements,
     not when the first chart arrives."""
     st.html(PRELOAD, unsafe_allow_javascript=True)
 

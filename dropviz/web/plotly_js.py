@@ -1,9 +1,9 @@
 """Which plotly.js the live page loads: plotly.js's basic bundle, fetched once at setup, else the plotly package's full one.
 
 Why: the live charts draw only scatter traces, layout images, shapes and annotations, which the basic bundle
-(scatter, bar, pie) has. The full bundle is 4.8 MB: headless Chromium here spends about 0.9 s of its main thread
-evaluating it on every page load, and the page server gzips it for every student (1.5 MB, about 0.12 s of its
-CPU). The basic bundle is 1.2 MB and evaluates in about 0.2 s.
+(scatter, bar, pie) has. The full bundle is several times the basic one: a browser's main thread evaluates
+it on every page load, and the page server gzips it for every student, each several times the basic bundle's cost
+(bench/RESULTS.md).
 It is the same plotly.js release as the plotly package's (BASIC_VERSION; tests/web/test_plotly_js.py checks), from the
 npm registry, checked against the sha512 the registry publishes for it before it is stored. Setup fetches it
 (`python -m dropviz.web.plotly_js`, run by `make`, CI and the Dockerfile); without it (no network, say) the page

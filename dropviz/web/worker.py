@@ -1,13 +1,13 @@
 """Training workers: processes that own many sessions' Trainers, train them in turns and make their frames.
 
 Why processes: a Streamlit server is one Python process. When its sessions trained and made their frames
-in threads, they shared one interpreter lock: with 30 students the server used 1.2 of 2 cores and showed
-each 2 epochs/s (bench/load.py). A worker is one process with one thread. It trains its playing runs
+in threads, they shared one interpreter lock, and a class's server could not use its cores
+(bench/load.py). A worker is one process with one thread. It trains its playing runs
 round-robin, SLICE seconds per turn, and answers requests between turns: no run ever trains in two
 threads, a run waits for the others' turns only, and a request waits at most one turn.
 
 A worker also runs the experiments pages ask for (the Experiments tab), one at a time, inside the same loop:
-between two of its progress calls (about 0.1 s of work) the experiment lets every playing run take a turn and
+between two of its progress calls (sweeps.REPORT_EVERY apart) the experiment lets every playing run take a turn and
 every waiting request be answered. So no process ever computes in two threads, and a class's runs go on.
 
 Parent side: Worker, a handle on one process (start, request, dead or alive), used by dropviz/web/live.py.
@@ -33,22 +33,19 @@ from pathlib import Path
 from ..core.engine import Trainer
 from .frames import make_frame
 
-# Seconds of training per turn: short, so a frame, a Pause or another run never waits long. At 20 ms a worker's round
-# of 15 runs (bench/load.py, N = 30) took about as long as a page's frame period, and 1 frame in 10 showed no new step.
+# Seconds of training per turn: short, so that a frame, a Pause or another run never waits long, and a worker's round
+# of a class's runs fits in a page's frame period, each frame showing new steps (bench/load.py).
 SLICE = 0.01
 BURST = 1.5  # seconds between two live changes that make them one burst: one event, one marker on the curves
 IDLE_PAUSE = 0.02  # seconds a worker sleeps when its playing runs are all at their speed limit
-# A new worker loads the compiled kernel (about 0.35 s of CPU from Numba's cache) once it has been idle this long, so
-# that a Play does not wait for it: at 2 s, a student who pressed Play within 2 s of the page's last request waited
-# about 0.3 s for the first step (bench/load.py's students do). At 0.5 s the first page after a cold start took
-# 3.02-3.29 s in 5 runs of bench/ui.py (2.97-3.30 at 2 s): the page has drawn by then, or nearly.
+# A new worker loads the compiled kernel (from Numba's cache) once it has been idle this long: longer, and a Play
+# soon after the page's last request waits for the load; shorter, and the load competes with the first page's drawing.
 WARM_UP_AFTER = 0.5
 REQUEST_TIMEOUT = 60.0  # seconds; a worker answers within a turn plus its queue of requests
 WORKER_ENV = {
     **{name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},  # one core per worker
-    # glibc: keep freed arrays of up to 32 MB in the heap. By default each frame's and epoch's 1-4 MB temporaries
-    # went back to the system and faulted in again (transparent huge pages on): the boundary grid took 8.5 ms
-    # instead of 4.7, an epoch's evaluation 2.7 instead of 1.1 (medians, one process, default preset).
+    # glibc: keep freed arrays of up to 32 MB in the heap, so that each frame's and epoch's temporaries are not given
+    # back to the system and faulted in again (transparent huge pages on), which slows the grid and evaluation.
     "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
     "MALLOC_TRIM_THRESHOLD_": str(64 << 20),
 }
