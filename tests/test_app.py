@@ -157,7 +157,7 @@ def test_play_starts_training_and_pause_stops_it(one_worker):
     clock = live.LiveRun(RunConfig(n_train=40, hidden=(4,), p=(0.5,), batch_size=8, epochs=5000), page_open=lambda: True)
     clock.play()  # another run on the same worker: once it has trained a few turns, so could the paused one have
     _wait(lambda: clock.with_trainer(operator.attrgetter("step_count")) > 500)
-    clock.stop()
+    clock.pause()
     at.run()
     assert _steps(at) == steps
     assert next(b.label for b in at.button) == "Play"

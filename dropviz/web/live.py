@@ -288,10 +288,6 @@ class LiveRun:
         applied, self._config = self._call("update", config)
         return applied
 
-    def stop(self) -> None:
-        """Modifies: pauses, as pause() does; the run stays in its worker until this handle is forgotten (tests call it)."""
-        self.pause()
-
     # --- the page watcher ---------------------------------------------------------------------
     @classmethod
     def _watch(cls) -> None:

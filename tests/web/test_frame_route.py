@@ -57,7 +57,7 @@ def test_a_playing_run_serves_its_frames_and_where_the_next_one_is(one_worker):
         run.pause()
         assert json.loads(_get(f"/{frame_route.frame_source(run.token, False)}").body)["source"] is None  # the page stops
     finally:
-        run.stop()
+        run.pause()
 
 
 def test_a_run_gets_one_frame_at_a_time_and_not_too_often(one_worker, monkeypatch):
@@ -83,7 +83,7 @@ def test_a_run_gets_one_frame_at_a_time_and_not_too_often(one_worker, monkeypatc
             statuses = sorted(r.status_code for r in thread.submit(asyncio.run, two_at_once()).result())
         assert statuses == [200, 429]  # the second waits for no worker and no server thread
     finally:
-        run.stop()
+        run.pause()
 
 
 def test_a_page_alone_gets_its_pace_and_a_class_shares_the_servers_frames_without_exceeding_them(monkeypatch):
@@ -108,4 +108,4 @@ def test_tokens_are_unguessable_and_forgotten_with_their_run(one_worker):
     del second
     gc.collect()
     assert LiveRun.find(token) is None
-    first.stop()
+    first.pause()

@@ -34,7 +34,7 @@ def _worker_takes_turns(steps: int = 500) -> None:
     clock = LiveRun(CONFIG, page_open=lambda: True)
     clock.play()
     _wait(lambda: _steps(clock) >= steps)
-    clock.stop()
+    clock.pause()
 
 
 def _trains_past(run: LiveRun, seconds: float) -> None:
@@ -68,7 +68,7 @@ def test_a_worker_trains_in_one_thread_however_often_play_is_pressed(one_worker)
     pid = one_worker.workers[0].process.pid
     threads = int(next(line.split()[1] for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("Threads:")))
     assert threads == 1  # no training thread, no BLAS thread pool: one core per worker
-    run.stop()
+    run.pause()
 
 
 def test_a_run_nobody_watches_stops_by_itself(monkeypatch, one_worker):
@@ -95,7 +95,7 @@ def test_snapshots_keep_a_watched_run_going(monkeypatch):
         assert time.monotonic() - began < 30, "timed out"
         time.sleep(live.IDLE_STOP / 10)
     assert run.playing
-    run.stop()
+    run.pause()
 
 
 def test_a_finished_run_stops_and_step_and_reset_pause_first():
@@ -108,7 +108,7 @@ def test_a_finished_run_stops_and_step_and_reset_pause_first():
     run.play()
     run.step()
     assert not run.playing
-    run.stop()
+    run.pause()
 
 
 def test_the_thread_trains_exactly_what_a_plain_trainer_trains():
@@ -164,7 +164,7 @@ def test_a_run_whose_worker_dies_starts_again_on_a_new_one_and_says_so(one_worke
     assert one_worker.workers[0] is not dead and one_worker.workers[0].alive
     run.play()
     _wait(lambda: _steps(run) > 20)
-    run.stop()
+    run.pause()
 
 
 def test_an_error_in_the_worker_is_raised_here_and_the_worker_goes_on(one_worker):
@@ -202,7 +202,7 @@ def test_a_class_trains_and_gets_frames_while_an_experiment_runs_on_its_worker(o
     job.cancel()
     job.wait(30)
     assert job.cancelled and not job.running and job.result is None
-    run.stop()
+    run.pause()
 
 
 def test_an_experiment_that_fails_says_why(one_worker):
@@ -265,7 +265,7 @@ def test_when_students_leave_a_worker_a_playing_run_moves_to_it_and_goes_on_wher
         assert moved.playing and _steps(moved) >= steps[id(moved)] > 0  # the same run, trained on
         _wait(lambda: _steps(moved) > steps[id(moved)] + 20)
         for run in runs:
-            run.stop()
+            run.pause()
     finally:
         pool.stop()
 
@@ -289,7 +289,7 @@ def test_a_run_whose_new_worker_dies_during_the_move_stays_where_it_was(one_work
         assert _steps(run) >= before
         _wait(lambda: _steps(run) > before + 20)  # and it trains on
     finally:
-        run.stop()
+        run.pause()
 
 
 def test_a_speed_limit_holds_the_epochs_per_second():
@@ -316,7 +316,7 @@ def test_playing_count_counts_the_runs_that_play_and_forgets_deleted_ones(one_wo
     try:
         assert LiveRun.playing_count() == before + 1
     finally:
-        run.stop()
+        run.pause()
     assert LiveRun.playing_count() == before and idle.playing is False
     placed, run_id, ref = one_worker.workers[0].runs, idle._id, weakref.ref(idle)
     assert idle in LiveRun._all
@@ -374,7 +374,7 @@ def test_runs_rotate_between_workers_whose_playing_counts_differ_by_one_and_go_o
             check()
         assert [run._worker for run in runs] == where
         for run in runs:
-            run.stop()
+            run.pause()
     finally:
         pool.stop()
 
