@@ -34,20 +34,12 @@ def _tarball(script: bytes) -> bytes:
     return out.getvalue()
 
 
-class _Response(io.BytesIO):
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
 def test_fetch_stores_the_published_tarball_and_refuses_any_other(tmp_path, monkeypatch):
     good, bad = _tarball(b"/* published */"), _tarball(b"/* tampered */")
     monkeypatch.setattr(plotly_js, "CACHE", tmp_path)
     monkeypatch.setattr(plotly_js, "BASIC_INTEGRITY", plotly_js.integrity(good))
     served = {"data": bad}
-    monkeypatch.setattr(plotly_js.urllib.request, "urlopen", lambda url, timeout: _Response(served["data"]))
+    monkeypatch.setattr(plotly_js, "_download", lambda timeout: served["data"])
     with pytest.raises(ValueError, match="not the tarball npm published"):
         plotly_js.fetch()
     assert not plotly_js.basic_path().exists() and plotly_js.bundle() == plotly_js.FULL
@@ -61,10 +53,10 @@ def test_fetch_stores_the_published_tarball_and_refuses_any_other(tmp_path, monk
 def test_setup_goes_on_without_network(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(plotly_js, "CACHE", tmp_path)
 
-    def offline(url, timeout):
+    def offline(timeout):
         raise OSError("no route to host")
 
-    monkeypatch.setattr(plotly_js.urllib.request, "urlopen", offline)
+    monkeypatch.setattr(plotly_js, "_download", offline)
     assert plotly_js.main() == 0
     assert "the page will load the full bundle" in capsys.readouterr().err
     assert plotly_js.bundle() == plotly_js.FULL
