@@ -16,10 +16,9 @@ COPY app.py server.py ./
 COPY dropviz/ dropviz/
 COPY .streamlit/ .streamlit/
 COPY static/ static/
-# Compile the training kernel once at build time, into the image's cache; fetch plotly.js's basic bundle (through npm,
-# where the image has it; without it, the full bundle) and put it where the page loads it.
+# Compile the training kernel once at build time, into the image's cache; put plotly.js where the page loads it: the
+# plotly package's full bundle, as the image has no npm to install package.json's basic one (dropviz/web/plotly_js.py).
 RUN python -c "from dropviz.core.kernel import warm_up; warm_up()" && \
-    python -m dropviz.web.plotly_js && \
     python -c "from pathlib import Path; from dropviz.web.live_chart import serve_plotly_js; serve_plotly_js(Path('/app'))"
 
 RUN useradd --create-home dropviz && chown -R dropviz /app

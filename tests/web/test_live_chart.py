@@ -14,11 +14,11 @@ def test_plotly_js_is_copied_once_and_whole(tmp_path):
     assert not list((tmp_path / "static").glob("*.partial"))
 
 
-def test_the_bundle_served_follows_what_setup_fetched(tmp_path, monkeypatch):
-    monkeypatch.setattr(plotly_js, "CACHE", tmp_path / "cache")  # nothing fetched: the plotly package's full bundle
+def test_the_bundle_served_follows_what_npm_installed(tmp_path, monkeypatch):
+    monkeypatch.setattr(plotly_js, "NODE_MODULES", tmp_path / "node_modules")  # nothing installed: the plotly package's full bundle
     serve_plotly_js.cache_clear()
     assert serve_plotly_js(tmp_path / "app").read_bytes() == plotly_js.FULL.read_bytes()
-    plotly_js.basic_path().parent.mkdir()
+    plotly_js.basic_path().parent.mkdir(parents=True)
     plotly_js.basic_path().write_bytes(b"/* the basic bundle */")
     serve_plotly_js.cache_clear()
     assert serve_plotly_js(tmp_path / "app").read_bytes() == b"/* the basic bundle */"  # same size check would not do

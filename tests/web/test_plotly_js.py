@@ -1,62 +1,56 @@
-"""plotly_js: the basic bundle is the plotly package's own plotly.js release, fetched only as npm published it."""
+"""plotly_js: the basic bundle is a pinned npm dependency (the plotly package's own release), served from node_modules/ when installed."""
 
-import io
+import json
 import os
-import tarfile
 
 import plotly.offline
 import pytest
 
 from dropviz.web import plotly_js
+from tests.harness import ROOT
+
+PACKAGE = "plotly.js-basic-dist-min"
 
 
-def test_the_basic_bundle_is_the_release_the_plotly_package_draws_for():
+def _pin() -> str:
+    return json.loads((ROOT / "package.json").read_text())["dependencies"][PACKAGE]
+
+
+def test_package_json_pins_exactly_the_release_the_plotly_package_draws_for():
     # Figures are made by the plotly package for its own plotly.js: a bundle of another release may read them otherwise.
-    assert plotly_js.BASIC_VERSION == plotly.offline.get_plotlyjs_version()
+    manifest = json.loads((ROOT / "package.json").read_text())
+    assert manifest["private"] is True, "package.json is not to be published"
+    assert manifest["dependencies"] == {PACKAGE: plotly.offline.get_plotlyjs_version()}  # exact: no ^ or ~ range
 
 
-def test_setup_fetched_the_basic_bundle_in_ci():
-    # Without it the page still works (the full bundle), so only this says that setup's fetch broke.
-    if os.environ.get("CI") != "true":
-        pytest.skip("outside CI a machine without network may lack it: the page then loads the full bundle")
-    path = plotly_js.bundle()
-    assert path == plotly_js.basic_path()
-    assert path.read_bytes().startswith(b"/**\n* plotly.js (basic - minified) v" + plotly_js.BASIC_VERSION.encode())
+def test_the_lock_pins_the_same_release_with_its_integrity_and_no_address():
+    text = (ROOT / "package-lock.json").read_text()
+    assert "resolved" not in text and "://" not in text, "package-lock.json names a download address: .npmrc should omit it"
+    packages = json.loads(text)["packages"]
+    assert packages[""]["dependencies"] == {PACKAGE: _pin()}, "package-lock.json is stale: run `npm install --package-lock-only`"
+    locked = packages[f"node_modules/{PACKAGE}"]
+    assert locked["version"] == _pin()
+    assert locked["integrity"].startswith("sha512-"), "without an integrity npm ci would not check what it downloads"
+    assert sorted(packages) == ["", f"node_modules/{PACKAGE}"], "the bundle should need nothing else"
+    npmrc = [line.strip() for line in (ROOT / ".npmrc").read_text().splitlines()]
+    assert "omit-lockfile-registry-resolved=true" in npmrc, "a regenerated lock would name download addresses"
 
 
-def _tarball(script: bytes) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w:gz") as tar:
-        for name, data in (("package/plotly-basic.min.js", script), ("package/LICENSE", b"MIT")):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
+def test_the_bundle_is_the_basic_one_when_npm_installed_it_else_the_full_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(plotly_js, "NODE_MODULES", tmp_path / "node_modules")
+    assert plotly_js.bundle() == plotly_js.FULL  # nothing installed: the plotly package's bundle
+    assert plotly_js.FULL.read_bytes().startswith(b"/**\n* plotly.js v" + plotly.offline.get_plotlyjs_version().encode())
+    plotly_js.basic_path().parent.mkdir(parents=True)
+    plotly_js.basic_path().write_bytes(b"/* the basic bundle */")
+    assert plotly_js.bundle() == tmp_path / "node_modules" / PACKAGE / "plotly-basic.min.js"
 
 
-def test_fetch_stores_the_published_tarball_and_refuses_any_other(tmp_path, monkeypatch):
-    good, bad = _tarball(b"/* published */"), _tarball(b"/* tampered */")
-    monkeypatch.setattr(plotly_js, "CACHE", tmp_path)
-    monkeypatch.setattr(plotly_js, "BASIC_INTEGRITY", plotly_js.integrity(good))
-    served = {"data": bad}
-    monkeypatch.setattr(plotly_js, "_download", lambda timeout: served["data"])
-    with pytest.raises(ValueError, match="not the tarball npm published"):
-        plotly_js.fetch()
-    assert not plotly_js.basic_path().exists() and plotly_js.bundle() == plotly_js.FULL
-    served["data"] = good
-    assert plotly_js.fetch() == plotly_js.basic_path()
-    assert plotly_js.basic_path().read_bytes() == b"/* published */" and plotly_js.bundle() == plotly_js.basic_path()
-    assert (tmp_path / f"plotly-basic-{plotly_js.BASIC_VERSION}.LICENSE").read_bytes() == b"MIT"
-    assert not list(tmp_path.glob("*.partial"))
-
-
-def test_setup_goes_on_without_network(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(plotly_js, "CACHE", tmp_path)
-
-    def offline(timeout):
-        raise OSError("no route to host")
-
-    monkeypatch.setattr(plotly_js, "_download", offline)
-    assert plotly_js.main() == 0
-    assert "the page will load the full bundle" in capsys.readouterr().err
-    assert plotly_js.bundle() == plotly_js.FULL
+def test_make_installed_the_pinned_basic_bundle_in_ci():
+    # Without it the page still works (the full bundle), so only this says that setup's `npm ci` broke.
+    if os.environ.get("CI") != "true" and not plotly_js.NODE_MODULES.is_dir():
+        pytest.skip("npm ci has not run here (no npm?): the page loads the full bundle")
+    assert plotly_js.NODE_MODULES == ROOT / "node_modules"
+    assert plotly_js.bundle() == plotly_js.basic_path(), "node_modules/ lacks the basic bundle: run `make` (npm ci)"
+    assert plotly_js.basic_path().read_bytes().startswith(b"/**\n* plotly.js (basic - minified) v" + _pin().encode())
+    installed = json.loads((plotly_js.NODE_MODULES / PACKAGE / "package.json").read_text())
+    assert installed["version"] == _pin()
