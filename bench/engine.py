@@ -18,7 +18,7 @@ the machine hits all of them alike:
                   on every hidden layer, masks drawn as the Trainer draws them (uniforms per epoch,
                   kept when u >= p, scaled by 1 / (1 - p))
 Workloads: "playground" (TensorFlow Playground's spiral: 250 + 250 points, 8-8 tanh, SGD 0.03,
-batch 10, p 0.2) and "default" (RunConfig(), the overfitting demo). Grid: Trainer.grid_proba() with
+batch 10, p 0.2) and "default" (RunConfig(), the overfitting demo). Grid: Trainer.grid_proba(48) with
 its cache cleared, which computes both runs at once; ms per run = call / 2.
 """
 
@@ -43,7 +43,8 @@ from torch import nn, optim
 
 from dropviz.core.config import RunConfig
 from dropviz.core.data import make_dataset
-from dropviz.core.engine import BACKENDS, GRID, Trainer, choose_backend, evaluate, initial_parameters
+from dropviz.core.engine import BACKENDS, Trainer, choose_backend, evaluate, initial_parameters
+from dropviz.figures.boundary import BOUNDARY_GRID as GRID
 
 WORKLOADS = {
     "playground": RunConfig(
@@ -212,14 +213,14 @@ def speeds(config: RunConfig, repeats: int, seconds: float) -> dict[str, list[fl
 def grid_ms(config: RunConfig, repeats: int) -> list[float]:
     """ms per run of the GRID x GRID boundary grid, cache cleared before each call."""
     trainer = Trainer(config)
-    trainer.advance(0.05)  # trained weights, not the initial ones
-    trainer.grid_proba()
-    runs = len(trainer.grid_proba())
+    trainer.train(trainer.steps_per_epoch)  # trained weights, not the initial ones
+    trainer.grid_proba(GRID)
+    runs = len(trainer.grid_proba(GRID))
     out = []
     for _ in range(repeats):
         trainer._grid_cache = None  # the bench's business only: force a recomputation
         start = time.perf_counter()
-        trainer.grid_proba()
+        trainer.grid_proba(GRID)
         out.append((time.perf_counter() - start) * 1e3 / runs)
     return out
 
@@ -255,7 +256,7 @@ def main() -> None:
     print(f"{'workload':<11} {f'boundary grid ({GRID} x {GRID}), ms per run':<40} {'median':>7} {'min':>7} {'max':>7}")
     for workload, values in grids.items():
         print(
-            f"{workload:<11} {'Trainer.grid_proba(), cache cleared':<40} {statistics.median(values):>7.2f} {min(values):>7.2f} {max(values):>7.2f}"
+            f"{workload:<11} {'Trainer.grid_proba(48), cache cleared':<40} {statistics.median(values):>7.2f} {min(values):>7.2f} {max(values):>7.2f}"
         )
 
     play = {engine: statistics.median(values) for engine, values in results["playground"].items()}

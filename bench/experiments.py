@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from dropviz.core.engine import Trainer
 from dropviz.core.presets import DEFAULT_PRESET, PRESETS
 from dropviz.experiments.registry import EXPERIMENTS, Inputs
+from dropviz.figures.boundary import BOUNDARY_GRID
 
 
 def main() -> None:
@@ -24,8 +25,8 @@ def main() -> None:
     config = PRESETS[args.preset].config
     trainer = Trainer(config)
     while trainer.epoch < min(100, config.epochs):  # a trained pair for the probes, as after a short lesson
-        trainer.advance(0.5)
-    inputs = Inputs(config, trainer.snapshot(), trainer.data, passes=100)
+        trainer.train(trainer.steps_per_epoch)
+    inputs = Inputs(config, trainer.snapshot(BOUNDARY_GRID), trainer.data, passes=100)
     print(__doc__.splitlines()[0])
     print(f"preset {args.preset!r}, pair trained {trainer.epoch} epochs; load average {os.getloadavg()[0]:.2f}\n")
     print(f"{'experiment':<22} {'seconds':>8} {'longest gap between progress calls':>36}  target < 20 s")

@@ -365,6 +365,7 @@ def command_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def command_trace(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .core.engine import Trainer
+    from .core.trace import trace_steps
 
     config = make_config(args, err)
     try:
@@ -379,7 +380,7 @@ def command_trace(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     path = _check_out(args.out)
     trainer = Trainer(config, backend="exact")  # float64: the recipe above recomputes each loss to 1e-9
     try:
-        trace = trainer.trace(steps)
+        trace = trace_steps(trainer, steps)
     except ValueError as error:  # n_train not a multiple of batch_size
         raise UsageError(str(error)) from None
     taken = len(trace.loss)

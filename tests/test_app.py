@@ -16,6 +16,7 @@ from dropviz.core.config import RunConfig
 from dropviz.core.data import DATASETS, make_dataset
 from dropviz.core.presets import PRESETS
 from dropviz.experiments.registry import EXPERIMENTS
+from dropviz.figures.boundary import BOUNDARY_GRID
 from dropviz.web import live
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -136,7 +137,7 @@ def test_step_takes_one_step_and_reset_returns_to_epoch_zero():
     assert _trainer(at).step_count == 0
     _button(at, "Step").click().run()
     assert _trainer(at).step_count == 1
-    snapshot = _trainer(at).snapshot()
+    snapshot = _trainer(at).snapshot(BOUNDARY_GRID)
     assert len(snapshot.masks) == 3
     for _ in range(10):
         _button(at, "Step").click().run()
@@ -206,7 +207,7 @@ def test_network_figure_draws_exactly_the_snapshots_dropped_neurons():
     _widget(at, "Neurons per layer").set_value(12).run()
     _widget(at, "Input dropout p").set_value(0.5).run()
     _button(at, "Step").click().run()
-    snapshot = _trainer(at).snapshot()
+    snapshot = _trainer(at).snapshot(BOUNDARY_GRID)
     figure = _charts(at)["network"]  # what the browser receives
     dropped = next(trace for trace in figure["data"] if trace.get("name") == "dropped this step")
     drawn = {tuple(int(v) for v in c) for c in _array(dropped["customdata"])}
@@ -379,10 +380,10 @@ def test_dropout_toggled_back_and_forth_keeps_the_weights_and_masks_follow_the_t
     assert trainer.step_count == 3 and not trainer.config.dropout and not at.info  # the same run, never restarted
     assert all(np.array_equal(a, b) for a, b in zip(weights, trainer.net.parameters()[0]))
     _button(at, "Step").click().run()
-    assert all(mask.all() for mask in _trainer(at).snapshot().masks)  # off: no neuron dropped
+    assert all(mask.all() for mask in _trainer(at).snapshot(BOUNDARY_GRID).masks)  # off: no neuron dropped
     weights = _trainer(at).net.parameters()[0]
     _widget(at, "Dropout").set_value(True).run()
     assert all(np.array_equal(a, b) for a, b in zip(weights, _trainer(at).net.parameters()[0]))
     _button(at, "Step").click().run()
     trainer = _trainer(at)
-    assert trainer.step_count == 5 and not all(mask.all() for mask in trainer.snapshot().masks)  # on again: neurons dropped
+    assert trainer.step_count == 5 and not all(mask.all() for mask in trainer.snapshot(BOUNDARY_GRID).masks)  # on again: neurons dropped

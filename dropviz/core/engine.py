@@ -10,7 +10,6 @@ fastnet.NumpyNet and model.TorchNet. Not the only thing that mutates: the live l
 
 from __future__ import annotations
 
-import time
 from itertools import pairwise
 
 import numpy as np
@@ -19,9 +18,8 @@ from .config import RunConfig
 from .data import EXTENT, make_dataset
 from .fastnet import NumpyNet
 from .kernel import NumbaNet, NumbaNet32
-from .records import RUN_NAMES, Event, History, LayerParams, RunHistory, Snapshot, StepTrace, frozen
+from .records import RUN_NAMES, Event, History, LayerParams, RunHistory, Snapshot, frozen
 
-GRID = 48  # boundary grid points per axis: the browser smooths the image, and a finer grid costs each frame more than it shows
 # A run has diverged when a loss is not finite, or when it is this confidently wrong on its own training
 # data (a coin flip scores ln 2 = 0.69): the stable cross-entropy rarely overflows, the weights run away first.
 DIVERGED_TRAIN_LOSS = 100.0
@@ -67,6 +65,11 @@ def initial_parameters(sizes: tuple[int, ...], rng: np.random.Generator) -> tupl
     return weights, biases
 
 
+def grid_axis(grid: int) -> np.ndarray:
+    """(G,) coordinates along x and y of a G x G boundary grid over the data's square."""
+    return np.linspace(EXTENT[0], EXTENT[1], grid)
+
+
 def evaluate(logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Loss and accuracy per model of evaluation-mode logits (K, N, 2) -> (K,), (K,).
 
@@ -106,7 +109,6 @@ class Trainer:
         self.p = np.zeros((k, len(self.sizes) - 1))  # (K, L + 1) drop probability: input, hidden layers
         self._set_p(config)
         self.steps_per_epoch = -(-config.n_train // config.batch_size)
-        self._chunk = 1  # steps per call in advance(); adapts to the time they take
         self.epoch = 0  # completed epochs
         self.step_count = 0
         self._position = 0  # examples of the current epoch already used
@@ -127,10 +129,7 @@ class Trainer:
         self.last_drop: list[np.ndarray | None] | None = None  # the last step's slices of _drop, (K, B, units)
         self.last_batch: np.ndarray | None = None  # (B,) training-set indices of the last step
         self.last_losses: np.ndarray | None = None  # (K,) optimized loss of the last step
-        self._grid_cache: tuple[int, dict[str, np.ndarray]] | None = None
-        self.grid_axis = np.linspace(EXTENT[0], EXTENT[1], GRID)
-        gx, gy = np.meshgrid(self.grid_axis, self.grid_axis)  # rows = y
-        self._grid_points = np.column_stack([gx.ravel(), gy.ravel()]).astype(np.float32)  # (G * G, 2)
+        self._grid_cache: tuple[int, int, dict[str, np.ndarray]] | None = None  # (step, G, per-run (G, G))
 
     # --- state read by the page ---------------------------------------------------------
     @property
@@ -210,15 +209,19 @@ class Trainer:
 
     def step(self) -> None:
         """Modifies: one optimizer step of both runs on the next mini-batch; closes the epoch when it ends."""
-        with np.errstate(all="ignore"):  # a diverging run overflows: reported by status, not by warnings
-            self._step()
+        self.train(1)
 
-    def _step(self) -> None:
-        """step() without its errstate (which costs as much as a tenth of a step): callers hold one."""
-        self._steps(1)
+    def train(self, count: int) -> int:
+        """Modifies: up to count steps, never past the end of the epoch, in one call to the net when it can.
+
+        Returns the steps taken (0 once finished). How many steps fit a time slice is the caller's business.
+        """
+        with np.errstate(all="ignore"):  # a diverging run overflows: reported by status, not by warnings
+            before = self.step_count
+            self._steps(count)
+            return self.step_count - before
 
     def _steps(self, count: int) -> None:
-        """Modifies: up to count steps (fewer at the end of the epoch), in one call to the net when it can."""
         if self.finished:
             return
         if self._position == 0:
@@ -275,27 +278,6 @@ class Trainer:
         self.epoch += 1
         self._position = 0
 
-    def advance(self, time_budget: float, max_steps: int | None = None) -> int:
-        """Modifies: trains for about time_budget seconds (at least one step), at most max_steps. Returns the steps taken.
-
-        Steps go in chunks that grow while a chunk takes under a tenth of the budget, so a compiled
-        net runs many steps per call and a large net still stops close to the deadline.
-        """
-        deadline = time.perf_counter() + time_budget
-        before = self.step_count
-        with np.errstate(all="ignore"):
-            while not self.finished and (max_steps is None or self.step_count - before < max_steps):
-                began = time.perf_counter()
-                self._steps(self._chunk if max_steps is None else min(self._chunk, max_steps - (self.step_count - before)))
-                took = time.perf_counter() - began
-                if took < time_budget / 10:
-                    self._chunk = min(2 * self._chunk, self.steps_per_epoch)
-                elif took > time_budget / 3 and self._chunk > 1:
-                    self._chunk //= 2
-                if time.perf_counter() >= deadline:
-                    break
-        return self.step_count - before
-
     def run(self, progress=None) -> History:
         """Modifies: trains to config.epochs (or until both runs diverge). progress(epoch) after each epoch."""
         with np.errstate(all="ignore"):
@@ -305,46 +287,6 @@ class Trainer:
                 if progress is not None and self.epoch != epoch:
                     progress(self.epoch)
         return self.history()
-
-    def trace(self, steps: int) -> StepTrace:
-        """Modifies: takes `steps` steps, recording the dropout run's batches, masks, parameters before each update and losses."""
-        batch = self.config.batch_size
-        if self.config.n_train % batch:
-            raise ValueError(
-                f"trace needs every batch full: {self.config.n_train} training points are not a multiple of batch size {batch}"
-            )
-        layers = len(self.sizes) - 1
-        batches, masks, weights, biases, losses = (
-            [],
-            [[] for _ in range(layers)],
-            [[] for _ in range(layers)],
-            [[] for _ in range(layers)],
-            [],
-        )
-        for _ in range(steps):
-            if self.finished:
-                break
-            before_w, before_b = self.net.parameters()  # run 0 is row 0
-            self.step()
-            batches.append(self.last_batch)
-            for l, keep in enumerate(self.last_keep()):
-                masks[l].append(keep[0])
-                weights[l].append(before_w[l][0].T)  # (out, in) as nn.Linear stores it
-                biases[l].append(before_b[l][0])
-            losses.append(self.last_losses[0])
-        index = np.stack(batches)  # (S, batch)
-        return StepTrace(
-            x=frozen(self.data.x_train[index]),
-            y=frozen(self.data.y_train[index]),
-            batch_index=frozen(index),
-            masks=tuple(frozen(np.stack(m)) for m in masks),
-            weights=tuple(frozen(np.stack(w)) for w in weights),
-            biases=tuple(frozen(np.stack(b)) for b in biases),
-            loss=frozen(losses),
-            activation=self.config.activation,
-            p=tuple(float(v) for v in self.p[0, 1:]),
-            p_input=float(self.p[0, 0]),
-        )
 
     # --- frozen records -------------------------------------------------------------------
     def history(self) -> History:
@@ -356,17 +298,21 @@ class Trainer:
             runs[name] = RunHistory(**curves, status="ok" if bad is None else f"diverged at epoch {bad}")
         return History(runs=runs, events=tuple(self.events))
 
-    def grid_proba(self) -> dict[str, np.ndarray]:
-        """Evaluation-mode P(class 1) on the GRID x GRID square, per run, (G, G) float32; cached per step."""
-        if self._grid_cache is None or self._grid_cache[0] != self.step_count:
+    def grid_proba(self, grid: int) -> dict[str, np.ndarray]:
+        """Evaluation-mode P(class 1) on grid_axis(grid)'s square, per run, (G, G) float32; cached per step."""
+        if self._grid_cache is None or self._grid_cache[:2] != (self.step_count, grid):
+            axis = grid_axis(grid)
+            gx, gy = np.meshgrid(axis, axis)  # rows = y
+            points = np.column_stack([gx.ravel(), gy.ravel()]).astype(np.float32)  # (G * G, 2)
             with np.errstate(all="ignore"):
-                logits = self.net.logits(self._grid_points, dtype=np.float32)  # (K, G * G, 2), only drawn
+                logits = self.net.logits(points, dtype=np.float32)  # (K, G * G, 2), only drawn
             proba = 0.5 * (1.0 + np.tanh(0.5 * (logits[:, :, 1] - logits[:, :, 0])))  # logistic, overflow-free
-            grids = {name: frozen(proba[k].reshape(GRID, GRID).astype(np.float32)) for k, name in enumerate(RUN_NAMES)}
-            self._grid_cache = (self.step_count, grids)
-        return self._grid_cache[1]
+            grids = {name: frozen(proba[k].reshape(grid, grid).astype(np.float32)) for k, name in enumerate(RUN_NAMES)}
+            self._grid_cache = (self.step_count, grid, grids)
+        return self._grid_cache[2]
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, grid: int) -> Snapshot:
+        """The frozen state both runs are in, with their boundaries on a grid x grid square (the caller's resolution)."""
         weights, biases = self.net.parameters()
         params = {
             name: tuple(LayerParams(frozen(w[k].T.astype(np.float32)), frozen(b[k].astype(np.float32))) for w, b in zip(weights, biases))
@@ -385,8 +331,8 @@ class Trainer:
             tracked_index=tracked,
             p_effective=tuple(float(v) for v in self.p[0, 1:]),
             p_input_effective=float(self.p[0, 0]),
-            grid_axis=frozen(self.grid_axis),
-            grid_proba=self.grid_proba(),
+            grid_axis=frozen(grid_axis(grid)),
+            grid_proba=self.grid_proba(grid),
             history=self.history(),
             finished=self.finished,
         )

@@ -19,6 +19,7 @@ from ..core.data import Dataset
 from ..core.engine import Trainer
 from ..core.presets import DEFAULT_PRESET, PRESETS
 from ..core.records import History, Snapshot
+from ..figures.boundary import BOUNDARY_GRID
 from .probes import grid_points
 from .registry import EXPERIMENTS, Inputs
 
@@ -45,7 +46,7 @@ def train(name: str, seed: int) -> Pair:
     config = dataclasses.replace(PRESETS[name].config, seed=seed)
     trainer = Trainer(config)
     history = trainer.run()
-    return Pair(config, history, trainer.snapshot(), trainer.data)
+    return Pair(config, history, trainer.snapshot(BOUNDARY_GRID), trainer.data)
 
 
 def _run(name: str, pair: Pair):

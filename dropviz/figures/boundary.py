@@ -13,6 +13,10 @@ from ..core.records import RUN_NAMES, Snapshot
 from . import raster
 from .theme import _AXES, THEME, _base_layout, _bottom_legend, _figure, _note, _scatter, display_name, float32_gaps
 
+# Grid points per axis of the boundary image the page asks the engine for: the browser smooths the image, and a finer
+# grid costs each frame more than it shows.
+BOUNDARY_GRID = 48
+
 
 def _points(x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """x (n, 2), mask (n,) bool -> float32 coordinates of the chosen points."""

@@ -31,7 +31,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from ..core.engine import Trainer
+from ..figures.boundary import BOUNDARY_GRID
 from .frames import make_frame
+from .pacing import Pacer
 
 # Seconds of training per turn: short, so that a frame, a Pause or another run never waits long, and a worker's round
 # of a class's runs fits in a page's frame period, each frame showing new steps (bench/load.py).
@@ -148,6 +150,7 @@ class _Run:
 
     def __init__(self, config, idle_stop: float | None):
         self.trainer = Trainer(config)
+        self.pacer = Pacer()
         self.playing = False
         self.speed: float | None = None  # epochs per second at most; None: as fast as its turns allow
         self.pace_from = (time.monotonic(), 0.0)  # (when, epoch_progress): where the speed limit counts from
@@ -222,7 +225,7 @@ class _Runs:
     def reset(self, run_id: int, config) -> None:
         run = self.runs[run_id]
         run.playing = False
-        run.trainer = Trainer(config or run.trainer.config)
+        run.trainer, run.pacer = Trainer(config or run.trainer.config), Pacer()
 
     def update(self, run_id: int, config):
         """(True, config in force) when the change applied in place; (False, old config) when it needs a reset.
@@ -248,12 +251,14 @@ class _Runs:
         run = self.runs[run_id]
         run.last_seen = time.monotonic()
         sharing = self.playing - 1 if run.playing else 0
-        return make_frame(run.trainer.snapshot(), run.trainer.data, run.trainer.config.epochs, run.playing, sharing, presenting, source)
+        return make_frame(
+            run.trainer.snapshot(BOUNDARY_GRID), run.trainer.data, run.trainer.config.epochs, run.playing, sharing, presenting, source
+        )
 
     def snapshot(self, run_id: int):
         run = self.runs[run_id]
         run.last_seen = time.monotonic()
-        return run.trainer.snapshot()
+        return run.trainer.snapshot(BOUNDARY_GRID)
 
     def read(self, run_id: int, read):
         """read(trainer): read must be picklable (a module-level function, operator.attrgetter)."""
@@ -324,7 +329,7 @@ class _Runs:
                 allowed = run.allowed_steps()
                 if allowed is not None and allowed <= 0:  # at its speed limit: its turn passes
                     continue
-                run.trainer.advance(SLICE, allowed)
+                run.pacer.advance(run.trainer, SLICE, allowed)
                 if run.trainer.finished:
                     run.playing = False
                 return True

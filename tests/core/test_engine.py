@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from dropviz.core.config import RunConfig
-from dropviz.core.engine import GRID, Trainer, evaluate
+from dropviz.core.engine import Trainer, evaluate, grid_axis
+from dropviz.core.trace import trace_steps
+from dropviz.figures.boundary import BOUNDARY_GRID
 
 SMALL = RunConfig(n_train=40, n_val=60, hidden=(12, 6), p=(0.5, 0.3), batch_size=8, epochs=6)
 
@@ -43,13 +45,13 @@ def test_same_seed_same_history_other_seed_different():
     assert _curves(first) != _curves(other)
 
 
-def test_step_by_step_and_time_budgets_give_the_same_run():
-    stepped, budgeted = Trainer(SMALL), Trainer(SMALL)
+def test_step_by_step_and_chunked_steps_give_the_same_run():
+    stepped, chunked = Trainer(SMALL), Trainer(SMALL)
     while not stepped.finished:
         stepped.step()
-    while not budgeted.finished:
-        budgeted.advance(0.0005)
-    assert _curves(stepped.history()) == _curves(budgeted.history())
+    taken = [chunked.train(3) for _ in range(40)]
+    assert taken[:3] == [3, 2, 3]  # 5 steps an epoch: a chunk stops at the epoch's end
+    assert _curves(stepped.history()) == _curves(chunked.history())
     assert stepped.epoch == SMALL.epochs and stepped.step_count == SMALL.epochs * 5
 
 
@@ -68,7 +70,7 @@ def test_toggle_keeps_weights_records_the_event_and_takes_effect_next_step():
     trainer.step()
     assert trainer.events[-1].text == "dropout on, p 0.5/0.3 -> 0.2, input p 0 -> 0.1"
     assert not all(mask[0].all() for mask in trainer.last_keep())
-    assert trainer.snapshot().history.events == tuple(trainer.events)
+    assert trainer.snapshot(BOUNDARY_GRID).history.events == tuple(trainer.events)
 
 
 def test_divergence_stops_that_run_only():
@@ -80,7 +82,7 @@ def test_divergence_stops_that_run_only():
     assert history.runs["dropout"].epochs == 0
     assert history.runs["twin"].status == "ok" and history.runs["twin"].epochs == SMALL.epochs
     assert np.isfinite(history.runs["twin"].val_loss).all()
-    assert np.isfinite(trainer.snapshot().grid_proba["twin"]).all()
+    assert np.isfinite(trainer.snapshot(BOUNDARY_GRID).grid_proba["twin"]).all()
 
 
 def test_a_learning_rate_that_blows_up_is_reported_not_raised():
@@ -95,28 +97,29 @@ def test_a_learning_rate_that_blows_up_is_reported_not_raised():
 
 def test_snapshot_carries_the_masks_of_the_last_step_for_the_tracked_example():
     trainer = Trainer(SMALL)
-    assert trainer.snapshot().masks == () and trainer.snapshot().tracked_index is None
+    assert trainer.snapshot(BOUNDARY_GRID).masks == () and trainer.snapshot(BOUNDARY_GRID).tracked_index is None
     for _ in range(3):
         trainer.step()
-    snapshot = trainer.snapshot()
+    snapshot = trainer.snapshot(BOUNDARY_GRID)
     keep = trainer.last_keep()
     assert snapshot.tracked_index == trainer.last_batch[0]
     assert [m.tolist() for m in snapshot.masks] == [k[0, 0].tolist() for k in keep]
     assert snapshot.sizes == (2, 12, 6, 2)
     assert snapshot.params["dropout"][0].weight.shape == (12, 2)
-    assert snapshot.grid_proba["dropout"].shape == (GRID, GRID)
+    assert snapshot.grid_proba["dropout"].shape == (BOUNDARY_GRID, BOUNDARY_GRID)
     assert snapshot.grid_proba["dropout"].dtype == np.float32
 
 
 def test_grid_rows_are_y():
     trainer = Trainer(SMALL)
-    proba = trainer.grid_proba()["dropout"]
-    logits = trainer.net.logits(np.array([[trainer.grid_axis[3], trainer.grid_axis[40]]]))[0, 0]
+    proba = trainer.grid_proba(48)["dropout"]
+    axis = grid_axis(48)
+    logits = trainer.net.logits(np.array([[axis[3], axis[40]]]))[0, 0]
     assert proba[40, 3] == pytest.approx(1 / (1 + np.exp(logits[0] - logits[1])), rel=1e-5)
 
 
 def test_trace_recomputes_its_losses_in_numpy():
-    trace = Trainer(SMALL, backend="exact").trace(12)  # crosses two epoch boundaries; float64, as the CLI traces
+    trace = trace_steps(Trainer(SMALL, backend="exact"), 12)  # crosses two epoch boundaries; float64, as the CLI traces
     assert trace.x.shape == (12, 8, 2) and trace.masks[1].shape == (12, 8, 12)
     for s in range(12):
         a = trace.x[s] * trace.masks[0][s] / (1 - trace.p_input)
@@ -132,7 +135,7 @@ def test_trace_recomputes_its_losses_in_numpy():
 
 def test_trace_refuses_partial_batches():
     with pytest.raises(ValueError, match="multiple of batch size"):
-        Trainer(dataclasses.replace(SMALL, batch_size=7)).trace(3)
+        trace_steps(Trainer(dataclasses.replace(SMALL, batch_size=7)), 3)
 
 
 def test_update_takes_live_settings_and_refuses_the_rest():

@@ -9,6 +9,7 @@ from dropviz.core.config import RunConfig
 from dropviz.core.engine import Trainer, initial_parameters
 from dropviz.core.fastnet import ACTIVATIONS, NumpyNet
 from dropviz.core.model import StackedMLP, TorchNet, to_sequential
+from dropviz.figures.boundary import BOUNDARY_GRID
 
 SIZES = (2, 7, 5, 2)
 
@@ -155,7 +156,7 @@ def test_evaluation_applies_no_mask_and_no_scaling_and_export_reproduces_it():
     for _ in range(12):
         trainer.step()
     x = trainer.data.x_val
-    snapshot = trainer.snapshot()
+    snapshot = trainer.snapshot(BOUNDARY_GRID)
     layers = snapshot.params["dropout"]
     sequential = to_sequential([p.weight for p in layers], [p.bias for p in layers], config.activation, config.p, config.p_input).eval()
     with torch.no_grad():

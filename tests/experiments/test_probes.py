@@ -19,6 +19,7 @@ from dropviz.core.engine import Trainer, evaluate
 from dropviz.core.records import RUN_NAMES, LayerParams, frozen
 from dropviz.experiments import probe_figures as pf
 from dropviz.experiments import probes
+from dropviz.figures.boundary import BOUNDARY_GRID
 from dropviz.figures.theme import THEME
 
 CONFIG = RunConfig(n_train=40, hidden=(8, 6), p=(0.5, 0.3), batch_size=8, epochs=3)
@@ -29,7 +30,7 @@ def trained():
     trainer = Trainer(CONFIG)
     for _ in range(8):
         trainer.step()
-    return trainer, trainer.snapshot(), trainer.data
+    return trainer, trainer.snapshot(BOUNDARY_GRID), trainer.data
 
 
 # --- references -------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from dropviz.core.config import RunConfig
 from dropviz.core.data import EXTENT
 from dropviz.core.engine import Trainer
 from dropviz.core.records import RUN_NAMES, Event, History, LayerParams, RunHistory, Snapshot, frozen
-from dropviz.figures.boundary import boundary_figure
+from dropviz.figures.boundary import BOUNDARY_GRID, boundary_figure
 from dropviz.figures.curves import CURVE_BUCKETS, MIN_EPOCH_SPAN, curves_figure
 from dropviz.figures.network import network_figure
 from dropviz.figures.theme import THEME, display_name
@@ -128,7 +128,7 @@ def _edges_by_class(snapshot: Snapshot, run: str, dropped: set[tuple[int, int]])
 
 def test_dropped_nodes_are_exactly_the_masked_units():
     trainer = _trained(steps=3)
-    snap = trainer.snapshot()
+    snap = trainer.snapshot(BOUNDARY_GRID)
     expected = _expected_dropped(snap.masks)
     assert expected, "with p = 0.5 on 10 units some unit is dropped (seeded)"
     fig = network_figure(snap, "dropout")
@@ -141,10 +141,10 @@ def test_dropped_nodes_are_exactly_the_masked_units():
 
 
 def test_nothing_dropped_for_the_twin_or_before_the_first_step():
-    snap = _trained(steps=3).snapshot()
+    snap = _trained(steps=3).snapshot(BOUNDARY_GRID)
     assert _expected_dropped(snap.masks)
     assert len(_trace(network_figure(snap, "twin"), "dropped this step").x) == 0
-    fresh = Trainer(RunConfig(n_train=40, hidden=(5, 3), p=(0.5, 0.5), epochs=3, batch_size=8)).snapshot()
+    fresh = Trainer(RunConfig(n_train=40, hidden=(5, 3), p=(0.5, 0.5), epochs=3, batch_size=8)).snapshot(BOUNDARY_GRID)
     assert fresh.masks == ()
     fig = network_figure(fresh)
     assert len(_trace(fig, "dropped this step").x) == 0
@@ -152,7 +152,7 @@ def test_nothing_dropped_for_the_twin_or_before_the_first_step():
 
 
 def test_node_traces_carry_column_and_unit_and_float32():
-    fig = network_figure(_trained().snapshot())
+    fig = network_figure(_trained().snapshot(BOUNDARY_GRID))
     for name in NODE_TRACES:
         trace = _trace(fig, name)
         assert np.asarray(trace.x).dtype == np.float32 and np.asarray(trace.y).dtype == np.float32
@@ -318,7 +318,7 @@ def test_events_from_the_engine_become_lines():
     trainer.set_dropout(False, (0.5, 0.5), 0.5)
     for _ in range(5):
         trainer.step()
-    history = trainer.snapshot().history
+    history = trainer.snapshot(BOUNDARY_GRID).history
     assert len(history.events) == 1
     fig = curves_figure(history)
     assert sorted(s.x0 for s in fig.layout.shapes if s.xref == "x") == [history.events[0].epoch]
@@ -398,7 +398,7 @@ def _decode_png(uri: str) -> np.ndarray:
 
 def test_boundary_images_equal_the_grid():
     trainer = _trained(steps=6)
-    snap = trainer.snapshot()
+    snap = trainer.snapshot(BOUNDARY_GRID)
     fig = boundary_figure(snap, trainer.data)
     maps = fig.layout.images[:2]
     assert [m.name for m in maps] == [f"P(class 1), {display_name(r)}" for r in RUN_NAMES]
@@ -422,10 +422,10 @@ def test_boundary_images_equal_the_grid():
 
 def test_boundary_traces_do_not_change_from_frame_to_frame():
     trainer = _trained(steps=2)
-    before = boundary_figure(trainer.snapshot(), trainer.data)
+    before = boundary_figure(trainer.snapshot(BOUNDARY_GRID), trainer.data)
     for _ in range(5):
         trainer.step()
-    after = boundary_figure(trainer.snapshot(), trainer.data)
+    after = boundary_figure(trainer.snapshot(BOUNDARY_GRID), trainer.data)
 
     def traces(fig):
         return json.dumps(fig.to_plotly_json()["data"], cls=PlotlyJSONEncoder)
@@ -436,7 +436,7 @@ def test_boundary_traces_do_not_change_from_frame_to_frame():
 
 def test_boundary_points_flipped_labels_and_tracked_ring():
     trainer = _trained(steps=6, label_noise=0.3, n_val=30)
-    snap, data = trainer.snapshot(), trainer.data
+    snap, data = trainer.snapshot(BOUNDARY_GRID), trainer.data
     assert data.flipped_train.any() and snap.tracked_index is not None
     fig = boundary_figure(snap, data)
     for axis in ("x", "x2"):
@@ -464,7 +464,7 @@ def test_boundary_points_flipped_labels_and_tracked_ring():
 
 def test_boundary_without_tracked_example_and_square_axes():
     trainer = Trainer(RunConfig(n_train=40, hidden=(5, 3), p=(0.5, 0.5), epochs=3, batch_size=8))
-    snap = trainer.snapshot()
+    snap = trainer.snapshot(BOUNDARY_GRID)
     assert snap.tracked_index is None
     fig = boundary_figure(snap, trainer.data)
     assert not any(image.visible for image in fig.layout.images if image.name == "tracked example")
@@ -492,7 +492,7 @@ def test_theme_colours_are_hex_or_rgba():
 def test_every_figure_passes_plotlys_property_checks():
     # The builders skip Plotly's checks for speed (figures.theme._figure); here each figure goes through them.
     trainer = _trained(steps=4)
-    snap = trainer.snapshot()
+    snap = trainer.snapshot(BOUNDARY_GRID)
     built = [
         network_figure(snap),
         boundary_figure(snap, trainer.data),

@@ -12,6 +12,7 @@ from torch import nn
 from dropviz.core.config import RunConfig
 from dropviz.core.engine import Trainer
 from dropviz.core.model import export_network
+from dropviz.figures.boundary import BOUNDARY_GRID
 from dropviz.web.exports import MAX_SETUP_BYTES, curves_csv, read_setup, setup_json
 
 CONFIG = RunConfig(n_train=40, hidden=(7, 5), p=(0.5, 0.2), p_input=0.1, activation="tanh", batch_size=8, epochs=4)
@@ -67,7 +68,7 @@ def test_exported_network_loads_into_plain_torch_and_reproduces_the_app():
     trainer = Trainer(CONFIG)
     for _ in range(10):
         trainer.step()
-    layers = trainer.snapshot().params["dropout"]
+    layers = trainer.snapshot(BOUNDARY_GRID).params["dropout"]
     blob = export_network([lp.weight for lp in layers], [lp.bias for lp in layers], "tanh", CONFIG.p, CONFIG.p_input)
     saved = torch.load(io.BytesIO(blob), weights_only=True)
     # Built by hand from torch.nn, as a user would from the file's "architecture".

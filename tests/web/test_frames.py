@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 
 from dropviz.core.config import RunConfig
 from dropviz.core.engine import Trainer
-from dropviz.figures.boundary import boundary_spec
+from dropviz.figures.boundary import BOUNDARY_GRID, boundary_spec
 from dropviz.figures.curves import curves_spec
 from dropviz.figures.network import network_spec
 from dropviz.figures.theme import for_projector
@@ -51,8 +51,8 @@ def _plain(value):
 
 def test_spec_json_gives_the_figure_plotly_itself_would_send():
     trainer = Trainer(RunConfig(epochs=50, n_train=40, hidden=(40, 3), p=(0.5, 0.5)))
-    trainer.advance(0.2)
-    snapshot = trainer.snapshot()
+    trainer.train(trainer.steps_per_epoch)
+    snapshot = trainer.snapshot(BOUNDARY_GRID)
     built = [
         network_spec(snapshot),
         boundary_spec(snapshot, trainer.data),
@@ -70,14 +70,14 @@ def test_spec_json_gives_the_figure_plotly_itself_would_send():
 
 def test_a_frame_holds_the_three_charts_and_says_when_runs_share_a_core():
     trainer = Trainer(RunConfig(epochs=3, n_train=40, hidden=(6,), p=(0.5,)))
-    trainer.advance(0.2)
-    alone = make_frame(trainer.snapshot(), trainer.data, 3, playing=True, sharing=0, presenting=False)
+    trainer.train(trainer.steps_per_epoch)
+    alone = make_frame(trainer.snapshot(BOUNDARY_GRID), trainer.data, 3, playing=True, sharing=0, presenting=False)
     view = json.loads(alone.view)
     assert set(view["charts"]) == set(view["captions"]) == set(CAPTIONS) == {"network", "boundary", "curves"}
     assert all(chart["figure"]["data"] and chart["name"] == name for name, chart in view["charts"].items())
     assert view["status"] == markdown_html(alone.status)
     assert alone.status.startswith(f"**Epoch {trainer.epoch}** of 3") and "in turns" not in alone.status
-    shared = make_frame(trainer.snapshot(), trainer.data, 3, playing=True, sharing=4, presenting=True)
+    shared = make_frame(trainer.snapshot(BOUNDARY_GRID), trainer.data, 3, playing=True, sharing=4, presenting=True)
     assert "training in turns with 4 other runs on this processor core" in shared.status
     assert json.loads(shared.view)["charts"]["curves"]["figure"]["layout"]["font"]["size"] > (
         view["charts"]["curves"]["figure"]["layout"].get("font", {}).get("size", 0)

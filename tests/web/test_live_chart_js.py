@@ -17,6 +17,7 @@ import pytest
 import dropviz
 from dropviz.core.config import RunConfig
 from dropviz.core.engine import Trainer
+from dropviz.figures.boundary import BOUNDARY_GRID
 from dropviz.figures.curves import MIN_EPOCH_SPAN
 from dropviz.web import plotly_js
 from dropviz.web.frames import make_frame
@@ -153,7 +154,7 @@ def painted(page, count: int) -> dict:
 
 
 def frame_of(trainer: Trainer, source: str | None = None, playing: bool = False) -> bytes:
-    return make_frame(trainer.snapshot(), trainer.data, EPOCHS, playing, 0, False, source).view
+    return make_frame(trainer.snapshot(BOUNDARY_GRID), trainer.data, EPOCHS, playing, 0, False, source).view
 
 
 def train_to(trainer: Trainer, epoch: int) -> Trainer:
