@@ -2,7 +2,7 @@
 
 Not here: any network arithmetic or randomness; every number arrives in a result. Colours come from
 figures.THEME; backgrounds are transparent and font colour is left to the page template. Maps over
-the data square have equal aspect and span data.EXTENT; data points are drawn as figures.boundary_figure
+the data square have equal aspect and span data.EXTENT; data points are drawn as figures.boundary.boundary_spec
 draws them (training filled, validation open and fainter). Each builder always returns the same traces
 in the same order for results of the same shape.
 """
@@ -79,7 +79,7 @@ def _proba_map(axis, z, name: str, xaxis: str, yaxis: str) -> go.Heatmap:
 
 
 def _data_traces(data: Dataset, xaxis: str, yaxis: str, first: bool, validation: bool = True, scale: float = 1.0) -> list[go.Scatter]:
-    """Traces "train · class 0/1" filled, then (if validation) "validation · class 0/1" open, as in figures.boundary_figure."""
+    """Traces "train · class 0/1" filled, then (if validation) "validation · class 0/1" open, as in figures.boundary.boundary_spec."""
     splits = [("train", data.x_train, data.y_train, THEME.train_point_size * scale, 1.0, "circle")]
     if validation:
         splits.append(("validation", data.x_val, data.y_val, THEME.val_point_size * scale, THEME.val_opacity, "circle-open"))

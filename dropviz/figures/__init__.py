@@ -1,8 +1,7 @@
 """Pure figure builders: frozen records -> Plotly figures: network.py, curves.py, boundary.py, images (raster.py), one theme (theme.py).
 
-Each figure comes two ways: *_spec, the figure as a plain dict as plotly.js takes it, made without
-Plotly's object model, which costs every live frame too much even unvalidated (what the live page
-sends); and *_figure, the same spec as a checked go.Figure (tests, other uses).
+Each figure is a *_spec: the figure as a plain dict as plotly.js takes it, made without Plotly's object model,
+which costs every live frame too much even unvalidated; go.Figure(spec) checks one (the tests do).
 
 Not here: model calls, metrics, anything random or stateful. Every number drawn was computed by the
 engine and arrives in a Snapshot, History or Dataset; these functions only choose where and how to

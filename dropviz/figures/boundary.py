@@ -6,12 +6,11 @@ Not here: the model's evaluation on the grid (the engine's, in the Snapshot), or
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 
 from ..core.data import EXTENT, Dataset
 from ..core.records import RUN_NAMES, Snapshot
 from . import raster
-from .theme import _AXES, THEME, _base_layout, _bottom_legend, _figure, _note, _scatter, display_name, float32_gaps
+from .theme import PANEL_AXES, THEME, base_layout, bottom_legend, display_name, figure_spec, float32_gaps, note, scatter
 
 # Grid points per axis of the boundary image the page asks the engine for: the browser smooths the image, and a finer
 # grid costs each frame more than it shows.
@@ -33,7 +32,7 @@ def _boundary_images(snapshot: Snapshot, tracked_xy: np.ndarray | None) -> list[
     cell = float(axis[1] - axis[0]) if len(axis) > 1 else 1.0
     low, high = THEME.class_colors
     images = []
-    for (xaxis, yaxis), run in zip(_AXES, RUN_NAMES):
+    for (xaxis, yaxis), run in zip(PANEL_AXES, RUN_NAMES):
         proba = snapshot.grid_proba.get(run)
         if proba is None:
             proba = np.full((len(axis), len(axis)), np.nan, dtype=np.float32)
@@ -54,7 +53,7 @@ def _boundary_images(snapshot: Snapshot, tracked_xy: np.ndarray | None) -> list[
                 "layer": "below",
             }
         )
-    for xaxis, yaxis in _AXES:
+    for xaxis, yaxis in PANEL_AXES:
         x, y = (float(v) for v in tracked_xy) if tracked_xy is not None else (0.0, 0.0)
         images.append(
             {
@@ -76,9 +75,76 @@ def _boundary_images(snapshot: Snapshot, tracked_xy: np.ndarray | None) -> list[
     return images
 
 
-def boundary_figure(snapshot: Snapshot, data: Dataset) -> go.Figure:
-    """boundary_spec as a checked go.Figure."""
-    return go.Figure(boundary_spec(snapshot, data))
+def _panel_traces(data: Dataset, panel: int) -> list[dict]:
+    """One panel's traces: train and validation points per class, the flipped labels, the tracked example's legend entry."""
+    x_train, y_train = np.asarray(data.x_train), np.asarray(data.y_train)
+    x_val, y_val = np.asarray(data.x_val), np.asarray(data.y_val)
+    flipped = np.asarray(data.flipped_train, dtype=bool)
+    xaxis, yaxis = PANEL_AXES[panel]
+    first = panel == 0  # legend entries come once, from the left panel
+    traces = []
+    for split, x, y, size, opacity, symbol in (
+        ("train", x_train, y_train, THEME.train_point_size, 1.0, "circle"),
+        ("validation", x_val, y_val, THEME.val_point_size, THEME.val_opacity, "circle-open"),
+    ):
+        for label in (0, 1):
+            px, py = _points(x, y == label)
+            line = {"color": THEME.point_outline, "width": 1} if split == "train" else {"width": 1.2}
+            traces.append(
+                scatter(
+                    x=px,
+                    y=py,
+                    mode="markers",
+                    name=f"{split} · class {label}",
+                    legendgroup=f"{split}-{label}",
+                    showlegend=first,
+                    marker={"symbol": symbol, "size": size, "color": THEME.class_colors[label], "line": line},
+                    opacity=opacity,
+                    xaxis=xaxis,
+                    yaxis=yaxis,
+                    hovertemplate=f"{split}, label {label}<extra></extra>",
+                )
+            )
+    fx, fy = _points(x_train, flipped)
+    traces.append(
+        scatter(
+            x=fx,
+            y=fy,
+            mode="markers",
+            name="flipped label",
+            legendgroup="flipped",
+            showlegend=first,
+            xaxis=xaxis,
+            yaxis=yaxis,
+            marker={
+                "symbol": "x",
+                "size": THEME.flipped_size,
+                "color": THEME.flipped,
+                "line": {"color": THEME.point_outline, "width": 0.8},
+            },
+            hovertemplate="training label flipped by label noise<extra></extra>",
+        )
+    )
+    traces.append(
+        scatter(  # a legend entry only: one point outside the drawn square
+            x=[10 * EXTENT[1]],
+            y=[10 * EXTENT[1]],
+            mode="markers",
+            name="tracked example",
+            legendgroup="tracked",
+            showlegend=first,
+            xaxis=xaxis,
+            yaxis=yaxis,
+            hoverinfo="skip",
+            marker={
+                "symbol": "circle",
+                "size": THEME.tracked_size,
+                "color": THEME.transparent,
+                "line": {"width": THEME.tracked_width, "color": THEME.tracked},
+            },
+        )
+    )
+    return traces
 
 
 def boundary_spec(snapshot: Snapshot, data: Dataset) -> dict:
@@ -91,77 +157,11 @@ def boundary_spec(snapshot: Snapshot, data: Dataset) -> dict:
     whose label noise flipped), "tracked example" (its legend entry only: the ring is an image).
     Legend entries appear once, from the left panel.
     """
-    x_train, y_train = np.asarray(data.x_train), np.asarray(data.y_train)
-    x_val, y_val = np.asarray(data.x_val), np.asarray(data.y_val)
-    flipped = np.asarray(data.flipped_train, dtype=bool)
+    x_train = np.asarray(data.x_train)
     tracked = snapshot.tracked_index
     tracked_xy = x_train[tracked] if tracked is not None and 0 <= tracked < len(x_train) else None
 
-    traces = []
-    for panel, _run in enumerate(RUN_NAMES):
-        xaxis, yaxis = _AXES[panel]
-        first = panel == 0
-        for split, x, y, size, opacity, symbol in (
-            ("train", x_train, y_train, THEME.train_point_size, 1.0, "circle"),
-            ("validation", x_val, y_val, THEME.val_point_size, THEME.val_opacity, "circle-open"),
-        ):
-            for label in (0, 1):
-                px, py = _points(x, y == label)
-                line = {"color": THEME.point_outline, "width": 1} if split == "train" else {"width": 1.2}
-                traces.append(
-                    _scatter(
-                        x=px,
-                        y=py,
-                        mode="markers",
-                        name=f"{split} · class {label}",
-                        legendgroup=f"{split}-{label}",
-                        showlegend=first,
-                        marker={"symbol": symbol, "size": size, "color": THEME.class_colors[label], "line": line},
-                        opacity=opacity,
-                        xaxis=xaxis,
-                        yaxis=yaxis,
-                        hovertemplate=f"{split}, label {label}<extra></extra>",
-                    )
-                )
-        fx, fy = _points(x_train, flipped)
-        traces.append(
-            _scatter(
-                x=fx,
-                y=fy,
-                mode="markers",
-                name="flipped label",
-                legendgroup="flipped",
-                showlegend=first,
-                xaxis=xaxis,
-                yaxis=yaxis,
-                marker={
-                    "symbol": "x",
-                    "size": THEME.flipped_size,
-                    "color": THEME.flipped,
-                    "line": {"color": THEME.point_outline, "width": 0.8},
-                },
-                hovertemplate="training label flipped by label noise<extra></extra>",
-            )
-        )
-        traces.append(
-            _scatter(  # a legend entry only: one point outside the drawn square
-                x=[10 * EXTENT[1]],
-                y=[10 * EXTENT[1]],
-                mode="markers",
-                name="tracked example",
-                legendgroup="tracked",
-                showlegend=first,
-                xaxis=xaxis,
-                yaxis=yaxis,
-                hoverinfo="skip",
-                marker={
-                    "symbol": "circle",
-                    "size": THEME.tracked_size,
-                    "color": THEME.transparent,
-                    "line": {"width": THEME.tracked_width, "color": THEME.tracked},
-                },
-            )
-        )
+    traces = [trace for panel in range(len(RUN_NAMES)) for trace in _panel_traces(data, panel)]
 
     extent = [float(EXTENT[0]), float(EXTENT[1])]
     square = {
@@ -175,10 +175,10 @@ def boundary_spec(snapshot: Snapshot, data: Dataset) -> dict:
         "automargin": True,
     }
     titles = [
-        _note(0.5, 1.0, display_name(run), xref=f"{xaxis} domain", yref="paper", yanchor="bottom")
-        for (xaxis, _), run in zip(_AXES, RUN_NAMES)
+        note(0.5, 1.0, display_name(run), xref=f"{xaxis} domain", yref="paper", yanchor="bottom")
+        for (xaxis, _), run in zip(PANEL_AXES, RUN_NAMES)
     ]
-    fig_layout = _base_layout(
+    fig_layout = base_layout(
         THEME.boundary_height,
         uirevision="boundary",
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
@@ -186,9 +186,9 @@ def boundary_spec(snapshot: Snapshot, data: Dataset) -> dict:
         xaxis2=dict(square, domain=[0.52, 1.0], anchor="y2"),
         yaxis=dict(square, anchor="x", scaleanchor="x", scaleratio=1),
         yaxis2=dict(square, anchor="x2", scaleanchor="x2", scaleratio=1),
-        legend=_bottom_legend(-0.08),
+        legend=bottom_legend(-0.08),
         hovermode="closest",
         annotations=titles,
         images=_boundary_images(snapshot, tracked_xy),
     )
-    return _figure(data=traces, layout=fig_layout)
+    return figure_spec(data=traces, layout=fig_layout)

@@ -6,10 +6,9 @@ Not here: the colours and line styles (theme.py), or measuring: every value arri
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 
 from ..core.records import RUN_NAMES, History, RunHistory
-from .theme import _AXES, THEME, _base_layout, _bottom_legend, _figure, _note, _scatter, display_name, float32_gaps
+from .theme import PANEL_AXES, THEME, base_layout, bottom_legend, display_name, figure_spec, float32_gaps, note, scatter
 
 _GAP_NAMES = {"dropout": "gap (dropout)", "twin": "gap (twin)"}
 _CURVE_NAMES = {"dropout": "dropout", "twin": "no-dropout twin"}  # legend prefixes: "dropout · train"
@@ -68,15 +67,15 @@ def _run_curves(run: str, index: int, history: RunHistory | None) -> list[dict]:
         "yaxis": "y",
     }
     traces = [
-        _scatter(**_curve(train_loss), showlegend=False, **gap),
-        _scatter(**_curve(val_loss), fill="tonexty", fillcolor=THEME.gap_fill(index), **gap),
+        scatter(**_curve(train_loss), showlegend=False, **gap),
+        scatter(**_curve(val_loss), fill="tonexty", fillcolor=THEME.gap_fill(index), **gap),
     ]
-    for (xaxis, yaxis), names in zip(_AXES, (("train_loss", "val_loss"), ("train_acc", "val_acc"))):
+    for (xaxis, yaxis), names in zip(PANEL_AXES, (("train_loss", "val_loss"), ("train_acc", "val_acc"))):
         for (split, dash), name in zip(THEME.split_dash, names):
             values = get(name)
             width = THEME.train_width if split == "train" else THEME.curve_width
             traces.append(
-                _scatter(
+                scatter(
                     **_curve(values),
                     mode="lines",
                     name=f"{label} · {split}",
@@ -90,7 +89,7 @@ def _run_curves(run: str, index: int, history: RunHistory | None) -> list[dict]:
             )
     best = None if history is None else _best_epoch(val_loss)
     traces.append(
-        _scatter(
+        scatter(
             x=np.array([] if best is None else [best], dtype=np.float32),
             y=np.array([] if best is None else [val_loss[best - 1]], dtype=np.float32),
             mode="markers",
@@ -115,11 +114,6 @@ def _best_epoch(val_loss: np.ndarray) -> int | None:
     return int(np.argmin(np.where(finite, val_loss, np.inf))) + 1 if finite.any() else None
 
 
-def curves_figure(history: History) -> go.Figure:
-    """curves_spec as a checked go.Figure."""
-    return go.Figure(curves_spec(history))
-
-
 def curves_spec(history: History) -> dict:
     """Loss and accuracy per epoch of both runs, side by side, measured in evaluation mode.
 
@@ -136,7 +130,7 @@ def curves_spec(history: History) -> dict:
     dropout = history.runs.get("dropout")
     optimized = float32_gaps(dropout.optimized_loss) if dropout is not None else np.zeros(0, dtype=np.float32)
     traces.append(
-        _scatter(
+        scatter(
             **_curve(optimized),
             mode="lines",
             name="dropout · optimized (with masks)",
@@ -154,25 +148,25 @@ def curves_spec(history: History) -> dict:
         if not np.isfinite(x):
             continue
         events.append(x)
-        for xaxis, yaxis in _AXES:
+        for xaxis, yaxis in PANEL_AXES:
             line = {"color": THEME.event_line, "width": 1, "dash": "dot"}
             shapes.append({"type": "line", "xref": xaxis, "yref": f"{yaxis} domain", "x0": x, "x1": x, "y0": 0, "y1": 1, "line": line})
         # Texts of nearby events would overlap: step each one down a row, three rows in turn.
         y = 0.98 - 0.1 * (n % 3)
-        notes.append(_note(x, y, str(event.text), small=True, xref="x", yref="y domain", xanchor="left", yanchor="top"))
+        notes.append(note(x, y, str(event.text), small=True, xref="x", yref="y domain", xanchor="left", yanchor="top"))
     for text, xref in (("Loss", "x domain"), ("Accuracy", "x2 domain")):
-        notes.append(_note(0.5, 1.0, text, xref=xref, yref="paper", yanchor="bottom"))
+        notes.append(note(0.5, 1.0, text, xref=xref, yref="paper", yanchor="bottom"))
     diverged = [f"{display_name(run)}: {h.status}" for run, h in history.runs.items() if h.status != "ok"]
     if diverged:  # its curves stop there, or never start: say why where they are missing
         text = "<br>".join(diverged) + "<br>(learning rate too high?)"
-        notes.append(_note(0.5, 0.5, text, xref="x domain", yref="y domain", font={"size": THEME.font_size}))
+        notes.append(note(0.5, 0.5, text, xref="x domain", yref="y domain", font={"size": THEME.font_size}))
 
     # Never an explicit range: plotly.js keeps an axis's range through a fixed uirevision, so a reset run's first frame
     # would pin it. Autorange always, over the "epoch span" traces too (an empty run has nothing else to range over).
     epoch_axis = {"title": {"text": "epoch", "standoff": 4}, "zeroline": False, "autorange": True, "automargin": True}
-    for xaxis, yaxis in _AXES:
+    for xaxis, yaxis in PANEL_AXES:
         traces.append(
-            _scatter(
+            scatter(
                 x=np.array([0, MIN_EPOCH_SPAN], np.float32),
                 y=np.zeros(2, np.float32),
                 mode="lines",
@@ -184,7 +178,7 @@ def curves_spec(history: History) -> dict:
                 yaxis=yaxis,
             )
         )
-    fig_layout = _base_layout(
+    fig_layout = base_layout(
         THEME.curves_height,
         uirevision="curves",
         margin={"l": 50, "r": 10, "t": 30, "b": 10},
@@ -192,9 +186,9 @@ def curves_spec(history: History) -> dict:
         xaxis2=dict(epoch_axis, domain=[0.55, 1.0], anchor="y2"),
         yaxis={"anchor": "x", "rangemode": "tozero", "zeroline": False, "autorange": True},
         yaxis2={"anchor": "x2", "range": [0.0, 1.02], "zeroline": False, "tickformat": ".0%"},
-        legend=_bottom_legend(-0.25),
+        legend=bottom_legend(-0.25),
         hovermode="x unified",
         shapes=shapes,
         annotations=notes,
     )
-    return _figure(data=traces, layout=fig_layout)
+    return figure_spec(data=traces, layout=fig_layout)

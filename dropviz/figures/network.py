@@ -10,10 +10,9 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
-import plotly.graph_objects as go
 
 from ..core.records import Snapshot
-from .theme import THEME, _base_layout, _bottom_legend, _figure, _note, _scatter
+from .theme import THEME, base_layout, bottom_legend, figure_spec, note, scatter
 
 _MAX_GAP = 0.8  # y distance between neighbouring nodes of a short column; the tallest spans [-1, 1]
 
@@ -173,28 +172,8 @@ def _edge_path(segments: tuple[str, ...], pick: np.ndarray) -> str:
     return "".join(itertools.compress(segments, pick.tolist()))
 
 
-def network_figure(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32) -> go.Figure:
-    """network_spec as a checked go.Figure."""
-    return go.Figure(network_spec(snapshot, run, max_nodes))
-
-
-def network_spec(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32) -> dict:
-    """The network of one run: nodes per column, edges dashed by sign (solid positive, dotted negative) and sized by |w|.
-
-    Edges are 7 layout shapes, one SVG path each, always in this order: "touches a dropped neuron"
-    (faded), then for each width bin "positive weight" and "negative weight"; an empty class is
-    invisible. Traces, always in this order: the legend entries "positive weight" and "negative
-    weight", then "kept neuron" and "dropped this step". Node customdata is [[column, unit], ...].
-    Only run "dropout" shows this step's masks (snapshot.masks, the tracked example's); edges
-    touching a dropped neuron go to the faded shape. A column with more than
-    max_nodes units draws units 0..max_nodes-1 and says "+N more not shown" under it (on two lines).
-    """
-    sizes = tuple(int(v) for v in snapshot.sizes)
-    layout = _network_layout(sizes, int(max_nodes))
-    columns = len(sizes)
-    dropped = _dropped_nodes(snapshot, run, layout)
-    classes = _edge_classes(snapshot, run, layout, dropped)
-
+def _edge_shapes(layout: _NetworkLayout, classes: np.ndarray) -> list[dict]:
+    """The 7 edge shapes, bottom to top: "touches a dropped neuron", then per width bin positive and negative weight."""
     counts = np.bincount(classes, minlength=_EDGE_CLASSES)
     edges = []  # layout shapes, bottom to top
     for k in range(_EDGE_CLASSES):
@@ -218,8 +197,13 @@ def network_spec(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32) 
                 **style,
             }
         )
+    return edges
+
+
+def _legend_and_node_traces(layout: _NetworkLayout, dropped: np.ndarray, run: str) -> list[dict]:
+    """The two weight legend entries, then the "kept neuron" and "dropped this step" markers."""
     traces = [  # legend entries only: the edges themselves are shapes
-        _scatter(
+        scatter(
             x=[-10.0, -9.0],
             y=[0.0, 0.0],
             mode="lines",
@@ -239,7 +223,7 @@ def network_spec(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32) 
         pick = dropped == is_dropped
         text = [t for t, p in zip(layout.node_text, pick) if p]
         traces.append(
-            _scatter(
+            scatter(
                 x=layout.node_x[pick],
                 y=layout.node_y[pick],
                 customdata=layout.node_id[pick],
@@ -250,29 +234,58 @@ def network_spec(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32) 
                 hovertemplate=f"%{{text}}<br>layer %{{customdata[0]}}, unit %{{customdata[1]}}<br>{name}<extra></extra>",
             )
         )
+    return traces
 
+
+def _notes(snapshot: Snapshot, run: str, layout: _NetworkLayout) -> list[dict]:
+    """Column headers, "+N more not shown" under cut columns, and the input and output unit names."""
+    sizes, columns = tuple(int(v) for v in snapshot.sizes), len(snapshot.sizes)
     top = layout.top
     notes = []
     for column, (units, count) in enumerate(zip(sizes, layout.shown)):
-        notes.append(_note(column, top + 0.1, _column_header(snapshot, run, column, columns), small=True, yanchor="bottom"))
+        notes.append(note(column, top + 0.1, _column_header(snapshot, run, column, columns), small=True, yanchor="bottom"))
         if units > count:
-            notes.append(_note(column, -top - 0.1, f"+{units - count} more<br>not shown", small=True, yanchor="top"))
+            notes.append(note(column, -top - 0.1, f"+{units - count} more<br>not shown", small=True, yanchor="top"))
     for side, column, anchor, names in ((-0.12, 0, "right", ("x1", "x2")), (0.12, columns - 1, "left", ("class 0", "class 1"))):
         start = layout.col_start[column]
         for unit, label in enumerate(names[: layout.shown[column]]):
-            notes.append(_note(column + side, float(layout.node_y[start + unit]), label, xanchor=anchor))
+            notes.append(note(column + side, float(layout.node_y[start + unit]), label, xanchor=anchor))
+    return notes
+
+
+def network_spec(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32) -> dict:
+    """The network of one run: nodes per column, edges dashed by sign (solid positive, dotted negative) and sized by |w|.
+
+    Edges are 7 layout shapes, one SVG path each, always in this order: "touches a dropped neuron"
+    (faded), then for each width bin "positive weight" and "negative weight"; an empty class is
+    invisible. Traces, always in this order: the legend entries "positive weight" and "negative
+    weight", then "kept neuron" and "dropped this step". Node customdata is [[column, unit], ...].
+    Only run "dropout" shows this step's masks (snapshot.masks, the tracked example's); edges
+    touching a dropped neuron go to the faded shape. A column with more than
+    max_nodes units draws units 0..max_nodes-1 and says "+N more not shown" under it (on two lines).
+    """
+    sizes = tuple(int(v) for v in snapshot.sizes)
+    layout = _network_layout(sizes, int(max_nodes))
+    columns = len(sizes)
+    dropped = _dropped_nodes(snapshot, run, layout)
+    classes = _edge_classes(snapshot, run, layout, dropped)
+
+    edges = _edge_shapes(layout, classes)
+    traces = _legend_and_node_traces(layout, dropped, run)
+    notes = _notes(snapshot, run, layout)
+    top = layout.top
 
     axis = {"visible": False, "showgrid": False, "zeroline": False}
-    fig_layout = _base_layout(
+    fig_layout = base_layout(
         THEME.network_height,
         uirevision=f"network-{sizes}-{max_nodes}",  # a new shape resets the view; updates keep it
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
         xaxis=dict(axis, range=[-0.6, columns - 0.4]),
         yaxis=dict(axis, range=[-top - 0.35, top + 0.3]),
         showlegend=True,
-        legend=_bottom_legend(0.0),
+        legend=bottom_legend(0.0),
         hovermode="closest",
         annotations=notes,
         shapes=edges,
     )
-    return _figure(data=traces, layout=fig_layout)
+    return figure_spec(data=traces, layout=fig_layout)

@@ -84,11 +84,11 @@ class Theme:
 
 THEME = Theme()
 
-# Plain dicts: the checks of Plotly's objects run where a *_figure is made, from the spec (tests/figures/test_figures.py).
-_scatter = functools.partial(dict, type="scatter")
+# Plain dicts: Plotly's object checks run where a test makes a go.Figure of a spec (tests/figures/test_figures.py).
+scatter = functools.partial(dict, type="scatter")
 
 
-def _figure(data: list[dict], layout: dict) -> dict:
+def figure_spec(data: list[dict], layout: dict) -> dict:
     return {"data": data, "layout": layout}
 
 
@@ -114,7 +114,7 @@ def rgba(hex_colour: str, alpha: float) -> str:
     return f"rgba({r}, {g}, {b}, {alpha})"
 
 
-def _base_layout(height: int, uirevision: str, **extra) -> dict:
+def base_layout(height: int, uirevision: str, **extra) -> dict:
     return dict(
         height=height,
         paper_bgcolor=THEME.transparent,
@@ -125,11 +125,11 @@ def _base_layout(height: int, uirevision: str, **extra) -> dict:
     )
 
 
-def _bottom_legend(y: float) -> dict:
+def bottom_legend(y: float) -> dict:
     return {"orientation": "h", "x": 0.5, "xanchor": "center", "y": y, "yanchor": "top", "font": {"size": THEME.small_font_size}}
 
 
-def _note(x: float, y: float, text: str, small: bool = False, **place) -> dict:
+def note(x: float, y: float, text: str, small: bool = False, **place) -> dict:
     """A text annotation without an arrow; font colour left to the template."""
     note = {"x": x, "y": y, "text": text, "showarrow": False, **place}
     if small:
@@ -137,7 +137,7 @@ def _note(x: float, y: float, text: str, small: bool = False, **place) -> dict:
     return note
 
 
-_AXES = (("x", "y"), ("x2", "y2"))  # (Loss, Accuracy) subplots of curves.py; (left, right) panels of boundary.py
+PANEL_AXES = (("x", "y"), ("x2", "y2"))  # (Loss, Accuracy) subplots of curves.py; (left, right) panels of boundary.py
 
 
 def for_projector(spec: dict) -> dict:

@@ -17,15 +17,28 @@ from dropviz.core.config import RunConfig
 from dropviz.core.data import EXTENT
 from dropviz.core.engine import Trainer
 from dropviz.core.records import RUN_NAMES, Event, History, LayerParams, RunHistory, Snapshot, frozen
-from dropviz.figures.boundary import BOUNDARY_GRID, boundary_figure
-from dropviz.figures.curves import CURVE_BUCKETS, MIN_EPOCH_SPAN, curves_figure
-from dropviz.figures.network import network_figure
+from dropviz.figures.boundary import BOUNDARY_GRID, boundary_spec
+from dropviz.figures.curves import CURVE_BUCKETS, MIN_EPOCH_SPAN, curves_spec
+from dropviz.figures.network import network_spec
 from dropviz.figures.theme import THEME, display_name
 
 NODE_TRACES = ("kept neuron", "dropped this step")
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+def network_figure(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32) -> go.Figure:
+    """network_spec checked by Plotly's object model."""
+    return go.Figure(network_spec(snapshot, run, max_nodes))
+
+
+def curves_figure(history: History) -> go.Figure:
+    return go.Figure(curves_spec(history))
+
+
+def boundary_figure(snapshot: Snapshot, data) -> go.Figure:
+    return go.Figure(boundary_spec(snapshot, data))
 
 
 def _trained(steps: int = 3, **settings) -> Trainer:
