@@ -70,6 +70,17 @@ def grid_axis(grid: int) -> np.ndarray:
     return np.linspace(EXTENT[0], EXTENT[1], grid)
 
 
+def boundary_proba(net, grid: int) -> dict[str, np.ndarray]:
+    """Evaluation-mode P(class 1) of each run of net on grid_axis(grid)'s square: {run: (G, G) float32}, rows = y."""
+    axis = grid_axis(grid)
+    gx, gy = np.meshgrid(axis, axis)  # rows = y
+    points = np.column_stack([gx.ravel(), gy.ravel()]).astype(np.float32)  # (G * G, 2)
+    with np.errstate(all="ignore"):
+        logits = net.logits(points, dtype=np.float32)  # (K, G * G, 2), only drawn
+    proba = 0.5 * (1.0 + np.tanh(0.5 * (logits[:, :, 1] - logits[:, :, 0])))  # logistic, overflow-free
+    return {name: frozen(proba[k].reshape(grid, grid).astype(np.float32)) for k, name in enumerate(RUN_NAMES)}
+
+
 def evaluate(logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Loss and accuracy per model of evaluation-mode logits (K, N, 2) -> (K,), (K,).
 
@@ -301,14 +312,7 @@ class Trainer:
     def grid_proba(self, grid: int) -> dict[str, np.ndarray]:
         """Evaluation-mode P(class 1) on grid_axis(grid)'s square, per run, (G, G) float32; cached per step."""
         if self._grid_cache is None or self._grid_cache[:2] != (self.step_count, grid):
-            axis = grid_axis(grid)
-            gx, gy = np.meshgrid(axis, axis)  # rows = y
-            points = np.column_stack([gx.ravel(), gy.ravel()]).astype(np.float32)  # (G * G, 2)
-            with np.errstate(all="ignore"):
-                logits = self.net.logits(points, dtype=np.float32)  # (K, G * G, 2), only drawn
-            proba = 0.5 * (1.0 + np.tanh(0.5 * (logits[:, :, 1] - logits[:, :, 0])))  # logistic, overflow-free
-            grids = {name: frozen(proba[k].reshape(grid, grid).astype(np.float32)) for k, name in enumerate(RUN_NAMES)}
-            self._grid_cache = (self.step_count, grid, grids)
+            self._grid_cache = (self.step_count, grid, boundary_proba(self.net, grid))
         return self._grid_cache[2]
 
     def snapshot(self, grid: int) -> Snapshot:
