@@ -253,6 +253,44 @@ def test_hostile_url_values_warn_and_keep_defaults():
         assert f"{name}:" in texts
 
 
+def _warnings(at: AppTest) -> list[str]:
+    return [w.value for w in at.warning]
+
+
+def test_a_setting_repeated_in_the_url_is_refused_with_one_warning():
+    at = _app(lr=["0.1", "0.2"], hidden=["4"] * 500, preset=["too much dropout", "overfitting demo"], seed="3")
+    assert _trainer(at).config == RunConfig(seed=3)
+    warnings = _warnings(at)
+    for name, times in {"lr": 2, "hidden": 500, "preset": 2}.items():
+        assert [w for w in warnings if w.startswith(f"{name}:")] == [
+            f"{name}: given {times} times in the URL; ignored (give each setting once)"
+        ]
+
+
+def _upload(data: bytes) -> AppTest:
+    at = _app()
+    at.session_state["share"] = True  # what opening the expander does
+    at.run()
+    at.file_uploader(key="upload").set_value(("setup.json", data, "application/json")).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_an_uploaded_setup_with_huge_lists_warns_once_per_setting_and_keeps_the_run():
+    ones = ",".join(["1"] * 10_000)
+    at = _upload(f'{{"config": {{"hidden": [{ones}], "p": [{ones}], "noise": [{ones}], "seed": 4}}}}'.encode())
+    assert _trainer(at).config == RunConfig(seed=4)
+    warnings = _warnings(at)
+    assert sorted(w.split(":")[0] for w in warnings) == ["hidden", "noise", "p"], warnings
+    assert all("10000" in w and len(w) < 200 for w in warnings)
+
+
+def test_an_uploaded_setup_nested_too_deeply_is_refused_with_a_message():
+    at = _upload(b"[" * 30_000 + b"]" * 30_000)
+    assert _trainer(at).config == RunConfig()
+    assert _warnings(at) == ["setup file: nested too deeply to be a setup (a setup is an object of settings, each a value or a list)"]
+
+
 def test_presentation_mode_hides_the_controls_and_enlarges_the_figures():
     at = _app()
     normal = _charts(at)["curves"]["layout"]["height"]

@@ -126,26 +126,51 @@ def _parse_bool(raw: Any) -> bool:
 
 
 def _parse_tuple(raw: Any, item) -> tuple:
-    parts = raw.split(",") if isinstance(raw, str) else list(raw) if isinstance(raw, (list, tuple)) else [raw]
-    if not parts or any(str(part).strip() == "" for part in parts):
+    """A comma-separated string or a list -> a tuple of items; counted before any item is parsed."""
+    parts = raw.split(",") if isinstance(raw, str) else raw if isinstance(raw, (list, tuple)) else [raw]
+    if len(parts) > MAX_LAYERS:  # a hostile list of a million items is refused by its length alone
+        raise ValueError(f"{len(parts)} values; a network has at most {MAX_LAYERS} hidden layers")
+    if not parts or any(isinstance(part, str) and part.strip() == "" for part in parts):
         raise ValueError("expected a comma-separated list")
     return tuple(item(part) for part in parts)
 
 
-def _clamp(name: str, value, limit: Limit, warnings: list[str]):
+def _clamped(value, limit: Limit):
+    """value moved into [limit.low, limit.high], keeping its type."""
     if limit.low is not None and value < limit.low or limit.high is not None and value > limit.high:
-        clamped = type(value)(min(max(value, limit.low), limit.high))
-        why = f" ({limit.why})" if limit.why else ""
-        warnings.append(f"{name}: {value!r} is outside {limit.low:g} to {limit.high:g}; using {clamped!r}{why}")
-        return clamped
+        return type(value)(min(max(value, limit.low), limit.high))
     return value
+
+
+def _clamp(name: str, values: tuple, limit: Limit, warnings: list[str]) -> tuple:
+    """Each value clamped into range; one warning for the whole setting, however many values moved."""
+    used = tuple(_clamped(value, limit) for value in values)
+    if used != values:
+        given, shown = (repr(values[0]), repr(used[0])) if len(values) == 1 else (_joined(values), _joined(used))
+        why = f" ({limit.why})" if limit.why else ""
+        warnings.append(f"{name}: {given} is outside {limit.low:g} to {limit.high:g}; using {shown}{why}")
+    return used
+
+
+def _joined(values: tuple) -> str:
+    return ",".join(f"{v:g}" for v in values)
+
+
+def _shown(raw: Any) -> str:
+    """A raw value as a warning quotes it: at most 40 characters; a list or object is counted, never stringified
+    (a deeply nested one would exhaust the recursion limit, a long one the page)."""
+    if isinstance(raw, (list, tuple)):
+        return f"a list of {len(raw)}"
+    if isinstance(raw, dict):
+        return f"an object of {len(raw)} keys"
+    return repr(str(raw)[:40])
 
 
 def _check_one(name: str, raw: Any, limit: Limit, warnings: list[str]):
     """One raw value -> its typed, in-range value. Raises ValueError with a reason when unusable."""
     if isinstance(raw, (list, tuple)) and limit.kind is not tuple:
         if len(raw) != 1:
-            raise ValueError("given more than once")
+            raise ValueError("expected one value, not a list")
         raw = raw[0]
     if isinstance(raw, str) and len(raw) > MAX_TEXT:
         raise ValueError(f"longer than {MAX_TEXT} characters")
@@ -156,44 +181,51 @@ def _check_one(name: str, raw: Any, limit: Limit, warnings: list[str]):
         return text
     if limit.kind is bool:
         return _parse_bool(raw)
-    if limit.kind is int:
-        return _clamp(name, _parse_int(raw), limit, warnings)
-    if limit.kind is float:
-        return _clamp(name, _parse_float(raw), limit, warnings)
-    item = _parse_int if name == "hidden" else _parse_float
-    values = _parse_tuple(raw, item)
-    if name == "hidden" and len(values) > MAX_LAYERS:
-        warnings.append(f"hidden: {len(values)} layers is more than {MAX_LAYERS}; keeping the first {MAX_LAYERS}")
-        values = values[:MAX_LAYERS]
-    return tuple(_clamp(name, v, limit, warnings) for v in values)
+    if limit.kind in (int, float):
+        return _clamp(name, ((_parse_int if limit.kind is int else _parse_float)(raw),), limit, warnings)[0]
+    values = _parse_tuple(raw, _parse_int if name == "hidden" else _parse_float)
+    return _clamp(name, values, limit, warnings)
 
 
 def validate(values: Mapping[str, Any], base: RunConfig | None = None, strict: bool = False) -> tuple[RunConfig, list[str]]:
     """Check raw values (strings, numbers, lists) against LIMITS and build a RunConfig on top of base.
 
     Unknown keys are ignored; an unusable value keeps base's value; an out-of-range number is
-    clamped. Each of these is named in the returned warnings. strict=True raises ConfigError
-    instead of warning about an unusable or unknown value (clamping still only warns).
+    clamped. Each of these is named in the returned warnings, at most one per setting and one for
+    all unknown keys. strict=True raises ConfigError instead of warning about an unusable or unknown
+    value (clamping still only warns).
     """
     base = base or RunConfig()
     warnings: list[str] = []
     accepted: dict[str, Any] = {}
+    unknown = [str(name)[:40] for name in values if name not in LIMITS]
+    if unknown:
+        more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
+        message = f"{', '.join(unknown[:3])}{more}: unknown setting{'s' if len(unknown) > 1 else ''}, ignored"
+        if strict:
+            raise ConfigError(message)
+        warnings.append(message)
     for name, raw in values.items():
-        shown = str(name)[:40]
         if name not in LIMITS:
-            message = f"{shown}: unknown setting, ignored"
-            if strict:
-                raise ConfigError(message)
-            warnings.append(message)
             continue
         try:
             accepted[name] = _check_one(name, raw, LIMITS[name], warnings)
         except (ValueError, TypeError, OverflowError) as error:
-            message = f"{shown}: {str(raw)[:40]!r} {'refused' if strict else 'ignored'} ({error})"
+            message = f"{name}: {_shown(raw)} {'refused' if strict else 'ignored'} ({error})"
             if strict:
                 raise ConfigError(message) from None
             warnings.append(message)
-    return _consistent(base, accepted, warnings)
+    config, warnings = _consistent(base, accepted, warnings)
+    return config, _one_per_setting(warnings)
+
+
+def _one_per_setting(warnings: list[str]) -> list[str]:
+    """Warnings about the same setting ("name: ...") joined into one, in order of first mention."""
+    joined: dict[str, list[str]] = {}
+    for warning in warnings:
+        name, _, text = warning.partition(": ")
+        joined.setdefault(name, []).append(text)
+    return [f"{name}: {'; '.join(texts)}" for name, texts in joined.items()]
 
 
 def _consistent(base: RunConfig, accepted: dict[str, Any], warnings: list[str]) -> tuple[RunConfig, list[str]]:

@@ -9,7 +9,7 @@ from typing import Any
 
 import streamlit as st
 
-from ..core.config import ACTIVATIONS, OPTIMIZERS, RunConfig, to_dict, validate
+from ..core.config import ACTIVATIONS, LIMITS, OPTIMIZERS, RunConfig, to_dict, validate
 from ..core.data import DATASETS
 from ..core.presets import DEFAULT_PRESET, PRESETS
 
@@ -157,18 +157,27 @@ def controls() -> tuple[RunConfig, list[str]]:
 
 # --- URL -------------------------------------------------------------------------------------
 def config_from_url(params) -> tuple[RunConfig, str, list[str]]:
-    """st.query_params -> (config, preset name, warnings). Settings absent from the URL come from the preset."""
+    """st.query_params -> (config, preset name, warnings). Settings absent from the URL come from the preset.
+
+    A setting given twice (?lr=0.1&lr=0.2) is refused, not guessed, with one warning however often it repeats.
+    """
     raw = {key: params.get_all(key) for key in params}
     warnings: list[str] = []
     preset = DEFAULT_PRESET
     if "preset" in raw:
         wanted = raw.pop("preset")
-        if len(wanted) == 1 and wanted[0] in PRESETS:
+        if len(wanted) > 1:
+            warnings.append(f"preset: given {len(wanted)} times in the URL; ignored (give each setting once)")
+        elif wanted[0] in PRESETS:
             preset = wanted[0]
         else:
-            shown = wanted[0] if len(wanted) == 1 else ", ".join(wanted)
-            warnings.append(f"preset: {shown[:40]!r} ignored (unknown; choose one of {', '.join(PRESETS)})")
-    values = {key: value[0] if len(value) == 1 else value for key, value in raw.items()}
+            warnings.append(f"preset: {wanted[0][:40]!r} ignored (unknown; choose one of {', '.join(PRESETS)})")
+    values = {}
+    for key, value in raw.items():
+        if len(value) > 1 and key in LIMITS:
+            warnings.append(f"{key}: given {len(value)} times in the URL; ignored (give each setting once)")
+        else:
+            values[key] = value[0]  # an unknown key, however often, joins validate()'s one warning for them all
     config, more = validate(values, base=PRESETS[preset].config)
     return config, preset, warnings + more
 

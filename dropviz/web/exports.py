@@ -47,6 +47,8 @@ def read_setup(data: bytes, base: RunConfig) -> tuple[RunConfig | None, list[str
         document = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
         return None, [f"setup file: not JSON ({str(error)[:80]})"]
+    except RecursionError:  # [[[[...]]]] deeper than the interpreter's recursion limit
+        return None, ["setup file: nested too deeply to be a setup (a setup is an object of settings, each a value or a list)"]
     settings = document.get("config", document) if isinstance(document, dict) else None
     if not isinstance(settings, dict):
         return None, ["setup file: expected a JSON object of settings"]

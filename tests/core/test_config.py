@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from dropviz.core.config import LIMITS, ConfigError, RunConfig, to_dict, validate
+from dropviz.core.config import LIMITS, MAX_LAYERS, ConfigError, RunConfig, to_dict, validate
 from dropviz.core.data import DATASETS
 
 
@@ -38,7 +38,9 @@ def test_round_trip_through_plain_values_and_strings():
         ("p_input", "1", 0.95),
         ("hidden", "0,abc", RunConfig().hidden),
         ("hidden", "1000", (256,)),
-        ("hidden", "4,4,4,4,4,4,4,4", (4,) * 6),
+        ("hidden", "4,4,4,4,4,4,4,4", RunConfig().hidden),
+        ("hidden", [[[[4]]]], RunConfig().hidden),
+        ("p", {"a": 1}, RunConfig().p),
         ("dropout", "maybe", True),
         ("seed", "-3", 0),
     ],
@@ -58,6 +60,38 @@ def test_one_p_is_broadcast_to_every_hidden_layer_silently():
 def test_p_of_one_is_explained():
     _, warnings = validate({"p": "1"})
     assert any("nothing would pass through" in w for w in warnings)
+
+
+class Trap:
+    """An item that fails the test if anything converts it: a list of these must be refused by its length alone."""
+
+    def __float__(self):
+        raise AssertionError("an item of an over-long list was parsed")
+
+    __int__ = __index__ = __float__
+
+
+@pytest.mark.parametrize("name", ["hidden", "p"])
+def test_a_list_longer_than_the_layer_cap_is_refused_unparsed_with_one_warning(name):
+    for raw in ([Trap()] * 10**6, [Trap()] * (MAX_LAYERS + 1), ",".join(["1"] * (MAX_LAYERS + 1))):
+        config, warnings = validate({name: raw})
+        assert getattr(config, name) == getattr(RunConfig(), name)
+        assert len(warnings) == 1 and warnings[0].startswith(f"{name}: ") and f"at most {MAX_LAYERS}" in warnings[0]
+        assert len(warnings[0]) < 200  # counted, not echoed
+    with pytest.raises(ConfigError):
+        validate({name: ",".join(["1"] * (MAX_LAYERS + 1))}, strict=True)
+
+
+def test_every_setting_gets_at_most_one_warning_however_many_values_are_wrong():
+    hostile = {"hidden": [1000] * 6, "p": ["5"] * 6, "batch_size": "5000", "n_train": "10", "lr": "-1"}
+    hostile |= {f"unknown{i}": i for i in range(10_000)}
+    config, warnings = validate(hostile)
+    assert config.hidden == (config.hidden[0],) * 6 < (256,) * 6 and config.p == (0.95,) * 6 and config.batch_size == 10
+    names = [w.split(": ", 1)[0] for w in warnings]
+    assert len(names) == len(set(names)) == 5, warnings  # hidden, p, batch_size, lr, and one for all unknown keys
+    assert "unknown0, unknown1, unknown2 and 9997 more: unknown settings, ignored" in warnings
+    hidden = next(w for w in warnings if w.startswith("hidden: "))
+    assert "outside 1 to 256" in hidden and "share one server" in hidden  # the clamp and the cap, in one warning
 
 
 def test_unknown_keys_are_named_and_strict_mode_raises():

@@ -50,6 +50,8 @@ def test_setup_round_trips_through_the_gate():
         (b"{not json", "not JSON"),
         (b"[1, 2]", "expected a JSON object"),
         (b'{"config": 3}', "expected a JSON object"),
+        (b"[" * 30_000 + b"]" * 30_000, "nested too deeply"),
+        (b'{"config":' + b'{"a":' * 10_000 + b"1" + b"}" * 10_001, "nested too deeply"),
     ],
 )
 def test_unusable_setup_files_are_refused_with_a_reason(data, reason):
@@ -62,6 +64,16 @@ def test_hostile_values_in_a_setup_file_are_named():
     config, warnings = read_setup(data, base=RunConfig())
     assert config.lr == RunConfig().lr and config.hidden == (256,) and config.p == (0.95,)
     assert {w.split(":")[0] for w in warnings} == {"lr", "hidden", "p", "evil"}
+
+
+def test_a_setup_with_huge_lists_is_refused_setting_by_setting_with_one_warning_each():
+    ones = ",".join(["1"] * 10_000)  # three lists as long as MAX_SETUP_BYTES allows
+    data = f'{{"config": {{"hidden": [{ones}], "p": [{ones}], "lr": [{ones}], "seed": 3}}}}'.encode()
+    assert len(data) < MAX_SETUP_BYTES
+    config, warnings = read_setup(data, base=RunConfig())
+    assert config == RunConfig(seed=3)
+    assert sorted(w.split(":")[0] for w in warnings) == ["hidden", "lr", "p"]
+    assert all(len(w) < 200 for w in warnings)
 
 
 def test_exported_network_loads_into_plain_torch_and_reproduces_the_app():
