@@ -7,9 +7,11 @@
 Not here: any check of a setting's value. Every setting is read as text and handed, with only the
 options actually given, to config.validate(..., base=the preset, strict=True): a value that cannot
 enter stops the command (exit status 2, one line on stderr); a value out of range is clamped and the
-clamp is reported on stderr. p is the DROP probability (PyTorch's convention; the paper's keep
-probability is 1 - p). Exit status: 0 done, 1 the output file could not be written, 2 bad command
-line or setting, 130 interrupted.
+clamp is reported on stderr. An option given twice (`--lr 0.1 --lr 0.2`) is refused, as the page
+refuses a setting given twice in its URL, and --out is checked writable before any training.
+p is the DROP probability (PyTorch's convention; the paper's keep probability is 1 - p).
+Exit status: 0 done, 1 the output file could not be written after all, 2 bad command line or
+setting (a repeated option, an --out that cannot be written), 130 interrupted.
 
 run
     Trains the dropout run and its no-dropout twin (same initial weights, same batches, differing
@@ -77,6 +79,7 @@ import json
 import math
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -138,23 +141,42 @@ def _help(name: str) -> str:
     return f"{HELP.get(name, name)} ({allowed})"
 
 
+class _Once(argparse.Action):
+    """Stores an option's value, refusing a second one: `--lr 0.1 --lr 0.2` is an error, as ?lr=0.1&lr=0.2 is on the page."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = namespace.__dict__.setdefault("_given", {})  # dest -> the value given first
+        if self.dest in given:
+            raise argparse.ArgumentError(self, f"given twice ({given[self.dest][:40]!r}, then {values[:40]!r}); give each option once")
+        given[self.dest] = values
+        setattr(namespace, self.dest, values)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's parser. Every setting is an option named after its RunConfig field, kept as text."""
     settings = argparse.ArgumentParser(add_help=False)
     group = settings.add_argument_group("settings (default: the preset's value)")
     for field in dataclasses.fields(RunConfig):
         # SUPPRESS: an option not given is absent from the namespace, so only given values are validated.
-        group.add_argument(_option(field.name), dest=field.name, metavar="VALUE", default=argparse.SUPPRESS, help=_help(field.name))
-    group.add_argument("--preset", default=DEFAULT_PRESET, metavar="NAME", help=f"start from this preset (default: {DEFAULT_PRESET!r})")
+        group.add_argument(
+            _option(field.name), dest=field.name, action=_Once, metavar="VALUE", default=argparse.SUPPRESS, help=_help(field.name)
+        )
+    group.add_argument(
+        "--preset", action=_Once, default=DEFAULT_PRESET, metavar="NAME", help=f"start from this preset (default: {DEFAULT_PRESET!r})"
+    )
 
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0], allow_abbrev=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     run = commands.add_parser("run", parents=[settings], allow_abbrev=False, help="train a dropout run and its twin, print a summary")
-    run.add_argument("--out", metavar="FILE.json", help="also write the config and per-epoch curves as JSON")
+    run.add_argument("--out", action=_Once, metavar="FILE.json", help="also write the config and per-epoch curves as JSON")
     trace = commands.add_parser("trace", parents=[settings], allow_abbrev=False, help="record every step's batch, masks, weights and loss")
-    trace.add_argument("--steps", required=True, metavar="N", help=f"optimizer steps to record (1 to {MAX_TRACE_STEPS})")
+    trace.add_argument("--steps", action=_Once, required=True, metavar="N", help=f"optimizer steps to record (1 to {MAX_TRACE_STEPS})")
     trace.add_argument(
-        "--out", required=True, metavar="FILE.npz", help="where numpy.savez writes the trace (format: see the module docstring)"
+        "--out",
+        action=_Once,
+        required=True,
+        metavar="FILE.npz",
+        help="where numpy.savez writes the trace (format: see the module docstring)",
     )
     commands.add_parser("presets", help="list the presets and their lessons")
     return parser
@@ -186,11 +208,21 @@ def make_config(args: argparse.Namespace, err: TextIO) -> RunConfig:
 
 
 def _check_out(path: str) -> Path:
+    """--out's path, checked writable before any training, so that a typo never costs a finished run."""
     out = Path(path)
     if not out.parent.is_dir():
         raise UsageError(f"--out {path!r}: directory {str(out.parent)!r} does not exist")
     if out.is_dir():
         raise UsageError(f"--out {path!r} is a directory")
+    try:
+        if out.exists():
+            with open(out, "ab"):  # opened to append nothing: the file is left as it is
+                pass
+        else:
+            with tempfile.TemporaryFile(dir=out.parent):  # a file made and removed where --out will be written
+                pass
+    except OSError as error:
+        raise UsageError(f"--out {path!r}: cannot write in {str(out.parent)!r} ({error.strerror or error})") from None
     return out
 
 

@@ -6,6 +6,7 @@ The trace is checked against a forward pass written here in plain NumPy, indepen
 import dataclasses
 import io
 import json
+import os
 import re
 import runpy
 import subprocess
@@ -24,6 +25,13 @@ from dropviz.core.presets import DEFAULT_PRESET, PRESETS
 ROOT = Path(__file__).resolve().parents[1]
 CURVES = ("train_loss", "val_loss", "train_acc", "val_acc", "optimized_loss")
 SMALL = ["--hidden", "8,8", "--n-train", "40", "--n-val", "30", "--epochs", "3"]  # fast runs
+
+
+def small(*argv) -> list[str]:
+    """SMALL's options that argv does not give (the CLI refuses an option given twice), then argv."""
+    given = {str(a) for a in argv if str(a).startswith("--")}
+    pairs = zip(SMALL[::2], SMALL[1::2])
+    return [part for option, value in pairs if option not in given for part in (option, value)] + [str(a) for a in argv]
 
 
 def cli(capsys, *argv):
@@ -116,9 +124,9 @@ def test_json_layout_and_summary(capsys, tmp_path):
 
 
 def test_p_one_value_or_one_per_layer(capsys, tmp_path):
-    document, _, stderr = run_json(capsys, tmp_path, *SMALL, "--hidden", "4,4,4", "--p", "0.25")
+    document, _, stderr = run_json(capsys, tmp_path, *small("--hidden", "4,4,4", "--p", "0.25"))
     assert document["config"]["p"] == [0.25] * 3 and stderr == ""
-    document, _, stderr = run_json(capsys, tmp_path, *SMALL, "--hidden", "4,4,4", "--p", "0.1,0.2,0.3")
+    document, _, stderr = run_json(capsys, tmp_path, *small("--hidden", "4,4,4", "--p", "0.1,0.2,0.3"))
     assert document["config"]["p"] == [0.1, 0.2, 0.3] and stderr == ""
 
 
@@ -173,10 +181,12 @@ def test_summary_of_a_run_without_epochs():
         (["--epochs", "2.5"], "epochs"),
         (["--preset", "nope"], "preset"),
         (["--noise", "x" * 500], "noise"),
+        (["--hidden", "2,2,2,2,2,2,2"], "hidden"),  # more layers than MAX_LAYERS: refused before any is parsed
+        (["--p", ",".join(["0.5"] * 7)], "p"),
     ],
 )
 def test_unusable_value_exits_2_with_one_line(capsys, argv, setting):
-    status, stdout, stderr = cli(capsys, "run", *SMALL, *argv)
+    status, stdout, stderr = cli(capsys, "run", *small(*argv))
     assert status == 2
     assert stdout == ""
     assert len(stderr.strip().splitlines()) == 1 and setting in stderr
@@ -191,13 +201,52 @@ def test_unusable_value_exits_2_with_one_line(capsys, argv, setting):
         (["--epochs", "0"], "epochs", 1),
         (["--batch-size", "500"], "batch_size", 40),
         (["--p", "0.1,0.2,0.3"], "p", [0.1, 0.1]),
-        (["--hidden", "2,2,2,2,2,2,2"], "hidden", [2] * 6),
+        (["--p", "5,5"], "p", [0.95, 0.95]),  # two values clamped: one warning
     ],
 )
 def test_out_of_range_value_is_clamped_with_a_warning(capsys, tmp_path, argv, name, value):
-    document, _, stderr = run_json(capsys, tmp_path, *SMALL[:-2], "--epochs", "1", *argv)
+    document, _, stderr = run_json(capsys, tmp_path, *small(*(["--epochs", "1"] if "--epochs" not in argv else []), *argv))
     assert document["config"][name] == value
     assert stderr.startswith("dropviz: warning: ") and name in stderr
+    assert len(stderr.strip().splitlines()) == 1  # one warning per setting, however many of its values moved
+
+
+@pytest.mark.parametrize(
+    "argv, option",
+    [
+        (["run", "--lr", "0.1", "--lr", "0.2"], "--lr"),
+        (["run", "--hidden", "4", "--epochs", "2", "--hidden", "4"], "--hidden"),  # even the same value twice
+        (["run", "--preset", "too much dropout", "--preset", "overfitting demo"], "--preset"),
+        (["run", "--out", "a.json", "--out", "b.json"], "--out"),
+        (["trace", "--steps", "1", "--steps", "2", "--out", "t.npz"], "--steps"),
+    ],
+)
+def test_an_option_given_twice_is_refused_before_anything_runs(capsys, tmp_path, monkeypatch, argv, option):
+    monkeypatch.chdir(tmp_path)
+    status, stdout, stderr = cli(capsys, *argv)
+    assert status == 2 and stdout == ""
+    assert re.search(rf"argument {option}: given twice \(.+, then .+\); give each option once", stderr), stderr
+    assert list(tmp_path.iterdir()) == []  # nothing trained, nothing written
+
+
+@pytest.mark.parametrize("command", [["run"], ["trace", "--batch-size", "20", "--steps", "1"]])
+def test_an_out_that_cannot_be_written_stops_the_command_before_training(capsys, command):
+    # sysfs refuses to create a file even for root, where a read-only mode on a temporary directory would not.
+    assert os.path.isdir("/sys"), "this test needs /sys, where nobody can create a file"
+    status, stdout, stderr = cli(capsys, *command, *SMALL, "--out", "/sys/dropviz-out.json")
+    assert status == 2
+    assert stdout == ""  # no summary, no "wrote": training never started
+    assert stderr.startswith("dropviz: error: --out '/sys/dropviz-out.json': cannot write in '/sys' (") and len(stderr.splitlines()) == 1
+    assert not os.path.exists("/sys/dropviz-out.json")
+
+
+def test_an_existing_out_file_is_checked_without_being_changed_then_replaced(capsys, tmp_path):
+    out = tmp_path / "run.json"
+    out.write_text("earlier run")
+    status, _, stderr = cli(capsys, "run", *SMALL, "--out", out, "--dataset", "nope")  # refused after the check
+    assert status == 2 and "dataset" in stderr and out.read_text() == "earlier run"
+    document, _, _ = run_json(capsys, tmp_path, *SMALL)
+    assert document["config"]["n_train"] == 40
 
 
 @pytest.mark.parametrize(
