@@ -2,6 +2,7 @@
 
     python -m dropviz run     [settings] [--preset NAME] [--out FILE.json]
     python -m dropviz trace   [settings] [--preset NAME] --steps N --out FILE.npz
+    python -m dropviz script  [settings] [--preset NAME] --out FILE.py
     python -m dropviz presets
 
 Not here: any check of a setting's value. Every setting is read as text and handed, with only the
@@ -64,6 +65,14 @@ trace
             log_softmax = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
             loss = -log_softmax[np.arange(len(z)), t["y"][s]].mean()
             assert np.isclose(loss, t["loss"][s], rtol=1e-9, atol=1e-10)
+
+script
+    Writes the setup as a plain PyTorch training script (dropviz/core/script.py): nn.Sequential with
+    nn.Dropout(p), the same optimizer and settings, and the setup's exact points, inside the file or,
+    when there are too many, in FILE_data.csv beside it (the command says which). `python FILE.py`
+    needs only torch (and numpy for the CSV); it prints a line per epoch and ends with the dropout
+    network's final {"val_loss", "val_acc", "train_loss", "train_acc"} as one JSON line; with --twin
+    it also trains the same network without dropout.
 
 presets
     Lists the presets, each with the lesson it is meant to show.
@@ -177,6 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         metavar="FILE.npz",
         help="where numpy.savez writes the trace (format: see the module docstring)",
+    )
+    script = commands.add_parser("script", parents=[settings], allow_abbrev=False, help="write the setup as a PyTorch training script")
+    script.add_argument(
+        "--out", action=_Once, required=True, metavar="FILE.py", help="where the script is written (a data CSV, if any, beside it)"
     )
     commands.add_parser("presets", help="list the presets and their lessons")
     return parser
@@ -429,6 +442,32 @@ def command_trace(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def command_script(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .core.data import make_dataset
+    from .core.script import data_csv, data_file_name, embeds, pytorch_script
+
+    config = make_config(args, err)
+    path = _check_out(args.out)
+    data = make_dataset(config.dataset, config.n_train, config.n_val, config.noise, config.label_noise, config.seed)
+    preset = find_preset(args.preset)
+    origin = f'the preset "{preset}"' + ("" if config == PRESETS[preset].config else " and the options given")
+    files = {path: pytorch_script(config, data, filename=path.name, origin=origin)}
+    if not embeds(data):
+        files[path.with_name(data_file_name(path.name))] = data_csv(data)
+    for file, text in files.items():
+        try:
+            file.write_text(text, encoding="utf-8")
+        except OSError as error:
+            print(f"dropviz: error: cannot write {str(file)!r}: {error.strerror or error}", file=err)
+            return 1
+    points = len(data.x_train) + len(data.x_val)
+    where = "inside it" if embeds(data) else f"in {path.with_name(data_file_name(path.name))} beside it (too many to embed)"
+    print(describe(config), file=out)
+    print(f"wrote {path}: a PyTorch training script, its {points} points {where}", file=out)
+    print(f"run it with: python {path}    (--twin: also without dropout)", file=out)
+    return 0
+
+
 def command_presets(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     for name, preset in PRESETS.items():
         print(f"{name}{'  (default)' if name == DEFAULT_PRESET else ''}", file=out)
@@ -436,7 +475,7 @@ def command_presets(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-COMMANDS = {"run": command_run, "trace": command_trace, "presets": command_presets}
+COMMANDS = {"run": command_run, "trace": command_trace, "script": command_script, "presets": command_presets}
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:

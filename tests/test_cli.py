@@ -21,6 +21,7 @@ from dropviz.cli import ProgressBar, main, summary_table
 from dropviz.core.config import ACTIVATIONS, RunConfig, to_dict
 from dropviz.core.data import make_dataset
 from dropviz.core.presets import DEFAULT_PRESET, PRESETS
+from dropviz.core.script import pytorch_script
 
 ROOT = Path(__file__).resolve().parents[1]
 CURVES = ("train_loss", "val_loss", "train_acc", "val_acc", "optimized_loss")
@@ -257,6 +258,7 @@ def test_an_existing_out_file_is_checked_without_being_changed_then_replaced(cap
         ["nope"],
         [],
         ["trace", "--steps", "3"],  # --out missing
+        ["script", "--hidden", "8"],  # --out missing
         ["trace", "--steps", "0", "--out", "x.npz"],
         ["trace", "--steps", "abc", "--out", "x.npz"],
         ["run", "--out", "/no/such/dir/x.json"],
@@ -462,6 +464,29 @@ def test_progress_bar_is_silent_off_a_terminal():
     bar(5)
     bar.close()
     assert stream.getvalue() == ""
+
+
+# --- script -----------------------------------------------------------------------------------------------
+def test_script_writes_the_setup_that_the_preset_and_options_make(capsys, tmp_path):
+    out = tmp_path / "train.py"
+    status, stdout, stderr = cli(capsys, "script", "--preset", "too much dropout", "--epochs", "7", "--p-input", "0.1", "--out", out)
+    assert status == 0, stderr
+    config = dataclasses.replace(PRESETS["too much dropout"].config, epochs=7, p_input=0.1)
+    data = make_dataset(config.dataset, config.n_train, config.n_val, config.noise, config.label_noise, config.seed)
+    origin = 'the preset "too much dropout" and the options given'
+    assert out.read_text() == pytorch_script(config, data, filename="train.py", origin=origin)
+    assert f"wrote {out}: a PyTorch training script, its 700 points inside it" in stdout
+    assert list(tmp_path.iterdir()) == [out]
+
+
+def test_script_puts_too_many_points_in_a_csv_beside_it_and_says_so(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr("dropviz.core.script.MAX_EMBEDDED_VALUES", 100)
+    out = tmp_path / "big.py"
+    status, stdout, stderr = cli(capsys, "script", *SMALL, "--out", out)
+    data = tmp_path / "big_data.csv"
+    assert status == 0, stderr
+    assert f"in {data} beside it (too many to embed)" in stdout
+    assert len(data.read_text().splitlines()) == 1 + 40 + 30 and 'DATA_FILE = "big_data.csv"' in out.read_text()
 
 
 # --- the real entry point -----------------------------------------------------------------------------------
