@@ -1,9 +1,10 @@
-"""K stacked MLPs in NumPy with a hand-written backward pass: the "numpy" backend, and the base the compiled kernel builds on.
+"""The network arithmetic in NumPy, written once: forward, two-class cross-entropy, backward, dropout masks, and NumpyNet that trains with them.
 
-The dropout run and its twin (or the members of a sweep) are one set of arrays, parameter l of
-model k at W[l][k] with shape (in, out), so every step is a handful of batched matmuls.
-model.py's TorchNet is the reference: tests run both on the same masks and compare step for step.
-Not here: random numbers (the Trainer draws the masks), history, data.
+Every function takes one model's parameters, weights[l] (in, out) and biases[l] (out,), or K models stacked,
+(K, in, out) and (K, out): the dropout run and its twin, or the members of a sweep, so a step is a handful of batched
+matmuls. NumpyNet is the "numpy" backend; the probes, the sweeps and the Trainer's metrics call these functions, the
+compiled kernel (kernel.py) follows them step for step, and model.py's TorchNet is the reference both are checked against.
+Not here: random numbers (callers draw the uniforms and pass them in), history, data.
 """
 
 from __future__ import annotations
@@ -36,31 +37,153 @@ ADAM_BETAS = (0.9, 0.999)  # torch.optim.Adam's defaults
 ADAM_EPS = 1e-8
 
 
+def activation_functions(name: str):
+    """(f(z, out=None), f'(y) in terms of y = f(z)) of an activation name; ValueError for a name not in ACTIVATIONS."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; one of {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]
+
+
+# --- forward --------------------------------------------------------------------------------------
+
+
+def linear(a: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ w + b as a new array: a (N, in) or (K, N, in), w (in, out) or (K, in, out), b (out,) or (K, out) -> (..., N, out)."""
+    z = a @ w  # one BLAS product per model, even at an inner size of 2: broadcast products cost more (bench/RESULTS.md)
+    z += b[..., None, :]  # in place: one pass over the result instead of a new array
+    return z
+
+
+def forward(x: np.ndarray, weights, biases, activation: str, drop=None) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Logits and hidden activations of one model or K stacked ones, with the dropout masks given.
+
+    x (N, in) or (K, N, in) -> logits (..., N, 2) and hidden [(..., N, h_l)], the activations before their mask.
+    drop[l] multiplies layer l's input (the inputs first, then each hidden layer), broadcast against it: the scaled
+    keep masks of dropout_masks, (K, N, units), any fixed factor per unit, or None for nothing; drop=None is
+    evaluation mode. Computed in the arrays' own dtype.
+    """
+    f, _ = activation_functions(activation)
+    if not len(weights):
+        raise ValueError("a network needs at least one layer")
+    hidden, a, last = [], x, len(weights) - 1
+    for l, (w, b) in enumerate(zip(weights, biases)):
+        if drop is not None and drop[l] is not None:
+            a = a * drop[l]
+        z = linear(a, w, b)
+        if l == last:
+            break
+        a = f(z, out=z)  # in place: z is a new array
+        hidden.append(a)
+    return z, hidden
+
+
+# --- loss -----------------------------------------------------------------------------------------
+
+
 _SIGN = np.array([-1.0, 1.0])
 
 
+def _mean_loss(d: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Mean of log(1 + e^d) - y d over the last axis: the cross-entropy of logit difference d (..., N), overflow-free."""
+    return np.add.reduce(np.logaddexp(0.0, d) - y * d, axis=-1) / len(y)
+
+
 def cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean two-class cross-entropy per model and its gradient. logits (K, B, 2), y (B,) -> (K,), (K, B, 2).
+    """Mean two-class cross-entropy per model and its gradient. logits (..., B, 2), y (B,) -> (...), (..., B, 2).
 
     With two classes softmax is the logistic of d = logit_1 - logit_0, which needs a third of the ops.
     y may be float (0.0 / 1.0), which saves a conversion on the hot path.
     """
-    d = logits @ _SIGN  # (K, B)
-    batch = len(y)
-    loss = np.add.reduce(np.logaddexp(0.0, d) - y * d, axis=1) / batch
+    d = logits @ _SIGN  # (..., B), the same numbers as logit_1 - logit_0
+    loss = _mean_loss(d, y)
     g = np.tanh(0.5 * d)
     g += 1.0 - 2.0 * y
-    g *= 0.5 / batch  # dL/dd = (sigmoid(d) - y) / B
-    return loss, g[:, :, None] * _SIGN  # (K, B, 2): dL/dlogit_1 = g, dL/dlogit_0 = -g
+    g *= 0.5 / len(y)  # dL/dd = (sigmoid(d) - y) / B
+    return loss, g[..., None] * _SIGN  # (..., B, 2): dL/dlogit_1 = g, dL/dlogit_0 = -g
+
+
+def cross_entropy_loss(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """cross_entropy's loss, number for number, without the gradient: what evaluation needs. (..., N, 2), y (N,) -> (...).
+
+    d = logit_1 - logit_0 in float64, exact for float32 logits; the loss is float64.
+    """
+    d = logits[..., 1].astype(np.float64) - logits[..., 0]  # (..., N)
+    return _mean_loss(d, y)
+
+
+def accuracy(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Fraction of points whose larger logit is their label, per model: (..., N, 2), y (N,) -> (...). A tie goes to class 0."""
+    return (logits.argmax(axis=-1) == y).mean(axis=-1)
+
+
+def probability(logits: np.ndarray) -> np.ndarray:
+    """P(class 1) = logistic(logit_1 - logit_0), overflow-free, in the logits' dtype: (..., N, 2) -> (..., N)."""
+    return _sigmoid(logits[..., 1] - logits[..., 0])
+
+
+# --- backward -------------------------------------------------------------------------------------
+
+
+def backward(x, hidden, drop, weights, activation: str, dlogits: np.ndarray, out=None) -> tuple[list, list]:
+    """Gradients of the loss with respect to every weight and bias, by the chain rule through forward's layers.
+
+    x, weights, activation and drop (a list, None per undropped layer) as given to forward; hidden as forward returned
+    them; dlogits (..., B, 2) from cross_entropy. Returns grad_w [(..., in, out)] and grad_b [(..., out)]; with
+    out = (grad_w, grad_b) it writes into those arrays instead (Modifies them).
+    """
+    _, df = activation_functions(activation)
+    grad_w, grad_b = out if out is not None else ([None] * len(weights), [None] * len(weights))
+    dz = dlogits
+    for l in range(len(weights) - 1, -1, -1):
+        a = x if l == 0 else hidden[l - 1]
+        if drop[l] is not None:
+            a = a * drop[l]  # what layer l read, as forward computed it
+        grad_w[l] = np.matmul(a.swapaxes(-1, -2), dz, out=grad_w[l])  # (..., in, out)
+        grad_b[l] = np.add.reduce(dz, axis=-2, out=grad_b[l])
+        if l > 0:
+            dz = (dz @ weights[l].swapaxes(-1, -2)) * df(hidden[l - 1])
+            if drop[l] is not None:
+                dz *= drop[l]
+    return grad_w, grad_b
+
+
+# --- dropout masks ------------------------------------------------------------------------------
+
+
+def scaled_keep(keep: np.ndarray, p, dtype=np.float64) -> np.ndarray:
+    """Inverted dropout's mask from keep (bool): 1 / (1 - p) where kept, else 0, in dtype; p broadcasts against keep.
+
+    1 / (1 - p) is computed in float64 and rounded once to dtype, as torch computes it.
+    """
+    return keep * (1.0 / (1.0 - np.asarray(p, dtype=np.float64))).astype(dtype)
+
+
+def dropout_masks(uniform: np.ndarray, p: np.ndarray, sizes, dtype=np.float64) -> list[np.ndarray | None]:
+    """Every layer input's scaled keep masks from uniforms: unit kept when u >= p (torch.nn.Dropout's rule), scaled by 1 / (1 - p).
+
+    uniform (K, n, U): U = sum(sizes[:-1]) columns, layer l's input units after those of the layers before;
+    p (K, L + 1) drop probabilities (inputs first); sizes the layer widths (2, h_1, ..., 2).
+    Returns [(K, n, sizes[l]) dtype] per layer input, None for a layer no model drops.
+    """
+    masks, column = [], 0
+    for l, units in enumerate(sizes[:-1]):
+        pl = p[:, l, None, None]  # (K, 1, 1)
+        masks.append(scaled_keep(uniform[:, :, column : column + units] >= pl, pl, dtype) if pl.any() else None)
+        column += units
+    return masks
+
+
+# --- the "numpy" backend --------------------------------------------------------------------------
 
 
 class NumpyNet:
-    """K MLPs trained in lockstep on the same batches. Modifies its parameters and optimizer state in train_step only."""
+    """K MLPs trained in lockstep on the same batches. Modifies its parameters and optimizer state in train_step(s) only."""
 
     DTYPE = np.float64  # of the parameters and the optimizer state
 
     def __init__(self, weights, biases, activation: str, optimizer: str, lr: float, momentum: float, weight_decay: float):
         """weights[l] (K, in, out), biases[l] (K, out): copied in, as DTYPE."""
+        activation_functions(activation)  # an unknown name fails here, not at the first step
         self.activation = activation
         self.optimizer = optimizer
         self.lr, self.momentum, self.weight_decay = lr, momentum, weight_decay
@@ -70,7 +193,7 @@ class NumpyNet:
         # Model k's parameters are row k of one buffer, so the optimizer is a few whole-array ops.
         self.flat = np.zeros((self.k, total), self.DTYPE)  # (K, P)
         self.grad = np.zeros((self.k, total), self.DTYPE)
-        self.W, self.b, self.gW, self.gb = [], [], [], []
+        self.W, self.b, self.gW, self.gb = [], [], [], []  # views into flat and grad: (K, in, out), (K, out)
         offset = 0
         for (i, o), w, b in zip(shapes, weights, biases):
             for store, grads, size, shape, value in ((self.W, self.gW, i * o, (i, o), w), (self.b, self.gb, o, (o,), b)):
@@ -78,52 +201,42 @@ class NumpyNet:
                 grads.append(self.grad[:, offset : offset + size].reshape((self.k, *shape)))
                 store[-1][...] = value
                 offset += size
-        # Views made once: the buffers are updated in place, so these stay current.
-        self.Wt = [w.swapaxes(1, 2) for w in self.W]  # (K, out, in), for the backward pass
-        self.b3 = [b[:, None, :] for b in self.b]  # (K, 1, out), broadcast over the batch
         self.state1 = np.zeros_like(self.flat)  # SGD momentum buffer or Adam's first moment
         self.state2 = np.zeros_like(self.flat)  # Adam's second moment
         self.steps = 0
 
     def logits(self, x: np.ndarray, dtype=np.float64) -> np.ndarray:
-        """Evaluation mode: nothing dropped, nothing scaled. x (N, 2) -> (K, N, 2).
+        """Evaluation mode (forward without masks): nothing dropped, nothing scaled. x (N, 2) -> (K, N, 2).
 
         dtype=np.float32, as PyTorch computes by default: what the Trainer's metrics and boundary grid use, as it is faster than float64.
         """
-        f, _ = ACTIVATIONS[self.activation]
-        a = x.astype(dtype, copy=False)
-        for l, (w, b) in enumerate(zip(self.W, self.b)):
-            a = a @ w.astype(dtype, copy=False)  # (K, N, out), a new array: bias and activation go in place, no temporaries
-            a += b[:, None, :].astype(dtype, copy=False)
-            if l < len(self.W) - 1:
-                f(a, out=a)
-        return a
+        weights = [w.astype(dtype, copy=False) for w in self.W]
+        biases = [b.astype(dtype, copy=False) for b in self.b]
+        return forward(x.astype(dtype, copy=False), weights, biases, self.activation)[0]
 
     def train_step(self, x: np.ndarray, y: np.ndarray, drop: list[np.ndarray | None], p: np.ndarray) -> np.ndarray:
         """One optimizer step of all K models on one batch. Modifies parameters and optimizer state.
 
         x (B, 2), y (B,); drop[0] (K, B, 2) for the inputs, drop[l] (K, B, h_l) for hidden layer l:
-        the keep masks already scaled, 0 or 1 / (1 - p); None where no model drops on that layer.
+        the keep masks already scaled (dropout_masks), 0 or 1 / (1 - p); None where no model drops on that layer.
         p (K, L + 1) is not needed here (TorchNet uses it). Returns the optimized loss per model, (K,).
         """
-        f, df = ACTIVATIONS[self.activation]
-        inputs = [x if drop[0] is None else x * drop[0]]  # what each linear layer sees, (B or K, B, in)
-        outputs = []  # activations before the mask, for f'
-        for l in range(len(self.W) - 1):
-            out = f(inputs[-1] @ self.W[l] + self.b3[l])  # (K, B, h_l)
-            outputs.append(out)
-            inputs.append(out if drop[l + 1] is None else out * drop[l + 1])
-        logits = inputs[-1] @ self.W[-1] + self.b3[-1]
-        loss, dz = cross_entropy(logits, y)  # dz (K, B, 2)
-        for l in range(len(self.W) - 1, -1, -1):
-            np.matmul(inputs[l].swapaxes(-1, -2), dz, out=self.gW[l])  # (K, in, out)
-            np.add.reduce(dz, axis=1, out=self.gb[l])
-            if l > 0:
-                dz = (dz @ self.Wt[l]) * df(outputs[l - 1])
-                if drop[l] is not None:
-                    dz *= drop[l]
+        logits, hidden = forward(x, self.W, self.b, self.activation, drop)
+        loss, dlogits = cross_entropy(logits, y)  # (K,), (K, B, 2)
+        backward(x, hidden, drop, self.W, self.activation, dlogits, out=(self.gW, self.gb))
         self._update()
         return loss
+
+    def train_steps(self, x: np.ndarray, y: np.ndarray, drop: list[np.ndarray | None], start: int, stop: int, batch: int) -> np.ndarray:
+        """train_step on the mini-batches [start, start + batch), ... up to stop (the last may be partial) of epoch-ordered
+        x (n, 2), y (n,) and drop [(K, n, units) or None]. Modifies parameters and optimizer state. Returns losses (S, K).
+
+        The contract kernel.NumbaNet.train_steps compiles, so a caller runs many steps per call on either backend.
+        """
+        steps = [(s, min(s + batch, stop)) for s in range(start, stop, batch)]
+        return np.array(
+            [self.train_step(x[s:e], y[s:e], [None if d is None else d[:, s:e] for d in drop], None) for s, e in steps]
+        ).reshape(-1, self.k)
 
     def _update(self):
         """torch.optim.SGD / Adam on every parameter, L2 weight decay added to the gradient as torch does."""
