@@ -5,6 +5,8 @@ function of a Snapshot (the weights), the Dataset and the settings the dropout r
 returns a frozen result whose arrays are read-only, with to_csv(). Not here: training, drawing
 (probe_figures.py), torch, streamlit. Randomness comes only from the np.random.Generator passed in.
 
+The network arithmetic (forward, loss, accuracy, P(class 1), masks scaled by 1 / (1 - p)) is fastnet's, the same
+functions training uses; what is the probes' own is how they draw masks (uint16 levels, see KEEP_LEVELS) and read a Snapshot.
 p is the DROP probability (PyTorch's convention; the dropout paper writes the keep probability 1 - p).
 Dropout is inverted, as in training: a kept unit is scaled by 1 / (1 - p); evaluation mode drops and
 scales nothing. `p` is the config's p (what the dropout run trained with), not the snapshot's
@@ -23,7 +25,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..core.data import Dataset
-from ..core.fastnet import ACTIVATIONS
+from ..core.fastnet import accuracy, activation_functions, cross_entropy_loss, forward, linear, probability, scaled_keep
 from ..core.records import RUN_NAMES, Snapshot, frozen
 
 # What to look for, as measured on the default preset over 5 seeds (dropviz/experiments/claims.py states each claim and its threshold).
@@ -95,14 +97,12 @@ def _keep_threshold(p: float) -> np.uint16:
 
 
 def _draw_levels(rng: np.random.Generator, shape) -> np.ndarray:
-    """The one way probes draw dropout masks: uniform uint16 levels, compared with _keep_threshold(p)."""
+    """The one way probes draw dropout masks: uniform uint16 levels, compared with _keep_threshold(p).
+
+    Not the Trainer's float32 uniforms (fastnet.dropout_masks): a probe draws a mask for every point of a grid in every
+    pass, and drawing is most of its time; the probes' masks never need to match a training run's.
+    """
     return rng.integers(0, KEEP_LEVELS, shape, dtype=np.uint16)
-
-
-def _activation(activation: str):
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; one of {', '.join(ACTIVATIONS)}")
-    return ACTIVATIONS[activation][0]
 
 
 def _params(snapshot: Snapshot, run: str, dtype=np.float64) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -112,58 +112,18 @@ def _params(snapshot: Snapshot, run: str, dtype=np.float64) -> tuple[list[np.nda
     return weights, [np.asarray(layer.bias, dtype=dtype) for layer in layers]
 
 
-def _forward(x: np.ndarray, weights, biases, f, unit_scale=None) -> tuple[list[np.ndarray], np.ndarray]:
-    """Hidden activations and logits of one network. x (N, 2) -> [(N, h_l)], (N, 2).
-
-    unit_scale[l] (in_l,) or None multiplies layer l's input unit by unit (a fixed mask, or 0 for a unit
-    switched off); the hidden activations returned are before that multiplication.
-    """
-    hidden, a = [], x
-    for l, (w, b) in enumerate(zip(weights, biases)):
-        if unit_scale is not None and unit_scale[l] is not None:
-            a = a * unit_scale[l]
-        z = _linear(a, w, b)
-        if l == len(weights) - 1:
-            return hidden, z
-        a = f(z)
-        hidden.append(a)
-    raise ValueError("a network needs at least one layer")
-
-
-def _linear(a: np.ndarray, w: np.ndarray, b) -> np.ndarray:
-    """a @ w + b. With two inputs, two broadcast products: a BLAS call is slower at an inner size of 2."""
-    if w.ndim == 2 and w.shape[0] == 2:
-        z = a[..., :1] * w[0]
-        z += a[..., 1:] * w[1]
-    else:
-        z = a @ w
-    z += b  # in place: one pass over the result instead of a new array
-    return z
-
-
-def _logistic(d: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * d))  # overflow-free, as the engine computes P(class 1)
-
-
-def _loss_from_logits(logits: np.ndarray, y: np.ndarray) -> float:
-    """Mean cross-entropy from (N, 2) logits, as fastnet.cross_entropy computes it."""
-    with np.errstate(all="ignore"):  # a diverged run: NaN, not a warning
-        d = logits[:, 1] - logits[:, 0]
-        return float(np.mean(np.logaddexp(0.0, d) - y * d))
-
-
 def _loss_from_proba(proba: np.ndarray, y: np.ndarray) -> float:
-    """Mean cross-entropy of probabilities P(class 1) (N,); the true label's probability floored at 1e-15."""
+    """Mean cross-entropy of probabilities P(class 1) (N,); the true label's probability floored at 1e-15.
+
+    For an average of networks' probabilities, which no single logit stands for (one network: fastnet.cross_entropy_loss).
+    """
     with np.errstate(all="ignore"):
         true = np.where(y == 1, proba, 1.0 - proba)
         return float(-np.mean(np.log(np.maximum(true, _EPS))))
 
 
-def _accuracy_from_logits(logits: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean(logits.argmax(axis=1) == y))  # argmax, as the engine; a tie goes to class 0
-
-
 def _accuracy_from_proba(proba: np.ndarray, y: np.ndarray) -> float:
+    """Fraction of points whose averaged P(class 1) is on their label's side of 0.5 (one network: fastnet.accuracy)."""
     return float(np.mean((proba > 0.5) == (y == 1)))
 
 
@@ -275,58 +235,23 @@ def mc_dropout(
     if not 1 <= int(passes) <= MC_PASSES_MAX:
         raise ValueError(f"passes must be 1 to {MC_PASSES_MAX}, got {passes}")
     passes = int(passes)
-    f = _activation(activation)
+    activation_functions(activation)  # an unknown name fails before any work
     q = _drop_per_layer(snapshot, p, p_input)
     axis = np.asarray(snapshot.grid_axis, dtype=np.float64)
     g = len(axis)
-    x = np.concatenate([grid_points(axis), np.asarray(data.x_val, dtype=np.float64)])  # (N, 2)
-    n_grid, n = g * g, len(x)
-    y_val = np.asarray(data.y_val)
+    x_val, y_val = np.asarray(data.x_val, dtype=np.float64), np.asarray(data.y_val)
+    x = np.concatenate([grid_points(axis), x_val])  # (N, 2)
+    n_grid = g * g
     weights, biases = _params(snapshot, "dropout")
-    # Layer l reads its input scaled by 1 / (1 - q_l): fold that into W_l. The last layer only needs the
-    # logit difference d = logit_1 - logit_0 = a @ (w_1 - w_0) + (b_1 - b_0).
-    scaled = [w / (1.0 - ql) for w, ql in zip(weights, q)]
-    scaled[-1] = scaled[-1][:, 1] - scaled[-1][:, 0]
-    diff_bias = biases[-1][1] - biases[-1][0]
-
-    def cast(t):
-        return [w.astype(t) for w in scaled], [b.astype(t) for b in biases[:-1]], t(diff_bias)
-
-    blocks = [(slice(s, min(s + MC_CHUNK, n_grid)), cast(np.dtype(dtype).type), dtype) for s in range(0, n_grid, MC_CHUNK)]
-    blocks.append((slice(n_grid, n), cast(np.float64), np.float64))
-
-    dropped = [ql > 0 for ql in q]
-    thresholds = [_keep_threshold(ql) for ql in q]
-    sums = np.zeros(n)
-    squares = np.zeros(n)
-    proba = np.empty(n)
-    eval_logits = _forward(x[:n_grid].astype(dtype), *_params(snapshot, "dropout", dtype), f)[1].astype(np.float64)
-    eval_grid = _logistic(eval_logits[:, 1] - eval_logits[:, 0])  # (G * G,)
-    convergence = np.empty(passes)
-    last = len(scaled) - 1
-    relu = activation == "relu"  # then applied in place: about a tenth of a pass saved
     with np.errstate(all="ignore"):  # a diverged run overflows: its numbers are NaN, not warnings
-        # Undropped inputs: the first hidden layer is the same in every pass, so it is computed once per block.
-        first = [None if dropped[0] else f(_linear(x[rows].astype(kind), ws[0], bs[0])) for rows, (ws, bs, _), kind in blocks]
-        for t in range(passes):
-            levels = [_draw_levels(rng, (n, units)) if drop else None for units, drop in zip(snapshot.sizes, dropped)]
-            for (rows, (ws, bs, db), kind), cached in zip(blocks, first):
-                a, start = (x[rows].astype(kind), 0) if cached is None else (cached, 1)
-                for l in range(start, last + 1):
-                    if dropped[l]:
-                        # (block, units) kept; 1 / (1 - p) is in ws[l]. In place, except on the cached layer.
-                        keep = levels[l][rows] >= thresholds[l]
-                        a = a * keep if a is cached else np.multiply(a, keep, out=a)
-                    if l < last:
-                        z = _linear(a, ws[l], bs[l])
-                        a = np.maximum(z, 0.0, out=z) if relu else f(z)
-                proba[rows] = _logistic((a @ ws[last] + db).astype(np.float64))
-            sums += proba
-            squares += proba * proba
-            convergence[t] = np.mean(np.abs(sums[:n_grid] / (t + 1) - eval_grid))
+        eval_logits = forward(x[:n_grid].astype(dtype), *_params(snapshot, "dropout", dtype), activation)[0]
+        eval_grid = probability(eval_logits.astype(np.float64))  # (G * G,)
+        blocks = _mc_blocks(x, n_grid, weights, biases, activation, q, dtype)
+        sums, squares, convergence = _mc_passes(blocks, len(x), [w.shape[0] for w in weights], q, activation, passes, rng, eval_grid)
+        val_logits = forward(x_val, weights, biases, activation)[0]
+        val_loss_eval, val_acc_eval = float(cross_entropy_loss(val_logits, y_val)), float(accuracy(val_logits, y_val))
         mean = sums / passes
         std = np.sqrt(np.maximum(squares / passes - mean * mean, 0.0))
-        val_logits = _forward(np.asarray(data.x_val, dtype=np.float64), weights, biases, f)[1]
     return McResult(
         passes=passes,
         p=tuple(q[1:]),
@@ -339,11 +264,53 @@ def mc_dropout(
         # The mean |error| of an average of t draws whose spread is std is sqrt(2 / pi) std / sqrt(t) (half-normal).
         noise=frozen(math.sqrt(2 / math.pi) * np.mean(std[:n_grid]) / np.sqrt(np.arange(1, passes + 1))),
         val_loss_mc=_loss_from_proba(mean[n_grid:], y_val),
-        val_loss_eval=_loss_from_logits(val_logits, y_val),
+        val_loss_eval=val_loss_eval,
         val_acc_mc=_accuracy_from_proba(mean[n_grid:], y_val),
-        val_acc_eval=_accuracy_from_logits(val_logits, y_val),
+        val_acc_eval=val_acc_eval,
         data=data,
     )
+
+
+def _mc_blocks(x: np.ndarray, n_grid: int, weights, biases, activation: str, q, dtype) -> list[tuple]:
+    """What every pass of mc_dropout starts from, per block of points: (rows, a, weights, biases, index of the first layer).
+
+    The grid in blocks of MC_CHUNK rows, cast to dtype, then the validation points in float64. Layer l's 1 / (1 - q_l)
+    is folded into its weights once, so a pass multiplies its activations by bool masks only. When the inputs are not
+    dropped, a holds the first hidden layer's activations, the same in every pass, and the weights start at layer 1.
+    """
+    scaled = [w / (1.0 - ql) for w, ql in zip(weights, q)]
+    f, _ = activation_functions(activation)
+    first = 1 if q[0] == 0 and len(weights) > 1 else 0
+    spans = [(slice(s, min(s + MC_CHUNK, n_grid)), np.dtype(dtype).type) for s in range(0, n_grid, MC_CHUNK)]
+    blocks = []
+    for rows, kind in [*spans, (slice(n_grid, len(x)), np.float64)]:
+        ws, bs = [w.astype(kind) for w in scaled], [b.astype(kind) for b in biases]
+        a = x[rows].astype(kind)
+        if first:
+            a = f(linear(a, ws[0], bs[0]))  # (block, h_1)
+        blocks.append((rows, a, ws[first:], bs[first:], first))
+    return blocks
+
+
+def _mc_passes(blocks, n: int, widths, q, activation: str, passes: int, rng: np.random.Generator, eval_grid: np.ndarray):
+    """Sums and sums of squares over `passes` masked forwards of P(class 1) at the N = n points, (N,) each, and the
+    convergence (T,): the grid's mean |running mean - eval_grid| after each pass. Draws as mc_dropout documents.
+
+    widths (L + 1,) units of each layer input; blocks from _mc_blocks.
+    """
+    thresholds = [_keep_threshold(ql) for ql in q]
+    sums, squares, proba = np.zeros(n), np.zeros(n), np.empty(n)
+    convergence = np.empty(passes)
+    n_grid = len(eval_grid)
+    for t in range(passes):
+        levels = [_draw_levels(rng, (n, units)) if ql > 0 else None for units, ql in zip(widths, q)]
+        for rows, a, ws, bs, first in blocks:
+            keep = [None if lv is None else lv[rows] >= c for lv, c in zip(levels[first:], thresholds[first:])]  # (block, units)
+            proba[rows] = probability(forward(a, ws, bs, activation, keep)[0].astype(np.float64))
+        sums += proba
+        squares += proba * proba
+        convergence[t] = np.mean(np.abs(sums[:n_grid] / (t + 1) - eval_grid))
+    return sums, squares, convergence
 
 
 # --- 2. the scaling lesson ----------------------------------------------------------------------
@@ -385,7 +352,7 @@ def scaling_lesson(snapshot: Snapshot, data: Dataset, activation: str, p, p_inpu
     (c) forgot to scale: W' used at test time as it is (the bug), inputs 1 / (1 - q) too large per layer.
     Biases are never scaled (dropout never touches them). All in float64; maps stored as float32.
     """
-    f = _activation(activation)
+    activation_functions(activation)  # an unknown name fails before any work
     q = _drop_per_layer(snapshot, p, p_input)
     weights, biases = _params(snapshot, "dropout")
     trained_unscaled = [w / (1.0 - ql) for w, ql in zip(weights, q)]  # W'
@@ -400,12 +367,11 @@ def scaling_lesson(snapshot: Snapshot, data: Dataset, activation: str, p, p_inpu
     maps, val_proba, losses, accs = [], [], [], []
     with np.errstate(all="ignore"):
         for ws in variants:
-            logits = _forward(grid, ws, biases, f)[1]
-            maps.append(_logistic(logits[:, 1] - logits[:, 0]).reshape(len(axis), len(axis)))
-            logits = _forward(x_val, ws, biases, f)[1]
-            val_proba.append(_logistic(logits[:, 1] - logits[:, 0]))
-            losses.append(_loss_from_logits(logits, y_val))
-            accs.append(_accuracy_from_logits(logits, y_val))
+            maps.append(probability(forward(grid, ws, biases, activation)[0]).reshape(len(axis), len(axis)))
+            logits = forward(x_val, ws, biases, activation)[0]  # (n_val, 2)
+            val_proba.append(probability(logits))
+            losses.append(float(cross_entropy_loss(logits, y_val)))
+            accs.append(float(accuracy(logits, y_val)))
     return ScalingResult(
         ways=SCALING_WAYS,
         p=tuple(q[1:]),
@@ -533,7 +499,7 @@ def inside(snapshot: Snapshot, data: Dataset, activation: str, k_values, draws: 
     layer 1, 2, ...: `rng.choice(width, min(k, width), replace=False)` units switched off (output 0,
     no rescaling). Both runs lose the same units in a draw, so their difference is paired.
     """
-    f = _activation(activation)
+    activation_functions(activation)  # an unknown name fails before any work
     hidden = tuple(int(h) for h in snapshot.sizes[1:-1])
     if not hidden:
         raise ValueError("the network has no hidden layer")
@@ -542,66 +508,72 @@ def inside(snapshot: Snapshot, data: Dataset, activation: str, k_values, draws: 
         raise ValueError("k values must be >= 0")
     if int(draws) < 1:
         raise ValueError("draws must be at least 1")
-    draws = int(draws)
     x_val, y_val = np.asarray(data.x_val, dtype=np.float64), np.asarray(data.y_val)
-    threshold = NEAR_ZERO[activation]
     params = [_params(snapshot, run) for run in RUN_NAMES]
-    acts, eval_acc = [], []
     with np.errstate(all="ignore"):
-        for weights, biases in params:
-            layers, logits = _forward(x_val, weights, biases, f)
-            acts.append(layers)
-            eval_acc.append(_accuracy_from_logits(logits, y_val))
-        per_layer = [np.stack([run_acts[l] for run_acts in acts]) for l in range(len(hidden))]  # (2, n, h_l)
-        near = [np.abs(a) < threshold for a in per_layer]
-        mean_activation = np.array([[a[k].mean() for a in per_layer] for k in range(2)])
-        sparsity = np.array([[m[k].mean() for m in near] for k in range(2)])
-        if activation == "relu":
-            dead = [(a == 0).all(axis=1) for a in per_layer]  # (2, h_l)
-        else:
-            dead = [m.all(axis=1) for m in near]
-        dead_units = np.array([[int(d[k].sum()) for d in dead] for k in range(2)], dtype=np.int64)
-
-        last = per_layer[-1]  # (2, n, h_H)
-        finite = last[np.isfinite(last)]
-        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-        if high <= low:
-            high = low + 1.0
-        edges = np.linspace(low, high, HIST_BINS + 1)
-        counts = np.stack([np.histogram(last[k], bins=edges)[0] for k in range(2)]).astype(np.int64)
-        correlation = np.stack([_correlation(last[k]) for k in range(2)])
-        upper = np.triu_indices(hidden[-1], k=1)
-        mean_abs = np.array([np.nanmean(np.abs(r[upper])) if np.isfinite(r[upper]).any() else np.nan for r in correlation])
-
-        robust = np.empty((2, len(k_values), draws))
-        for i, k in enumerate(k_values):
-            for d in range(draws):
-                scale = [None]  # the inputs are never switched off
-                for width in hidden:
-                    keep = np.ones(width)
-                    keep[rng.choice(width, min(int(k), width), replace=False)] = 0.0
-                    scale.append(keep)
-                for r, (weights, biases) in enumerate(params):
-                    robust[r, i, d] = _accuracy_from_logits(_forward(x_val, weights, biases, f, scale)[1], y_val)
+        runs = [forward(x_val, weights, biases, activation) for weights, biases in params]  # (logits, hidden) per run
+        per_layer = [np.stack([run_hidden[l] for _, run_hidden in runs]) for l in range(len(hidden))]  # (2, n, h_l)
+        stats = _unit_statistics(per_layer, activation)
+        robust = _robustness(params, x_val, y_val, activation, hidden, k_values, int(draws), rng)
     return InsideResult(
         activation=activation,
         hidden=hidden,
         activations=tuple(frozen(a) for a in per_layer),
-        near_zero=threshold,
-        mean_activation=frozen(mean_activation),
-        sparsity=frozen(sparsity),
-        dead_units=frozen(dead_units),
-        hist_edges=frozen(edges),
-        hist_counts=frozen(counts),
-        correlation=frozen(correlation),
-        mean_abs_correlation=frozen(mean_abs),
-        order=frozen(np.stack([_unit_order(r) for r in correlation])),
+        near_zero=NEAR_ZERO[activation],
+        **stats,
         k_values=frozen(k_values),
         robust_acc=frozen(robust),
         robust_mean=frozen(robust.mean(axis=2)),
         robust_std=frozen(robust.std(axis=2)),
-        eval_acc=frozen(eval_acc),
+        eval_acc=frozen([accuracy(logits, y_val) for logits, _ in runs]),
     )
+
+
+def _unit_statistics(per_layer: list[np.ndarray], activation: str) -> dict[str, np.ndarray]:
+    """InsideResult's statistics of the hidden activations [(2, n, h_l)], as frozen arrays by field name (see inside())."""
+    threshold = NEAR_ZERO[activation]
+    near = [np.abs(a) < threshold for a in per_layer]
+    if activation == "relu":
+        dead = [(a == 0).all(axis=1) for a in per_layer]  # (2, h_l)
+    else:
+        dead = [m.all(axis=1) for m in near]
+    last = per_layer[-1]  # (2, n, h_H)
+    finite = last[np.isfinite(last)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if high <= low:
+        high = low + 1.0
+    edges = np.linspace(low, high, HIST_BINS + 1)
+    correlation = np.stack([_correlation(last[k]) for k in range(2)])
+    upper = np.triu_indices(last.shape[2], k=1)
+    stats = {
+        "mean_activation": np.array([[a[k].mean() for a in per_layer] for k in range(2)]),
+        "sparsity": np.array([[m[k].mean() for m in near] for k in range(2)]),
+        "dead_units": np.array([[int(d[k].sum()) for d in dead] for k in range(2)], dtype=np.int64),
+        "hist_edges": edges,
+        "hist_counts": np.stack([np.histogram(last[k], bins=edges)[0] for k in range(2)]).astype(np.int64),
+        "correlation": correlation,
+        "mean_abs_correlation": np.array([np.nanmean(np.abs(r[upper])) if np.isfinite(r[upper]).any() else np.nan for r in correlation]),
+        "order": np.stack([_unit_order(r) for r in correlation]),
+    }
+    return {name: frozen(value) for name, value in stats.items()}
+
+
+def _robustness(params, x_val, y_val, activation: str, hidden, k_values, draws: int, rng: np.random.Generator) -> np.ndarray:
+    """(2, K, draws) validation accuracy of both runs with k units of every hidden layer switched off, in inside()'s draw order.
+
+    A unit switched off is a fixed factor 0 on its layer's input (forward's drop), kept units unscaled.
+    """
+    robust = np.empty((2, len(k_values), draws))
+    for i, k in enumerate(k_values):
+        for d in range(draws):
+            off = [None]  # the inputs are never switched off
+            for width in hidden:
+                keep = np.ones(width)
+                keep[rng.choice(width, min(int(k), width), replace=False)] = 0.0
+                off.append(keep)
+            for r, (weights, biases) in enumerate(params):
+                robust[r, i, d] = accuracy(forward(x_val, weights, biases, activation, off)[0], y_val)
+    return robust
 
 
 # --- 4. sampled subnetworks ---------------------------------------------------------------------
@@ -668,7 +640,7 @@ def subnetworks(
     if not 1 <= int(count) <= SUBNET_MAX:
         raise ValueError(f"count must be 1 to {SUBNET_MAX}, got {count}")
     count = int(count)
-    f = _activation(activation)
+    activation_functions(activation)  # an unknown name fails before any work
     q = _drop_per_layer(snapshot, p, p_input)
     weights, biases = _params(snapshot, "dropout")
     full_axis = np.asarray(snapshot.grid_axis, dtype=np.float64)
@@ -680,14 +652,13 @@ def subnetworks(
     proba = np.empty((count, len(x)))
     with np.errstate(all="ignore"):
         for i in range(count):
+            drop = []  # per layer input: (units,) 0 or 1 / (1 - p), the same for every point; None where p = 0
             for l, ql in enumerate(q):
                 if ql > 0:
                     keep[l][i] = _draw_levels(rng, snapshot.sizes[l]) >= _keep_threshold(ql)
-            thinned = [w * (k[i] / (1.0 - ql))[:, None] for w, k, ql in zip(weights, keep, q)]  # drop rows of W
-            logits = _forward(x, thinned, biases, f)[1]
-            proba[i] = _logistic(logits[:, 1] - logits[:, 0])
-        logits = _forward(x, weights, biases, f)[1]
-        full = _logistic(logits[:, 1] - logits[:, 0])
+                drop.append(scaled_keep(keep[l][i], ql) if ql > 0 else None)
+            proba[i] = probability(forward(x, weights, biases, activation, drop)[0])
+        full = probability(forward(x, weights, biases, activation)[0])
     average = proba.mean(axis=0)
     n_grid = s * s
     return SubnetResult(
