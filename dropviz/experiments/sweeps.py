@@ -34,7 +34,8 @@ import numpy as np
 
 from ..core.config import LIMITS, RunConfig, weight_count
 from ..core.data import make_dataset
-from ..core.engine import BACKENDS, DIVERGED_TRAIN_LOSS, choose_backend, evaluate, initial_parameters
+from ..core.engine import BACKENDS, DIVERGED_TRAIN_LOSS, choose_backend, initial_parameters
+from ..core.fastnet import accuracy, cross_entropy_loss, dropout_masks
 from ..core.records import RUN_NAMES, frozen
 
 P_VALUES: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(9))  # hidden-layer drop probabilities swept: 0, 0.1, ..., 0.8
@@ -136,20 +137,6 @@ class _Uniforms:
         return order, self.uniform
 
 
-def _masks(uniform: np.ndarray, seed_of: np.ndarray, p: np.ndarray, sizes: tuple[int, ...]) -> list[np.ndarray | None]:
-    """Scaled keep masks per layer input, (K, n, units): 1 / (1 - p) where u >= p, else 0; None where no member drops.
-
-    uniform (S, n, U) float32, seed_of (K,), p (K, L + 1) float64: the Trainer's arithmetic (a float32 u against a
-    float64 p), so a member's masks are bit for bit the Trainer's.
-    """
-    drop, column = [], 0
-    for l, units in enumerate(sizes[:-1]):
-        pl = p[:, l, None, None]  # (K, 1, 1)
-        drop.append((uniform[:, :, column : column + units][seed_of] >= pl) / (1.0 - pl) if pl.any() else None)
-        column += units
-    return drop
-
-
 @dataclass(frozen=True)
 class _Final:
     """Final evaluation-mode metrics of K stacked models, (K,) each; NaN where a model diverged."""
@@ -179,22 +166,18 @@ def _train_stack(config: RunConfig, x_train: np.ndarray, y_train: np.ndarray, x_
         config.activation, config.optimizer, config.lr, config.momentum, config.weight_decay,
     )  # fmt: skip
     streams = _Uniforms(config.seed, seeds, n, sum(sizes[:-1]))
+    mask_dtype = net.DTYPE  # the masks in the net's own precision, as the Trainer makes them: no conversion per call
     chunk = 1  # steps per call, adapted to CHUNK_SECONDS
     with np.errstate(all="ignore"):  # a diverging member overflows: reported in the result, not as warnings
         for _ in range(epochs):
             order, uniform = streams.next_epoch()
             x, y = x_train[order], y_train[order].astype(np.float64)
-            drop = _masks(uniform, seed_of, p, sizes)
+            drop = dropout_masks(uniform[seed_of], p, sizes, mask_dtype)  # (K, n, units): the Trainer's masks, bit for bit
             start = 0
             while start < n:
                 stop = min(start + chunk * batch, n)
                 began = time.perf_counter()
-                if hasattr(net, "train_steps"):
-                    net.train_steps(x, y, drop, start, stop, batch)
-                else:
-                    for s in range(start, stop, batch):
-                        e = min(s + batch, stop)
-                        net.train_step(x[s:e], y[s:e], [None if d is None else d[:, s:e] for d in drop], p)
+                net.train_steps(x, y, drop, start, stop, batch)
                 took = time.perf_counter() - began
                 progress.add(-(-(stop - start) // batch))
                 if took < CHUNK_SECONDS / 4:
@@ -203,8 +186,8 @@ def _train_stack(config: RunConfig, x_train: np.ndarray, y_train: np.ndarray, x_
                     chunk //= 2
                 start = stop
         logits = net.logits(np.concatenate([x_train, x_val]), dtype=np.float32)  # (K, n + n_val, 2): one pass, as Trainer evaluates
-        train_loss, train_acc = evaluate(logits[:, :n], y_train)
-        val_loss, val_acc = evaluate(logits[:, n:], y_val)
+        train_loss, train_acc = cross_entropy_loss(logits[:, :n], y_train), accuracy(logits[:, :n], y_train)
+        val_loss, val_acc = cross_entropy_loss(logits[:, n:], y_val), accuracy(logits[:, n:], y_val)
     # The Trainer's rule: a loss that is not finite, or this confidently wrong on its own training data.
     diverged = ~(np.isfinite(train_loss) & np.isfinite(val_loss) & (train_loss <= DIVERGED_TRAIN_LOSS))
     metrics = [np.where(diverged, np.nan, m) for m in (train_loss, train_acc, val_loss, val_acc)]
