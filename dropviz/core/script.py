@@ -249,10 +249,12 @@ def _classes(data: Dataset) -> int:
 def _summary(config: RunConfig) -> str:
     """The setup in words, indented under the docstring's first paragraph."""
     hidden = "x".join(map(str, config.hidden))
+    decay = f" weight decay {config.weight_decay:g}," if config.weight_decay else ""
+    momentum = f" momentum {config.momentum:g}" if config.optimizer == "sgd" else ""
     text = (
-        f"{config.dataset}, {config.n_train} training / {config.n_val} validation points, "
-        f"hidden {hidden} {config.activation}, {config.optimizer} lr {config.lr:g}, "
-        f"batch {config.batch_size}, {config.epochs} epochs, seed {config.seed}."
+        f"{config.dataset}, {config.n_train} training / {config.n_val} validation points, noise {config.noise:g}, "
+        f"label noise {config.label_noise:g}; hidden {hidden} {config.activation}, {_dropout(config)}; "
+        f"{config.optimizer} lr {config.lr:g}{momentum},{decay} batch {config.batch_size}, {config.epochs} epochs, seed {config.seed}."
     )
     return textwrap.fill(text, WIDTH, initial_indent="    ", subsequent_indent="    ")
 
@@ -266,13 +268,18 @@ def _about(config: RunConfig, data: Dataset) -> str:
     return textwrap.fill(text, WIDTH, initial_indent="# ", subsequent_indent="# ")
 
 
+def _dropout(config: RunConfig) -> str:
+    """The drop probabilities in force, as the page's controls say them."""
+    p = config.p_effective
+    if not any(p) and not config.p_input_effective:
+        return "dropout off" if not config.dropout else "no dropout (p 0)"
+    text = f"p {p[0]:g}" if len(set(p)) == 1 else "p " + "/".join(f"{v:g}" for v in p)
+    return text + (f", input p {config.p_input_effective:g}" if config.p_input_effective else "")
+
+
 def _architecture(config: RunConfig, features: int, classes: int) -> str:
     sizes = "-".join(map(str, (features, *config.hidden, classes)))
-    p = config.p_effective
-    p_text = f"p {p[0]:g}" if len(set(p)) == 1 else "p " + "/".join(f"{v:g}" for v in p)
-    if config.p_input_effective:
-        p_text += f", input p {config.p_input_effective:g}"
-    return f"{sizes} {config.activation}, dropout {p_text}" if any(p) or config.p_input_effective else f"{sizes} {config.activation}"
+    return f"{sizes} {config.activation}, {_dropout(config)}"
 
 
 def _layers(config: RunConfig, features: int, classes: int) -> str:
