@@ -188,14 +188,17 @@ def data_file_name(script_name: str) -> str:
     return script_name.removesuffix(".py") + "_data.csv"
 
 
-def pytorch_script(config: RunConfig, data: Dataset, filename: str = "train.py", origin: str = "its current setup") -> str:
+def pytorch_script(
+    config: RunConfig, data: Dataset, filename: str = "train.py", origin: str = "its current setup", embed: bool | None = None
+) -> str:
     """The text of a runnable script that trains config's dropout network on data's points with torch alone.
 
-    filename: the name the script will have (its docstring and, when not embeds(data), data_file_name(filename));
-    origin: where the setup came from, e.g. 'the preset "overfitting demo"'.
+    filename: the name the script will have (its docstring and, when the points are not inside, data_file_name(filename));
+    origin: where the setup came from, e.g. 'the preset "overfitting demo"'; embed: whether the points go inside the
+    script, embeds(data) by default (a page's one download is one file: it says True).
     """
     features = data.x_train.shape[1]
-    embedded = embeds(data)
+    embedded = embeds(data) if embed is None else embed
     standard = ["import argparse", "import copy", "import json"] + ([] if embedded else ["from pathlib import Path"])
     third_party = ([] if embedded else ["import numpy as np"]) + ["import torch", "from torch import nn"]
     about = _about(config, data)

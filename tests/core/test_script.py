@@ -143,6 +143,15 @@ def test_many_inputs_and_classes_go_to_a_csv_beside_the_script_and_run(tmp_path)
     assert len(lines) == 2 and 0 <= final["val_acc"] <= 1
 
 
+def test_embed_true_puts_even_many_points_inside_the_one_file(tmp_path):
+    data = _digits_like(300, 100)
+    path = tmp_path / "one.py"
+    path.write_text(script.pytorch_script(RunConfig(hidden=(8,), p=(0.5,), epochs=1, n_train=300, n_val=100), data, "one.py", embed=True))
+    x_train, y_train, _, y_val = runpy.run_path(str(path))["load_data"]()
+    assert np.array_equal(x_train.numpy(), data.x_train.astype(np.float32)) and len(y_train) + len(y_val) == 400
+    assert list(tmp_path.iterdir()) == [path]
+
+
 def test_a_small_data_set_with_three_classes_stays_inside_the_script(tmp_path):
     data = _digits_like(40, 20, features=3, classes=3)
     assert script.embeds(data)
