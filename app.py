@@ -15,11 +15,11 @@ from streamlit.runtime import get_instance
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dropviz.experiments.registry import EXPERIMENTS, Inputs
-from dropviz.web import controls, exports
+from dropviz.web import controls, exports, neuron_view
 from dropviz.web.frame_route import frame_source
 from dropviz.web.frames import PLOT_CONFIG, Frame
 from dropviz.web.live import POOL, ExperimentJob, LiveRun
-from dropviz.web.live_chart import live_view, preload_plotly, serve_plotly_js
+from dropviz.web.live_chart import clicked_neuron, live_view, preload_plotly, serve_plotly_js
 
 SPEEDS = {3: 3.0, 10: 10.0, 30: 30.0, 100: 100.0, 300: 300.0, "max": None}  # the speed slider: epochs per second
 # Presentation mode: no sidebar, larger type, for a projector at the back of a classroom.
@@ -109,6 +109,11 @@ def live_frame(run: LiveRun) -> Frame:
     """
     presenting = bool(st.session_state.get("presenting"))
     return run.frame(presenting, frame_source(run.token, presenting))
+
+
+def _pick_neuron() -> None:
+    """A neuron clicked in the live graph: shown up close."""
+    neuron_view.pick(clicked_neuron(), (2, *st.session_state.run.config.hidden, 2))
 
 
 def _noop() -> None:
@@ -278,7 +283,11 @@ with live_tab:
     if share.open:
         with share:
             save_and_share(run, st.session_state[controls.PRESET_KEY])
-    live_view(frame.view, on_stopped=_noop)
+    live_view(frame.view, on_stopped=_noop, on_neuron=_pick_neuron)
+    closeup = st.expander("A neuron up close", key=neuron_view.OPEN_KEY, on_change="rerun")
+    if closeup.open:  # filled only when open: it asks the worker for the run's weights
+        with closeup:
+            neuron_view.neuron_panel(run.snapshot())
 with experiments_tab:
     job: ExperimentJob | None = st.session_state.get("job")
     st.fragment(run_every=0.5 if job is not None and job.running else None)(experiments_view)()

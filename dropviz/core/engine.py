@@ -331,6 +331,7 @@ class Trainer:
             epoch_progress=self.epoch_progress,
             sizes=self.sizes,
             params=params,
+            activation=self.config.activation,
             masks=masks,
             tracked_index=tracked,
             p_effective=tuple(float(v) for v in self.p[0, 1:]),

@@ -48,3 +48,13 @@ PRESETS: dict[str, Preset] = {
     ),
 }
 DEFAULT_PRESET = "overfitting demo"
+
+# What the network graph's neuron maps show; claims.neuron_map_claims measures each sentence's claim.
+NEURON_MAPS_LESSON = (
+    "Each square in the graph is what that neuron computes over the plane, on one scale shared by both runs: "
+    "blue where it is positive, vermillion where negative, white at zero. A grey, crossed square is a neuron "
+    "dropout switched off for this step; the others had to do without it. On this lesson's preset at the end "
+    "of training (seeds 0 to 4), the dropout run's first-layer neurons are on over a smaller part of the plane "
+    "than the twin's, and their maps are fainter: weaker activations. Pick a neuron below to see it large, "
+    "beside the twin's neuron that started from the same weights."
+)

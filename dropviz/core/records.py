@@ -5,7 +5,7 @@ Everything downstream of the Trainer (figures, page, CLI, exports) reads these a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -78,6 +78,7 @@ class Snapshot:
     epoch_progress: float  # epochs including the current partial one
     sizes: tuple[int, ...]  # (2, hidden..., 2): units per column of the network graph
     params: dict[str, tuple[LayerParams, ...]]  # keyed by run name, L + 1 layers
+    activation: str  # of the hidden layers: with sizes and params, the whole network
     masks: tuple[np.ndarray, ...]  # keep masks of the last step for the tracked example: (2,), (h_1,), ... bool
     tracked_index: int | None  # index in the training set of the tracked example, None before the first step
     p_effective: tuple[float, ...]  # drop probability per hidden layer at the last step (0 when off)
@@ -86,6 +87,10 @@ class Snapshot:
     grid_proba: dict[str, np.ndarray]  # keyed by run name: (G, G) float32 P(class 1), rows = y, eval mode
     history: History
     finished: bool  # all epochs done or both runs diverged
+    # Keyed by run name, one array per column (U_c, G, G) float32, rows = y, for the first units of each column: the
+    # inputs, the hidden activations over neuron_scale (so in [-1, 1]), the output's P(class 1). Empty unless asked for.
+    neuron_maps: dict[str, tuple[np.ndarray, ...]] = field(default_factory=dict)
+    neuron_scale: float = 1.0  # the |activation| that a hidden neuron's map shows in full colour, shared by both runs
 
 
 @dataclass(frozen=True)

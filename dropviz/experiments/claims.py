@@ -17,8 +17,9 @@ import numpy as np
 from ..core.config import RunConfig
 from ..core.data import Dataset
 from ..core.engine import Trainer
+from ..core.neurons import with_maps
 from ..core.presets import DEFAULT_PRESET, PRESETS
-from ..core.records import History, Snapshot
+from ..core.records import RUN_NAMES, History, Snapshot
 from ..figures.boundary import BOUNDARY_GRID
 from .probes import grid_points
 from .registry import EXPERIMENTS, Inputs
@@ -235,8 +236,28 @@ def subnet_claims(pair: Pair) -> list[Claim]:
     ]  # fmt: skip
 
 
+MAP_ON_SHARE = 0.85  # the dropout run's first-layer neurons are on over at most this share of the twin's plane (median)
+MAP_STRENGTH = 0.75  # and their mean |activation| over the plane is at most this share of the twin's
+
+
+def neuron_map_claims(pair: Pair) -> list[Claim]:
+    """What the network graph's neuron maps show (presets.NEURON_MAPS_LESSON): first hidden layer, every unit, both runs."""
+    mapped = with_maps(pair.snapshot, 24, max(pair.config.hidden))  # every unit, as the graph draws the first ones
+    first = [np.asarray(mapped.neuron_maps[run][1], np.float64).reshape(len(mapped.neuron_maps[run][1]), -1) for run in RUN_NAMES]
+    first = [m * mapped.neuron_scale for m in first]  # (U, G * G) activations
+    on = [float(np.median((m > 1e-6).mean(axis=1))) for m in first]  # share of the plane where a neuron is on
+    strength = [float(np.abs(m).mean()) for m in first]
+    topic = "neuron maps"
+    return [
+        _claim(topic, f"in hidden layer 1 the dropout run's neurons are on over <= {MAP_ON_SHARE:g} x the twin's share of the plane",
+               on[0] <= MAP_ON_SHARE * on[1], on_dropout=on[0], on_twin=on[1]),
+        _claim(topic, f"and their mean |activation| is <= {MAP_STRENGTH:g} x the twin's: fainter maps on the shared scale",
+               strength[0] <= MAP_STRENGTH * strength[1], strength_dropout=strength[0], strength_twin=strength[1]),
+    ]  # fmt: skip
+
+
 PROBES: tuple[Callable[[Pair], list[Claim]], ...] = (overfitting_claims, p_sweep_claims, size_claims, mc_claims, scaling_claims,
-                                                     inside_claims, subnet_claims)  # fmt: skip
+                                                     inside_claims, subnet_claims, neuron_map_claims)  # fmt: skip
 OTHER_PRESETS: dict[str, Callable[[Pair], list[Claim]]] = {
     "too much dropout": too_much_dropout_claims,
     "TensorFlow Playground classic": playground_claims,

@@ -12,9 +12,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.records import Snapshot
+from . import raster
 from .theme import THEME, base_layout, bottom_legend, figure_spec, note, scatter
 
 _MAX_GAP = 0.8  # y distance between neighbouring nodes of a short column; the tallest spans [-1, 1]
+# The graph's neuron maps (core/neurons.py), as the live page asks for them: points per axis of a map drawn about
+# 20 px wide, and neurons per column, few enough for a map to read, the same first units in both runs.
+MAP_GRID = 16
+MAP_NODES = 10
+_PX_PER_Y = 300 / 2.5  # about how many px one y unit takes at THEME.network_height: node and map sizes follow it
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,7 @@ class _NetworkLayout:
     edge_src: np.ndarray  # (E,) int32 node index
     edge_dst: np.ndarray  # (E,) int32 node index
     top: float  # y of the highest node
+    gap: float  # the smallest y distance between neighbouring nodes
 
 
 def _readonly(array: np.ndarray) -> np.ndarray:
@@ -91,7 +98,7 @@ def _network_layout(sizes: tuple[int, ...], max_nodes: int) -> _NetworkLayout:
     edge_src = np.concatenate(src).astype(np.int32)
     edge_dst = np.concatenate(dst).astype(np.int32)
     # Nodes get smaller as columns get taller: about 60% of the smallest gap, at ~300 px for 2.5 y units.
-    gap_px = min(gaps) * 300 / 2.5
+    gap_px = min(gaps) * _PX_PER_Y
     node_size = float(np.clip(0.6 * gap_px, THEME.node_size_min, THEME.node_size_max))
     edge_x = np.column_stack([node_x[edge_src], node_x[edge_dst]])
     edge_y = np.column_stack([node_y[edge_src], node_y[edge_dst]])
@@ -109,6 +116,7 @@ def _network_layout(sizes: tuple[int, ...], max_nodes: int) -> _NetworkLayout:
         edge_src=_readonly(edge_src),
         edge_dst=_readonly(edge_dst),
         top=float(node_y.max()),
+        gap=float(min(gaps)),
     )
 
 
@@ -172,6 +180,50 @@ def _edge_path(segments: tuple[str, ...], pick: np.ndarray) -> str:
     return "".join(itertools.compress(segments, pick.tolist()))
 
 
+def _tile_px(layout: _NetworkLayout) -> float:
+    """A neuron map's side in px: most of the smallest gap between neighbours, at ~300 px for 2.5 y units."""
+    return float(np.clip(0.85 * layout.gap * _PX_PER_Y, THEME.map_px_min, THEME.map_px_max))
+
+
+def _neuron_images(maps: tuple[np.ndarray, ...], layout: _NetworkLayout, dropped: np.ndarray) -> list[dict]:
+    """One layout image per drawn neuron that has a map: its values over the input plane, greyed when dropped.
+
+    maps: per column (U_c, G, G), rows = y; hidden and input maps in [-1, 1] (the class colours by sign, as opaque as
+    they are large), the output's P(class 1) as the boundary draws it. Images, so that a new frame redraws no trace.
+    """
+    if not maps:
+        return []
+    low, high = THEME.class_colors
+    side = _tile_px(layout) / _PX_PER_Y  # y units; "contain" keeps the map square inside a wider box
+    images = []
+    for column, values in enumerate(maps):
+        output = column == len(maps) - 1
+        for unit in range(layout.shown[column] if output else min(len(values), layout.shown[column])):
+            node = layout.col_start[column] + unit
+            proba = values[0] if output else 0.5 * (values[unit] + 1.0)  # both output nodes show the decision map
+            rgba = raster.probability_map(proba, low, high, THEME.map_alpha)
+            if dropped[node]:
+                rgba = raster.switched_off(rgba, THEME.dropped_map_alpha, THEME.dropped_map_background, THEME.dropped)
+            else:
+                rgba = raster.on_background(rgba, THEME.map_background)  # edges end under the map, not across it
+            images.append(
+                {
+                    "source": raster.data_uri(raster.png(rgba)),
+                    "xref": "x",
+                    "yref": "y",
+                    "x": float(layout.node_x[node]),
+                    "y": float(layout.node_y[node]),
+                    "sizex": 0.9,
+                    "sizey": side,
+                    "xanchor": "center",
+                    "yanchor": "middle",
+                    "sizing": "contain",
+                    "layer": "above",
+                }
+            )
+    return images
+
+
 def _edge_shapes(layout: _NetworkLayout, classes: np.ndarray) -> list[dict]:
     """The 7 edge shapes, bottom to top: "touches a dropped neuron", then per width bin positive and negative weight."""
     counts = np.bincount(classes, minlength=_EDGE_CLASSES)
@@ -200,8 +252,8 @@ def _edge_shapes(layout: _NetworkLayout, classes: np.ndarray) -> list[dict]:
     return edges
 
 
-def _legend_and_node_traces(layout: _NetworkLayout, dropped: np.ndarray, run: str) -> list[dict]:
-    """The two weight legend entries, then the "kept neuron" and "dropped this step" markers."""
+def _legend_and_node_traces(layout: _NetworkLayout, dropped: np.ndarray, run: str, maps: bool) -> list[dict]:
+    """The two weight legend entries, then the "kept neuron" and "dropped this step" markers (frames around maps)."""
     traces = [  # legend entries only: the edges themselves are shapes
         scatter(
             x=[-10.0, -9.0],
@@ -214,11 +266,21 @@ def _legend_and_node_traces(layout: _NetworkLayout, dropped: np.ndarray, run: st
         for sign, dash in zip(("positive", "negative"), THEME.weight_dash)
     ]
 
-    size = layout.node_size
-    node_styles = (
-        ("kept neuron", {"symbol": "circle", "color": THEME.run_color(run), "size": size, "line": {"color": THEME.node_line, "width": 1}}),
-        ("dropped this step", {"symbol": "circle-x-open", "color": THEME.dropped, "size": size, "line": {"width": 2}}),
-    )
+    if maps:  # a frame around each map: the run's colour when kept, grey and crossed when dropped
+        size = _tile_px(layout) + 3
+        node_styles = (
+            ("kept neuron", {"symbol": "square-open", "color": THEME.run_color(run), "size": size, "line": {"width": 1.5}}),
+            ("dropped this step", {"symbol": "square-x-open", "color": THEME.dropped, "size": size, "line": {"width": 1.5}}),
+        )
+    else:
+        size = layout.node_size
+        node_styles = (
+            (
+                "kept neuron",
+                {"symbol": "circle", "color": THEME.run_color(run), "size": size, "line": {"color": THEME.node_line, "width": 1}},
+            ),
+            ("dropped this step", {"symbol": "circle-x-open", "color": THEME.dropped, "size": size, "line": {"width": 2}}),
+        )
     for is_dropped, (name, marker) in zip((False, True), node_styles):
         pick = dropped == is_dropped
         text = [t for t, p in zip(layout.node_text, pick) if p]
@@ -263,15 +325,20 @@ def network_spec(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32) 
     Only run "dropout" shows this step's masks (snapshot.masks, the tracked example's); edges
     touching a dropped neuron go to the faded shape. A column with more than
     max_nodes units draws units 0..max_nodes-1 and says "+N more not shown" under it (on two lines).
+    With snapshot.neuron_maps, each drawn neuron is its map (layout images, _neuron_images) in a square frame, and
+    only the neurons that have one are drawn: the same first units in both runs, so their maps compare.
     """
     sizes = tuple(int(v) for v in snapshot.sizes)
+    maps = snapshot.neuron_maps.get(run, ())
+    if len(maps) > 2:  # with maps, only the neurons that have one: the caller chose how many (the first units of each)
+        max_nodes = min(max_nodes, max(len(m) for m in maps[1:-1]))
     layout = _network_layout(sizes, int(max_nodes))
     columns = len(sizes)
     dropped = _dropped_nodes(snapshot, run, layout)
     classes = _edge_classes(snapshot, run, layout, dropped)
 
     edges = _edge_shapes(layout, classes)
-    traces = _legend_and_node_traces(layout, dropped, run)
+    traces = _legend_and_node_traces(layout, dropped, run, bool(maps))
     notes = _notes(snapshot, run, layout)
     top = layout.top
 
@@ -287,5 +354,6 @@ def network_spec(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32) 
         hovermode="closest",
         annotations=notes,
         shapes=edges,
+        images=_neuron_images(maps, layout, dropped),
     )
     return figure_spec(data=traces, layout=fig_layout)

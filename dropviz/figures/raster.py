@@ -50,6 +50,26 @@ def probability_map(proba: np.ndarray, low: str, high: str, max_alpha: float) ->
     return np.dstack([rgb, np.rint(alpha).astype(np.uint8)])
 
 
+def on_background(rgba: np.ndarray, background: str) -> np.ndarray:
+    """(H, W, 4) RGBA -> the picture laid on an opaque background colour: nothing behind it shows through."""
+    alpha = rgba[..., 3:].astype(np.float32) / 255.0
+    rgb = rgba[..., :3] * alpha + np.array(hex_rgb(background), np.float32) * (1.0 - alpha)
+    return np.dstack([np.rint(rgb).astype(np.uint8), np.full(rgba.shape[:2], 255, np.uint8)])
+
+
+def switched_off(rgba: np.ndarray, alpha_factor: float, background: str, cross: str) -> np.ndarray:
+    """(H, W, 4) RGBA -> a neuron switched off: its picture in grey (luminance), fainter by alpha_factor, on an opaque
+    background, crossed corner to corner in the cross colour."""
+    grey = np.rint(rgba[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.uint8)
+    alpha = np.rint(rgba[..., 3] * alpha_factor).astype(np.uint8)
+    out = on_background(np.dstack([grey, grey, grey, alpha]), background)
+    height, width = out.shape[:2]
+    rows = np.arange(height)
+    cols = np.rint(rows * (width - 1) / max(height - 1, 1)).astype(int)
+    out[rows, cols, :3] = out[rows, width - 1 - cols, :3] = hex_rgb(cross)
+    return out
+
+
 @functools.cache
 def ring(colour: str, line_fraction: float = 0.13, size: int = 64, halo: str | None = None) -> str:
     """A smooth ring of the colour on a transparent square, as a data URI; line width as a fraction of the size.

@@ -36,6 +36,12 @@ class Theme:
     edge_widths: tuple[float, float, float] = (0.6, 1.6, 3.2)  # |w| / layer max in [0, 1/3), [1/3, 2/3), [2/3, 1]
     dropped: str = "#8C8C8C"  # a neuron switched off this step: a grey crossed ring (kept neurons wear the run's colour)
     node_line: str = "#7F7F7F"
+    map_px_min: float = 8.0  # px side of a neuron's map in the graph; it shrinks with the number of neurons per column
+    map_px_max: float = 40.0
+    map_background: str = "#FFFFFF"  # a neuron map's tile is opaque, on light and dark pages alike
+    map_alpha: float = 0.95  # a neuron map's opacity where its value is largest
+    dropped_map_alpha: float = 0.35  # a dropped neuron's map: grey, crossed, and this much of its opacity
+    dropped_map_background: str = "#D9D9D9"
     node_size_max: float = 16.0  # px; shrinks with the number of nodes per column
     node_size_min: float = 5.0
     gap_alpha: tuple[float, float] = (0.22, 0.18)  # the runs' gap bands, in their run colours
@@ -69,6 +75,7 @@ class Theme:
     small_font_size: int = 10
     transparent: str = "rgba(0, 0, 0, 0)"
     network_height: int = 360
+    neuron_height: int = 330  # a neuron up close: two maps and its incoming weights
     curves_height: int = 330
     boundary_height: int = 360
 

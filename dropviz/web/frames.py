@@ -16,10 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.data import Dataset
+from ..core.neurons import with_maps
 from ..core.records import RUN_NAMES, Snapshot
 from ..figures.boundary import boundary_spec
 from ..figures.curves import curves_spec
-from ..figures.network import network_spec
+from ..figures.network import MAP_GRID, MAP_NODES, network_spec
 from ..figures.theme import display_name, for_projector
 
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
@@ -27,7 +28,8 @@ PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "las
 
 # Over each chart, in markdown: what it shows.
 CAPTIONS = {
-    "network": "**The network with dropout** — crossed grey rings: this step's switched-off neurons for the ringed example",
+    "network": "**The network with dropout** — each square: what that neuron computes over the plane (blue positive, "
+    "vermillion negative); grey and crossed: switched off this step for the ringed example",
     "boundary": "**Decision boundaries** (evaluation mode) — filled: training points, hollow: validation; black-and-yellow ring: the tracked example",
     "curves": "**Loss and accuracy** — green: with dropout, purple: no-dropout twin; solid: validation, dashed: training; "
     "shaded: the generalization gap",
@@ -53,7 +55,8 @@ def make_frame(
     the page stops asking when it stops.
     """
     big = for_projector if presenting else (lambda spec: spec)
-    specs = {"network": network_spec(snapshot), "boundary": boundary_spec(snapshot, data), "curves": curves_spec(snapshot.history)}
+    mapped = with_maps(snapshot, MAP_GRID, MAP_NODES)  # each drawn neuron as its picture over the plane
+    specs = {"network": network_spec(mapped), "boundary": boundary_spec(snapshot, data), "curves": curves_spec(snapshot.history)}
     status = status_line(snapshot, epochs, playing, sharing)
     view = {
         "source": source if playing else None,

@@ -88,7 +88,18 @@ async function draw(Plotly, state, frame, element) {
     return false;
   }
   state.shown = next;
+  if (state.name === "network" && !state.clickable) listenForNeurons(state.div);
+  state.clickable = true;
   return true;
+}
+
+// The page's component of the latest run of the script: a click on a neuron tells it which one (column, unit).
+let latestComponent = null;
+function listenForNeurons(div) {
+  div.on("plotly_click", (event) => {
+    const point = (event.points || []).find((p) => Array.isArray(p.customdata) || ArrayBuffer.isView(p.customdata));
+    if (point && latestComponent) latestComponent.setTriggerValue("neuron", Array.from(point.customdata, Number));
+  });
 }
 
 async function drain(state, element) {
@@ -131,7 +142,7 @@ function build(parentElement, captions) {
     div.className = "dropviz-chart";
     box.append(caption, div);
     (name === "curves" ? root : row).appendChild(box);
-    charts[name] = { div, shown: null, waiting: null, busy: false };
+    charts[name] = { name, div, shown: null, waiting: null, busy: false };
     // Plotly follows the window's size, not its container's (the sidebar hiding in presentation mode, for one).
     let resizing = false;
     new ResizeObserver(() => {
@@ -212,6 +223,7 @@ async function follow(view, source, generation, component) {
 
 export default function (component) {
   const { parentElement } = component;
+  latestComponent = component;
   const data = decode(component.data);
   const view = (parentElement.__dropviz ||= build(parentElement, data.captions));
   view.generation = (view.generation || 0) + 1;

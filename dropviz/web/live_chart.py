@@ -56,10 +56,20 @@ def preload_plotly() -> None:
     st.html(PRELOAD, unsafe_allow_javascript=True)
 
 
-def live_view(view: bytes, on_stopped) -> None:
+def live_view(view: bytes, on_stopped, on_neuron) -> None:
     """Shows a frame's view (frames.Frame.view); on the next frames the browser changes only what changed.
 
     While the view has a source (its run plays), the page fetches the next frames from it by itself. When a
     fetched frame has none (the run stopped), the page sends the "stopped" trigger: on_stopped(), then a rerun.
+    A click on a neuron of the graph sends the "neuron" trigger, [column, unit]: on_neuron(), which reads
+    clicked_neuron(), then a rerun.
     """
-    _component(key="live", data=view, on_stopped_change=on_stopped)
+    _component(key="live", data=view, on_stopped_change=on_stopped, on_neuron_change=on_neuron)
+
+
+def clicked_neuron() -> tuple[int, int] | None:
+    """(column, unit) of the neuron just clicked in the graph, in on_neuron; None if the trigger carries none."""
+    value = getattr(st.session_state.get("live"), "neuron", None)
+    if not isinstance(value, list) or len(value) != 2 or not all(isinstance(v, int | float) for v in value):
+        return None  # a trigger comes from the browser: anything but two numbers is ignored
+    return int(value[0]), int(value[1])

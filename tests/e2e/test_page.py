@@ -56,7 +56,7 @@ def test_page_loads_with_three_views_and_no_exception(app: Page):
 
 
 def test_layers_and_neurons_change_the_graph(app: Page):
-    assert app.evaluate(NETWORK)["nodes"] == {"0": 2, "1": 32, "2": 32, "3": 2}  # 128 drawn as 32
+    assert app.evaluate(NETWORK)["nodes"] == {"0": 2, "1": 10, "2": 10, "3": 2}  # 128 drawn as 10 maps (MAP_NODES)
     slider(app, "Hidden layers", ["ArrowRight"])  # 2 -> 3
     settle(app, lambda v: len(app.evaluate(NETWORK)["nodes"]) == 5)
     slider(app, "Neurons per layer", ["Home"] + ["ArrowRight"] * 4)  # 1 -> 5

@@ -1,6 +1,7 @@
 """Tests for dropviz.figures: every check reads fig.data / fig.layout and compares with the records drawn."""
 
 import base64
+import dataclasses
 import itertools
 import json
 import math
@@ -16,10 +17,13 @@ from plotly.utils import PlotlyJSONEncoder
 from dropviz.core.config import RunConfig
 from dropviz.core.data import EXTENT
 from dropviz.core.engine import Trainer
+from dropviz.core.neurons import closeup, with_maps
 from dropviz.core.records import RUN_NAMES, Event, History, LayerParams, RunHistory, Snapshot, frozen
+from dropviz.figures import raster
 from dropviz.figures.boundary import BOUNDARY_GRID, boundary_spec
 from dropviz.figures.curves import CURVE_BUCKETS, MIN_EPOCH_SPAN, curves_spec
 from dropviz.figures.network import network_spec
+from dropviz.figures.neuron import neuron_spec
 from dropviz.figures.theme import THEME, display_name
 
 NODE_TRACES = ("kept neuron", "dropped this step")
@@ -79,6 +83,7 @@ def _snapshot(sizes, seed=0, masks=(), tracked=None, runs=RUN_NAMES) -> Snapshot
         epoch_progress=0.1,
         sizes=tuple(sizes),
         params=params,
+        activation="relu",
         masks=tuple(frozen(m) for m in masks),
         tracked_index=tracked,
         p_effective=(0.5,) * (len(sizes) - 2),
@@ -535,3 +540,56 @@ def test_long_curves_keep_every_buckets_extremes_and_stay_short():
         t for t in curves_figure(History(runs={r: _run_history(50) for r in RUN_NAMES}, events=())).data if t.name == "dropout · validation"
     )
     assert short.x is None and (short.x0, short.dx) == (1, 1) and len(short.y) == 50  # every epoch, at its own x
+
+
+def _mapped(units: int = 4):
+    trainer = _trained(steps=5)
+    return trainer, with_maps(trainer.snapshot(BOUNDARY_GRID), 8, units)
+
+
+def test_neuron_maps_are_one_image_per_drawn_neuron_and_only_with_maps():
+    trainer, snap = _mapped(units=4)
+    assert not network_figure(trainer.snapshot(BOUNDARY_GRID)).layout.images  # no maps asked for: plain circles
+    for run in RUN_NAMES:
+        fig = network_figure(snap, run)
+        hidden = sum(min(4, units) for units in trainer.sizes[1:-1])  # the first 4 units of each hidden layer
+        assert len(fig.layout.images) == 2 + hidden + 2  # and the inputs and outputs
+        kept = _trace(fig, "kept neuron")
+        assert kept.marker.symbol == "square-open" and len(kept.x) + len(_trace(fig, "dropped this step").x) == len(fig.layout.images)
+
+
+def test_a_dropped_neurons_map_is_grey_and_crossed_and_comes_back_when_kept():
+    _, snap = _mapped(units=4)
+    hidden_keep = np.ones(snap.sizes[1], dtype=bool)
+    kept = dataclasses.replace(snap, masks=(np.ones(2, bool), hidden_keep, *snap.masks[2:]))
+    hidden_keep = hidden_keep.copy()
+    hidden_keep[1] = False
+    dropped = dataclasses.replace(snap, masks=(np.ones(2, bool), hidden_keep, *snap.masks[2:]))
+    image = 2 + 1  # after the two inputs: hidden 1, unit 1
+
+    def pixels(spec):
+        return _decode_png(spec["layout"]["images"][image]["source"])
+
+    on, off = pixels(network_spec(kept)), pixels(network_spec(dropped))
+    assert not np.array_equal(on, off)
+    assert (off[..., 0] == off[..., 1]).all() and (off[..., 1] == off[..., 2]).all()  # grey
+    assert (off[np.arange(8), np.arange(8), :3] == raster.hex_rgb(THEME.dropped)).all()  # crossed corner to corner
+    assert network_spec(kept)["layout"]["images"][image] == network_spec(kept, "dropout")["layout"]["images"][image]
+    twin = network_spec(dropped, "twin")["layout"]["images"][image]  # the twin never drops
+    assert twin["source"] != network_spec(dropped)["layout"]["images"][image]["source"]
+
+
+def test_a_neuron_up_close_shows_both_runs_maps_and_its_incoming_weights():
+    trainer = _trained(steps=5)
+    snap = trainer.snapshot(BOUNDARY_GRID)
+    view = closeup(snap, 1, 2, 12)
+    fig = go.Figure(neuron_spec(view, len(snap.params["dropout"])))
+    assert [image.xref for image in fig.layout.images] == ["x", "x2"]  # dropout left, twin right
+    pixels = [_decode_png(image.source) for image in fig.layout.images]
+    assert all(p.shape == (12, 12, 4) and (p[..., 3] == 255).all() for p in pixels)
+    bars = [trace for trace in fig.data if trace.type == "bar"]
+    assert [list(bar.x) for bar in bars] == [["x1", "x2"]] * 2
+    np.testing.assert_allclose(bars[1].y, snap.params["twin"][0].weight[2], rtol=1e-6)
+    assert "hidden 1 · unit 2" in fig.layout.title.text
+    output = go.Figure(neuron_spec(closeup(snap, 3, 0, 12), 3))
+    assert "output" in output.layout.title.text and "P(class 1)" in output.layout.title.text

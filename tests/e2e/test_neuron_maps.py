@@ -1,0 +1,77 @@
+"""The graph's neuron maps in real Chromium: one per drawn neuron, grey and crossed while dropped, large when clicked."""
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.views import DECODE, click, open_page, settle
+
+# Per drawn neuron of the network graph (the first chart): its column, unit, whether it is drawn as dropped, where it is
+# on screen, and whether its map (the layout image at its place) carries the dropped cross: a pixel on the diagonal in
+# THEME.dropped grey (figures.raster.switched_off). Images are decoded through a canvas.
+MAPS = (
+    """async () => {"""
+    + DECODE
+    + """
+  const plot = document.querySelectorAll('.dropviz-chart.js-plotly-plot')[0];
+  const images = plot.layout.images || [];
+  const crossed = async (source) => {
+    const img = new Image(); img.src = source; await img.decode();
+    const canvas = document.createElement('canvas'); canvas.width = img.width; canvas.height = img.height;
+    const context = canvas.getContext('2d'); context.drawImage(img, 0, 0);
+    const [r, g, b] = context.getImageData(5, 5, 1, 1).data;
+    return r === 140 && g === 140 && b === 140;
+  };
+  const box = plot.getBoundingClientRect(), xa = plot._fullLayout.xaxis, ya = plot._fullLayout.yaxis;
+  const nodes = [];
+  for (const t of plot.data) {
+    if (t.name !== 'kept neuron' && t.name !== 'dropped this step') continue;
+    const xs = decode(t.x), ys = decode(t.y), ids = decode(t.customdata);
+    for (let i = 0; i < xs.length; i++) {
+      const image = images.find((m) => Math.abs(m.x - xs[i]) < 1e-6 && Math.abs(m.y - ys[i]) < 1e-6);
+      nodes.push({column: ids[i][0], unit: ids[i][1], dropped: t.name === 'dropped this step',
+                  crossed: image ? await crossed(image.source) : null,
+                  px: box.left + xa._offset + xa.l2p(xs[i]), py: box.top + ya._offset + ya.l2p(ys[i])});
+    }
+  }
+  return {images: images.length, nodes};
+}"""
+)
+
+
+@pytest.fixture
+def app(page: Page, app_url: str):
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.set_viewport_size({"width": 1500, "height": 1200})
+    open_page(page, f"{app_url}/?epochs=5000")
+    yield page
+    assert errors == [], errors
+
+
+def test_every_drawn_neuron_is_its_map_and_a_dropped_one_is_crossed_until_kept(app: Page):
+    click(app, "Step")
+    settle(app, lambda v: v["step"] == 1)
+    maps = app.evaluate(MAPS)
+    assert maps["images"] == len(maps["nodes"]) == 2 + 10 + 10 + 2  # 128 per layer: the first 10 drawn, as maps
+    assert all(node["crossed"] == node["dropped"] for node in maps["nodes"])  # the cross is exactly on the dropped
+    watched = next(node for node in maps["nodes"] if node["dropped"] and node["column"] > 0)
+    for step in range(2, 30):  # p = 0.5: the watched neuron is kept again within a few steps
+        click(app, "Step")
+        settle(app, lambda v, step=step: v["step"] == step)
+        now = next(n for n in app.evaluate(MAPS)["nodes"] if (n["column"], n["unit"]) == (watched["column"], watched["unit"]))
+        if not now["dropped"]:
+            break
+    assert not now["dropped"] and now["crossed"] is False  # kept again: its map in colour, no cross
+
+
+def test_a_click_on_a_neuron_shows_it_large_in_both_runs(app: Page):
+    click(app, "Step")
+    settle(app, lambda v: v["step"] == 1)
+    node = next(n for n in app.evaluate(MAPS)["nodes"] if n["column"] == 2 and n["unit"] == 3)
+    app.mouse.click(node["px"], node["py"])
+    closeup = app.locator(".stPlotlyChart, [data-testid=stPlotlyChart]").filter(has_text="hidden 2 · unit 3")
+    expect(closeup).to_have_count(1, timeout=30_000)
+    expect(closeup.get_by_text("no-dropout twin", exact=True)).to_have_count(1)  # the right panel's title
+    expect(closeup.get_by_text("incoming weights")).to_have_count(1)
+    expect(app.get_by_text("first-layer neurons are on over a smaller part of the plane")).to_have_count(1)
