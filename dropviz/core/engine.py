@@ -16,7 +16,7 @@ import numpy as np
 
 from .config import RunConfig
 from .data import EXTENT, make_dataset
-from .fastnet import NumpyNet
+from .fastnet import NumpyNet, accuracy, cross_entropy_loss, dropout_masks
 from .kernel import NumbaNet, NumbaNet32
 from .records import RUN_NAMES, Event, History, LayerParams, RunHistory, Snapshot, frozen
 
@@ -82,15 +82,8 @@ def boundary_proba(net, grid: int) -> dict[str, np.ndarray]:
 
 
 def evaluate(logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Loss and accuracy per model of evaluation-mode logits (K, N, 2) -> (K,), (K,).
-
-    The loss is fastnet.cross_entropy's, number for number, without the gradient it also makes, which evaluation (twice
-    an epoch) does not need. d = logit_1 - logit_0 in float64, exact for float32 logits.
-    """
-    d = logits[..., 1].astype(np.float64) - logits[..., 0]  # (K, N)
-    loss = np.add.reduce(np.logaddexp(0.0, d) - y * d, axis=1) / len(y)
-    accuracy = (logits.argmax(axis=2) == y).mean(axis=1)
-    return loss, accuracy
+    """Loss and accuracy per model of evaluation-mode logits (K, N, 2) -> (K,), (K,): fastnet's, without a gradient."""
+    return cross_entropy_loss(logits, y), accuracy(logits, y)
 
 
 class Trainer:
@@ -210,13 +203,7 @@ class Trainer:
 
         Every example of every step gets its own mask; a p changed mid-epoch applies from the next step.
         """
-        self._drop, column = [], 0
-        for l, units in enumerate(self.sizes[:-1]):
-            p = self.p[:, l, None, None]  # (K, 1, 1)
-            u = self._uniform[:, :, column : column + units]
-            scale = (1.0 / (1.0 - p)).astype(self._mask_dtype)  # computed in float64, rounded once, as torch's 1 / (1 - p)
-            self._drop.append((u >= p) * scale if p.any() else None)
-            column += units
+        self._drop = dropout_masks(self._uniform, self.p, self.sizes, self._mask_dtype)
 
     def step(self) -> None:
         """Modifies: one optimizer step of both runs on the next mini-batch; closes the epoch when it ends."""
