@@ -34,6 +34,12 @@ def _rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def _main_thread_seconds(cdp) -> float:
+    """The page's main-thread busy time so far (Chromium's TaskDuration: script, style, layout, paint), seconds."""
+    metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+    return float(metrics["TaskDuration"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="how long to play")
@@ -62,9 +68,13 @@ def main() -> None:
                 slider.press("End")
                 page.wait_for_selector(READY, timeout=30_000)
                 time.sleep(0.5)
+            cdp = page.context.new_cdp_session(page)
+            cdp.send("Performance.enable")
+            busy_before = _main_thread_seconds(cdp)
             t_play = page.evaluate("performance.now()")
             page.get_by_role("button", name="Play", exact=True).click()
             time.sleep(args.seconds)
+            busy = _main_thread_seconds(cdp) - busy_before
             busy_mb = _rss_mb(pid) if pid else float("nan")
             frames = page.evaluate("window.__frames")
             status = page.evaluate("window.__status")
@@ -92,6 +102,8 @@ def main() -> None:
         f"{max(gaps) / 1000 if gaps else float('nan'):.2f} s"
     )
     print(f"  epochs/s shown                      {epochs:6.1f}     (target >= 100)")
+    cpu_ms = 1000 * busy / len(shown) if shown else float("nan")
+    print(f"  browser main thread per frame       {cpu_ms:6.1f} ms  (busy {100 * busy / args.seconds:.0f} % of the time; aim <= 40 ms)")
     print(f"  plotly redraws > 1 s after Pause    {len(late):6d}     (backlog the browser was still painting)")
     print(f"  server RSS idle / while training    {idle_mb:6.0f} / {busy_mb:.0f} MB")
     print(f"  all plotly redraws while playing    {len(played)}")
