@@ -16,7 +16,7 @@ import numpy as np
 
 from .config import RunConfig
 from .data import EXTENT, make_dataset
-from .fastnet import NumpyNet, accuracy, cross_entropy_loss, dropout_masks
+from .fastnet import NumpyNet, accuracy, cross_entropy_loss, dropout_masks, probability
 from .kernel import NumbaNet, NumbaNet32
 from .records import RUN_NAMES, Event, History, LayerParams, RunHistory, Snapshot, frozen
 
@@ -77,7 +77,7 @@ def boundary_proba(net, grid: int) -> dict[str, np.ndarray]:
     points = np.column_stack([gx.ravel(), gy.ravel()]).astype(np.float32)  # (G * G, 2)
     with np.errstate(all="ignore"):
         logits = net.logits(points, dtype=np.float32)  # (K, G * G, 2), only drawn
-    proba = 0.5 * (1.0 + np.tanh(0.5 * (logits[:, :, 1] - logits[:, :, 0])))  # logistic, overflow-free
+    proba = probability(logits)  # (K, G * G)
     return {name: frozen(proba[k].reshape(grid, grid).astype(np.float32)) for k, name in enumerate(RUN_NAMES)}
 
 
