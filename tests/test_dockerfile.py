@@ -3,9 +3,11 @@
 No Docker engine runs here or in CI, so `docker build` never does; this replay stands in for it. The build context is
 the repository as a clean clone has it (tracked and not-ignored files). COPY copies exactly what it names, RUN runs
 with the Dockerfile's ENV in that copy, `python` and `streamlit` being the venv's (it holds what the skipped
-`pip install`s would install: checked), and CMD serves the copy alone, without PYTHONPATH. An instruction or a RUN
-command the replay does not know fails the test, so that a new step is never skipped silently.
-Not replayed: the base image's system, pip's resolution, the file rights of the image's user.
+`pip install`s would install: checked), and CMD serves the copy alone, without PYTHONPATH. An ENV value that is an
+absolute path names the replay's copy of that place. `chmod -R a-w` is replayed on the copy, and the served copy must
+write nothing in its code. An instruction or a RUN command the replay does not know fails the test, so that a new
+step is never skipped silently.
+Not replayed: the base image's system, pip's resolution, file owners (the replay runs as one user).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import re
 import shlex
 import shutil
+import stat
 import subprocess
 import sys
 import urllib.error
@@ -39,6 +42,7 @@ SKIPPED = {
     "user": r"useradd --create-home (?P<user>\w+)",  # the replay runs as this machine's user
     "ownership": r"chown -R (?P<user>\w+) (?P<path>/\S*)",
 }
+READ_ONLY = r"chmod -R a-w (?P<path>/\S*)"  # replayed on the copy: every file and directory under path loses its write bits
 RUN_TIMEOUT = 120.0  # seconds per RUN command: the kernel's compilation takes about 10 on one core
 STARTUP_TIMEOUT = 60.0  # seconds until the started CMD is healthy, as in tests/harness.py's streamlit_server
 PLOTLY_URL = re.search(r'const PLOTLY_URL = "([^"]+)"', (ROOT / "dropviz" / "web" / "live_chart.js").read_text())[1]  # relative to the page
@@ -144,13 +148,24 @@ def run(image: Image, arguments: str) -> None:
             assert name not in image.skipped, f"RUN {command!r}: a second {name!r} step; the replay skips each once"
             image.skipped[name] = re.fullmatch(SKIPPED[name], command)
             continue
+        read_only = re.fullmatch(READ_ONLY, command)
+        if read_only:
+            _remove_write_bits(image.path(read_only["path"]))
+            image.replayed.append(command)
+            continue
         if not re.match(r"python\s", command):
-            pytest.fail(f"RUN {command!r}: the replay runs `python ...` commands and skips {list(SKIPPED)}; teach it this one")
+            pytest.fail(f"RUN {command!r}: the replay runs `python ...` and `{READ_ONLY}`, skips {list(SKIPPED)}; teach it this one")
         if image.workdir != "/":  # an absolute mention of the workdir means the replay's copy of it
             command = re.sub(rf"(?<![\w./-]){re.escape(image.workdir)}(?![\w.-])", str(image.path()), command)
         done = shell(image, command, {**image.environ(), **image.args, **image.env})
         assert done.returncode == 0, f"RUN {command!r} failed with {done.returncode}:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
         image.replayed.append(command)
+
+
+def _remove_write_bits(top: Path) -> None:
+    for path in [top, *top.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode & ~0o222)
 
 
 def replay(dockerfile: Path, root: Path) -> Image:
@@ -167,7 +182,7 @@ def replay(dockerfile: Path, root: Path) -> Image:
             for pair in shlex.split(arguments):
                 name, equals, value = pair.partition("=")
                 assert equals and "$" not in value, f"ENV {pair}: the replay knows NAME=value without substitution"
-                image.env[name] = value
+                image.env[name] = str(image.path(value)) if value.startswith("/") else value  # a place in the image
         elif keyword == "ARG":
             name, equals, default = arguments.partition("=")
             if equals:
@@ -248,9 +263,32 @@ def test_only_the_installs_and_the_user_are_skipped_and_the_venv_holds_the_insta
             held = None
         assert held and SpecifierSet(f"=={wanted}").contains(held), f"the image installs {pin}, the venv holds {name} {held}"
     owner = image.skipped["ownership"]
-    assert image.user == image.skipped["user"]["user"] == owner["user"] and owner["path"] == image.workdir, (
-        f"USER {image.user} should be the user created and given {image.workdir}: app.py writes static/ there"
+    assert image.user == image.skipped["user"]["user"] == owner["user"], f"USER {image.user} should be the user created and given a place"
+
+
+def _within(path: str, top: str) -> bool:
+    """Whether the image's absolute path is top or under it."""
+    return os.path.commonpath([path, top]) == top
+
+
+def _snapshot(top: Path) -> dict[str, tuple[int, int, int]]:
+    """Every path under top (itself included) -> (mode, size, modification time): a change in anything written there."""
+    return {str(p.relative_to(top)): (p.lstat().st_mode, p.lstat().st_size, p.lstat().st_mtime_ns) for p in [top, *top.rglob("*")]}
+
+
+def test_the_code_is_read_only_for_its_user_who_writes_only_the_kernel_cache(image):
+    assert image.user not in ("root", "0"), "USER: the server should not run as root"
+    given = image.skipped["ownership"]["path"]
+    assert not _within(image.workdir, given) and not _within(given, image.workdir), (
+        f"chown -R {given}: the runtime user would own code in {image.workdir}, and could make it writable again"
     )
+    writable = [name for name, (mode, _, _) in _snapshot(image.path()).items() if mode & 0o222 and not stat.S_ISLNK(mode)]
+    assert not writable, f"writable in {image.workdir} after the build (`chmod -R a-w {image.workdir}` last?): {writable[:5]}"
+    assert "NUMBA_CACHE_DIR" in image.env, "ENV: no NUMBA_CACHE_DIR, so Numba would write its cache next to the read-only code"
+    cache = "/" + os.path.relpath(image.env["NUMBA_CACHE_DIR"], image.root)
+    assert _within(cache, given) and not _within(cache, image.workdir), f"NUMBA_CACHE_DIR {cache}: not the runtime user's place {given}"
+    assert list(Path(image.env["NUMBA_CACHE_DIR"]).rglob("*.nbi")), f"the build compiled the kernel, but not into {cache}"
+    assert not list(image.path().rglob("*.nb[ci]")), f"a kernel cache in the code under {image.workdir}"
 
 
 def test_cmd_healthcheck_and_expose_name_one_port_on_every_interface(image):
@@ -267,6 +305,7 @@ class Container:
     url: str
     healthcheck: str  # the HEALTHCHECK command for this port
     pid: int
+    code: dict[str, tuple[int, int, int]]  # _snapshot of the workdir as the server started
 
 
 @pytest.fixture(scope="module")
@@ -284,8 +323,9 @@ def container(image, tmp_path_factory):
     assert command[0] and Path(command[0]).parent == VENV_BIN, f"CMD {image.cmd[0]}: not the venv's ({command[0]})"
     log = tmp_path_factory.mktemp("container") / "streamlit.log"
     url = f"http://127.0.0.1:{port}"
+    code = _snapshot(image.path())
     with serving(command, url, cwd=image.path(), env=env, timeout=STARTUP_TIMEOUT, log=log) as process:
-        yield Container(url, healthcheck, process.pid)  # the HEALTHCHECK itself is a test of its own
+        yield Container(url, healthcheck, process.pid, code)  # the HEALTHCHECK itself is a test of its own
 
 
 def _get(url: str, timeout: float = 2.0) -> tuple[int | None, str, bytes]:
@@ -346,3 +386,13 @@ def test_a_browser_sees_the_page_ready_with_its_live_charts(container):
 
     with ThreadPoolExecutor(1) as thread:  # a thread of its own: the e2e tests leave pytest-playwright's loop in this one
         thread.submit(load_the_page).result()
+
+
+def test_the_served_copy_writes_nothing_in_its_code(image, container):
+    """Last: after the page and its charts were served (the test above), and a worker's kernel load (here)."""
+    warm_up = next(c for c in image.replayed if "warm_up" in c)
+    assert shell(image, warm_up).returncode == 0
+    assert _get(container.url + "/", timeout=10)[0] == 200
+    after = _snapshot(image.path())
+    changed = sorted(name for name in after.keys() | container.code.keys() if after.get(name) != container.code.get(name))
+    assert not changed, f"the server wrote in its read-only code: {changed[:10]}"
