@@ -175,10 +175,9 @@ def test_the_default_presets_script_agrees_with_dropviz_over_seeds(tmp_path):
     base = PRESETS[DEFAULT_PRESET].config
     configs = [dataclasses.replace(base, seed=seed) for seed in SEEDS]
     paths = [_write(tmp_path, config, name=f"train_{config.seed}.py") for config in configs]
-    with ThreadPoolExecutor(2) as pool:  # the scripts run in their own processes while this one trains dropviz's runs
-        scripts = pool.map(lambda path: _run(path)[1], paths)
-        own = [Trainer(config).run().runs["dropout"] for config in configs]
-        scripts = list(scripts)
+    own = [Trainer(config).run().runs["dropout"] for config in configs]
+    with ThreadPoolExecutor(2) as pool:  # then two scripts at a time, one per core, each in its own process
+        scripts = list(pool.map(lambda path: _run(path)[1], paths))
     accuracy_gaps = [s["val_acc"] - float(o.val_acc[-1]) for s, o in zip(scripts, own)]
     log_ratios = [np.log(s["val_loss"] / float(o.val_loss[-1])) for s, o in zip(scripts, own)]
     assert abs(np.mean(accuracy_gaps)) <= MEAN_ACCURACY_GAP, accuracy_gaps
