@@ -14,6 +14,7 @@ import streamlit as st
 from streamlit.runtime import get_instance
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from dropviz.core.script import pytorch_script
 from dropviz.experiments.registry import EXPERIMENTS, Inputs
 from dropviz.web import controls, exports, neuron_view
 from dropviz.web.frame_route import frame_source
@@ -138,8 +139,11 @@ def _network_file(run: LiveRun) -> bytes:
     return export_network([lp.weight for lp in layers], [lp.bias for lp in layers], run.config.activation, run.config.p, run.config.p_input)
 
 
+SCRIPT_NAME = "dropviz_train.py"  # the "PyTorch script" download
+
+
 def save_and_share(run: LiveRun, preset: str) -> None:
-    """Link, downloads and upload of a setup; the trained network as a PyTorch file."""
+    """Link, downloads and upload of a setup; the trained network as a PyTorch file, the setup as a PyTorch script."""
     query = urlencode(controls.url_from_config(run.config, preset))
     st.markdown("**Copy link to this setup** (point at the link: a copy button appears at its right):")
     st.code(f"{st.context.url or ''}?{query}", language=None)
@@ -169,6 +173,16 @@ def save_and_share(run: LiveRun, preset: str) -> None:
         on_click="ignore",
         use_container_width=True,
         help="torch.load(file, weights_only=True); its state_dict loads into the nn.Sequential in its 'architecture'.",
+    )
+    st.download_button(
+        "PyTorch script",
+        lambda: pytorch_script(run.config, run.data, SCRIPT_NAME, origin="the page's current setup", embed=True),
+        SCRIPT_NAME,
+        "text/x-python",
+        on_click="ignore",
+        use_container_width=True,
+        help=f"This setup, trained the ordinary PyTorch way on the same points: `python {SCRIPT_NAME}` "
+        "(add `--twin` to train it without dropout too). Needs only torch.",
     )
     st.file_uploader(
         "Load a setup (JSON)",

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from dropviz.core.config import RunConfig
 from dropviz.core.data import DATASETS, make_dataset
 from dropviz.core.presets import PRESETS
+from dropviz.core.script import pytorch_script
 from dropviz.experiments.registry import EXPERIMENTS
 from dropviz.figures.boundary import BOUNDARY_GRID
 from dropviz.figures.network import MAP_NODES
@@ -300,7 +302,7 @@ def test_presentation_mode_hides_the_controls_and_enlarges_the_figures():
     assert _charts(at)["curves"]["layout"]["height"] == int(normal * 1.5)
 
 
-def test_save_and_share_offers_the_link_and_three_downloads():
+def test_save_and_share_offers_the_link_and_four_downloads():
     at = _app()
     assert not at.code and not at.get("download_button")  # filled only when open
     at.session_state["share"] = True  # what opening the expander does
@@ -308,7 +310,27 @@ def test_save_and_share_offers_the_link_and_three_downloads():
     link = at.code[0].value
     assert "preset=overfitting+demo" in link and "seed=9" in link
     labels = [b.label for b in at.get("download_button")]
-    assert labels == ["Curves (CSV)", "Setup (JSON)", "Trained dropout network (PyTorch)"]
+    assert labels == ["Curves (CSV)", "Setup (JSON)", "Trained dropout network (PyTorch)", "PyTorch script"]
+
+
+def test_the_pytorch_script_download_is_the_script_of_the_current_setup(monkeypatch):
+    made = {}  # file name -> the deferred callable the page registered for it
+    add = MediaFileManager.add_deferred
+
+    def record(self, data_callable, mimetype, coordinates, file_name=None, **options):
+        made[file_name] = data_callable
+        return add(self, data_callable, mimetype, coordinates, file_name=file_name, **options)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", record)
+    at = _app(hidden="32,16", p="0.3,0.1", p_input="0.2")
+    at.session_state["share"] = True
+    _widget(at, "Seed").set_value(9).run()
+    config = _trainer(at).config
+    assert (config.seed, config.hidden, config.p, config.p_input) == (9, (32, 16), (0.3, 0.1), 0.2)
+    data = make_dataset(config.dataset, config.n_train, config.n_val, config.noise, config.label_noise, config.seed)
+    expected = pytorch_script(config, data, "dropviz_train.py", origin="the page's current setup", embed=True)
+    assert made["dropviz_train.py"]() == expected
+    assert "nn.Dropout(0.2)" in expected and "nn.Linear(32, 16)" in expected and "SEED = 9" in expected
 
 
 def test_what_am_i_seeing_explains_the_formulas_when_opened():
