@@ -163,7 +163,7 @@ def curves_spec(history: History) -> dict:
 
     # Never an explicit range: plotly.js keeps an axis's range through a fixed uirevision, so a reset run's first frame
     # would pin it. Autorange always, over the "epoch span" traces too (an empty run has nothing else to range over).
-    epoch_axis = {"title": {"text": "epoch", "standoff": 4}, "zeroline": False, "autorange": True, "automargin": True}
+    epoch_axis = {"title": {"text": "epoch", "standoff": 4}, "zeroline": False, "autorange": True}
     for xaxis, yaxis in PANEL_AXES:
         traces.append(
             scatter(
@@ -181,7 +181,8 @@ def curves_spec(history: History) -> dict:
     fig_layout = base_layout(
         THEME.curves_height,
         uirevision="curves",
-        margin={"l": 50, "r": 10, "t": 30, "b": 10},
+        # Fixed margins with room for the legend: plotly.js's automatic margins cost every frame a second layout pass.
+        margin={"l": 50, "r": 10, "t": 30, "b": 95, "autoexpand": False},
         xaxis=dict(epoch_axis, domain=[0.0, 0.45], anchor="y"),
         xaxis2=dict(epoch_axis, domain=[0.55, 1.0], anchor="y2"),
         yaxis={"anchor": "x", "rangemode": "tozero", "zeroline": False, "autorange": True},

@@ -57,6 +57,16 @@ def on_background(rgba: np.ndarray, background: str) -> np.ndarray:
     return np.dstack([np.rint(rgb).astype(np.uint8), np.full(rgba.shape[:2], 255, np.uint8)])
 
 
+def framed(rgba: np.ndarray, colour: str) -> np.ndarray:
+    """(H, W, 4) RGBA -> a copy with a one-pixel border in the colour."""
+    out = rgba.copy()
+    out[[0, -1], :, :3] = hex_rgb(colour)
+    out[:, [0, -1], :3] = hex_rgb(colour)
+    out[[0, -1], :, 3] = 255
+    out[:, [0, -1], 3] = 255
+    return out
+
+
 def switched_off(rgba: np.ndarray, alpha_factor: float, background: str, cross: str) -> np.ndarray:
     """(H, W, 4) RGBA -> a neuron switched off: its picture in grey (luminance), fainter by alpha_factor, on an opaque
     background, crossed corner to corner in the cross colour."""

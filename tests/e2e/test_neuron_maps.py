@@ -5,33 +5,36 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.views import DECODE, click, open_page, settle
 
-# Per drawn neuron of the network graph (the first chart): its column, unit, whether it is drawn as dropped, where it is
-# on screen, and whether its map (the layout image at its place) carries the dropped cross: a pixel on the diagonal in
-# THEME.dropped grey (figures.raster.switched_off). Images are decoded through a canvas.
+# Per drawn neuron of the network graph (the first chart): its column, unit, whether its column's picture names it dropped,
+# where it is on screen, and whether its tile in that picture carries the dropped cross: a pixel on the diagonal in
+# THEME.dropped grey (figures.raster.switched_off). Pictures are decoded through a canvas.
 MAPS = (
     """async () => {"""
     + DECODE
     + """
   const plot = document.querySelectorAll('.dropviz-chart.js-plotly-plot')[0];
   const images = plot.layout.images || [];
-  const crossed = async (source) => {
-    const img = new Image(); img.src = source; await img.decode();
+  const pictures = {};  // column -> its sprite's pixels, one slot of height/count rows per drawn neuron
+  for (const image of images) {
+    const img = new Image(); img.src = image.source; await img.decode();
     const canvas = document.createElement('canvas'); canvas.width = img.width; canvas.height = img.height;
     const context = canvas.getContext('2d'); context.drawImage(img, 0, 0);
-    const [r, g, b] = context.getImageData(5, 5, 1, 1).data;
-    return r === 140 && g === 140 && b === 140;
-  };
+    pictures[image.name.split(' ')[3]] = {context, width: img.width, height: img.height, name: image.name};
+  }
   const box = plot.getBoundingClientRect(), xa = plot._fullLayout.xaxis, ya = plot._fullLayout.yaxis;
   const nodes = [];
-  for (const t of plot.data) {
-    if (t.name !== 'kept neuron' && t.name !== 'dropped this step') continue;
-    const xs = decode(t.x), ys = decode(t.y), ids = decode(t.customdata);
-    for (let i = 0; i < xs.length; i++) {
-      const image = images.find((m) => Math.abs(m.x - xs[i]) < 1e-6 && Math.abs(m.y - ys[i]) < 1e-6);
-      nodes.push({column: ids[i][0], unit: ids[i][1], dropped: t.name === 'dropped this step',
-                  crossed: image ? await crossed(image.source) : null,
-                  px: box.left + xa._offset + xa.l2p(xs[i]), py: box.top + ya._offset + ya.l2p(ys[i])});
-    }
+  const ids = decode(plot.data.find((t) => t.name === 'neuron').customdata);
+  const xs = decode(plot.data.find((t) => t.name === 'neuron').x), ys = decode(plot.data.find((t) => t.name === 'neuron').y);
+  const counts = {};
+  for (const [column] of ids) counts[column] = (counts[column] || 0) + 1;
+  for (let i = 0; i < ids.length; i++) {
+    const [column, unit] = ids[i];
+    const picture = pictures[column];
+    const slot = picture.height / counts[column], top = unit * slot + Math.floor((slot - picture.width) / 2);
+    const [r, g, b] = picture.context.getImageData(5, top + 5, 1, 1).data;  // on the tile's diagonal
+    nodes.push({column, unit, dropped: picture.name.split('dropped this step')[1]?.split(' ').includes(column + ':' + unit) || false,
+                crossed: r === 140 && g === 140 && b === 140,
+                px: box.left + xa._offset + xa.l2p(xs[i]), py: box.top + ya._offset + ya.l2p(ys[i])});
   }
   return {images: images.length, nodes};
 }"""
@@ -53,7 +56,7 @@ def test_every_drawn_neuron_is_its_map_and_a_dropped_one_is_crossed_until_kept(a
     click(app, "Step")
     settle(app, lambda v: v["step"] == 1)
     maps = app.evaluate(MAPS)
-    assert maps["images"] == len(maps["nodes"]) == 2 + 10 + 10 + 2  # 128 per layer: the first 10 drawn, as maps
+    assert (maps["images"], len(maps["nodes"])) == (4, 2 + 10 + 10 + 2)  # a picture per column; of 128 per layer, 10 drawn
     assert all(node["crossed"] == node["dropped"] for node in maps["nodes"])  # the cross is exactly on the dropped
     watched = next(node for node in maps["nodes"] if node["dropped"] and node["column"] > 0)
     for step in range(2, 30):  # p = 0.5: the watched neuron is kept again within a few steps

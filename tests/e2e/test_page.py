@@ -7,20 +7,19 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.views import DECODE, click, open_page, settle, slider
 
-# The rendered Plotly data of the network graph (the first chart): nodes per column, dropped (column, unit).
+# The rendered network graph (the first chart): neurons drawn per column, and the dropped ones' maps ('column:unit').
 NETWORK = (
     """() => {"""
     + DECODE
     + """
   const plot = document.querySelectorAll('.dropviz-chart.js-plotly-plot')[0];
-  const nodes = {}; const dropped = [];
+  const nodes = {};
   for (const t of plot.data) {
-    if (t.name !== 'kept neuron' && t.name !== 'dropped this step') continue;
-    for (const [column, unit] of decode(t.customdata)) {
-      nodes[column] = (nodes[column] || 0) + 1;
-      if (t.name === 'dropped this step') dropped.push(column + ':' + unit);
-    }
+    if (t.name !== 'neuron') continue;
+    for (const [column] of decode(t.customdata)) nodes[column] = (nodes[column] || 0) + 1;
   }
+  const dropped = (plot.layout.images || []).map((m) => m.name).filter((n) => n.includes('dropped this step'))
+    .flatMap((n) => n.split('dropped this step')[1].trim().split(' '));
   return {nodes, dropped: dropped.sort()};
 }"""
 )

@@ -61,10 +61,11 @@ VIEW = (
   if (range[0] > 0.5 || range[1] < last || range[1] > Math.max(1.15 * last + 2, 12))
     problems.push(`curves' x axis shows [${range.map((v) => v.toFixed(1))}] for epochs up to ${last}`);
   // Network: the dropped neurons drawn are the painted frame's.
-  const dropped = (data) => data.filter((t) => t.name === 'dropped this step')
-    .flatMap((t) => decode(t.customdata).map(([c, u]) => c + ':' + u)).sort().join(' ');
-  const shownDropped = dropped(network.data);
-  if (shownDropped !== dropped(frame.charts.network.figure.data)) problems.push('the network shows another step than the frame');
+  // Each column's neuron maps are one layout image, named "maps of column c dropped this step c:u c:u ..." when some are off.
+  const dropped = (layout) => (layout.images || []).map((m) => m.name || '').filter((n) => n.includes('dropped this step'))
+    .flatMap((n) => n.split('dropped this step')[1].trim().split(' ')).sort().join(' ');
+  const shownDropped = dropped(network.layout);
+  if (shownDropped !== dropped(frame.charts.network.figure.layout)) problems.push('the network shows another step than the frame');
   // Buttons: what they offer matches the state the frame shows.
   const button = (name) => Array.from(document.querySelectorAll('button')).find((b) => b.textContent.trim() === name);
   const playing = frame.source !== null && frame.source !== undefined;

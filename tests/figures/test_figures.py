@@ -547,15 +547,29 @@ def _mapped(units: int = 4):
     return trainer, with_maps(trainer.snapshot(BOUNDARY_GRID), 8, units)
 
 
-def test_neuron_maps_are_one_image_per_drawn_neuron_and_only_with_maps():
+def _dropped_in_images(images) -> set[str]:
+    """The neurons the maps show dropped: "c:u" after "dropped this step" in each column image's name."""
+    return {
+        word for image in images if "dropped this step" in image["name"] for word in image["name"].split("dropped this step")[1].split()
+    }
+
+
+def test_neuron_maps_are_one_image_per_column_with_a_tile_per_drawn_neuron():
     trainer, snap = _mapped(units=4)
     assert not network_figure(trainer.snapshot(BOUNDARY_GRID)).layout.images  # no maps asked for: plain circles
     for run in RUN_NAMES:
-        fig = network_figure(snap, run)
-        hidden = sum(min(4, units) for units in trainer.sizes[1:-1])  # the first 4 units of each hidden layer
-        assert len(fig.layout.images) == 2 + hidden + 2  # and the inputs and outputs
-        kept = _trace(fig, "kept neuron")
-        assert kept.marker.symbol == "square-open" and len(kept.x) + len(_trace(fig, "dropped this step").x) == len(fig.layout.images)
+        spec = network_spec(snap, run)
+        fig = go.Figure(spec)
+        images = spec["layout"]["images"]
+        assert [image["name"].split()[3] for image in images] == [str(c) for c in range(len(trainer.sizes))]  # "maps of column c"
+        shown = [2, *(min(4, units) for units in trainer.sizes[1:-1]), 2]
+        nodes = _trace(fig, "neuron")  # one unseen marker per neuron, for hover and click; the maps show the state
+        assert len(nodes.x) == sum(shown) and list(_trace(fig, "kept neuron").x) == [-10.0]
+        for image, count in zip(images, shown):
+            pixels = _decode_png(image["source"])
+            assert pixels.shape[1] == 8 and pixels.shape[0] % count == 0 and pixels.shape[0] >= 8 * count  # a slot per node
+        dropped = {f"{c}:{u}" for c, mask in enumerate(snap.masks) for u in np.flatnonzero(~mask) if u < 4}
+        assert _dropped_in_images(images) == (dropped if run == "dropout" else set())
 
 
 def test_a_dropped_neurons_map_is_grey_and_crossed_and_comes_back_when_kept():
@@ -565,10 +579,13 @@ def test_a_dropped_neurons_map_is_grey_and_crossed_and_comes_back_when_kept():
     hidden_keep = hidden_keep.copy()
     hidden_keep[1] = False
     dropped = dataclasses.replace(snap, masks=(np.ones(2, bool), hidden_keep, *snap.masks[2:]))
-    image = 2 + 1  # after the two inputs: hidden 1, unit 1
+    image = 1  # the column of hidden 1; its unit 1 is the second tile
 
     def pixels(spec):
-        return _decode_png(spec["layout"]["images"][image]["source"])
+        sprite = _decode_png(spec["layout"]["images"][image]["source"])
+        slot = sprite.shape[0] // 4
+        top = slot + (slot - 8) // 2
+        return sprite[top : top + 8]
 
     on, off = pixels(network_spec(kept)), pixels(network_spec(dropped))
     assert not np.array_equal(on, off)
