@@ -10,7 +10,7 @@ import numpy as np
 from ..core.data import EXTENT, Dataset
 from ..core.records import RUN_NAMES, Snapshot
 from . import raster
-from .theme import PANEL_AXES, THEME, base_layout, bottom_legend, display_name, figure_spec, float32_gaps, note, scatter
+from .theme import PANEL_AXES, THEME, base_layout, bottom_legend, display_name, figure_spec, float32_gaps, note, plane_image, scatter
 
 # Grid points per axis of the boundary image the page asks the engine for: the browser smooths the image, and a finer
 # grid costs each frame more than it shows.
@@ -29,7 +29,6 @@ def _boundary_images(snapshot: Snapshot, tracked_xy: np.ndarray | None) -> list[
     redrawing the 1200 data points (raster.py).
     """
     axis = np.asarray(snapshot.grid_axis, dtype=np.float64)
-    cell = float(axis[1] - axis[0]) if len(axis) > 1 else 1.0
     low, high = THEME.class_colors
     images = []
     for (xaxis, yaxis), run in zip(PANEL_AXES, RUN_NAMES):
@@ -37,22 +36,7 @@ def _boundary_images(snapshot: Snapshot, tracked_xy: np.ndarray | None) -> list[
         if proba is None:
             proba = np.full((len(axis), len(axis)), np.nan, dtype=np.float32)
         source = raster.data_uri(raster.png(raster.probability_map(proba, low, high, THEME.boundary_alpha)))
-        images.append(
-            {  # the grid values are cell centres: the image reaches half a cell beyond them
-                "source": source,
-                "name": f"P(class 1), {display_name(run)}",
-                "xref": xaxis,
-                "yref": yaxis,
-                "x": float(axis[0]) - cell / 2,
-                "y": float(axis[-1]) + cell / 2,
-                "sizex": float(axis[-1] - axis[0]) + cell,
-                "sizey": float(axis[-1] - axis[0]) + cell,
-                "xanchor": "left",
-                "yanchor": "top",
-                "sizing": "stretch",
-                "layer": "below",
-            }
-        )
+        images.append(plane_image(source, axis, xaxis, yaxis, name=f"P(class 1), {display_name(run)}", layer="below"))
     for xaxis, yaxis in PANEL_AXES:
         x, y = (float(v) for v in tracked_xy) if tracked_xy is not None else (0.0, 0.0)
         images.append(

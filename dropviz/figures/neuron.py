@@ -10,7 +10,7 @@ import numpy as np
 from ..core.neurons import NeuronCloseup
 from ..core.records import RUN_NAMES
 from . import raster
-from .theme import PANEL_AXES, THEME, base_layout, bottom_legend, display_name, figure_spec, float32_gaps, note, rgba
+from .theme import PANEL_AXES, THEME, base_layout, bottom_legend, display_name, figure_spec, float32_gaps, note, plane_image, rgba
 
 NEURON_GRID = 64  # points per axis of a close-up map: large on screen, and computed once per click, not per frame
 
@@ -40,19 +40,8 @@ def neuron_spec(view: NeuronCloseup, columns: int) -> dict:
         xaxis, yaxis = PANEL_AXES[panel]
         proba = view.maps[run] if output else 0.5 * (np.asarray(view.maps[run]) / top + 1.0)  # -top..top -> 0..1
         picture = raster.on_background(raster.probability_map(proba, low, high, THEME.map_alpha), THEME.map_background)
-        images.append(
-            {  # an image, not a heatmap: the page's plotly.js bundle draws no heatmaps
-                "source": raster.data_uri(raster.png(picture)),
-                "xref": xaxis,
-                "yref": yaxis,
-                "x": float(axis[0]) - cell / 2,
-                "y": float(axis[-1]) + cell / 2,
-                "sizex": float(axis[-1] - axis[0]) + cell,
-                "sizey": float(axis[-1] - axis[0]) + cell,
-                "sizing": "stretch",
-                "layer": "below",
-            }
-        )
+        source = raster.data_uri(raster.png(picture))
+        images.append(plane_image(source, axis, xaxis, yaxis, layer="below"))  # an image: the page's plotly.js draws no heatmaps
         notes.append(note(0.5, 1.0, display_name(run), xref=f"{xaxis} domain", yref="paper", yanchor="bottom"))
     scale = (
         "P(class 1): class 0 tint below 0.5, class 1 tint above"

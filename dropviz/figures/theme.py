@@ -132,6 +132,26 @@ def base_layout(height: int, uirevision: str, **extra) -> dict:
     )
 
 
+def plane_image(source: str, axis, xaxis: str, yaxis: str, **extra) -> dict:
+    """A layout image of a grid over the plane: axis (G,) holds the cell centres, so it reaches half a cell beyond them."""
+    axis = np.asarray(axis, dtype=np.float64)
+    cell = float(axis[1] - axis[0]) if len(axis) > 1 else 1.0
+    side = float(axis[-1] - axis[0]) + cell
+    return {
+        "source": source,
+        "xref": xaxis,
+        "yref": yaxis,
+        "x": float(axis[0]) - cell / 2,
+        "y": float(axis[-1]) + cell / 2,
+        "sizex": side,
+        "sizey": side,
+        "xanchor": "left",
+        "yanchor": "top",
+        "sizing": "stretch",
+        **extra,
+    }
+
+
 def bottom_legend(y: float) -> dict:
     return {"orientation": "h", "x": 0.5, "xanchor": "center", "y": y, "yanchor": "top", "font": {"size": THEME.small_font_size}}
 

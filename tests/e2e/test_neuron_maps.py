@@ -42,14 +42,9 @@ MAPS = (
 
 
 @pytest.fixture
-def app(page: Page, app_url: str):
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.set_viewport_size({"width": 1500, "height": 1200})
-    open_page(page, f"{app_url}/?epochs=5000")
-    yield page
-    assert errors == [], errors
+def app(watched: Page, app_url: str):
+    open_page(watched, f"{app_url}/?epochs=5000")
+    return watched
 
 
 def test_every_drawn_neuron_is_its_map_and_a_dropped_one_is_crossed_until_kept(app: Page):

@@ -35,14 +35,9 @@ CURVES = (
 
 
 @pytest.fixture
-def app(page: Page, app_url: str):
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.set_viewport_size({"width": 1500, "height": 1200})
-    open_page(page, app_url)
-    yield page
-    assert errors == [], errors  # no console errors during the whole test
+def app(watched: Page, app_url: str):
+    open_page(watched, app_url)
+    return watched
 
 
 def test_page_loads_with_three_views_and_no_exception(app: Page):
