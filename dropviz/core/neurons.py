@@ -27,7 +27,8 @@ def neuron_maps(weights, biases, activation: str, grid: int, units: int) -> tupl
     scale: the 95th percentile of |activation| over the drawn hidden neurons of all K models, beyond which a map saturates.
     """
     _, points = plane(grid)
-    logits, hidden = forward(points, [np.asarray(w, np.float64) for w in weights], [np.asarray(b, np.float64) for b in biases], activation)
+    f32 = [np.asarray(w, np.float32) for w in weights], [np.asarray(b, np.float32) for b in biases]  # pictures: float32 is plenty
+    logits, hidden = forward(points.astype(np.float32), *f32, activation)
     k = logits.shape[0]
     inputs = np.broadcast_to((points / EXTENT[1]).T.reshape(1, 2, grid, grid), (k, 2, grid, grid))
     drawn = [np.moveaxis(h[:, :, :units], 2, 1).reshape(k, -1, grid, grid) for h in hidden]  # (K, U_l, G, G)

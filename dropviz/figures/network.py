@@ -185,16 +185,23 @@ def _tile_px(layout: _NetworkLayout) -> float:
     return float(np.clip(0.85 * layout.gap * _PX_PER_Y, THEME.map_px_min, THEME.map_px_max))
 
 
-def _neuron_tile(values: np.ndarray, dropped: bool, run_colour: str, output: bool) -> np.ndarray:
-    """One neuron's map as an opaque (G, G, 4) tile: framed in the run's colour, or grey, crossed and grey-framed."""
+def _neuron_tiles(values: np.ndarray, dropped: np.ndarray, run_colour: str, output: bool) -> np.ndarray:
+    """A column's maps (U, G, G) as opaque (U, G, G, 4) tiles: framed in the run's colour, or grey, crossed and
+    grey-framed where dropped (U,) is set."""
     low, high = THEME.class_colors
     proba = values if output else 0.5 * (values + 1.0)  # hidden and input maps are in [-1, 1]
     rgba = raster.probability_map(proba, low, high, THEME.map_alpha)
-    if dropped:
-        rgba = raster.switched_off(rgba, THEME.dropped_map_alpha, THEME.dropped_map_background, THEME.dropped)
-    else:
-        rgba = raster.on_background(rgba, THEME.map_background)  # edges end under the map, not across it
-    return raster.framed(rgba, THEME.dropped if dropped else run_colour)
+    tiles = raster.framed(raster.on_background(rgba, THEME.map_background), run_colour)  # edges end under a map
+    if dropped.any():
+        off = raster.switched_off(rgba[dropped], THEME.dropped_map_alpha, THEME.dropped_map_background, THEME.dropped)
+        tiles[dropped] = raster.framed(off, THEME.dropped)
+    return tiles
+
+
+def _maps_name(column: int, off: np.ndarray) -> str:
+    """The picture's name: "maps of column 1", then "dropped this step 1:3 1:7" when units 3 and 7 are off (tests read it)."""
+    dropped = "".join(f" {column}:{unit}" for unit in off)
+    return f"maps of column {column}" + (f" dropped this step{dropped}" if len(off) else "")
 
 
 def _neuron_images(maps: tuple[np.ndarray, ...], layout: _NetworkLayout, dropped: np.ndarray, run: str) -> list[dict]:
@@ -217,16 +224,15 @@ def _neuron_images(maps: tuple[np.ndarray, ...], layout: _NetworkLayout, dropped
         gap = float(layout.node_y[start] - layout.node_y[start + 1]) if count > 1 else _MAX_GAP
         side = values.shape[-1]
         slot = max(side, round(side * gap / tile_units))  # sprite pixels per node: the tile and the space around it
-        sprite = np.zeros((count * slot, side, 4), np.uint8)  # transparent where no map is
-        for unit in range(count):
-            tile = _neuron_tile(values[0 if output else unit], bool(dropped[start + unit]), run_colour, output)
-            top = unit * slot + (slot - side) // 2
-            sprite[top : top + side] = tile
-        off = [f"{column}:{unit}" for unit in range(count) if dropped[start + unit]]
+        off = np.asarray(dropped[start : start + count], dtype=bool)
+        tiles = _neuron_tiles(values[np.zeros(count, int)] if output else values[:count], off, run_colour, output)
+        sprite = np.zeros((count, slot, side, 4), np.uint8)  # a slot per node, transparent around its tile
+        sprite[:, (slot - side) // 2 : (slot - side) // 2 + side] = tiles
+        sprite = sprite.reshape(count * slot, side, 4)
         images.append(
             {
                 "source": raster.data_uri(raster.png(sprite)),
-                "name": " ".join([f"maps of column {column}", *(["dropped this step", *off] if off else [])]),
+                "name": _maps_name(column, np.flatnonzero(off)),
                 "xref": "x",
                 "yref": "y",
                 "x": float(layout.node_x[start]),

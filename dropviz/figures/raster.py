@@ -42,41 +42,42 @@ def probability_map(proba: np.ndarray, low: str, high: str, max_alpha: float) ->
     Below 0.5 the low colour, above it the high colour, each more opaque the surer the model is:
     alpha = max_alpha * |2p - 1|. Non-finite cells are transparent.
     """
-    p = np.asarray(proba, dtype=np.float32)[::-1]  # image rows run top to bottom
+    p = np.asarray(proba, dtype=np.float32)[..., ::-1, :]  # image rows run top to bottom; any leading axes are pictures
     finite = np.isfinite(p)
     p = np.where(finite, p, 0.5)
     rgb = np.where((p < 0.5)[..., None], np.array(hex_rgb(low), np.uint8), np.array(hex_rgb(high), np.uint8))
     alpha = np.clip(np.abs(2.0 * p - 1.0) * max_alpha, 0.0, 1.0) * 255.0 * finite
-    return np.dstack([rgb, np.rint(alpha).astype(np.uint8)])
+    return np.concatenate([rgb, np.rint(alpha).astype(np.uint8)[..., None]], axis=-1)
 
 
 def on_background(rgba: np.ndarray, background: str) -> np.ndarray:
-    """(H, W, 4) RGBA -> the picture laid on an opaque background colour: nothing behind it shows through."""
+    """(..., H, W, 4) RGBA -> the picture laid on an opaque background colour: nothing behind it shows through."""
     alpha = rgba[..., 3:].astype(np.float32) / 255.0
     rgb = rgba[..., :3] * alpha + np.array(hex_rgb(background), np.float32) * (1.0 - alpha)
-    return np.dstack([np.rint(rgb).astype(np.uint8), np.full(rgba.shape[:2], 255, np.uint8)])
+    return np.concatenate([np.rint(rgb).astype(np.uint8), np.full((*rgba.shape[:-1], 1), 255, np.uint8)], axis=-1)
 
 
 def framed(rgba: np.ndarray, colour: str) -> np.ndarray:
-    """(H, W, 4) RGBA -> a copy with a one-pixel border in the colour."""
+    """(..., H, W, 4) RGBA -> a copy with a one-pixel border in the colour."""
     out = rgba.copy()
-    out[[0, -1], :, :3] = hex_rgb(colour)
-    out[:, [0, -1], :3] = hex_rgb(colour)
-    out[[0, -1], :, 3] = 255
-    out[:, [0, -1], 3] = 255
+    out[..., [0, -1], :, :3] = hex_rgb(colour)
+    out[..., :, [0, -1], :3] = hex_rgb(colour)
+    out[..., [0, -1], :, 3] = 255
+    out[..., :, [0, -1], 3] = 255
     return out
 
 
 def switched_off(rgba: np.ndarray, alpha_factor: float, background: str, cross: str) -> np.ndarray:
-    """(H, W, 4) RGBA -> a neuron switched off: its picture in grey (luminance), fainter by alpha_factor, on an opaque
+    """(..., H, W, 4) RGBA -> a neuron switched off: its picture in grey (luminance), fainter by alpha_factor, on an opaque
     background, crossed corner to corner in the cross colour."""
     grey = np.rint(rgba[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.uint8)
     alpha = np.rint(rgba[..., 3] * alpha_factor).astype(np.uint8)
-    out = on_background(np.dstack([grey, grey, grey, alpha]), background)
-    height, width = out.shape[:2]
+    out = on_background(np.stack([grey, grey, grey, alpha], axis=-1), background)
+    height, width = out.shape[-3:-1]
     rows = np.arange(height)
     cols = np.rint(rows * (width - 1) / max(height - 1, 1)).astype(int)
-    out[rows, cols, :3] = out[rows, width - 1 - cols, :3] = hex_rgb(cross)
+    out[..., rows, cols, :3] = hex_rgb(cross)
+    out[..., rows, width - 1 - cols, :3] = hex_rgb(cross)
     return out
 
 
