@@ -68,7 +68,7 @@ def _sync(config) -> LiveRun:
     """Makes the session's run match config: live settings in place, anything else restarts."""
     run: LiveRun | None = st.session_state.get("run")
     if run is None:
-        run = st.session_state.run = LiveRun(config, page_open=_page_open_check())
+        run = st.session_state.run = LiveRun(config, page_open=_page_open_check(), client=_client())
     elif not run.update(config):
         run.reset(config)
         st.session_state.notice = "Data, network or optimizer changed: training restarted from epoch 0."
@@ -84,14 +84,20 @@ def _page_open_check():
     return lambda: runtime.is_active_session(session_id)
 
 
+def _client() -> str | None:
+    """The computer this page is on, for the cap on runs per computer: the address a proxy on this machine saw (the last
+    X-Forwarded-For entry, which the client cannot forge), else the connection's own; None when neither says."""
+    address = st.context.ip_address
+    if address in (None, "127.0.0.1", "::1"):
+        forwarded = (st.context.headers.get("X-Forwarded-For") or "").split(",")[-1].strip()
+        return forwarded or None
+    return address
+
+
 def _play(playing: bool) -> None:
     # Sets rather than toggles: a click Streamlit delivers twice (a rerun interrupted mid-tick) is still one click.
     run: LiveRun = st.session_state.run
-    if playing:
-        run.play()
-    else:
-        run.pause()
-    st.session_state.notice = None
+    st.session_state.notice = run.play() if playing else run.pause()  # a refused Play says which cap applied
 
 
 def _step() -> None:
@@ -228,7 +234,7 @@ def experiments_view() -> None:
     )
     if running:
         right.button("Cancel", on_click=job.cancel, use_container_width=True)
-        st.progress(job.fraction, text=f"{EXPERIMENTS[st.session_state.job_name].title}: {job.fraction:.0%}")
+        st.progress(job.fraction, text=f"{EXPERIMENTS[st.session_state.job_name].title}: {job.fraction:.0%} · {job.elapsed:.0f} s")
         return
     if job is None or st.session_state.get("job_name") != name:
         return

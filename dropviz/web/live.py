@@ -1,20 +1,19 @@
-"""LiveRun and ExperimentJob: a page's handles on its run and its experiment, which live in worker processes (POOL, worker.py).
+"""LiveRun and ExperimentJob: a page's handles on its run, which lives in exactly one worker process, and on its experiment.
 
-The page asks for frames; training goes on between them in the worker, round-robin with the other runs
-placed there. The server starts one worker per core with its first page, and places each new run on the
-worker with the fewest playing runs. A watcher thread looks at every page each PAGE_CHECK seconds: a run
-whose page is gone (tab closed, network lost: the page_open check the page hands in) is paused, and
-dropped from its worker RELEASE_AFTER seconds later (or when Streamlit forgets the session); when one
-worker has two playing runs more than another (students left), a playing run moves over; when it has one
-more, a run moves over every ROTATE_EVERY seconds (a rotation), so that the runs take turns on the crowded
-worker. Without a page_open check, a run pauses after IDLE_STOP seconds without a frame or snapshot. If a
-worker dies, its runs start again from epoch 0 on a new one, and say so.
-Experiments (ExperimentJob) run in the workers too, between their runs' turns.
+The server starts one worker per core with its first page and places each run on the worker with the fewest playing
+runs. Play passes the caps first (cost of one step, runs per client, runs per server); the page says which one
+applied. A watcher thread looks every PAGE_CHECK seconds: it ends workers that missed their time limit and restarts
+their runs elsewhere (from epoch 0, keeping Play, and the page says so); it pauses the run of a page gone and drops it
+RELEASE_AFTER seconds later; and when one worker has more playing runs than another, it moves one over (a rotation
+every ROTATE_EVERY seconds when they differ by one), the destination confirming before the source lets go.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import logging
+import math
 import os
 import secrets
 import threading
@@ -22,217 +21,196 @@ import time
 import weakref
 from typing import ClassVar
 
-from ..core.config import RunConfig
-from ..core.records import Snapshot
+from ..core.config import RunConfig, weight_count
 from .frames import Frame
-from .worker import Worker, WorkerError, WorkerGone
+from .worker import LIMIT, Runs, State, UnknownRun, Worker, WorkerGone, spawn
 
 IDLE_STOP = 2.0  # without a page_open check: seconds without a frame or snapshot after which a playing run pauses
-PAGE_CHECK = 0.5  # seconds between two looks at every run's page
-# A page gone this long has its run dropped from its worker, to free the memory its trainer holds. Streamlit forgets a
-# disconnected session only after server.disconnectedSessionTTL (2 minutes), and a page that comes back after this
-# starts again from epoch 0 and says so.
-RELEASE_AFTER = 30.0
+PAGE_CHECK = 0.5  # seconds between two looks at every run's page and worker
+RELEASE_AFTER = 30.0  # seconds a page may be gone before its run is dropped (memory); Streamlit forgets it after 120
 WORKERS = max(1, os.cpu_count() or 1)  # training processes: one per core
-# Seconds between two rotations, when one worker has exactly one playing run more than another (16 and 15 of a class of
-# 31): the run there longest moves over, the counts flip, the next rotation goes back, so the runs take turns on the
-# crowded worker and get the same share over time. A move pickles a trainer across:
-# once a second costs next to nothing, and every run of a class of 31 has moved within about 31 s.
-ROTATE_EVERY = 1.0
-LOST = "The training process stopped (the server ran short of memory or was restarted): this run started again from epoch 0."
+ROTATE_EVERY = 1.0  # seconds between rotations: the runs of a class of 31 take turns on the crowded worker
+CLIENT_RUNS = 2  # runs one computer may have playing: its tabs cannot take a class's cores
+SERVER_RUNS = 32 * WORKERS  # runs playing at once: past it, each would get too few epochs a second to watch
+STEP_COST = 1.5e9  # multiply-adds one step may cost (step_cost): about 0.1 s of one core, the longest turn others wait
+LOST = "The training process stopped (it stopped answering, ran short of memory or was restarted): this run started again from epoch 0."
 RELEASED = f"This page was away for more than {RELEASE_AFTER:.0f} s, and its run was dropped to free memory: it started again from epoch 0."
+LOST_JOB = "the experiment's process ended (the server ran short of memory or was restarted); run the experiment again"
+log = logging.getLogger(__name__)
+
+
+def step_cost(config: RunConfig) -> float:
+    """Multiply-adds of one step of the pair: forward and backward on the batch, and the evaluation of every training and
+    validation point each epoch ends with, spread over its steps."""
+    steps = math.ceil(config.n_train / config.batch_size)
+    return 2 * weight_count(config.hidden) * (3 * config.batch_size + (config.n_train + config.n_val) / steps)
 
 
 class _Pool:
-    """The server's workers, started on first use; a dead one is replaced when a run needs a place. Modifies itself."""
+    """The server's workers, started on first use; a lost one is replaced. Modifies itself."""
 
     def __init__(self, size: int):
-        self.size = size
-        self.workers: list[Worker] = []
-        self._lock = threading.RLock()  # place() counts under the lock least_busy() takes
-        self.moved_at = 0.0  # time.monotonic() of the last move of a run between workers (see moved())
-        self._adopted_at: weakref.WeakKeyDictionary[Worker, float] = weakref.WeakKeyDictionary()  # last move to each worker
+        self.size, self.workers, self._lock, self.stopped = size, [], threading.Lock(), False
+        self.moved_at = 0.0  # time.monotonic() of the last move: rotations wait ROTATE_EVERY after it
+        self._adopted_at: weakref.WeakKeyDictionary[Worker, float] = weakref.WeakKeyDictionary()
 
-    def start(self) -> None:
-        """Modifies: starts the workers not yet running, so that they load while the first page is being made."""
+    def start(self) -> list[Worker]:
+        """Modifies: ends workers past their time limit and replaces those gone. The live ones."""
         with self._lock:
+            for worker in self.workers:
+                worker.check()
             self.workers = [worker for worker in self.workers if worker.alive]
-            while len(self.workers) < self.size:
-                self.workers.append(Worker())
+            self.workers += [Worker() for _ in range(self.size - len(self.workers))]
+            return list(self.workers)
 
     def place(self) -> Worker:
-        """The least busy worker (least_busy), for a new run: counts it there."""
-        with self._lock:
-            worker = self.least_busy()
-            worker.runs += 1
-            return worker
-
-    def least_busy(self) -> Worker:
-        """The worker with the fewest playing runs, then fewest runs (started if fewer than size are alive), for an
-        experiment job; not counted as a run."""
-        with self._lock:
-            self.workers = [worker for worker in self.workers if worker.alive]
-            if len(self.workers) < self.size:
-                self.workers.append(Worker())
-            return min(self.workers, key=lambda w: (w.playing, w.runs))
+        """The worker with the fewest playing runs, then fewest runs, for a new run: counted there."""
+        worker = min(self.start(), key=lambda w: (len(w.playing), w.runs))
+        worker.runs += 1
+        return worker
 
     def to_move(self) -> tuple[list[Worker], Worker] | None:
-        """(busiest, idlest) when a playing run should move from one of the workers `busiest` (those with the most
-        playing runs) to the worker `idlest` (one with the fewest, the one moved to longest ago): when the most and the
-        fewest differ by 2 or more (students left), or by exactly 1 with at least one on idlest (a lone run has a core
-        either way) and no move for ROTATE_EVERY seconds (a rotation). Else None.
-
-        The counts are as of each worker's last answer. A move's own answers (hand_over, adopt) bring both workers'
-        counts up to date, so a move never makes the next look see a difference that is not there; a count stale for
-        another reason (a run that finished or stopped by itself since its worker last answered) can cause one move
-        too many, which the next look undoes, never a burst: rotations wait ROTATE_EVERY after any move.
-        """
-        playing = {worker: worker.playing for worker in list(self.workers) if worker.alive}  # read once: answers go on
+        """(busiest, idlest): a playing run should move from one of the workers with the most playing runs to the one
+        with the fewest (moved to longest ago), when they differ by 2 or more, or by 1 with a run on each and no move for
+        ROTATE_EVERY seconds. Else None. Counts are as of each worker's last answer."""
+        playing = {worker: len(worker.playing) for worker in list(self.workers) if worker.alive}
         if len(playing) < 2:
             return None
         most, fewest = max(playing.values()), min(playing.values())
         rotate = most - fewest == 1 and fewest >= 1 and time.monotonic() - self.moved_at >= ROTATE_EVERY
         if most - fewest < 2 and not rotate:
             return None
-        busiest = [worker for worker, count in playing.items() if count == most]
-        idlest = min((worker for worker, count in playing.items() if count == fewest), key=lambda w: self._adopted_at.get(w, 0.0))
-        return busiest, idlest
+        idlest = min((w for w, count in playing.items() if count == fewest), key=lambda w: self._adopted_at.get(w, 0.0))
+        return [worker for worker, count in playing.items() if count == most], idlest
 
     def moved(self, to: Worker) -> None:
-        """Modifies: notes that a run moved to worker `to` now (rotations wait ROTATE_EVERY after it)."""
+        """Modifies: notes that a run moved to worker `to` now."""
         self.moved_at = self._adopted_at[to] = time.monotonic()
 
     def playing(self) -> int:
-        """Runs playing on all workers, as of their last answers."""
-        return sum(worker.playing for worker in list(self.workers))
+        return sum(len(worker.playing) for worker in list(self.workers))
 
     def stop(self) -> None:
         """Modifies: ends every worker (tests; a server's workers end with it)."""
         with self._lock:
+            self.stopped = True  # its runs are not started again elsewhere
             for worker in self.workers:
-                worker.stop()
+                worker.lose()
+                worker.process.wait(5)
             self.workers = []
 
 
 POOL = _Pool(WORKERS)
-_run_ids = itertools.count()
+_ids = itertools.count()
+_watcher_lock = threading.Lock()
 
 
 def _forget(worker: Worker, run_id: int) -> None:
-    """A LiveRun was garbage-collected (its session is gone): its worker drops the run. Never waits: any thread may call it."""
+    """The run's handle is gone (its session ended): its worker drops it. Never waits."""
     worker.runs -= 1
-    try:
-        worker.send(run_id, "drop")
-    except WorkerGone:
-        pass
+    worker.submit(Runs.drop, run_id)
 
 
 class LiveRun:
-    """A handle on a run in a worker. Every method but the reads (properties, snapshot, frame, with_trainer) modifies the run."""
+    """A handle on a run in a worker. Every method but the reads (properties, state, snapshot, frame) modifies the run."""
 
-    _all: ClassVar[weakref.WeakSet[LiveRun]] = weakref.WeakSet()  # every run of this server process, for the page watcher
+    _all: ClassVar[weakref.WeakSet[LiveRun]] = weakref.WeakSet()  # every run of this server, for the watcher
     _by_token: ClassVar[weakref.WeakValueDictionary[str, LiveRun]] = weakref.WeakValueDictionary()  # for the frame route
+    released: ClassVar[set[str]] = set()  # tokens of runs dropped or forgotten: the frame route answers 410 Gone
     _watcher: ClassVar[threading.Thread | None] = None
 
     @classmethod
     def find(cls, token: str) -> LiveRun | None:
-        """The run whose page was given this token (dropviz/web/frame_route.py), or None."""
-        return cls._by_token.get(token)
+        """The run whose page was given this token (dropviz/web/frame_route.py), or None (released: see released)."""
+        return None if token in cls.released else cls._by_token.get(token)
 
     @classmethod
     def playing_count(cls) -> int:
-        """How many runs of this server process are playing now: the page shares its frames among them."""
+        """Runs playing on this server now: the page shares its frames among them."""
         return POOL.playing()
 
-    def __init__(self, config: RunConfig, page_open=None):
-        """page_open() -> False once the page that owns this run is gone (Streamlit: its session disconnected).
-
-        A busy server can take seconds between frames, so "no frame lately" is not "nobody watching".
-        """
-        self._page_open = page_open
-        self._gone_since: float | None = None  # when the page_open check first said the page was gone (the run paused)
-        self._released = False  # gone for RELEASE_AFTER: its worker dropped the run
-        self._lock = threading.RLock()  # one call, restart, move or release at a time
-        self.lost: str | None = None  # set when the run had to start again on a new worker: the page says so once
-        self._config = config
-        self._speed: float | None = None  # the speed limit the worker has
-        # Unguessable: whoever holds it can read this run's frames (only its page is given it, over its websocket).
-        self.token = secrets.token_urlsafe(16)
-        self._start(config)
+    def __init__(self, config: RunConfig, page_open=None, client: str | None = None):
+        """page_open() -> False once the page is gone (its session disconnected); client: the computer the page is on
+        (None: unknown, no cap per client)."""
+        self._page_open, self.client, self._config = page_open, client, config
+        self._gone_since: float | None = None  # when page_open first said the page was gone
+        self._released = False  # dropped from its worker: a page that comes back starts again
+        self._lock = threading.RLock()  # one call, restart or move at a time
+        self._speed: float | None = None
+        self._play = False  # what the page last asked for: a run restarted after a lost worker plays on if it was playing
+        self.lost: str | None = None  # why the run started again from epoch 0: the page says so once
+        self.capped: str | None = None  # why the last Play was refused
+        self._unknown = False  # its worker answered a frame request that it has no such run: the watcher restarts it
+        self._new_token()
+        self._place()
         LiveRun._all.add(self)
-        LiveRun._by_token[self.token] = self
         if page_open is not None:
             LiveRun._watch()
 
-    def _start(self, config: RunConfig) -> None:
-        self._worker, self._id = POOL.place(), next(_run_ids)
-        self._moved_at = time.monotonic()  # when the run came to its worker: the watcher moves the longest there first
-        self._worker.request(self._id, "create", config, None if self._page_open else IDLE_STOP)
-        if self._speed is not None:  # a restart on a new worker keeps the page's speed limit
-            self._worker.request(self._id, "set_speed", self._speed)
+    def _new_token(self) -> None:
+        """Modifies: the run's token, which only its page is given (whoever holds it reads its frames); the old one, if
+        any, is released: a page still asking with it gets 410 Gone, and reruns to learn why."""
+        if getattr(self, "token", None) is not None:
+            self._token_finalizer()
+            LiveRun._by_token.pop(self.token, None)
+        self.token = secrets.token_urlsafe(16)
+        LiveRun._by_token[self.token] = self
+        self._token_finalizer = weakref.finalize(self, LiveRun.released.add, self.token)
+
+    def _place(self) -> None:
+        """Modifies: the run starts (from epoch 0) on the least busy worker, with the page's speed limit and Play."""
+        self._pool = POOL
+        self._worker, self._id, self._moved_at = POOL.place(), next(_ids), time.monotonic()
         self._finalizer = weakref.finalize(self, _forget, self._worker, self._id)
+        self._worker.call(Runs.create, self._id, self._config, None if self._page_open else IDLE_STOP, self._speed)
+        if self._play:
+            self._worker.call(Runs.play, self._id)
 
-    def _call(self, op: str, *args):
-        """op on the run in its worker; if the worker died or dropped the run, once more with the run started again.
+    def _restart(self, why: str) -> None:
+        """Modifies: the run leaves its worker (lost, or dropped) and starts again on a live one; the page is told why."""
+        with self._lock:
+            self._finalizer()
+            self._new_token()
+            self._place()
+            self._released, self.lost = False, why
 
-        Under the run's lock: the page watcher may move the run to another worker, never in the middle of a call.
-        """
+    def _call(self, method, *args):
+        """method on the run in its worker; when the worker was lost or does not know the run, the run starts again
+        (LOST, RELEASED) and the call goes to it there."""
         with self._lock:
             if self._released:
                 self._restart(RELEASED)
             try:
-                return self._worker.request(self._id, op, *args)
-            except WorkerGone:
-                self._release()
+                return self._worker.call(method, self._id, *args)
+            except (WorkerGone, UnknownRun):
                 self._restart(LOST)
-                return self._worker.request(self._id, op, *args)
+                return self._worker.call(method, self._id, *args)
 
-    def _move(self, to: Worker) -> bool:
-        """Modifies: the run goes on in worker `to`, exactly where it was (and _moved_at is now). False when it was not
-        playing (not moved). When `to` fails to take it (died meanwhile), the run stays on its worker, nothing lost,
-        and the error is raised."""
-        with self._lock:
-            if self._released or not self._worker.request(self._id, "state")[0]:
-                return False
-            moving = self._worker.request(self._id, "hand_over")
+    async def frame_async(self, presenting: bool, source: str):
+        """Frame, waited for on the event loop (no thread held): raises WorkerGone when the worker is lost or does not
+        know the run (the watcher restarts it, and the page asks again)."""
+        for _ in range(2):
+            worker = self._worker
             try:
-                to.request(self._id, "adopt", moving)
-            except (WorkerGone, WorkerError):
-                self._worker.request(self._id, "adopt", moving)  # `to` failed: the run goes back where it was, as it was
-                raise
-            self._finalizer.detach()
-            self._worker.runs -= 1
-            to.runs += 1
-            self._worker = to
-            self._moved_at = time.monotonic()
-            self._finalizer = weakref.finalize(self, _forget, to, self._id)
-            return True
-
-    def _release(self) -> None:
-        """Modifies: the run is no longer counted on its worker (call under the lock)."""
-        if not self._released:
-            self._finalizer.detach()
-            self._worker.runs -= 1
-            self._released = True
-
-    def _restart(self, why: str) -> None:
-        """Modifies: the run starts again from epoch 0 on a worker, and says why (call under the lock, once released)."""
-        self._start(self._config)
-        self._released = False
-        self.lost = why
+                return await asyncio.wrap_future(worker.submit(Runs.frame, self._id, presenting, source))
+            except UnknownRun:
+                if self._worker is worker:  # not moved meanwhile: the watcher gives the page its run back
+                    self._unknown = True
+                    raise WorkerGone("the run is not in its training process") from None
+        raise WorkerGone("the run moved twice during one frame")
 
     # --- read ------------------------------------------------------------------------------
-    def state(self) -> tuple[bool, bool]:
-        """(playing, finished), in one question to the worker."""
-        return self._call("state")
+    def state(self) -> State:
+        """(playing, finished, cpu), in one question to the worker."""
+        return self._call(Runs.state)
 
     @property
     def playing(self) -> bool:
-        return self.state()[0]
+        return self.state().playing
 
     @property
     def finished(self) -> bool:
-        return self.state()[1]
+        return self.state().finished
 
     @property
     def config(self) -> RunConfig:
@@ -243,52 +221,74 @@ class LiveRun:
         """The run's Dataset (frozen arrays)."""
         return self.with_trainer(_data)
 
-    def snapshot(self) -> Snapshot:
-        """A frozen picture of the run now; also tells the run that its page is still there."""
-        return self._call("snapshot")
+    def snapshot(self):
+        """A frozen picture of the run now (records.Snapshot); also tells the run that its page is still there."""
+        return self._call(Runs.snapshot)
 
     def frame(self, presenting: bool = False, source: str | None = None) -> Frame:
-        """What the page shows of the run now (frames.Frame), made in the worker; tells the run its page is there.
-
-        source: where the page asks for the next frame while the run plays (frame_route.frame_source)."""
-        return self._call("frame", presenting, source)
+        """What the page shows of the run now, made in the worker. source: where the page asks for the next frame."""
+        return self._call(Runs.frame, presenting, source)
 
     def with_trainer(self, read):
-        """read(trainer) in the worker, for the page's exports and tests: read must be picklable (a module-level function)."""
-        return self._call("read", read)
+        """read(trainer) in the worker, for exports and tests: read must be picklable (a module-level function)."""
+        return self._call(Runs.read, read)
 
     # --- control -----------------------------------------------------------------------------
     def set_speed(self, epochs_per_second: float | None) -> None:
-        """Modifies: the speed limit, counted from now (a class can watch 300 epochs instead of a blink)."""
+        """Modifies: the speed limit, counted from now."""
         if epochs_per_second != self._speed:  # every page run sets it: ask the worker only when it changes
-            self._call("set_speed", epochs_per_second)
+            self._call(Runs.set_speed, epochs_per_second)
             self._speed = epochs_per_second
 
-    def play(self) -> None:
-        """Modifies: the run trains in its turns until Pause, its last epoch, or its page is gone."""
-        self._call("play")
+    def play(self) -> str | None:
+        """Modifies: the run trains in its turns until Pause, its last epoch, or its page is gone; unless a cap applies:
+        then it stays paused, and the reason is returned (and kept in capped)."""
+        self.capped = self._cap()
+        if self.capped is None:
+            self._play = True
+            self._call(Runs.play)
+        return self.capped
+
+    def _cap(self) -> str | None:
+        """Which cap a Play of this run would pass, and why, or None."""
+        cost = step_cost(self._config)
+        if cost > STEP_COST:
+            return (
+                f"Play is off for this setup: one step costs about {cost / 1e9:.1f} billion multiply-adds, more than the "
+                f"{STEP_COST / 1e9:.1f} billion a run may take on a shared server (the others wait while it steps). "
+                "Use fewer or narrower hidden layers, a smaller batch, or fewer points."
+            )
+        others = [run for run in list(LiveRun._all) if run is not self and run._id in run._worker.playing]
+        if len(others) >= SERVER_RUNS:
+            return f"The server is training {len(others)} runs, its limit (so that each keeps a speed worth watching): try again soon."
+        if self.client is not None and sum(run.client == self.client for run in others) >= CLIENT_RUNS:
+            return f"This computer already has {CLIENT_RUNS} runs training (the most one computer may, so a class shares the server): pause one first."
+        return None
 
     def pause(self) -> None:
-        """Modifies: stops training after the current turn (at most worker.SLICE seconds)."""
-        self._call("pause")
+        """Modifies: stops training after the current turn."""
+        self._play = False
+        self._call(Runs.pause)
 
     def step(self) -> None:
         """Modifies: pauses, then one optimizer step."""
-        self._call("step")
+        self._play = False
+        self._call(Runs.step)
 
     def reset(self, config: RunConfig | None = None) -> None:
         """Modifies: pauses and starts again from epoch 0 (with config, or the current one)."""
-        self._call("reset", config)
+        self._play = False
+        self._call(Runs.reset, config)
         self._config = config or self._config
 
     def update(self, config: RunConfig) -> bool:
         """Modifies: live settings in place (see Trainer.update); False when a reset is needed."""
         if config == self._config:  # every page run hands in its settings: ask the worker only when they change
             return True
-        applied, self._config = self._call("update", config)
+        applied, self._config = self._call(Runs.update, config)
         return applied
 
-    # --- the page watcher ---------------------------------------------------------------------
+    # --- the watcher ---------------------------------------------------------------------------
     @classmethod
     def _watch(cls) -> None:
         with _watcher_lock:
@@ -298,18 +298,23 @@ class LiveRun:
 
     @classmethod
     def _watch_pages(cls) -> None:
-        """Every PAGE_CHECK seconds: pauses the runs whose page is gone, so that a closed tab stops costing CPU."""
         while True:
             time.sleep(PAGE_CHECK)
-            cls._check_pages()  # in a call of its own: a loop variable left here would keep a forgotten run alive
+            try:
+                cls._check_pages()  # in a call of its own: a loop variable left here would keep a forgotten run alive
+            except Exception:  # whatever one look meets, the next look comes
+                log.exception("dropviz page watcher")
 
     @classmethod
     def _check_pages(cls) -> None:
-        """Pauses the runs of pages gone; then, if one worker has 2 playing runs more than another, or 1 more and it is
-        time for a rotation (_Pool.to_move), moves one playing run over: of the busiest workers' runs, the one that came
-        to its worker longest ago. Modifies those runs and POOL's move times."""
+        """Ends workers past their limit; restarts the runs they held; pauses or drops the runs of pages gone; moves a
+        playing run when the workers' counts call for it (_Pool.to_move). Modifies those runs and POOL."""
+        POOL.start()
         for run in list(cls._all):
-            run._check_page()
+            try:
+                run._check()
+            except WorkerGone:
+                pass  # a worker lost meanwhile: the next look restarts its runs
         move = POOL.to_move()
         if move is not None:
             busiest, idlest = move
@@ -318,31 +323,44 @@ class LiveRun:
                     if run._move(idlest):
                         POOL.moved(idlest)
                         break
-                except (WorkerGone, WorkerError):
-                    continue  # a worker died meanwhile: the runs restart on their next call
+                except WorkerGone:
+                    break  # idlest was lost: the next look sees new counts
 
-    def _check_page(self) -> None:
-        """Pauses the run when its page is gone; after RELEASE_AFTER seconds gone, its worker drops it (memory)."""
-        if self._page_open is None:
-            return
-        if self._page_open():
-            self._gone_since = None
-            return
+    def _check(self) -> None:
+        """Modifies: restarts the run when its worker is lost or forgot it; pauses it when its page is gone, and after
+        RELEASE_AFTER seconds gone its worker drops it."""
         with self._lock:
-            if self._released:
-                return
+            if not (self._released or self._pool.stopped) and (not self._worker.alive or self._unknown):
+                self._unknown = False
+                self._restart(LOST)
+            if self._page_open is None or self._page_open():
+                self._gone_since = None
+            elif not self._released and self._gone_since is None:
+                self._gone_since, self._play = time.monotonic(), False
+                self._worker.submit(Runs.pause, self._id)
+            elif not self._released and time.monotonic() - self._gone_since > RELEASE_AFTER:
+                self._finalizer()
+                self._released = True
+                self._token_finalizer()
+
+    def _move(self, to: Worker) -> bool:
+        """Modifies: a playing run goes on in worker `to`, exactly where it was; False when it was not playing. The
+        source holds the run until `to` has it: if `to` fails, the run goes on where it was, and WorkerGone is raised."""
+        with self._lock:
+            source = self._worker
+            if self._released or self._id not in source.playing or not source.alive:
+                return False
+            moving = source.call(Runs.hand_over, self._id)
             try:
-                if self._gone_since is None:
-                    self._gone_since = time.monotonic()
-                    self._worker.send(self._id, "pause")
-                elif time.monotonic() - self._gone_since > RELEASE_AFTER:
-                    self._worker.send(self._id, "drop")
-                    self._release()
+                to.call(Runs.adopt, self._id, moving)
             except WorkerGone:
-                pass
-
-
-_watcher_lock = threading.Lock()
+                source.submit(Runs.take_back, self._id)
+                raise
+            self._finalizer()  # the source drops its copy, which it has held untrained since hand_over
+            to.runs += 1
+            self._worker, self._moved_at = to, time.monotonic()
+            self._finalizer = weakref.finalize(self, _forget, to, self._id)
+            return True
 
 
 def _data(trainer):
@@ -350,70 +368,56 @@ def _data(trainer):
 
 
 class ExperimentJob:
-    """An experiment (experiments.EXPERIMENTS[name] on inputs) running in a worker process, with progress and
-    cancel. Modifies itself only.
-
-    The worker runs it between its runs' turns (dropviz/web/worker.py), so that an experiment takes turns with the
-    class's live runs instead of taking a core of its own. running asks the worker how the job stands; the other
-    properties are as of that question.
-    """
+    """An experiment (experiments.EXPERIMENTS[name] on inputs) in a process of its own, with progress and cancel.
+    A thread reads the process's messages. Modifies itself only."""
 
     def __init__(self, name: str, inputs):
-        self.fraction = 0.0
+        self.fraction, self.began = 0.0, time.monotonic()
         self.result = None
         self.error: str | None = None
         self.cancelled = False
-        self.seconds: float | None = None  # how long it took in its worker, once done
-        self._ended = False
-        self._worker, self._id = POOL.least_busy(), next(_run_ids)
+        self.seconds: float | None = None  # how long it took, once done
+        self._process, connection = spawn("experiment")
+        self._ended = threading.Event()
+        threading.Thread(target=self._follow, args=(connection, name, inputs), name="dropviz-experiment", daemon=True).start()
+
+    def _follow(self, connection, name: str, inputs) -> None:
         try:
-            self._worker.request(self._id, "job_start", name, inputs)
-        except WorkerGone:
-            self._end(error=LOST_JOB)
-        self._finalizer = weakref.finalize(self, _forget_job, self._worker, self._id)
+            connection.send((name, inputs))
+            while True:
+                kind, value, *seconds = connection.recv()
+                if kind == "progress":
+                    self.fraction = min(max(value, self.fraction), 1.0)
+                    continue
+                if kind == "done":
+                    self.result, self.fraction = value, 1.0
+                else:
+                    self.error = value
+                self.seconds = seconds[0]
+                break
+        except (EOFError, OSError):
+            self.error = None if self.cancelled else LOST_JOB
+        finally:
+            self._ended.set()
+            self._process.kill()
+            self._process.wait(5)
+            connection.close()
 
     @property
     def running(self) -> bool:
-        if not self._ended:
-            try:
-                state, fraction, value, seconds = self._worker.request(self._id, "job_state")
-            except WorkerGone:
-                self._end(error=LOST_JOB)
-            else:
-                self.fraction = fraction
-                if state == "done":
-                    self._end(result=value, seconds=seconds)
-                elif state == "error":
-                    self._end(error=value, seconds=seconds)
-                elif state == "cancelled":
-                    self.cancelled = True
-                    self._end(seconds=seconds)
-        return not self._ended
+        return not self._ended.is_set()
 
-    def _end(self, result=None, error: str | None = None, seconds: float | None = None) -> None:
-        self.result, self.error, self.seconds, self._ended = result, error, seconds, True
-        if result is not None:
-            self.fraction = 1.0
+    @property
+    def elapsed(self) -> float:
+        return self.seconds if self.seconds is not None else time.monotonic() - self.began
 
     def cancel(self) -> None:
-        """Modifies: asks the work to stop at its next progress call."""
-        if not self._ended:
-            self._worker.send(self._id, "job_cancel")
+        """Modifies: ends the experiment's process now."""
+        if self.running:
+            self.cancelled = True
+            self._process.kill()
+            self._ended.wait(LIMIT)
 
     def wait(self, timeout: float | None = None) -> None:
         """Until the job has ended, or timeout seconds."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.running and (deadline is None or time.monotonic() < deadline):
-            time.sleep(0.02)
-
-
-LOST_JOB = "the training process stopped (the server ran short of memory or was restarted); run the experiment again"
-
-
-def _forget_job(worker: Worker, job_id: int) -> None:
-    """The page forgot the job: its worker drops it (and stops it at its next progress call, if it still runs)."""
-    if worker.alive:
-        try:
-            worker.send(job_id, "job_drop")
-        except WorkerGone:
-            pass
+        self._ended.wait(timeout)

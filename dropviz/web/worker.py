@@ -1,26 +1,23 @@
-"""Training workers: processes that own many sessions' Trainers, train them in turns and make their frames.
+"""Worker processes: each owns many sessions' runs, trains them in turns by CPU time and makes their frames; the protocol.
 
-Why processes: a Streamlit server is one Python process. When its sessions trained and made their frames
-in threads, they shared one interpreter lock, and a class's server could not use its cores
-(bench/load.py). A worker is one process with one thread. It trains its playing runs
-round-robin, SLICE seconds per turn, and answers requests between turns: no run ever trains in two
-threads, a run waits for the others' turns only, and a request waits at most one turn.
+Why processes: the page server is one interpreter, and training in its threads could not use the cores. A worker is
+one process with one thread: between two turns it answers every waiting request; a turn goes to the playing run that
+has had the least CPU time here (its training and its frames), so a run whose steps are expensive gets the same share
+of the core as one whose steps are cheap. Experiments run in processes of their own (experiment(), below).
 
-A worker also runs the experiments pages ask for (the Experiments tab), one at a time, inside the same loop:
-between two of its progress calls (sweeps.REPORT_EVERY apart) the experiment lets every playing run take a turn and
-every waiting request be answered. So no process ever computes in two threads, and a class's runs go on.
-
-Parent side: Worker, a handle on one process (start, request, dead or alive), used by dropviz/web/live.py.
-Child side: serve(), run as `python -m dropviz.web.worker FD`. The protocol, over one socket:
-  parent -> child  (request_id, run_id, op, args)   op: a method of _Runs named in OPS
-  child -> parent  (request_id, ok, value, playing)  value: the result, or the error's text when not ok;
-                                                      playing: runs of this worker that play now
+The protocol, in one place: a request is a method of Runs and its arguments (pickled; the method travels by reference,
+there is no table of names); the worker calls it on its Runs and answers (request id, error or None, value, ids of its
+playing runs). Worker is the server's handle on one process: a request it has not answered within LIMIT seconds makes
+the worker lost (killed; every waiting request fails with WorkerGone), so no caller waits longer than that.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import os
+import pickle
+import queue
 import socket
 import subprocess
 import sys
@@ -29,134 +26,164 @@ import time
 from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import NamedTuple
 
 from ..core.engine import Trainer
 from ..figures.boundary import BOUNDARY_GRID
 from .frames import make_frame
 from .pacing import Pacer
 
-# Seconds of training per turn: short, so that a frame, a Pause or another run never waits long, and a worker's round
-# of a class's runs fits in a page's frame period, each frame showing new steps (bench/load.py).
-SLICE = 0.01
+# Seconds a worker may take to answer: its longest turn (one step of the costliest run the caps allow), a frame and a
+# move's pickled run fit in it many times over; a stopped or stuck worker is found out this fast.
+LIMIT = 3.0
+BOOT_LIMIT = 60.0  # seconds a new worker may take to load NumPy, the engine and the compiled kernel (compiled, if uncached)
+SLICE = 0.01  # seconds of training per turn: a frame, a Pause or another run waits at most about this (or one step)
 BURST = 1.5  # seconds between two live changes that make them one burst: one event, one marker on the curves
 IDLE_PAUSE = 0.02  # seconds a worker sleeps when its playing runs are all at their speed limit
-# A new worker loads the compiled kernel (from Numba's cache) once it has been idle this long: longer, and a Play
-# soon after the page's last request waits for the load; shorter, and the load competes with the first page's drawing.
-WARM_UP_AFTER = 0.5
-REQUEST_TIMEOUT = 60.0  # seconds; a worker answers within a turn plus its queue of requests
+EXPERIMENT_NICE = 10  # an experiment's process yields the cores to the class's runs, and has them when they are idle
 WORKER_ENV = {
-    **{name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},  # one core per worker
-    # glibc: keep freed arrays of up to 32 MB in the heap, so that each frame's and epoch's temporaries are not given
-    # back to the system and faulted in again (transparent huge pages on), which slows the grid and evaluation.
+    **{name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},  # one core per process
+    # glibc: keep freed arrays of up to 32 MB in the heap, so each frame's temporaries are not faulted in again.
     "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
     "MALLOC_TRIM_THRESHOLD_": str(64 << 20),
 }
 
 
 class WorkerGone(RuntimeError):
-    """The worker process ended (killed, out of memory): its runs are lost."""
+    """The worker process ended, or missed LIMIT and was ended: its runs are lost."""
 
 
 class WorkerError(RuntimeError):
     """A request failed inside the worker; the message is the error's type and text."""
 
 
-# --- parent side -----------------------------------------------------------------------------------
-class Worker:
-    """One worker process and the socket to it. Thread-safe: every session's thread may call request().
+class UnknownRun(WorkerError):
+    """The worker has no run of this id: it was dropped, or moved away."""
 
-    A reader thread hands each answer to the request that waits for it. Modifies: its process, its counts.
-    """
+
+def spawn(*args: str) -> tuple[subprocess.Popen, Connection]:
+    """Starts `python -m dropviz.web.worker FD *args` (one core's threads): the process and the connection to it."""
+    parent, child = socket.socketpair()
+    root = str(Path(__file__).resolve().parents[2])  # the folder that holds the dropviz package
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])), **WORKER_ENV}
+    command = [sys.executable, "-m", "dropviz.web.worker", str(child.fileno()), *args]
+    process = subprocess.Popen(command, pass_fds=(child.fileno(),), env=env, stdin=subprocess.DEVNULL)
+    child.close()
+    return process, Connection(parent.detach())
+
+
+# --- the server's side -----------------------------------------------------------------------------
+class Worker:
+    """One worker process. Thread-safe; submit() never waits: a writer thread sends, a reader thread hands each answer
+    to its Future and enforces LIMIT. Modifies: its process, alive, runs, playing."""
 
     def __init__(self):
-        parent, child = socket.socketpair()
-        root = str(Path(__file__).resolve().parents[2])  # the folder that holds the dropviz package
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])), **WORKER_ENV}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "dropviz.web.worker", str(child.fileno())], pass_fds=(child.fileno(),), env=env, stdin=subprocess.DEVNULL
-        )
-        child.close()
-        self._connection = Connection(parent.detach())
-        self._send_lock = threading.Lock()
-        self._pending: dict[int, Future] = {}
+        self.process, self._connection = spawn()
+        self._lock = threading.Lock()
+        self._pending: dict[int, tuple[Future, float]] = {}  # request id -> (its Future, when it was submitted)
+        self._outbox: queue.SimpleQueue = queue.SimpleQueue()
         self._ids = itertools.count()
-        self.alive = True
+        self.alive, self._started, self._ready = True, time.monotonic(), 0.0  # ready: when its first answer came
         self.runs = 0  # runs placed here and not yet dropped (the pool places new runs by it)
-        self.playing = 0  # runs of this worker playing, as of its last answer
+        self.playing: frozenset[int] = frozenset()  # ids of the runs playing here, as of the last answer
+        threading.Thread(target=self._write, name="dropviz-worker-writer", daemon=True).start()
         threading.Thread(target=self._read, name="dropviz-worker-reader", daemon=True).start()
 
-    def request(self, run_id: int, op: str, *args):
-        """op(run_id, *args) in the worker, waited for: its value (raises WorkerGone, WorkerError)."""
-        return self.submit(run_id, op, *args).result(REQUEST_TIMEOUT)
-
-    def submit(self, run_id: int, op: str, *args) -> Future:
-        """Sends op(run_id, *args) to the worker without waiting: a Future of its value."""
+    def submit(self, method, *args) -> Future:
+        """method(runs, *args) in the worker (method: one of Runs'): a Future of its value. Never waits."""
         future: Future = Future()
-        self._send(run_id, op, args, future)
+        with self._lock:
+            if self.alive:
+                request_id = next(self._ids)
+                self._pending[request_id] = (future, time.monotonic())
+                self._outbox.put((request_id, method, args))
+                return future
+        future.set_exception(WorkerGone("the training process has ended"))
         return future
 
-    def send(self, run_id: int, op: str, *args) -> None:
-        """Sends op(run_id, *args) and forgets it: the answer is dropped. Never waits (a finalizer may call it)."""
-        self._send(run_id, op, args, None)
+    def call(self, method, *args):
+        """submit(), waited for: its value, within LIMIT (raises WorkerGone, WorkerError)."""
+        try:
+            return self.submit(method, *args).result(LIMIT + (1 if self._ready else BOOT_LIMIT))
+        except TimeoutError:  # the reader is stuck inside a half-sent answer: the limit holds all the same
+            self.lose()
+            raise WorkerGone("the training process stopped answering") from None
 
-    def _send(self, run_id: int, op: str, args: tuple, future: Future | None) -> None:
-        if op not in OPS:
-            raise ValueError(f"unknown op {op!r}")
-        with self._send_lock:
+    def check(self) -> None:
+        """Modifies: loses the worker when a request has waited more than LIMIT seconds (BOOT_LIMIT before it is ready)."""
+        with self._lock:
+            oldest = min((sent for _, sent in self._pending.values()), default=None)
+        if oldest is not None:
+            since, limit = (max(oldest, self._ready), LIMIT) if self._ready else (self._started, BOOT_LIMIT)
+            if time.monotonic() - since > limit:
+                self.lose()
+
+    def lose(self) -> None:
+        """Modifies: ends the process (SIGKILL ends a stopped one too); every waiting request fails with WorkerGone."""
+        with self._lock:
             if not self.alive:
-                raise WorkerGone("the training process has ended")
-            request_id = next(self._ids)
-            if future is not None:
-                self._pending[request_id] = future
-            try:
-                self._connection.send((request_id, run_id, op, args))
-            except OSError as error:
-                self._pending.pop(request_id, None)
-                raise WorkerGone("the training process has ended") from error
-
-    def stop(self) -> None:
-        """Modifies: ends the process (its runs are lost)."""
+                return
+            self.alive, self.playing = False, frozenset()
+            pending, self._pending = self._pending, {}
+            self._outbox.put(None)
         self.process.kill()
-        self.process.wait(5)
+        for future, _ in pending.values():
+            future.set_exception(WorkerGone("the training process has ended"))
+
+    def _write(self) -> None:
+        while (item := self._outbox.get()) is not None:
+            try:
+                data = pickle.dumps(item)
+            except Exception as error:  # noqa: BLE001 - arguments that do not pickle fail their request only
+                self._answer(item[0], WorkerError(f"{type(error).__name__}: {error}"), None)
+                continue
+            try:
+                self._connection.send_bytes(data)
+            except OSError:
+                break
+        self.lose()
 
     def _read(self) -> None:
         try:
-            while True:
-                request_id, ok, value, playing = self._connection.recv()
-                self.playing = playing
-                future = self._pending.pop(request_id, None)
-                if future is not None:
-                    future.set_result(value) if ok else future.set_exception(WorkerError(value))
-        except (EOFError, OSError):
+            while self.alive:
+                if self._connection.poll(0.1):
+                    request_id, error, value, self.playing = self._connection.recv()
+                    self._ready = self._ready or time.monotonic()
+                    self._answer(request_id, error, value)
+                self.check()
+        except (EOFError, OSError):  # the process ended
             pass
-        except Exception:  # noqa: BLE001 - an answer this process cannot load: the stream is lost, and so is the worker
-            self.process.kill()
-        with self._send_lock:
-            self.alive = False
-            self.playing = 0
-            pending, self._pending = self._pending, {}
-        for future in pending.values():
-            future.set_exception(WorkerGone("the training process has ended"))
-        self._connection.close()
-        try:
-            self.process.wait(5)  # reaped: no zombie left behind
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        except Exception:  # an answer this process cannot load: the stream is lost, and so is the worker
+            logging.getLogger(__name__).exception("dropviz worker answer")
+        self.lose()
+        self.process.wait(5)  # reaped: no zombie left behind
+
+    def _answer(self, request_id: int, error: Exception | None, value) -> None:
+        with self._lock:
+            future, _ = self._pending.pop(request_id, (None, 0.0))
+        if future is not None:
+            future.set_exception(error) if error is not None else future.set_result(value)
 
 
-# --- child side ------------------------------------------------------------------------------------
+# --- the worker's side -----------------------------------------------------------------------------
+class State(NamedTuple):
+    playing: bool
+    finished: bool
+    cpu: float  # CPU seconds the run has had in its worker (turns and frames)
+
+
 class _Run:
-    """One session's run inside a worker. Modified by _Runs only."""
+    """One session's run inside a worker. Modified by Runs only."""
 
-    def __init__(self, config, idle_stop: float | None):
-        self.trainer = Trainer(config)
-        self.pacer = Pacer()
-        self.playing = False
-        self.speed: float | None = None  # epochs per second at most; None: as fast as its turns allow
+    def __init__(self, config, idle_stop: float | None, speed: float | None):
+        self.trainer, self.pacer = Trainer(config), Pacer()
+        self.playing = self.held = False  # held: handed over to another worker, not trained until taken back
+        self.speed = speed  # epochs per second at most; None: as fast as its turns allow
         self.pace_from = (time.monotonic(), 0.0)  # (when, epoch_progress): where the speed limit counts from
         self.idle_stop = idle_stop  # seconds without a frame after which a playing run pauses; None: the page checks
-        self.last_seen = time.monotonic()
+        self.seen = time.monotonic()
         self.last_change = -BURST  # when the page last changed a live setting
+        self.cpu = 0.0  # CPU seconds here: the next turn goes to the playing run with the least
 
     def allowed_steps(self) -> int | None:
         """Steps the speed limit allows now (None: no limit)."""
@@ -167,244 +194,157 @@ class _Run:
         return int(epochs * self.trainer.steps_per_epoch)
 
 
-class _Job:
-    """An experiment a page asked for (experiments.EXPERIMENTS[name] on inputs). Modified by _Runs only."""
-
-    def __init__(self, name: str, inputs):
-        self.name, self.inputs = name, inputs
-        self.state = "queued"  # then "running", and "done", "error" or "cancelled"
-        self.fraction = 0.0
-        self.value = None  # the result when done, the error's text on error
-        self.seconds: float | None = None
-        self.cancel = False
-
-
-class _ParentGone(Exception):
-    """The server ended while an experiment ran: so does the worker."""
-
-
-class _Runs:
-    """Every run and experiment job of this worker, by id. Single-threaded; its ops modify the run or job they name."""
+class Runs:
+    """The protocol: each public method is a request the server may send, the run's id first. Every run of one worker;
+    single-threaded; each request modifies the run it names."""
 
     def __init__(self):
         self.runs: dict[int, _Run] = {}
-        self._order: list[int] = []  # run ids still to take their turn in this round
-        self.jobs: dict[int, _Job] = {}  # by job id, until the page has read its end
 
-    @property
-    def playing(self) -> int:
-        return sum(run.playing for run in self.runs.values())
+    def playing_ids(self) -> frozenset[int]:
+        return frozenset(run_id for run_id, run in self.runs.items() if run.playing)
 
-    # --- ops: each takes the run id first ---
-    def create(self, run_id: int, config, idle_stop: float | None) -> None:
-        self.runs[run_id] = _Run(config, idle_stop)
+    def _get(self, run_id: int) -> _Run:
+        if run_id not in self.runs:
+            raise UnknownRun(f"no run {run_id} in this training process")
+        return self.runs[run_id]
+
+    def _join(self, run: _Run) -> None:
+        """A run that starts playing or arrives owes no CPU time from before: it starts level with the least."""
+        run.cpu = max(run.cpu, min((r.cpu for r in self.runs.values() if r.playing and r is not run), default=run.cpu))
+
+    def create(self, run_id: int, config, idle_stop: float | None, speed: float | None) -> None:
+        self.runs[run_id] = _Run(config, idle_stop, speed)
 
     def drop(self, run_id: int) -> None:
         self.runs.pop(run_id, None)
 
     def hand_over(self, run_id: int) -> _Run:
-        """The run, trainer and all, taken out of this worker to go on in another (adopt)."""
-        return self.runs.pop(run_id)
+        """The run, held here (not trained) until dropped or taken back: the other worker confirms first."""
+        run = self._get(run_id)
+        run.held = True
+        return run
+
+    def take_back(self, run_id: int) -> None:
+        self._get(run_id).held = False
 
     def adopt(self, run_id: int, run: _Run) -> None:
+        run.held = False
+        self._join(run)
         self.runs[run_id] = run
 
     def play(self, run_id: int) -> None:
-        run = self.runs[run_id]
-        run.playing = not run.trainer.finished
-        run.last_seen = time.monotonic()
+        run = self._get(run_id)
+        run.playing, run.seen = not run.trainer.finished, time.monotonic()
         run.pace_from = (time.monotonic(), run.trainer.epoch_progress)
+        self._join(run)
 
     def pause(self, run_id: int) -> None:
-        self.runs[run_id].playing = False
+        self._get(run_id).playing = False
 
     def step(self, run_id: int) -> None:
         self.pause(run_id)
         self.runs[run_id].trainer.step()
 
     def reset(self, run_id: int, config) -> None:
-        run = self.runs[run_id]
+        run = self._get(run_id)
         run.playing = False
         run.trainer, run.pacer = Trainer(config or run.trainer.config), Pacer()
 
     def update(self, run_id: int, config):
         """(True, config in force) when the change applied in place; (False, old config) when it needs a reset.
-
         Changes less than BURST apart are one burst (a slider moved with the arrow keys): they share one event."""
-        run = self.runs[run_id]
-        now = time.monotonic()
+        run, now = self._get(run_id), time.monotonic()
         burst, run.last_change = now - run.last_change < BURST, now
         return run.trainer.update(config, burst), run.trainer.config
 
     def set_speed(self, run_id: int, epochs_per_second: float | None) -> None:
-        run = self.runs[run_id]
-        if epochs_per_second != run.speed:
-            run.speed = epochs_per_second
-            run.pace_from = (time.monotonic(), run.trainer.epoch_progress)
+        run = self._get(run_id)
+        run.speed, run.pace_from = epochs_per_second, (time.monotonic(), run.trainer.epoch_progress)
 
-    def state(self, run_id: int) -> tuple[bool, bool]:
-        """(playing, finished)."""
-        run = self.runs[run_id]
-        return run.playing, run.trainer.finished
+    def state(self, run_id: int) -> State:
+        run = self._get(run_id)
+        return State(run.playing, run.trainer.finished, run.cpu)
 
     def frame(self, run_id: int, presenting: bool, source: str | None):
-        run = self.runs[run_id]
-        run.last_seen = time.monotonic()
-        sharing = self.playing - 1 if run.playing else 0
-        return make_frame(
-            run.trainer.snapshot(BOUNDARY_GRID), run.trainer.data, run.trainer.config.epochs, run.playing, sharing, presenting, source
-        )
+        """The page's frame (frames.Frame); its CPU time counts as the run's. Tells the run its page is there."""
+        run, began = self._get(run_id), time.thread_time()
+        run.seen = time.monotonic()
+        sharing = len(self.playing_ids()) - 1 if run.playing else 0
+        trainer = run.trainer
+        made = make_frame(trainer.snapshot(BOUNDARY_GRID), trainer.data, trainer.config.epochs, run.playing, sharing, presenting, source)
+        run.cpu += time.thread_time() - began
+        return made
 
     def snapshot(self, run_id: int):
-        run = self.runs[run_id]
-        run.last_seen = time.monotonic()
+        run = self._get(run_id)
+        run.seen = time.monotonic()
         return run.trainer.snapshot(BOUNDARY_GRID)
 
     def read(self, run_id: int, read):
         """read(trainer): read must be picklable (a module-level function, operator.attrgetter)."""
-        return read(self.runs[run_id].trainer)
+        return read(self._get(run_id).trainer)
 
-    # --- experiment jobs: the id is the job's ---
-    def job_start(self, job_id: int, name: str, inputs) -> None:
-        self.jobs[job_id] = _Job(name, inputs)
-
-    def job_state(self, job_id: int) -> tuple[str, float, object, float | None]:
-        """(state, fraction, value, seconds); a job that ended is forgotten once it has said so."""
-        job = self.jobs[job_id]
-        if job.state in ("done", "error", "cancelled"):
-            del self.jobs[job_id]
-        return job.state, job.fraction, job.value, job.seconds
-
-    def job_cancel(self, job_id: int) -> None:
-        if job_id in self.jobs:
-            self.jobs[job_id].cancel = True
-
-    def job_drop(self, job_id: int) -> None:
-        """The page forgot the job: if it has not started, it never will; if it runs, it stops at its next progress."""
-        job = self.jobs.pop(job_id, None)
-        if job is not None:
-            job.cancel = True
-
-    def next_job(self) -> _Job | None:
-        return next((job for job in self.jobs.values() if job.state == "queued"), None)
-
-    def run_job(self, job: _Job, answer_requests) -> None:
-        """Modifies: runs the job to its end. At each progress call, answer_requests() (False: the server is gone)
-        and one round of turns for the playing runs."""
-        from ..experiments.registry import EXPERIMENTS  # the experiments' modules load with the first experiment only
-
-        def progress(fraction: float) -> bool:
-            job.fraction = min(max(float(fraction), job.fraction), 1.0)
-            if not answer_requests():
-                raise _ParentGone
-            for _ in range(self.playing):  # a round: each playing run one turn, as if the job were one more run
-                self.train_turn()
-            return not job.cancel
-
-        job.state, began = "running", time.monotonic()
-        try:
-            job.value, job.state, job.fraction = EXPERIMENTS[job.name].run(job.inputs, progress), "done", 1.0
-        except _ParentGone:
-            raise
-        except Exception as error:  # noqa: BLE001 - the page shows it as a message, never as a traceback
-            job.state = "cancelled" if job.cancel else "error"  # a cancel stops the work with sweeps.Cancelled
-            job.value = None if job.cancel else f"{type(error).__name__}: {error}"
-        job.seconds = time.monotonic() - began
-        job.inputs = None  # the snapshot it started from is no longer needed
-
-    # --- training ---
     def train_turn(self) -> bool:
-        """Modifies: one turn of training for the next playing run that may train. False when none could."""
-        now = time.monotonic()
-        for run in self.runs.values():  # nobody has asked for a frame lately and no page check was handed in
-            if run.playing and run.idle_stop is not None and now - run.last_seen > run.idle_stop:
-                run.playing = False
-        for _ in range(2):  # the rest of this round, then (when none of it could train) a whole new round
-            if not self._order:
-                self._order = [run_id for run_id, run in self.runs.items() if run.playing]
-            while self._order:
-                run = self.runs.get(self._order.pop(0))
-                if run is None or not run.playing:
-                    continue
-                allowed = run.allowed_steps()
-                if allowed is not None and allowed <= 0:  # at its speed limit: its turn passes
-                    continue
-                run.pacer.advance(run.trainer, SLICE, allowed)
-                if run.trainer.finished:
-                    run.playing = False
-                return True
-        return False
-
-
-OPS = frozenset(
-    {
-        "create",
-        "drop",
-        "hand_over",
-        "adopt",
-        "play",
-        "pause",
-        "step",
-        "reset",
-        "update",
-        "set_speed",
-        "state",
-        "frame",
-        "snapshot",
-        "read",
-        "job_start",
-        "job_state",
-        "job_cancel",
-        "job_drop",
-    }
-)
+        """Modifies: one turn for the playing run with the least CPU time that its speed limit lets train. False: none."""
+        now, ready = time.monotonic(), []
+        for run in self.runs.values():
+            if run.playing and run.idle_stop is not None and now - run.seen > run.idle_stop:
+                run.playing = False  # nobody has asked for a frame lately and no page check was handed in
+            allowed = run.allowed_steps() if run.playing and not run.held else 0
+            if allowed is None or allowed > 0:
+                ready.append((run.cpu, allowed, run))
+        if not ready:
+            return False
+        _, allowed, run = min(ready, key=lambda entry: entry[0])
+        began = time.thread_time()
+        run.pacer.advance(run.trainer, SLICE, allowed)
+        run.cpu += time.thread_time() - began
+        run.playing = run.playing and not run.trainer.finished
+        return True
 
 
 def serve(connection: Connection) -> None:
-    """The worker's loop: answer every waiting request, then one turn of training or an experiment; ends when the parent does."""
-    runs, warm = _Runs(), False
+    """The worker's loop: a turn of training, then every waiting request answered; ends when the server does."""
+    from ..core.kernel import warm_up
+
+    warm_up()  # the compiled kernel, loaded (or compiled, on a cold cache) before the time limit counts
+    runs = Runs()
+    connection.send((-1, None, None, frozenset()))  # ready
     while True:
-        job = runs.next_job()
-        if job is not None:
+        trained = runs.train_turn()
+        if not connection.poll(0 if trained else IDLE_PAUSE if runs.playing_ids() else None):
+            continue
+        while connection.poll(0):
+            request_id, method, args = connection.recv()
             try:
-                runs.run_job(job, lambda: _answer(connection, runs, wait=0))
-            except _ParentGone:
-                return
-            continue
-        trained = runs.train_turn() if runs.playing else False
-        timeout = 0 if trained else (IDLE_PAUSE if runs.playing else None if warm else WARM_UP_AFTER)
-        if not connection.poll(timeout):
-            if not warm and not runs.playing:  # idle before its first Play: load the compiled kernel now
-                from ..core.kernel import warm_up
-
-                warm_up()
-                warm = True
-            continue
-        if not _answer(connection, runs, wait=0):
-            return
+                answer = (request_id, None, method(runs, *args), runs.playing_ids())
+                data = pickle.dumps(answer)
+            except Exception as error:  # noqa: BLE001 - raised in the server as WorkerError; the worker goes on
+                failed = error if isinstance(error, UnknownRun) else WorkerError(f"{type(error).__name__}: {error}")
+                data = pickle.dumps((request_id, failed, None, runs.playing_ids()))
+            connection.send_bytes(data)
 
 
-def _answer(connection: Connection, runs: _Runs, wait: float) -> bool:
-    """Answers every request waiting (after up to wait seconds for the first); False when the server is gone."""
-    if not connection.poll(wait):
-        return True
-    while True:
-        try:
-            request_id, run_id, op, args = connection.recv()
-        except (EOFError, OSError):  # the server ended: so does its worker
-            return False
-        try:
-            connection.send((request_id, True, getattr(runs, op)(run_id, *args), runs.playing))
-        except Exception as error:  # noqa: BLE001 - the parent raises it as WorkerError; the worker goes on
-            connection.send((request_id, False, f"{type(error).__name__}: {error}", runs.playing))
-        if not connection.poll(0):
-            return True
+def experiment(connection: Connection) -> None:
+    """An ExperimentJob's process: gets (name, inputs); sends ("progress", fraction) at each progress call, then
+    ("done", result, seconds) or ("error", text, seconds)."""
+    from ..experiments.registry import EXPERIMENTS
+
+    os.nice(EXPERIMENT_NICE)
+    name, inputs = connection.recv()
+    began = time.monotonic()
+    try:
+        result = EXPERIMENTS[name].run(inputs, lambda fraction: connection.send(("progress", float(fraction))) or True)
+        connection.send(("done", result, time.monotonic() - began))
+    except Exception as error:  # noqa: BLE001 - the page shows it as a message, never as a traceback
+        connection.send(("error", f"{type(error).__name__}: {error}", time.monotonic() - began))
 
 
 if __name__ == "__main__":
-    from dropviz.web.worker import serve as module_serve  # the module's own classes: what it pickles, the server can load
+    import dropviz.web.worker as module  # noqa: PLW0406 - the module's own classes: what it pickles, the server can load
 
     try:
-        module_serve(Connection(int(sys.argv[1])))
-    except (BrokenPipeError, ConnectionResetError):  # the server ended while an answer was on its way
+        (module.experiment if sys.argv[2:] == ["experiment"] else module.serve)(Connection(int(sys.argv[1])))
+    except (EOFError, OSError):  # the server ended, or ended this process's job
         pass

@@ -157,6 +157,7 @@ def test_a_run_whose_worker_dies_starts_again_on_a_new_one_and_says_so(one_worke
     run = LiveRun(CONFIG)
     run.play()
     _wait(lambda: _steps(run) > 20)
+    run.pause()  # paused, it starts again paused (a playing run plays on: tests/web/test_faults.py)
     dead = one_worker.workers[0]
     dead.process.kill()
     _wait(lambda: not dead.alive)
@@ -190,18 +191,22 @@ def test_an_experiment_runs_in_a_worker_and_returns_its_result(one_worker):
     assert job.result.to_csv()  # the page's download
 
 
-def test_a_class_trains_and_gets_frames_while_an_experiment_runs_on_its_worker(one_worker):
-    run = LiveRun(CONFIG)
+def test_a_class_trains_and_gets_frames_while_an_experiment_runs_and_a_cancel_ends_it_at_once(one_worker):
+    run = LiveRun(CONFIG, page_open=lambda: True)
+    run.set_speed(50.0)  # plays on until the experiment has run a while
     run.play()
     job = live.ExperimentJob("p-sweep", _inputs(run))
-    _wait(lambda: job.running and job.fraction > 0, timeout=30)
+    _wait(lambda: job.running and job.fraction > 0, timeout=60)
     before = _steps(run)
-    frames = [run.frame() for _ in range(3)]  # answered between the experiment's slices
+    frames = [run.frame() for _ in range(3)]
     _wait(lambda: _steps(run) > before + 50, timeout=10)  # the run takes its turns too
-    assert job.running and all(frame.playing for frame in frames)  # one process, both going on
+    assert job.running and all(frame.playing for frame in frames)
+    progress = job.fraction
+    _wait(lambda: job.fraction > progress, timeout=10)  # it says how far it is as it goes
+    began = time.monotonic()
     job.cancel()
-    job.wait(30)
-    assert job.cancelled and not job.running and job.result is None
+    assert not job.running and time.monotonic() - began < 5  # its process ended: not at its next progress call
+    assert job.cancelled and job.result is None and job.error is None
     run.pause()
 
 
@@ -235,8 +240,8 @@ def test_a_run_whose_page_stays_away_is_dropped_from_its_worker_and_starts_again
     _wait(lambda: _steps(run) > 20)
     page["open"] = False
     _wait(lambda: one_worker.workers[0].runs == 0)  # paused, then dropped
-    with pytest.raises(worker.WorkerError, match="KeyError"):
-        one_worker.workers[0].request(run._id, "state")
+    with pytest.raises(worker.UnknownRun):
+        one_worker.workers[0].call(worker.Runs.state, run._id)
     page["open"] = True  # the page came back: its run starts again, and the page says why
     assert run.frame().status.startswith("**Epoch 0**") and "was away" in run.lost
     assert one_worker.workers[0].runs == 1
@@ -260,7 +265,7 @@ def test_when_students_leave_a_worker_a_playing_run_moves_to_it_and_goes_on_wher
                 run.pause()  # their students left: 2 playing on one worker, none on the other
         moving = [run for run in runs if run._worker is first]
         steps = {id(run): _steps(run) for run in moving}
-        _wait(lambda: first.playing == 1 and second.playing == 1, what=lambda: f"playing {first.playing} and {second.playing}")
+        _wait(lambda: len(first.playing) == 1 == len(second.playing), what=lambda: f"playing {first.playing} and {second.playing}")
         moved = next(run for run in moving if run._worker is second)
         assert moved.playing and _steps(moved) >= steps[id(moved)] > 0  # the same run, trained on
         _wait(lambda: _steps(moved) > steps[id(moved)] + 20)
@@ -273,7 +278,7 @@ def test_when_students_leave_a_worker_a_playing_run_moves_to_it_and_goes_on_wher
 class _DeadWorker:
     """A worker that died just before a run moved to it."""
 
-    def request(self, run_id, op, *args):
+    def call(self, method, *args):
         raise worker.WorkerGone("the training process has ended")
 
 
@@ -323,8 +328,8 @@ def test_playing_count_counts_the_runs_that_play_and_forgets_deleted_ones(one_wo
     del idle  # a closed session's run: the registry holds it weakly, and its worker drops it
     gc.collect()
     assert ref() is None and one_worker.workers[0].runs == placed - 1
-    with pytest.raises(worker.WorkerError, match="KeyError"):
-        one_worker.workers[0].request(run_id, "state")
+    with pytest.raises(worker.UnknownRun):
+        one_worker.workers[0].call(worker.Runs.state, run_id)
 
 
 def test_runs_rotate_between_workers_whose_playing_counts_differ_by_one_and_go_on_where_they_were(monkeypatch):
@@ -344,8 +349,8 @@ def test_runs_rotate_between_workers_whose_playing_counts_differ_by_one_and_go_o
         for _ in range(6):
             monkeypatch.setattr(live, "ROTATE_EVERY", 0.0)  # time for a rotation (the waiting itself: the test below)
             epochs = {id(run): run.snapshot().epoch_progress for run in runs}  # the snapshots bring the counts up to date
-            assert sorted(worker.playing for worker in pool.workers) == [1, 2]
-            busiest = max(pool.workers, key=lambda w: w.playing)
+            assert sorted(len(worker.playing) for worker in pool.workers) == [1, 2]
+            busiest = max(pool.workers, key=lambda w: len(w.playing))
             longest = min((run for run in runs if run._worker is busiest), key=lambda run: run._moved_at)
             where = [run._worker for run in runs]
             check()
@@ -367,7 +372,7 @@ def test_runs_rotate_between_workers_whose_playing_counts_differ_by_one_and_go_o
 
         for run in runs[1:]:
             run.pause()  # one playing run on one worker, none on the other: a lone run has a core wherever it is
-        assert sorted(worker.playing for worker in pool.workers) == [0, 1]
+        assert sorted(len(worker.playing) for worker in pool.workers) == [0, 1]
         where = [run._worker for run in runs]
         monkeypatch.setattr(live, "ROTATE_EVERY", 0.0)  # time for a rotation, and the counts differ by one: no move
         for _ in range(3):
@@ -383,7 +388,7 @@ class _FakeWorker:
     """Stands for a worker in _Pool.to_move: its playing count, alive."""
 
     def __init__(self, playing: int):
-        self.playing, self.alive = playing, True
+        self.playing, self.alive = frozenset(range(playing)), True
 
 
 def test_with_more_workers_rotations_take_every_idle_worker_in_turn(monkeypatch):
@@ -394,12 +399,12 @@ def test_with_more_workers_rotations_take_every_idle_worker_in_turn(monkeypatch)
     targets = []
     for _ in range(3):
         busiest, idlest = pool.to_move()
-        assert busiest == [w for w in pool.workers if w.playing == 2]
-        busiest[0].playing, idlest.playing = 1, 2  # what the move's answers say
+        assert busiest == [w for w in pool.workers if len(w.playing) == 2]
+        busiest[0].playing, idlest.playing = frozenset({1}), frozenset({1, 2})  # what the move's answers say
         pool.moved(idlest)
         targets.append(idlest)
     assert targets == [a, b, c]  # c, idle once a had its run, is not passed over
     monkeypatch.setattr(live, "ROTATE_EVERY", 60.0)
     assert pool.to_move() is None  # a rotation waits ROTATE_EVERY after the last move
-    c.playing = 3  # 1, 1, 3: students left; no waiting
+    c.playing = frozenset({1, 2, 3})  # 1, 1, 3: students left; no waiting
     assert pool.to_move() == ([c], a)
