@@ -1,9 +1,9 @@
 """LiveRun and ExperimentJob: a page's handles on its run, which lives in exactly one worker process, and on its experiment.
 
 The server starts one worker per core with its first page and places each run on the worker with the fewest playing
-runs. Play passes the caps first (cost of one step, runs per client, runs per server); the page says which one
-applied. A watcher thread looks every PAGE_CHECK seconds: it ends workers that missed their time limit and restarts
-their runs elsewhere (from epoch 0, keeping Play, and the page says so); it pauses the run of a page gone and drops it
+runs. Play passes the caps first (cost of one step, runs per computer, runs per server); the page says which applied.
+A watcher thread looks every PAGE_CHECK seconds: it ends workers past their time limit and starts their runs again
+elsewhere (from epoch 0, still playing; a new token tells the page); it pauses the run of a page gone and drops it
 RELEASE_AFTER seconds later; and when one worker has more playing runs than another, it moves one over (a rotation
 every ROTATE_EVERY seconds when they differ by one), the destination confirming before the source lets go.
 """
@@ -22,7 +22,6 @@ import weakref
 from typing import ClassVar
 
 from ..core.config import RunConfig, weight_count
-from .frames import Frame
 from .worker import LIMIT, Runs, State, UnknownRun, Worker, WorkerGone, spawn
 
 IDLE_STOP = 2.0  # without a page_open check: seconds without a frame or snapshot after which a playing run pauses
@@ -32,7 +31,7 @@ WORKERS = max(1, os.cpu_count() or 1)  # training processes: one per core
 ROTATE_EVERY = 1.0  # seconds between rotations: the runs of a class of 31 take turns on the crowded worker
 CLIENT_RUNS = 2  # runs one computer may have playing: its tabs cannot take a class's cores
 SERVER_RUNS = 32 * WORKERS  # runs playing at once: past it, each would get too few epochs a second to watch
-STEP_COST = 1.5e9  # multiply-adds one step may cost (step_cost): about 0.1 s of one core, the longest turn others wait
+STEP_COST = 2e9  # multiply-adds one step may cost (step_cost): tens of milliseconds of one core, the longest others wait
 LOST = "The training process stopped (it stopped answering, ran short of memory or was restarted): this run started again from epoch 0."
 RELEASED = f"This page was away for more than {RELEASE_AFTER:.0f} s, and its run was dropped to free memory: it started again from epoch 0."
 LOST_JOB = "the experiment's process ended (the server ran short of memory or was restarted); run the experiment again"
@@ -40,8 +39,8 @@ log = logging.getLogger(__name__)
 
 
 def step_cost(config: RunConfig) -> float:
-    """Multiply-adds of one step of the pair: forward and backward on the batch, and the evaluation of every training and
-    validation point each epoch ends with, spread over its steps."""
+    """Multiply-adds of one step of the pair: forward and backward on the batch, and the evaluation of every training
+    and validation point each epoch ends with, spread over its steps."""
     steps = math.ceil(config.n_train / config.batch_size)
     return 2 * weight_count(config.hidden) * (3 * config.batch_size + (config.n_train + config.n_val) / steps)
 
@@ -57,9 +56,7 @@ class _Pool:
     def start(self) -> list[Worker]:
         """Modifies: ends workers past their time limit and replaces those gone. The live ones."""
         with self._lock:
-            for worker in self.workers:
-                worker.check()
-            self.workers = [worker for worker in self.workers if worker.alive]
+            self.workers = [worker for worker in self.workers if worker.check() or worker.alive]  # check() may lose it
             self.workers += [Worker() for _ in range(self.size - len(self.workers))]
             return list(self.workers)
 
@@ -70,15 +67,13 @@ class _Pool:
         return worker
 
     def to_move(self) -> tuple[list[Worker], Worker] | None:
-        """(busiest, idlest): a playing run should move from one of the workers with the most playing runs to the one
-        with the fewest (moved to longest ago), when they differ by 2 or more, or by 1 with a run on each and no move for
-        ROTATE_EVERY seconds. Else None. Counts are as of each worker's last answer."""
+        """(busiest, idlest) when a playing run should move from one of the workers with the most playing runs to the
+        one with the fewest (moved to longest ago): they differ by 2 or more, or by 1 with a run on each and no move
+        for ROTATE_EVERY seconds. Counts are as of each worker's last answer."""
         playing = {worker: len(worker.playing) for worker in list(self.workers) if worker.alive}
-        if len(playing) < 2:
-            return None
-        most, fewest = max(playing.values()), min(playing.values())
+        most, fewest = max(playing.values(), default=0), min(playing.values(), default=0)
         rotate = most - fewest == 1 and fewest >= 1 and time.monotonic() - self.moved_at >= ROTATE_EVERY
-        if most - fewest < 2 and not rotate:
+        if len(playing) < 2 or (most - fewest < 2 and not rotate):
             return None
         idlest = min((w for w, count in playing.items() if count == fewest), key=lambda w: self._adopted_at.get(w, 0.0))
         return [worker for worker, count in playing.items() if count == most], idlest
@@ -91,9 +86,9 @@ class _Pool:
         return sum(len(worker.playing) for worker in list(self.workers))
 
     def stop(self) -> None:
-        """Modifies: ends every worker (tests; a server's workers end with it)."""
+        """Modifies: ends every worker, for good: its runs do not start again (tests; a server's workers end with it)."""
         with self._lock:
-            self.stopped = True  # its runs are not started again elsewhere
+            self.stopped = True
             for worker in self.workers:
                 worker.lose()
                 worker.process.wait(5)
@@ -106,7 +101,7 @@ _watcher_lock = threading.Lock()
 
 
 def _forget(worker: Worker, run_id: int) -> None:
-    """The run's handle is gone (its session ended): its worker drops it. Never waits."""
+    """The run left this worker (its session ended, it moved, it was released): the worker drops it. Never waits."""
     worker.runs -= 1
     worker.submit(Runs.drop, run_id)
 
@@ -116,12 +111,12 @@ class LiveRun:
 
     _all: ClassVar[weakref.WeakSet[LiveRun]] = weakref.WeakSet()  # every run of this server, for the watcher
     _by_token: ClassVar[weakref.WeakValueDictionary[str, LiveRun]] = weakref.WeakValueDictionary()  # for the frame route
-    released: ClassVar[set[str]] = set()  # tokens of runs dropped or forgotten: the frame route answers 410 Gone
+    released: ClassVar[set[str]] = set()  # tokens of runs dropped, started again or forgotten: the route answers 410
     _watcher: ClassVar[threading.Thread | None] = None
 
     @classmethod
     def find(cls, token: str) -> LiveRun | None:
-        """The run whose page was given this token (dropviz/web/frame_route.py), or None (released: see released)."""
+        """The run whose page was given this token (dropviz/web/frame_route.py), or None."""
         return None if token in cls.released else cls._by_token.get(token)
 
     @classmethod
@@ -131,73 +126,56 @@ class LiveRun:
 
     def __init__(self, config: RunConfig, page_open=None, client: str | None = None):
         """page_open() -> False once the page is gone (its session disconnected); client: the computer the page is on
-        (None: unknown, no cap per client)."""
-        self._page_open, self.client, self._config = page_open, client, config
+        (None: unknown, no cap per computer)."""
+        self._page_open, self.client, self._config, self._speed, self.token = page_open, client, config, None, ""
         self._gone_since: float | None = None  # when page_open first said the page was gone
-        self._released = False  # dropped from its worker: a page that comes back starts again
         self._lock = threading.RLock()  # one call, restart or move at a time
-        self._speed: float | None = None
-        self._play = False  # what the page last asked for: a run restarted after a lost worker plays on if it was playing
-        self.lost: str | None = None  # why the run started again from epoch 0: the page says so once
-        self.capped: str | None = None  # why the last Play was refused
-        self._unknown = False  # its worker answered a frame request that it has no such run: the watcher restarts it
-        self._new_token()
-        self._place()
+        self._play = False  # what the page last asked for: a run started again after a lost worker plays on if it was playing
+        self._start()
         LiveRun._all.add(self)
         if page_open is not None:
             LiveRun._watch()
 
-    def _new_token(self) -> None:
-        """Modifies: the run's token, which only its page is given (whoever holds it reads its frames); the old one, if
-        any, is released: a page still asking with it gets 410 Gone, and reruns to learn why."""
-        if getattr(self, "token", None) is not None:
-            self._token_finalizer()
-            LiveRun._by_token.pop(self.token, None)
-        self.token = secrets.token_urlsafe(16)
+    def _start(self, why: str | None = None) -> None:
+        """Modifies: the run starts from epoch 0 on the least busy worker, with the page's speed limit and Play, under a
+        new token (a page asking with the old one gets 410 and reruns, to learn why)."""
+        if self.token:  # its run leaves its worker
+            LiveRun.released.add(self.token)
+            self._finalizer()
+        self.token = secrets.token_urlsafe(16)  # whoever holds it reads this run's frames: only its page is given it
         LiveRun._by_token[self.token] = self
         self._token_finalizer = weakref.finalize(self, LiveRun.released.add, self.token)
-
-    def _place(self) -> None:
-        """Modifies: the run starts (from epoch 0) on the least busy worker, with the page's speed limit and Play."""
-        self._pool = POOL
-        self._worker, self._id, self._moved_at = POOL.place(), next(_ids), time.monotonic()
+        self._pool, self._worker, self._id, self._moved_at = POOL, POOL.place(), next(_ids), time.monotonic()
         self._finalizer = weakref.finalize(self, _forget, self._worker, self._id)
+        self._released = self._unknown = False  # dropped from its worker; forgotten by it (the watcher restarts it)
+        self.lost = why  # why the run started again from epoch 0: the page says so once
         self._worker.call(Runs.create, self._id, self._config, None if self._page_open else IDLE_STOP, self._speed)
         if self._play:
             self._worker.call(Runs.play, self._id)
-
-    def _restart(self, why: str) -> None:
-        """Modifies: the run leaves its worker (lost, or dropped) and starts again on a live one; the page is told why."""
-        with self._lock:
-            self._finalizer()
-            self._new_token()
-            self._place()
-            self._released, self.lost = False, why
 
     def _call(self, method, *args):
         """method on the run in its worker; when the worker was lost or does not know the run, the run starts again
         (LOST, RELEASED) and the call goes to it there."""
         with self._lock:
             if self._released:
-                self._restart(RELEASED)
+                self._start(RELEASED)
             try:
                 return self._worker.call(method, self._id, *args)
             except (WorkerGone, UnknownRun):
-                self._restart(LOST)
+                self._start(LOST)
                 return self._worker.call(method, self._id, *args)
 
     async def frame_async(self, presenting: bool, source: str):
-        """Frame, waited for on the event loop (no thread held): raises WorkerGone when the worker is lost or does not
-        know the run (the watcher restarts it, and the page asks again)."""
-        for _ in range(2):
-            worker = self._worker
-            try:
-                return await asyncio.wrap_future(worker.submit(Runs.frame, self._id, presenting, source))
-            except UnknownRun:
-                if self._worker is worker:  # not moved meanwhile: the watcher gives the page its run back
-                    self._unknown = True
-                    raise WorkerGone("the run is not in its training process") from None
-        raise WorkerGone("the run moved twice during one frame")
+        """frame(), awaited on the event loop (no thread held). WorkerGone when the worker is lost or does not know
+        the run: the watcher starts it again, and the page, asking again, learns why."""
+        worker = self._worker
+        try:
+            return await asyncio.wrap_future(worker.submit(Runs.frame, self._id, presenting, source))
+        except UnknownRun:
+            if self._worker is worker:  # not moved meanwhile
+                self._unknown = True
+                raise WorkerGone("the run is not in its training process") from None
+            return await asyncio.wrap_future(self._worker.submit(Runs.frame, self._id, presenting, source))
 
     # --- read ------------------------------------------------------------------------------
     def state(self) -> State:
@@ -225,8 +203,8 @@ class LiveRun:
         """A frozen picture of the run now (records.Snapshot); also tells the run that its page is still there."""
         return self._call(Runs.snapshot)
 
-    def frame(self, presenting: bool = False, source: str | None = None) -> Frame:
-        """What the page shows of the run now, made in the worker. source: where the page asks for the next frame."""
+    def frame(self, presenting: bool = False, source: str | None = None):
+        """What the page shows of the run now (frames.Frame), made in the worker. source: where the page asks next."""
         return self._call(Runs.frame, presenting, source)
 
     def with_trainer(self, read):
@@ -241,44 +219,45 @@ class LiveRun:
             self._speed = epochs_per_second
 
     def play(self) -> str | None:
-        """Modifies: the run trains in its turns until Pause, its last epoch, or its page is gone; unless a cap applies:
-        then it stays paused, and the reason is returned (and kept in capped)."""
-        self.capped = self._cap()
-        if self.capped is None:
+        """Modifies: the run trains in its turns until Pause, its last epoch, or its page is gone; unless a cap
+        applies: then it stays paused, and the reason is returned."""
+        capped = self._cap()
+        if capped is None:
             self._play = True
             self._call(Runs.play)
-        return self.capped
+        return capped
 
     def _cap(self) -> str | None:
-        """Which cap a Play of this run would pass, and why, or None."""
+        """Which cap a Play of this run would meet, and why, or None."""
         cost = step_cost(self._config)
+        others = [run for run in list(LiveRun._all) if run is not self and run._id in run._worker.playing]
         if cost > STEP_COST:
             return (
                 f"Play is off for this setup: one step costs about {cost / 1e9:.1f} billion multiply-adds, more than the "
                 f"{STEP_COST / 1e9:.1f} billion a run may take on a shared server (the others wait while it steps). "
                 "Use fewer or narrower hidden layers, a smaller batch, or fewer points."
             )
-        others = [run for run in list(LiveRun._all) if run is not self and run._id in run._worker.playing]
         if len(others) >= SERVER_RUNS:
             return f"The server is training {len(others)} runs, its limit (so that each keeps a speed worth watching): try again soon."
         if self.client is not None and sum(run.client == self.client for run in others) >= CLIENT_RUNS:
-            return f"This computer already has {CLIENT_RUNS} runs training (the most one computer may, so a class shares the server): pause one first."
+            return f"This computer already has {CLIENT_RUNS} runs training, the most one computer may (so a class shares the server): pause one first."
         return None
+
+    def _stop(self, method, *args) -> None:
+        self._play = False  # the page's last word: a run started again elsewhere stays paused
+        self._call(method, *args)
 
     def pause(self) -> None:
         """Modifies: stops training after the current turn."""
-        self._play = False
-        self._call(Runs.pause)
+        self._stop(Runs.pause)
 
     def step(self) -> None:
         """Modifies: pauses, then one optimizer step."""
-        self._play = False
-        self._call(Runs.step)
+        self._stop(Runs.step)
 
     def reset(self, config: RunConfig | None = None) -> None:
         """Modifies: pauses and starts again from epoch 0 (with config, or the current one)."""
-        self._play = False
-        self._call(Runs.reset, config)
+        self._stop(Runs.reset, config)
         self._config = config or self._config
 
     def update(self, config: RunConfig) -> bool:
@@ -307,41 +286,41 @@ class LiveRun:
 
     @classmethod
     def _check_pages(cls) -> None:
-        """Ends workers past their limit; restarts the runs they held; pauses or drops the runs of pages gone; moves a
-        playing run when the workers' counts call for it (_Pool.to_move). Modifies those runs and POOL."""
+        """Ends workers past their limit, starts again the runs they held, pauses or drops the runs of pages gone, and
+        moves a playing run when the workers' counts call for it (_Pool.to_move). Modifies those runs and POOL."""
         POOL.start()
         for run in list(cls._all):
             try:
                 run._check()
             except WorkerGone:
-                pass  # a worker lost meanwhile: the next look restarts its runs
+                pass  # a worker lost meanwhile: the next look starts its runs again
         move = POOL.to_move()
-        if move is not None:
-            busiest, idlest = move
-            for run in sorted((run for run in list(cls._all) if run._worker in busiest), key=lambda run: run._moved_at):
-                try:
-                    if run._move(idlest):
-                        POOL.moved(idlest)
-                        break
-                except WorkerGone:
-                    break  # idlest was lost: the next look sees new counts
+        busiest, idlest = move or ([], None)
+        for run in sorted((run for run in list(cls._all) if run._worker in busiest), key=lambda run: run._moved_at):
+            try:
+                if run._move(idlest):
+                    POOL.moved(idlest)
+                    break
+            except WorkerGone:
+                break  # idlest was lost: the next look sees new counts
 
     def _check(self) -> None:
-        """Modifies: restarts the run when its worker is lost or forgot it; pauses it when its page is gone, and after
-        RELEASE_AFTER seconds gone its worker drops it."""
+        """Modifies: starts the run again when its worker is lost or forgot it; pauses it when its page is gone, and
+        after RELEASE_AFTER seconds gone its worker drops it."""
         with self._lock:
-            if not (self._released or self._pool.stopped) and (not self._worker.alive or self._unknown):
-                self._unknown = False
-                self._restart(LOST)
+            if self._released or self._pool.stopped:
+                return
+            if not self._worker.alive or self._unknown:
+                self._start(LOST)
             if self._page_open is None or self._page_open():
                 self._gone_since = None
-            elif not self._released and self._gone_since is None:
+            elif self._gone_since is None:
                 self._gone_since, self._play = time.monotonic(), False
                 self._worker.submit(Runs.pause, self._id)
-            elif not self._released and time.monotonic() - self._gone_since > RELEASE_AFTER:
+            elif time.monotonic() - self._gone_since > RELEASE_AFTER:
                 self._finalizer()
-                self._released = True
                 self._token_finalizer()
+                self._released = True
 
     def _move(self, to: Worker) -> bool:
         """Modifies: a playing run goes on in worker `to`, exactly where it was; False when it was not playing. The
@@ -354,9 +333,9 @@ class LiveRun:
             try:
                 to.call(Runs.adopt, self._id, moving)
             except WorkerGone:
-                source.submit(Runs.take_back, self._id)
+                source.submit(Runs.hand_over, self._id, False)
                 raise
-            self._finalizer()  # the source drops its copy, which it has held untrained since hand_over
+            self._finalizer()  # the source drops the copy it held
             to.runs += 1
             self._worker, self._moved_at = to, time.monotonic()
             self._finalizer = weakref.finalize(self, _forget, to, self._id)
@@ -368,33 +347,22 @@ def _data(trainer):
 
 
 class ExperimentJob:
-    """An experiment (experiments.EXPERIMENTS[name] on inputs) in a process of its own, with progress and cancel.
-    A thread reads the process's messages. Modifies itself only."""
+    """An experiment (experiments.EXPERIMENTS[name] on inputs) in a process of its own, with progress and cancel; a
+    thread reads the process's messages. Modifies itself only."""
 
     def __init__(self, name: str, inputs):
-        self.fraction, self.began = 0.0, time.monotonic()
-        self.result = None
-        self.error: str | None = None
-        self.cancelled = False
+        self.fraction, self.began, self.result, self.error, self.cancelled = 0.0, time.monotonic(), None, None, False
         self.seconds: float | None = None  # how long it took, once done
-        self._process, connection = spawn("experiment")
-        self._ended = threading.Event()
+        (self._process, connection), self._ended = spawn("experiment"), threading.Event()
         threading.Thread(target=self._follow, args=(connection, name, inputs), name="dropviz-experiment", daemon=True).start()
 
     def _follow(self, connection, name: str, inputs) -> None:
         try:
             connection.send((name, inputs))
-            while True:
-                kind, value, *seconds = connection.recv()
-                if kind == "progress":
-                    self.fraction = min(max(value, self.fraction), 1.0)
-                    continue
-                if kind == "done":
-                    self.result, self.fraction = value, 1.0
-                else:
-                    self.error = value
-                self.seconds = seconds[0]
-                break
+            while (message := connection.recv())[0] == "progress":
+                self.fraction = min(max(message[1], self.fraction), 1.0)
+            kind, value, self.seconds = message
+            self.result, self.error, self.fraction = (value, None, 1.0) if kind == "done" else (None, value, self.fraction)
         except (EOFError, OSError):
             self.error = None if self.cancelled else LOST_JOB
         finally:
@@ -409,6 +377,7 @@ class ExperimentJob:
 
     @property
     def elapsed(self) -> float:
+        """Seconds it ran (runs): the page shows it beside the fraction, which a probe reports at its start and end only."""
         return self.seconds if self.seconds is not None else time.monotonic() - self.began
 
     def cancel(self) -> None:

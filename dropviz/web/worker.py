@@ -1,14 +1,14 @@
 """Worker processes: each owns many sessions' runs, trains them in turns by CPU time and makes their frames; the protocol.
 
 Why processes: the page server is one interpreter, and training in its threads could not use the cores. A worker is
-one process with one thread: between two turns it answers every waiting request; a turn goes to the playing run that
-has had the least CPU time here (its training and its frames), so a run whose steps are expensive gets the same share
-of the core as one whose steps are cheap. Experiments run in processes of their own (experiment(), below).
+one process with one thread: between two turns it answers every waiting request. A turn goes to the playing run that
+has had the least CPU time here (training and frames), so a run whose steps are expensive gets the same share of the
+core as one whose steps are cheap. Experiments run in processes of their own (experiment(), below).
 
-The protocol, in one place: a request is a method of Runs and its arguments (pickled; the method travels by reference,
-there is no table of names); the worker calls it on its Runs and answers (request id, error or None, value, ids of its
-playing runs). Worker is the server's handle on one process: a request it has not answered within LIMIT seconds makes
-the worker lost (killed; every waiting request fails with WorkerGone), so no caller waits longer than that.
+The protocol, in one place: a request is a method of Runs and its arguments, pickled (the method travels by reference:
+no table of names); the worker calls it on its Runs and answers (request id, error or None, value, ids of its playing
+runs). Worker is the server's handle on one process: a request not answered within LIMIT seconds makes the worker
+lost (killed; every waiting request fails with WorkerGone), so no caller waits longer than that.
 """
 
 from __future__ import annotations
@@ -31,13 +31,10 @@ from typing import NamedTuple
 from ..core.engine import Trainer
 from ..figures.boundary import BOUNDARY_GRID
 from .frames import make_frame
-from .pacing import Pacer
 
-# Seconds a worker may take to answer: its longest turn (one step of the costliest run the caps allow), a frame and a
-# move's pickled run fit in it many times over; a stopped or stuck worker is found out this fast.
-LIMIT = 3.0
-BOOT_LIMIT = 60.0  # seconds a new worker may take to load NumPy, the engine and the compiled kernel (compiled, if uncached)
-SLICE = 0.01  # seconds of training per turn: a frame, a Pause or another run waits at most about this (or one step)
+LIMIT = 3.0  # seconds a worker may take to answer: many times its longest turn (the step cap), a frame, a move
+BOOT_LIMIT = 60.0  # seconds a new worker may take to load NumPy, the engine and the compiled kernel (compiling it if uncached)
+SLICE = 0.01  # seconds of training per turn: a frame, a Pause or another run waits about this (or one step) at most
 BURST = 1.5  # seconds between two live changes that make them one burst: one event, one marker on the curves
 IDLE_PAUSE = 0.02  # seconds a worker sleeps when its playing runs are all at their speed limit
 EXPERIMENT_NICE = 10  # an experiment's process yields the cores to the class's runs, and has them when they are idle
@@ -75,22 +72,20 @@ def spawn(*args: str) -> tuple[subprocess.Popen, Connection]:
 # --- the server's side -----------------------------------------------------------------------------
 class Worker:
     """One worker process. Thread-safe; submit() never waits: a writer thread sends, a reader thread hands each answer
-    to its Future and enforces LIMIT. Modifies: its process, alive, runs, playing."""
+    to its Future and enforces the limit. Modifies: its process, alive, runs, playing."""
 
     def __init__(self):
         self.process, self._connection = spawn()
-        self._lock = threading.Lock()
+        self._lock, self._outbox, self._ids = threading.Lock(), queue.SimpleQueue(), itertools.count()
         self._pending: dict[int, tuple[Future, float]] = {}  # request id -> (its Future, when it was submitted)
-        self._outbox: queue.SimpleQueue = queue.SimpleQueue()
-        self._ids = itertools.count()
         self.alive, self._started, self._ready = True, time.monotonic(), 0.0  # ready: when its first answer came
         self.runs = 0  # runs placed here and not yet dropped (the pool places new runs by it)
         self.playing: frozenset[int] = frozenset()  # ids of the runs playing here, as of the last answer
-        threading.Thread(target=self._write, name="dropviz-worker-writer", daemon=True).start()
-        threading.Thread(target=self._read, name="dropviz-worker-reader", daemon=True).start()
+        for target in (self._write, self._read):
+            threading.Thread(target=target, name=f"dropviz-worker{target.__name__}", daemon=True).start()
 
     def submit(self, method, *args) -> Future:
-        """method(runs, *args) in the worker (method: one of Runs'): a Future of its value. Never waits."""
+        """method(runs, *args) in the worker (method: one of Runs'): a Future of its value."""
         future: Future = Future()
         with self._lock:
             if self.alive:
@@ -102,7 +97,7 @@ class Worker:
         return future
 
     def call(self, method, *args):
-        """submit(), waited for: its value, within LIMIT (raises WorkerGone, WorkerError)."""
+        """submit(), waited for: its value (raises WorkerGone, WorkerError)."""
         try:
             return self.submit(method, *args).result(LIMIT + (1 if self._ready else BOOT_LIMIT))
         except TimeoutError:  # the reader is stuck inside a half-sent answer: the limit holds all the same
@@ -113,34 +108,32 @@ class Worker:
         """Modifies: loses the worker when a request has waited more than LIMIT seconds (BOOT_LIMIT before it is ready)."""
         with self._lock:
             oldest = min((sent for _, sent in self._pending.values()), default=None)
-        if oldest is not None:
-            since, limit = (max(oldest, self._ready), LIMIT) if self._ready else (self._started, BOOT_LIMIT)
-            if time.monotonic() - since > limit:
-                self.lose()
+        since, limit = (max(oldest or 0, self._ready), LIMIT) if self._ready else (self._started, BOOT_LIMIT)
+        if oldest is not None and time.monotonic() - since > limit:
+            self.lose()
 
     def lose(self) -> None:
         """Modifies: ends the process (SIGKILL ends a stopped one too); every waiting request fails with WorkerGone."""
         with self._lock:
             if not self.alive:
                 return
-            self.alive, self.playing = False, frozenset()
-            pending, self._pending = self._pending, {}
+            self.alive, self.playing, pending, self._pending = False, frozenset(), self._pending, {}
             self._outbox.put(None)
         self.process.kill()
         for future, _ in pending.values():
             future.set_exception(WorkerGone("the training process has ended"))
 
     def _write(self) -> None:
-        while (item := self._outbox.get()) is not None:
-            try:
-                data = pickle.dumps(item)
-            except Exception as error:  # noqa: BLE001 - arguments that do not pickle fail their request only
-                self._answer(item[0], WorkerError(f"{type(error).__name__}: {error}"), None)
-                continue
-            try:
-                self._connection.send_bytes(data)
-            except OSError:
-                break
+        try:
+            while (item := self._outbox.get()) is not None:
+                try:
+                    data = pickle.dumps(item)
+                except Exception as error:  # noqa: BLE001 - arguments that do not pickle fail their request only
+                    self._answer(item[0], WorkerError(f"{type(error).__name__}: {error}"), None)
+                else:
+                    self._connection.send_bytes(data)
+        except OSError:  # the process ended
+            pass
         self.lose()
 
     def _read(self) -> None:
@@ -176,22 +169,31 @@ class _Run:
     """One session's run inside a worker. Modified by Runs only."""
 
     def __init__(self, config, idle_stop: float | None, speed: float | None):
-        self.trainer, self.pacer = Trainer(config), Pacer()
-        self.playing = self.held = False  # held: handed over to another worker, not trained until taken back
+        self.trainer = Trainer(config)
+        self.playing = self.held = False  # held: handed over to another worker, not trained until taken back or dropped
         self.speed = speed  # epochs per second at most; None: as fast as its turns allow
         self.pace_from = (time.monotonic(), 0.0)  # (when, epoch_progress): where the speed limit counts from
         self.idle_stop = idle_stop  # seconds without a frame after which a playing run pauses; None: the page checks
         self.seen = time.monotonic()
         self.last_change = -BURST  # when the page last changed a live setting
         self.cpu = 0.0  # CPU seconds here: the next turn goes to the playing run with the least
+        self.step_cpu = 0.0  # CPU seconds one step took, lately: a turn takes the steps that fit in SLICE
 
     def allowed_steps(self) -> int | None:
-        """Steps the speed limit allows now (None: no limit)."""
-        if not self.speed:
-            return None
+        """Steps the speed limit allows now (None: no limit); 0 when not playing."""
+        if not self.playing or self.held or not self.speed:
+            return None if self.playing and not self.held else 0
         since, start = self.pace_from
-        epochs = start + (time.monotonic() - since) * self.speed - self.trainer.epoch_progress
-        return int(epochs * self.trainer.steps_per_epoch)
+        return int((start + (time.monotonic() - since) * self.speed - self.trainer.epoch_progress) * self.trainer.steps_per_epoch)
+
+    def train(self, allowed: int | None) -> None:
+        """A turn: about SLICE seconds of steps (at least one), within allowed; its CPU time counts."""
+        steps = max(1, min(int(SLICE / self.step_cpu) if self.step_cpu else 1, self.trainer.steps_per_epoch, allowed or 1 << 30))
+        began = time.thread_time()
+        taken = self.trainer.train(steps)
+        took = time.thread_time() - began
+        self.cpu, self.step_cpu = self.cpu + took, took / max(taken, 1)
+        self.playing = self.playing and not self.trainer.finished
 
 
 class Runs:
@@ -219,14 +221,10 @@ class Runs:
     def drop(self, run_id: int) -> None:
         self.runs.pop(run_id, None)
 
-    def hand_over(self, run_id: int) -> _Run:
-        """The run, held here (not trained) until dropped or taken back: the other worker confirms first."""
-        run = self._get(run_id)
-        run.held = True
-        return run
-
-    def take_back(self, run_id: int) -> None:
-        self._get(run_id).held = False
+    def hand_over(self, run_id: int, held: bool = True) -> _Run:
+        """The run, held here (untrained) until dropped, or taken back (held False) if the other worker fails to adopt it."""
+        self._get(run_id).held = held
+        return self.runs[run_id]
 
     def adopt(self, run_id: int, run: _Run) -> None:
         run.held = False
@@ -235,8 +233,7 @@ class Runs:
 
     def play(self, run_id: int) -> None:
         run = self._get(run_id)
-        run.playing, run.seen = not run.trainer.finished, time.monotonic()
-        run.pace_from = (time.monotonic(), run.trainer.epoch_progress)
+        run.playing, run.seen, run.pace_from = not run.trainer.finished, time.monotonic(), (time.monotonic(), run.trainer.epoch_progress)
         self._join(run)
 
     def pause(self, run_id: int) -> None:
@@ -247,9 +244,8 @@ class Runs:
         self.runs[run_id].trainer.step()
 
     def reset(self, run_id: int, config) -> None:
-        run = self._get(run_id)
-        run.playing = False
-        run.trainer, run.pacer = Trainer(config or run.trainer.config), Pacer()
+        self.pause(run_id)
+        self.runs[run_id].trainer = Trainer(config or self.runs[run_id].trainer.config)
 
     def update(self, run_id: int, config):
         """(True, config in force) when the change applied in place; (False, old config) when it needs a reset.
@@ -267,19 +263,24 @@ class Runs:
         return State(run.playing, run.trainer.finished, run.cpu)
 
     def frame(self, run_id: int, presenting: bool, source: str | None):
-        """The page's frame (frames.Frame); its CPU time counts as the run's. Tells the run its page is there."""
-        run, began = self._get(run_id), time.thread_time()
-        run.seen = time.monotonic()
-        sharing = len(self.playing_ids()) - 1 if run.playing else 0
-        trainer = run.trainer
-        made = make_frame(trainer.snapshot(BOUNDARY_GRID), trainer.data, trainer.config.epochs, run.playing, sharing, presenting, source)
+        """The page's frame (frames.Frame), made here; its CPU time counts as the run's; tells the run its page is there."""
+        run, began, sharing = self._get(run_id), time.thread_time(), len(self.playing_ids()) - 1
+        run.seen, trainer = time.monotonic(), run.trainer
+        made = make_frame(
+            trainer.snapshot(BOUNDARY_GRID),
+            trainer.data,
+            trainer.config.epochs,
+            run.playing,
+            sharing if run.playing else 0,
+            presenting,
+            source,
+        )
         run.cpu += time.thread_time() - began
         return made
 
     def snapshot(self, run_id: int):
-        run = self._get(run_id)
-        run.seen = time.monotonic()
-        return run.trainer.snapshot(BOUNDARY_GRID)
+        self._get(run_id).seen = time.monotonic()
+        return self.runs[run_id].trainer.snapshot(BOUNDARY_GRID)
 
     def read(self, run_id: int, read):
         """read(trainer): read must be picklable (a module-level function, operator.attrgetter)."""
@@ -291,24 +292,19 @@ class Runs:
         for run in self.runs.values():
             if run.playing and run.idle_stop is not None and now - run.seen > run.idle_stop:
                 run.playing = False  # nobody has asked for a frame lately and no page check was handed in
-            allowed = run.allowed_steps() if run.playing and not run.held else 0
-            if allowed is None or allowed > 0:
+            if (allowed := run.allowed_steps()) is None or allowed > 0:
                 ready.append((run.cpu, allowed, run))
-        if not ready:
-            return False
-        _, allowed, run = min(ready, key=lambda entry: entry[0])
-        began = time.thread_time()
-        run.pacer.advance(run.trainer, SLICE, allowed)
-        run.cpu += time.thread_time() - began
-        run.playing = run.playing and not run.trainer.finished
-        return True
+        if ready:
+            _, allowed, run = min(ready, key=lambda entry: entry[0])
+            run.train(allowed)
+        return bool(ready)
 
 
 def serve(connection: Connection) -> None:
     """The worker's loop: a turn of training, then every waiting request answered; ends when the server does."""
     from ..core.kernel import warm_up
 
-    warm_up()  # the compiled kernel, loaded (or compiled, on a cold cache) before the time limit counts
+    warm_up()  # the compiled kernel, loaded (compiled, on a cold cache) before the time limit counts
     runs = Runs()
     connection.send((-1, None, None, frozenset()))  # ready
     while True:
@@ -318,8 +314,7 @@ def serve(connection: Connection) -> None:
         while connection.poll(0):
             request_id, method, args = connection.recv()
             try:
-                answer = (request_id, None, method(runs, *args), runs.playing_ids())
-                data = pickle.dumps(answer)
+                data = pickle.dumps((request_id, None, method(runs, *args), runs.playing_ids()))
             except Exception as error:  # noqa: BLE001 - raised in the server as WorkerError; the worker goes on
                 failed = error if isinstance(error, UnknownRun) else WorkerError(f"{type(error).__name__}: {error}")
                 data = pickle.dumps((request_id, failed, None, runs.playing_ids()))
