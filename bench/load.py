@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import re
+import signal
 import statistics
 import sys
 import time
+import urllib.request
 from itertools import pairwise
 from pathlib import Path
 
@@ -44,6 +47,8 @@ FROZEN = 3.0  # s without a new frame during the window: a frozen session
 STAGGER = 0.05  # s between two students opening the page
 FIRST_FRAME_WAIT = 15.0  # s a churn session waits for its first frame after Play before its ~1 s of frames
 CLK = os.sysconf("SC_CLK_TCK")
+# The heavy computer's setup: every point in one batch, and the widest network the step cap (live.STEP_COST) lets play.
+HEAVY = "hidden=256,256&p=0.5,0.5&n_train=2000&n_val=5000&batch_size=2000&epochs=5000"
 TARGETS = {"painted": 2.0, "epochs": 20.0, "rss_mb": 1536.0}  # at N = 30, from the issue
 
 
@@ -136,13 +141,15 @@ def _log_problems(log: Path) -> tuple[int, list[str]]:
 class Student:
     """A simulated student. Modifies itself from the session's callbacks."""
 
-    def __init__(self, url: str, query: str):
-        self.session = StreamlitSession(url, query, on_element=self._element, on_run_finished=self._finished)
+    def __init__(self, url: str, query: str, computer: str | None = None):
+        headers = {"X-Forwarded-For": computer} if computer else None  # the computer, as a proxy on the server says
+        self.session = StreamlitSession(url, query, on_element=self._element, on_run_finished=self._finished, headers=headers)
         self.view = ViewFollower(url, on_frame=self._frame, on_stopped=self.session.rerun)  # the live view's fetches
         self.loaded = asyncio.Event()
         self.opened_at = self.loaded_at = self.clicked_at = self.stopped_at = None
         self.frames: list[tuple[float, int, int]] = []  # (t, epoch, step) per frame with a new status that arrived whole
         self._shown: tuple[int, int] | None = None
+        self.notices: list[str] = []
         self._saw_pause = False
 
     def _element(self, session, path, element, t) -> None:
@@ -150,6 +157,8 @@ class Student:
         if kind == "bidi_component" and element.bidi_component.WhichOneof("data") == "bytes":
             self._frame(element.bidi_component.bytes, t)  # the live view's frame, in a Streamlit run
             self.view.show(element.bidi_component.bytes)
+        elif kind == "alert":
+            self.notices.append(element.alert.body)  # a refused Play says which cap applied (app.py's notice)
         elif kind == "button" and self.clicked_at is not None:
             if element.button.label == "Pause":
                 self._saw_pause = True
@@ -492,6 +501,105 @@ async def _second_round(cycle, cycles: int, last_close: list[float], pid: int) -
     print(f"  after the second round: RSS {_rss_mb(pid):.0f} MB ({(_rss_mb(pid) - first) / max(1, cycles):+.1f} MB per cycle)")
 
 
+# --- faults and a heavy client --------------------------------------------------------------------------
+def _workers(pid: int) -> list[int]:
+    """The server's training processes (dropviz/web/worker.py), not its experiments'."""
+    found = []
+    for child in _tree(pid):
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"dropviz.web.worker" in command and b"experiment" not in command:
+            found.append(child)
+    return found
+
+
+async def _fetch_seconds(url: str) -> float:
+    """Seconds to fetch plotly.js from the server's static files (a shared thread's work, beside the frames)."""
+    began = time.monotonic()
+    await asyncio.to_thread(lambda: urllib.request.urlopen(f"{url}/app/static/plotly.min.js", timeout=120).read())
+    return time.monotonic() - began
+
+
+async def stall(n: int, stopped_for: float, query: str) -> dict:
+    """N students play; one worker is stopped (SIGSTOP) for stopped_for seconds. Prints what each group saw; its row."""
+    log = Path(f"/tmp/dropviz-load-stall{n}.log")
+    with streamlit_server(port=free_port(), log=log, timeout=90) as url:
+        pid = _server_pid(int(url.rsplit(":", 1)[1]))
+        students = [Student(url, query) for _ in range(n)]
+        await asyncio.gather(*(s.open(i * STAGGER, 60.0 + 2.0 * n) for i, s in enumerate(students)))
+        await asyncio.gather(*(s.play(i / n) for i, s in enumerate(students)))  # Play within a second
+        await asyncio.sleep(5.0)
+        victim = _workers(pid)[0]
+        before = {id(s): (s.frames[-1][2] if s.frames else 0) for s in students}
+        t_stop = time.monotonic()
+        os.kill(victim, signal.SIGSTOP)
+        static = await _fetch_seconds(url)
+        await asyncio.sleep(max(0.0, stopped_for - (time.monotonic() - t_stop)))
+        with contextlib.suppress(ProcessLookupError):  # the server has ended it (worker.LIMIT), as it should
+            os.kill(victim, signal.SIGCONT)
+        t_end = time.monotonic()
+        await asyncio.gather(*(s.close() for s in students))
+    tracebacks, _ = _log_problems(log)
+    restarted, healthy = [], []
+    for s in students:
+        after = [f for f in s.frames if f[0] > t_stop]
+        fresh = next((i for i, f in enumerate(after) if f[2] < before[id(s)]), None)  # the run, started again
+        if fresh is None:
+            healthy.append(sum(1 for f in after if f[0] <= t_end) / (t_end - t_stop))
+        else:
+            trains = next((f[0] for f in after[fresh + 1 :] if f[2] > after[fresh][2]), float("inf"))
+            restarted.append(trains - t_stop)
+    row = {"healthy": _med_worst(healthy), "restarted": _med_worst(restarted, max), "static": static}
+    print(
+        f"\nStall: {n} students playing, one worker stopped (SIGSTOP) for {stopped_for:.0f} s; the server ends a worker that "
+        f"misses its time limit\n"
+        f"  sessions on the healthy worker   {len(healthy)}: frames/s over the {t_end - t_stop:.0f} s  median {row['healthy'][0]:.2f}  "
+        f"worst {row['healthy'][1]:.2f}   (target >= 1)\n"
+        f"  sessions of the stopped worker   {len(restarted)}: training again (a new frame of their restarted run) "
+        f"median {row['restarted'][0]:.1f} s  worst {row['restarted'][1]:.1f} s after the stop   (target <= 10)\n"
+        f"  plotly.min.js fetched during the stall in {static:.2f} s; {tracebacks} incidents (tracebacks) in the server log"
+    )
+    return row
+
+
+async def heavy_client(n: int, sessions: int, query: str, heavy: str, seconds: float) -> dict:
+    """N ordinary students play alone for `seconds`, then one computer opens `sessions` pages at a heavy setup and
+    presses Play on each; prints the students' epochs/s before and beside it, and what the heavy pages were told."""
+    log = Path("/tmp/dropviz-load-heavy.log")
+    with streamlit_server(port=free_port(), log=log, timeout=90) as url:
+        students = [Student(url, query, computer=f"10.0.1.{i + 1}") for i in range(n)]
+        await asyncio.gather(*(s.open(i * STAGGER, 90.0) for i, s in enumerate(students)))
+        await asyncio.gather(*(s.play(0) for s in students))
+        await asyncio.sleep(3.0)
+        t0 = time.monotonic()
+        await asyncio.sleep(seconds)
+        solo = [s.epochs_per_s(t0, time.monotonic()) for s in students]
+        client = [Student(url, heavy, computer="10.0.2.99") for _ in range(sessions)]
+        await asyncio.gather(*(s.open(i * STAGGER, 90.0) for i, s in enumerate(client)))
+        await asyncio.gather(*(s.play(0) for s in client))
+        await asyncio.sleep(3.0)
+        t1 = time.monotonic()
+        await asyncio.sleep(seconds)
+        t2 = time.monotonic()
+        beside = [s.epochs_per_s(t1, t2) for s in students]
+        heavy_epochs = [s.epochs_per_s(t1, t2) for s in client]
+        told = [next((x for x in s.notices if "runs training" in x or "Play is off" in x), "") for s in client]
+        await asyncio.gather(*(s.close() for s in students + client))
+    playing = sum(1 for e in heavy_epochs if e > 0)
+    row = {"solo": _med_worst(solo), "beside": _med_worst(beside), "heavy_playing": playing, "ratio": min(beside) / statistics.median(solo)}
+    print(
+        f"\nHeavy client: {n} ordinary students, then one computer with {sessions} sessions at '{heavy}'\n"
+        f"  ordinary students alone          epochs/s median {row['solo'][0]:6.1f}  worst {row['solo'][1]:6.1f}\n"
+        f"  beside the heavy client          epochs/s median {row['beside'][0]:6.1f}  worst {row['beside'][1]:6.1f}  "
+        f"(worst / solo median {row['ratio']:.2f}; target >= 0.5)\n"
+        f"  the heavy computer's sessions    {playing} of {sessions} training (epochs/s {', '.join(f'{e:.1f}' for e in heavy_epochs)}); "
+        f"the others were told: {next((t for t in told if t), 'nothing')!r}"
+    )
+    return row
+
+
 def _summary(rows: list[dict]) -> None:
     print(
         "\nSummary (targets at N = 30: every session >= 2 painted frames/s and >= 20 epochs/s shown, no errors, none frozen, server < 1.5 GB)"
@@ -512,8 +620,22 @@ async def main_async(args) -> None:
     rows = []
     for n in args.sizes:
         rows.append(await classroom(n, args.seconds, args.query, args.spread, rng, args.settle))
+    faults = await stall(args.stall_students, args.stall, args.query) if args.stall else None
+    heavy = await heavy_client(args.heavy_students, args.heavy, args.query, args.heavy_query, args.seconds) if args.heavy else None
     if rows:
         _summary(rows)
+    if faults:
+        print(
+            f"  stall ({args.stall_students} students, a worker stopped {args.stall:.0f} s): healthy pages' frames/s median "
+            f"{faults['healthy'][0]:.2f} worst {faults['healthy'][1]:.2f} (>= 1); the stopped worker's pages train again after "
+            f"median {faults['restarted'][0]:.1f} s, worst {faults['restarted'][1]:.1f} s (<= 10); plotly.min.js {faults['static']:.2f} s"
+        )
+    if heavy:
+        print(
+            f"  heavy client ({args.heavy} sessions beside {args.heavy_students} students): students' epochs/s worst "
+            f"{heavy['beside'][1]:.1f} vs alone median {heavy['solo'][0]:.1f}, ratio {heavy['ratio']:.2f} (>= 0.5); "
+            f"{heavy['heavy_playing']} of its sessions training"
+        )
     if args.cycles:
         await churn(args.cycles, args.overlap, args.hold, args.query)
 
@@ -528,6 +650,11 @@ def main() -> None:
     parser.add_argument("--spread", type=float, default=1.0, help="seconds over which the students press Play")
     parser.add_argument("--settle", type=float, default=0.0, help="seconds between the last Play and the window (default 0)")
     parser.add_argument("--query", default="epochs=5000", help="query parameters (default: a run that does not finish)")
+    parser.add_argument("--stall", type=float, default=0.0, help="seconds one worker is stopped beside --stall-students (0: not run)")
+    parser.add_argument("--stall-students", type=int, default=30, help="students playing during the stall (default 30)")
+    parser.add_argument("--heavy", type=int, default=0, help="sessions of one heavy computer beside --heavy-students (0: not run)")
+    parser.add_argument("--heavy-students", type=int, default=4, help="ordinary students beside the heavy computer (default 4)")
+    parser.add_argument("--heavy-query", default=HEAVY, help="the heavy computer's setup (default: the largest the step cap lets play)")
     parser.add_argument("--quick", action="store_true", help="sizes 1,5, 5 s windows, 10 churn cycles")
     args = parser.parse_args()
     if args.quick:

@@ -48,11 +48,13 @@ class StreamlitSession:
         *,
         on_element: Callable[[StreamlitSession, tuple[int, ...], object, float], None] | None = None,
         on_run_finished: Callable[[StreamlitSession, int, bool, float], None] | None = None,
+        headers: dict[str, str] | None = None,
     ):
         self.base_url = base_url.rstrip("/")  # http://127.0.0.1:PORT, also the Origin the server checks
         self.query = query  # the URL's query string, updated by page_info_changed as the browser's address bar is
         self.on_element = on_element  # (session, delta_path, Element, t): every new element, cached ones included
         self.on_run_finished = on_run_finished  # (session, ScriptFinishedStatus, was_fragment_run, t)
+        self.headers = headers or {}  # sent with the websocket's upgrade (X-Forwarded-For: the computer, as a proxy says)
         self.page_script_hash = ""
         self.buttons: dict[str, str] = {}  # label -> widget id, from the runs seen so far
         self.errors: list[str] = []  # exceptions, compile errors, error alerts, cache misses, lost connection
@@ -81,6 +83,7 @@ class StreamlitSession:
         self._ws = await connect(
             f"ws://{host}{STREAM_PATH}",
             origin=self.base_url,
+            additional_headers=self.headers,
             subprotocols=["streamlit"],
             compression=None,
             max_size=None,

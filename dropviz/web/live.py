@@ -97,7 +97,7 @@ class _Pool:
 
 POOL = _Pool(WORKERS)
 _ids = itertools.count()
-_watcher_lock = threading.Lock()
+_watcher_lock, _play_lock = threading.Lock(), threading.Lock()
 
 
 def _forget(worker: Worker, run_id: int) -> None:
@@ -221,10 +221,11 @@ class LiveRun:
     def play(self) -> str | None:
         """Modifies: the run trains in its turns until Pause, its last epoch, or its page is gone; unless a cap
         applies: then it stays paused, and the reason is returned."""
-        capped = self._cap()
-        if capped is None:
-            self._play = True
-            self._call(Runs.play)
+        with _play_lock:  # one Play at a time: the next one counts this one's run among those playing
+            capped = self._cap()
+            if capped is None:
+                self._play = True
+                self._call(Runs.play)
         return capped
 
     def _cap(self) -> str | None:
