@@ -19,7 +19,8 @@ from dropviz.experiments.registry import EXPERIMENTS, Inputs
 from dropviz.web import controls, exports, neuron_view
 from dropviz.web.frame_route import frame_source
 from dropviz.web.frames import PLOT_CONFIG, Frame
-from dropviz.web.live import POOL, ExperimentJob, LiveRun
+from dropviz.web.jobs import ExperimentJob
+from dropviz.web.live import POOL, LiveRun
 from dropviz.web.live_chart import clicked_neuron, live_view, preload_plotly, serve_plotly_js
 
 SPEEDS = {3: 3.0, 10: 10.0, 30: 30.0, 100: 100.0, 300: 300.0, "max": None}  # the speed slider: epochs per second

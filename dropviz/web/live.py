@@ -1,4 +1,4 @@
-"""LiveRun and ExperimentJob: a page's handles on its run, which lives in exactly one worker process, and on its experiment.
+"""LiveRun: a page's handle on its run, which lives in exactly one worker process (worker.py); not its experiments (jobs.py).
 
 The server starts one worker per core with its first page and places each run on the worker with the fewest playing
 runs. Play passes the caps first (cost of one step, runs per computer, runs per server); the page says which applied.
@@ -22,7 +22,7 @@ import weakref
 from typing import ClassVar
 
 from ..core.config import RunConfig, weight_count
-from .worker import LIMIT, Runs, State, UnknownRun, Worker, WorkerGone, spawn
+from .worker import Runs, State, UnknownRun, Worker, WorkerGone
 
 IDLE_STOP = 2.0  # without a page_open check: seconds without a frame or snapshot after which a playing run pauses
 PAGE_CHECK = 0.5  # seconds between two looks at every run's page and worker
@@ -34,7 +34,6 @@ SERVER_RUNS = 32 * WORKERS  # runs playing at once: past it, each would get too 
 STEP_COST = 2e9  # multiply-adds one step may cost (step_cost): tens of milliseconds of one core, the longest others wait
 LOST = "The training process stopped (it stopped answering, ran short of memory or was restarted): this run started again from epoch 0."
 RELEASED = f"This page was away for more than {RELEASE_AFTER:.0f} s, and its run was dropped to free memory: it started again from epoch 0."
-LOST_JOB = "the experiment's process ended (the server ran short of memory or was restarted); run the experiment again"
 log = logging.getLogger(__name__)
 
 
@@ -345,49 +344,3 @@ class LiveRun:
 
 def _data(trainer):
     return trainer.data
-
-
-class ExperimentJob:
-    """An experiment (experiments.EXPERIMENTS[name] on inputs) in a process of its own, with progress and cancel; a
-    thread reads the process's messages. Modifies itself only."""
-
-    def __init__(self, name: str, inputs):
-        self.fraction, self.began, self.result, self.error, self.cancelled = 0.0, time.monotonic(), None, None, False
-        self.seconds: float | None = None  # how long it took, once done
-        (self._process, connection), self._ended = spawn("experiment"), threading.Event()
-        threading.Thread(target=self._follow, args=(connection, name, inputs), name="dropviz-experiment", daemon=True).start()
-
-    def _follow(self, connection, name: str, inputs) -> None:
-        try:
-            connection.send((name, inputs))
-            while (message := connection.recv())[0] == "progress":
-                self.fraction = min(max(message[1], self.fraction), 1.0)
-            kind, value, self.seconds = message
-            self.result, self.error, self.fraction = (value, None, 1.0) if kind == "done" else (None, value, self.fraction)
-        except (EOFError, OSError):
-            self.error = None if self.cancelled else LOST_JOB
-        finally:
-            self._ended.set()
-            self._process.kill()
-            self._process.wait(5)
-            connection.close()
-
-    @property
-    def running(self) -> bool:
-        return not self._ended.is_set()
-
-    @property
-    def elapsed(self) -> float:
-        """Seconds it ran (runs): the page shows it beside the fraction, which a probe reports at its start and end only."""
-        return self.seconds if self.seconds is not None else time.monotonic() - self.began
-
-    def cancel(self) -> None:
-        """Modifies: ends the experiment's process now."""
-        if self.running:
-            self.cancelled = True
-            self._process.kill()
-            self._ended.wait(LIMIT)
-
-    def wait(self, timeout: float | None = None) -> None:
-        """Until the job has ended, or timeout seconds."""
-        self._ended.wait(timeout)

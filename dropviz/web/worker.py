@@ -3,7 +3,7 @@
 Why processes: the page server is one interpreter, and training in its threads could not use the cores. A worker is
 one process with one thread: between two turns it answers every waiting request. A turn goes to the playing run that
 has had the least CPU time here (training and frames), so a run whose steps are expensive gets the same share of the
-core as one whose steps are cheap. Experiments run in processes of their own (experiment(), below).
+core as one whose steps are cheap. Experiments run in processes of their own (jobs.py).
 
 The protocol, in one place: a request is a method of Runs and its arguments, pickled (the method travels by reference:
 no table of names); the worker calls it on its Runs and answers (request id, error or None, value, ids of its playing
@@ -37,7 +37,6 @@ BOOT_LIMIT = 60.0  # seconds a new worker may take to load NumPy, the engine and
 SLICE = 0.01  # seconds of training per turn: a frame, a Pause or another run waits about this (or one step) at most
 BURST = 1.5  # seconds between two live changes that make them one burst: one event, one marker on the curves
 IDLE_PAUSE = 0.02  # seconds a worker sleeps when its playing runs are all at their speed limit
-EXPERIMENT_NICE = 10  # an experiment's process yields the cores to the class's runs, and has them when they are idle
 WORKER_ENV = {
     **{name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},  # one core per process
     # glibc: keep freed arrays of up to 32 MB in the heap, so each frame's temporaries are not faulted in again.
@@ -58,12 +57,12 @@ class UnknownRun(WorkerError):
     """The worker has no run of this id: it was dropped, or moved away."""
 
 
-def spawn(*args: str) -> tuple[subprocess.Popen, Connection]:
-    """Starts `python -m dropviz.web.worker FD *args` (one core's threads): the process and the connection to it."""
+def spawn(module: str = __name__) -> tuple[subprocess.Popen, Connection]:
+    """Starts `python -m module FD` (one core's threads): the process and the connection to it."""
     parent, child = socket.socketpair()
     root = str(Path(__file__).resolve().parents[2])  # the folder that holds the dropviz package
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])), **WORKER_ENV}
-    command = [sys.executable, "-m", "dropviz.web.worker", str(child.fileno()), *args]
+    command = [sys.executable, "-m", module, str(child.fileno())]
     process = subprocess.Popen(command, pass_fds=(child.fileno(),), env=env, stdin=subprocess.DEVNULL)
     child.close()
     return process, Connection(parent.detach())
@@ -321,25 +320,10 @@ def serve(connection: Connection) -> None:
             connection.send_bytes(data)
 
 
-def experiment(connection: Connection) -> None:
-    """An ExperimentJob's process: gets (name, inputs); sends ("progress", fraction) at each progress call, then
-    ("done", result, seconds) or ("error", text, seconds)."""
-    from ..experiments.registry import EXPERIMENTS
-
-    os.nice(EXPERIMENT_NICE)
-    name, inputs = connection.recv()
-    began = time.monotonic()
-    try:
-        result = EXPERIMENTS[name].run(inputs, lambda fraction: connection.send(("progress", float(fraction))) or True)
-        connection.send(("done", result, time.monotonic() - began))
-    except Exception as error:  # noqa: BLE001 - the page shows it as a message, never as a traceback
-        connection.send(("error", f"{type(error).__name__}: {error}", time.monotonic() - began))
-
-
 if __name__ == "__main__":
     import dropviz.web.worker as module  # noqa: PLW0406 - the module's own classes: what it pickles, the server can load
 
     try:
-        (module.experiment if sys.argv[2:] == ["experiment"] else module.serve)(Connection(int(sys.argv[1])))
-    except (EOFError, OSError):  # the server ended, or ended this process's job
+        module.serve(Connection(int(sys.argv[1])))
+    except (EOFError, OSError):  # the server ended
         pass

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dropviz.core.config import RunConfig
-from dropviz.web import live, worker
+from dropviz.web import jobs, live, worker
 from dropviz.web.live import LiveRun
 
 CONFIG = RunConfig(n_train=40, hidden=(8, 8), p=(0.5, 0.5), batch_size=8, epochs=5000)
@@ -184,7 +184,7 @@ def _inputs(run: LiveRun):
 def test_an_experiment_runs_in_a_worker_and_returns_its_result(one_worker):
     run = LiveRun(CONFIG)
     run.step()
-    job = live.ExperimentJob("scaling lesson", _inputs(run))
+    job = jobs.ExperimentJob("scaling lesson", _inputs(run))
     job.wait(60)
     assert not job.running and job.error is None and not job.cancelled
     assert job.result is not None and job.fraction == 1.0 and job.seconds > 0
@@ -195,7 +195,7 @@ def test_a_class_trains_and_gets_frames_while_an_experiment_runs_and_a_cancel_en
     run = LiveRun(CONFIG, page_open=lambda: True)
     run.set_speed(50.0)  # plays on until the experiment has run a while
     run.play()
-    job = live.ExperimentJob("p-sweep", _inputs(run))
+    job = jobs.ExperimentJob("p-sweep", _inputs(run))
     _wait(lambda: job.running and job.fraction > 0, timeout=60)
     before = _steps(run)
     frames = [run.frame() for _ in range(3)]
@@ -212,7 +212,7 @@ def test_a_class_trains_and_gets_frames_while_an_experiment_runs_and_a_cancel_en
 
 def test_an_experiment_that_fails_says_why(one_worker):
     run = LiveRun(CONFIG)
-    job = live.ExperimentJob("no such experiment", _inputs(run))
+    job = jobs.ExperimentJob("no such experiment", _inputs(run))
     job.wait(30)
     assert job.error == "KeyError: 'no such experiment'" and job.result is None
     assert run.with_trainer(operator.attrgetter("epoch")) == 0  # the worker goes on
