@@ -186,12 +186,14 @@ class _Run:
         return int((start + (time.monotonic() - since) * self.speed - self.trainer.epoch_progress) * self.trainer.steps_per_epoch)
 
     def train(self, allowed: int | None) -> None:
-        """A turn: about SLICE seconds of steps (at least one), within allowed; its CPU time counts."""
-        steps = max(1, min(int(SLICE / self.step_cpu) if self.step_cpu else 1, self.trainer.steps_per_epoch, allowed or 1 << 30))
-        began = time.thread_time()
-        taken = self.trainer.train(steps)
-        took = time.thread_time() - began
-        self.cpu, self.step_cpu = self.cpu + took, took / max(taken, 1)
+        """A turn: about SLICE seconds of steps (at least one), within allowed, in calls of at most an epoch (the
+        Trainer's evaluation falls between them); its CPU time counts."""
+        began, left = time.thread_time(), allowed or 1 << 30
+        while left > 0 and not self.trainer.finished and time.thread_time() - began < SLICE:
+            chunk, call = max(1, int(SLICE / self.step_cpu)) if self.step_cpu else 1, time.thread_time()
+            taken = self.trainer.train(min(chunk, self.trainer.steps_per_epoch, left))
+            self.step_cpu, left = (time.thread_time() - call) / max(taken, 1), left - taken
+        self.cpu += time.thread_time() - began
         self.playing = self.playing and not self.trainer.finished
 
 
