@@ -293,7 +293,6 @@ with live_tab:
         st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)
     if run.lost:
         st.warning(run.lost)
-        run.lost = None
     if st.session_state.notice:
         st.info(st.session_state.notice)
     # Filled only when open: their math and code widgets would slow the browser's first page for text few open.
@@ -305,6 +304,7 @@ with live_tab:
         with share:
             save_and_share(run, st.session_state[controls.PRESET_KEY])
     live_view(frame.view, on_stopped=_noop, on_neuron=_pick_neuron)
+    run.lost = None  # said once the page has it whole: a run cut short by the next rerun leaves it for that one
     closeup = st.expander("A neuron up close", key=neuron_view.OPEN_KEY, on_change="rerun")
     if closeup.open:  # filled only when open: it asks the worker for the run's weights
         with closeup:

@@ -161,7 +161,7 @@ class Worker:
 class State(NamedTuple):
     playing: bool
     finished: bool
-    cpu: float  # CPU seconds the run has had in its worker (turns and frames)
+    cpu: float  # the run's CPU seconds in its worker (turns and frames), counted from the least of its fellows' when it joined
 
 
 class _Run:
@@ -213,8 +213,9 @@ class Runs:
         return self.runs[run_id]
 
     def _join(self, run: _Run) -> None:
-        """A run that starts playing or arrives owes no CPU time from before: it starts level with the least."""
-        run.cpu = max(run.cpu, min((r.cpu for r in self.runs.values() if r.playing and r is not run), default=run.cpu))
+        """A run that starts playing or arrives starts level with the least CPU time here: it neither owes time from before
+        nor brings another worker's count, which would keep it waiting until the runs here caught up."""
+        run.cpu = min((r.cpu for r in self.runs.values() if r.playing and r is not run), default=run.cpu)
 
     def create(self, run_id: int, config, idle_stop: float | None, speed: float | None) -> None:
         self.runs[run_id] = _Run(config, idle_stop, speed)
