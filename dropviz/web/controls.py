@@ -65,6 +65,48 @@ def _raw_from_widgets() -> dict[str, Any]:
     return raw
 
 
+DROPOUT_HELP = "Switch dropout off and on during training: the weights are kept."
+P_HELP = (
+    "p is the DROP probability of each hidden neuron (PyTorch's convention); the dropout paper writes the keep "
+    "probability 1 − p. Changing it during training keeps the weights."
+)
+
+
+def _dropout_pair(switch_box, p_box, key, on_change=None) -> None:
+    """The lesson's two controls, the "Dropout" toggle and the "Dropout p" slider, drawn into two containers under key(field)."""
+    uneven_p = bool(str(st.session_state.get(_key("uneven_p"), "")).strip())
+    switch_box.toggle("Dropout", key=key("dropout"), help=DROPOUT_HELP, on_change=on_change, args=("dropout",) if on_change else None)
+    p_box.slider(
+        "Dropout p",
+        0.0,
+        0.95,
+        step=0.05,
+        key=key("p"),
+        disabled=uneven_p,
+        on_change=on_change,
+        args=("p",) if on_change else None,
+        help=P_HELP + (" Greyed: 'Uneven p' overrides it." if uneven_p else ""),
+    )
+
+
+def _copy_key(field: str) -> str:
+    return f"copy_{field}"
+
+
+def _from_copy(field: str) -> None:
+    """A change of the page's copy goes to the sidebar's widget, whose value alone the gate reads."""
+    st.session_state[_key(field)] = st.session_state[_copy_key(field)]
+
+
+def dropout_copy(switch_box, p_box) -> None:
+    """Presentation mode's Dropout toggle and Dropout p slider, in the page while the sidebar is hidden: a copy of the
+    sidebar's pair (drawn first, by controls()) that shows its values and writes a change back to it, so there is one
+    source of truth and one gate."""
+    for field in ("dropout", "p"):
+        st.session_state[_copy_key(field)] = st.session_state[_key(field)]
+    _dropout_pair(switch_box, p_box, _copy_key, on_change=_from_copy)
+
+
 def controls() -> tuple[RunConfig, list[str]]:
     """Draws the sidebar and returns the validated config with the warnings of anything refused or clamped."""
     sb = st.sidebar
@@ -76,6 +118,17 @@ def controls() -> tuple[RunConfig, list[str]]:
         help="A ready-made lesson. Picking one sets every control below and restarts training.",
     )
     sb.caption(PRESETS[st.session_state[PRESET_KEY]].lesson)
+
+    # The lesson's controls first: a teacher finds them without scrolling the sidebar.
+    sb.subheader("Dropout")
+    _dropout_pair(sb, sb, _key)
+    sb.text_input(
+        "Uneven p (optional)",
+        key=_key("uneven_p"),
+        placeholder="e.g. 0.5,0.2",
+        help="Drop probability of each hidden layer, comma-separated; overrides the Dropout p slider. Leave empty for one p.",
+    )
+    sb.slider("Input dropout p", 0.0, 0.95, step=0.05, key=_key("p_input"), help="Drop probability of the two inputs.")
 
     sb.subheader("Data")
     sb.selectbox("Data set", list(DATASETS), key=_key("dataset"), help="Two classes of points in the plane.")
@@ -110,27 +163,6 @@ def controls() -> tuple[RunConfig, list[str]]:
         help="Neurons of each hidden layer, comma-separated; overrides the two sliders above. Leave empty for equal layers.",
     )
     sb.selectbox("Activation", ACTIVATIONS, key=_key("activation"), help="The non-linearity f in y = f(w·x + b).")
-
-    sb.subheader("Dropout")
-    sb.toggle("Dropout", key=_key("dropout"), help="Switch dropout off and on during training: the weights are kept.")
-    uneven_p = bool(str(st.session_state.get(_key("uneven_p"), "")).strip())
-    sb.slider(
-        "Dropout p",
-        0.0,
-        0.95,
-        step=0.05,
-        key=_key("p"),
-        disabled=uneven_p,
-        help="p is the DROP probability of each hidden neuron (PyTorch's convention); the dropout paper writes the keep "
-        "probability 1 − p. Changing it during training keeps the weights." + (" Greyed: 'Uneven p' overrides it." if uneven_p else ""),
-    )
-    sb.text_input(
-        "Uneven p (optional)",
-        key=_key("uneven_p"),
-        placeholder="e.g. 0.5,0.2",
-        help="Drop probability of each hidden layer, comma-separated; overrides the Dropout p slider. Leave empty for one p.",
-    )
-    sb.slider("Input dropout p", 0.0, 0.95, step=0.05, key=_key("p_input"), help="Drop probability of the two inputs.")
 
     sb.subheader("Training")
     sb.selectbox("Optimizer", OPTIMIZERS, key=_key("optimizer"), help="Adam, or SGD with momentum.")
