@@ -75,9 +75,36 @@ function itemEdits(shown, next, layout) {
   return edits;
 }
 
+// A figure of the fitted view: the height that ends it at the window's edge; for the right column's short charts, the
+// legend at their right, as a column, and fewer epoch ticks, so that their plots keep their height. Modifies figure.layout.
+function fitted(figure, height, name) {
+  const layout = figure.layout;
+  layout.height = height;
+  if (name === "network" || !layout.legend) return;
+  for (const axis of ["xaxis", "xaxis2"]) {
+    if (layout[axis] && layout[axis].dtick === undefined) layout[axis] = { ...layout[axis], nticks: 3, tickangle: 0 };
+  }
+  const size = Math.min(LEGEND_FONT, (layout.legend.font && layout.legend.font.size) || LEGEND_FONT);
+  const names = figure.data.filter((trace) => trace.showlegend !== false && trace.name).map((trace) => trace.name.length);
+  const right = Math.round(0.55 * size * Math.max(0, ...names) + 3 * size); // the longest name and its symbol
+  const font = { ...(layout.legend.font || {}), size };
+  layout.legend = { ...layout.legend, font, orientation: "v", x: 1.02, xanchor: "left", y: 1, yanchor: "top", tracegroupgap: 2 };
+  layout.margin = { ...(layout.margin || {}), r: right, b: Math.min((layout.margin || {}).b ?? 10, 3.5 * size) };
+}
+
+// The curves on a narrow view (a phone): their legend wraps into more rows, given room below the plots. Modifies figure.layout.
+function stacked(figure) {
+  const layout = figure.layout;
+  const extra = NARROW_LEGEND;
+  layout.height = (layout.height || 360) + extra;
+  layout.margin = { ...(layout.margin || {}), b: ((layout.margin || {}).b ?? 10) + extra };
+}
+
 async function draw(Plotly, state, frame, element) {
   const sent = frame.figure;
   const figure = { data: sent.data || [], layout: themed(sent.layout || {}, element) };
+  if (state.height) fitted(figure, state.height, state.name);
+  else if (state.name === "curves" && state.narrow) stacked(figure);
   const next = describe(figure);
   const edits = state.shown ? itemEdits(state.shown, next, figure.layout) : null;
   if (edits === null) {
@@ -121,28 +148,57 @@ async function drain(state, element) {
   }
 }
 
-// The view's elements, made once per page: status, then network | boundary side by side, then the curves.
+// The view's layout: on a wide view the network fills the left column, boundaries over curves on the right, all sized to
+// end at the window's bottom edge; on a narrow one (a phone) the three are stacked at the frame's heights.
+const STYLE = `
+.dropviz-head {display: flex; flex-wrap: wrap; justify-content: space-between; align-items: flex-end; gap: 0 1.5rem; margin: 0 0 0.5rem 0;}
+.dropviz-keys {font-size: 0.9rem; opacity: 0.75;}
+.dropviz-grid {display: grid; gap: 0.5rem 1rem; grid-template-columns: minmax(0, 1fr); grid-template-areas: "network" "boundary" "curves";}
+.dropviz-grid.dropviz-fit {grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); grid-template-areas: "network boundary" "network curves";}
+.dropviz-grid > div {min-width: 0;}
+.dropviz-caption {margin: 0 0 0.25rem 0;}
+.dropviz-fit .dropviz-caption div {white-space: nowrap; overflow: hidden; text-overflow: ellipsis;}
+`;
+const WIDE = 760; // px of the view from which the charts sit side by side and fit the window
+const FIT_MIN = 280; // px of the charts' column at the least, however short the window: below, the page scrolls
+const LEGEND_FONT = 13; // px at most in a fitted chart's legend column, so that a short chart's legend stays whole
+const NARROW_LEGEND = 110; // px more below a narrow view's curves, for their legend's extra rows
+const KEY_HINT = "Keys: space play/pause · s step · d dropout · r reset";
+
+// The view's elements, made once per page: a head (status and the keys' hint), then the three charts in a grid.
 function build(parentElement, captions) {
+  if (!document.querySelector("style[data-dropviz-live]")) {
+    const style = document.createElement("style");
+    style.dataset.dropvizLive = "";
+    style.textContent = STYLE;
+    document.head.appendChild(style);
+  }
   const root = document.createElement("div");
   root.className = "dropviz-live";
+  const head = document.createElement("div");
+  head.className = "dropviz-head";
   const status = document.createElement("div");
   status.className = "dropviz-status";
-  status.style.margin = "0 0 1rem 0";
-  const row = document.createElement("div");
-  row.style.cssText = "display: grid; grid-template-columns: 1fr 1fr; gap: 1rem;";
-  root.append(status, row);
+  const keys = document.createElement("div");
+  keys.className = "dropviz-keys";
+  keys.textContent = KEY_HINT;
+  head.append(status, keys);
+  const grid = document.createElement("div");
+  grid.className = "dropviz-grid";
+  root.append(head, grid);
   const charts = {};
   for (const name of ["network", "boundary", "curves"]) {
     const box = document.createElement("div");
-    box.style.minWidth = "0"; // a grid cell may shrink below the chart's width; Plotly then follows it
+    box.style.gridArea = name;
     const caption = document.createElement("p");
     caption.className = "dropviz-caption";
     caption.innerHTML = captions[name] || "";
+    caption.title = caption.textContent; // the whole text, when a fitted view cuts it to a line
     const div = document.createElement("div");
     div.className = "dropviz-chart";
     box.append(caption, div);
-    (name === "curves" ? root : row).appendChild(box);
-    charts[name] = { name, div, shown: null, waiting: null, busy: false };
+    grid.appendChild(box);
+    charts[name] = { name, div, caption, shown: null, waiting: null, busy: false, height: null };
     // Plotly follows the window's size, not its container's (the sidebar hiding in presentation mode, for one).
     let resizing = false;
     new ResizeObserver(() => {
@@ -155,7 +211,82 @@ function build(parentElement, captions) {
     }).observe(div);
   }
   parentElement.appendChild(root);
-  return { root, status, charts, painted: 0 };
+  listenForKeys();
+  return { root, status, grid, charts, painted: 0 };
+}
+
+// Each chart's height: on a wide view, what ends the charts at the window's bottom edge; else null (the frame's).
+function fit(view) {
+  const wide = view.root.clientWidth >= WIDE;
+  view.grid.classList.toggle("dropviz-fit", wide);
+  const { network, boundary, curves } = view.charts;
+  for (const state of [network, boundary, curves]) state.narrow = !wide;
+  if (!wide) {
+    for (const state of [network, boundary, curves]) state.height = null;
+    return;
+  }
+  const bottom = window.innerHeight - 8; // in the page's coordinates at its top, where a class first sees it
+  const top = (element) => element.getBoundingClientRect().top + window.scrollY;
+  const gap = parseFloat(getComputedStyle(view.grid).rowGap) || 0;
+  const captionOfCurves = top(curves.div) - top(curves.caption);
+  const right = Math.max(FIT_MIN, bottom - top(boundary.div)) - gap - captionOfCurves; // boundary and curves share it
+  network.height = Math.round(Math.max(FIT_MIN, bottom - top(network.div)));
+  boundary.height = Math.round(0.48 * right);
+  curves.height = Math.round(0.52 * right);
+}
+
+// Keys for the person at the projector: each presses the page's visible button or switch of that name.
+// Never while typing in a field, and never with a modifier (the browser's own shortcuts).
+const KEYS = { " ": ["Play", "Pause"], s: ["Step"], r: ["Reset"] };
+
+function typing(target) {
+  if (!(target instanceof Element)) return false;
+  if (target.isContentEditable || target.closest("textarea, select, [contenteditable]")) return true;
+  return target.tagName === "INPUT" && !["checkbox", "radio", "button", "submit", "range"].includes(target.type);
+}
+
+const visible = (element) => element.getClientRects().length > 0;
+
+// The visible "Dropout" switch (the sidebar's, or presentation mode's copy when the sidebar is hidden).
+function dropoutSwitch() {
+  const inputs = Array.from(document.querySelectorAll("label input[type=checkbox]"));
+  const named = inputs.filter((input) => input.closest("label").textContent.trim() === "Dropout");
+  return named.find((input) => visible(input.closest("label"))) || null;
+}
+
+function keyTarget(key) {
+  if (key === "d") return dropoutSwitch();
+  const names = KEYS[key];
+  if (!names) return null;
+  const buttons = Array.from(document.querySelectorAll("button"));
+  return buttons.find((b) => names.includes(b.textContent.trim()) && !b.disabled && visible(b)) || null;
+}
+
+let spaceTaken = false; // a handled space's keyup must not also press the focused button
+function onKeyDown(event) {
+  if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+  const key = event.key === " " ? " " : event.key.toLowerCase();
+  const target = keyTarget(key);
+  if (!target) return;
+  event.preventDefault();
+  event.stopPropagation(); // Streamlit's own keys ("r" reruns) do not also fire
+  if (key === " ") spaceTaken = true;
+  if (!event.repeat) target.click();
+}
+
+function listenForKeys() {
+  if (window.__dropvizKeys) return;
+  window.__dropvizKeys = true;
+  window.addEventListener("keydown", onKeyDown, true);
+  window.addEventListener(
+    "keyup",
+    (event) => {
+      if (event.key !== " " || !spaceTaken) return;
+      spaceTaken = false;
+      event.preventDefault();
+    },
+    true,
+  );
 }
 
 // A frame comes as the bytes of its JSON (dropviz/web/frames.py), which the page server passed on untouched.
@@ -169,9 +300,10 @@ function decode(data) {
 // Resolves when every chart has drawn it (or a newer frame), then counts it painted.
 function show(view, data, parentElement) {
   if (view.status.innerHTML !== data.status) view.status.innerHTML = data.status; // HTML made from escaped text
+  fit(view);
   for (const [name, frame] of Object.entries(data.charts)) {
     const state = view.charts[name];
-    state.div.style.minHeight = `${frame.height}px`; // the page does not jump while plotly.js loads
+    state.div.style.minHeight = `${state.height || frame.height}px`; // the page does not jump while plotly.js loads
     state.waiting = frame;
     if (!state.busy) state.drawn = drain(state, parentElement);
   }
