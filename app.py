@@ -24,11 +24,18 @@ from dropviz.web.live import POOL, LiveRun
 from dropviz.web.live_chart import clicked_neuron, live_view, preload_plotly, serve_plotly_js
 
 SPEEDS = {3: 3.0, 10: 10.0, 30: 30.0, 100: 100.0, 300: 300.0, "max": None}  # the speed slider: epochs per second
-# Presentation mode: no sidebar, larger type, for a projector at the back of a classroom.
+# The ordinary page: a smaller title and top margin, so that the network and the curves fit a laptop's screen.
+PAGE_CSS = """<style>
+.stMainBlockContainer {padding-top: 3.5rem;}
+h1 {font-size: 2rem !important; padding-top: 0 !important;}
+</style>"""
+# Presentation mode: no sidebar or header, a small title, larger type, for a projector at the back of a classroom.
 PRESENTATION_CSS = """<style>
-section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] {display: none;}
-.stMainBlockContainer {max-width: 100%; padding-left: 2rem; padding-right: 2rem;}
-[data-testid="stMarkdownContainer"] p, .dropviz-status, .dropviz-caption {font-size: 1.35rem;}
+section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header[data-testid="stHeader"] {display: none;}
+.stMainBlockContainer {max-width: 100%; padding: 0.5rem 2rem 2rem 2rem;}
+.stMainBlockContainer [data-testid="stVerticalBlock"] {gap: 0.4rem;}
+h1 {font-size: 1.4rem !important; padding: 0 !important;}
+.dropviz-status, .dropviz-caption, .stMainBlockContainer button p {font-size: 1.25rem; line-height: 1.4;}
 </style>"""
 
 EXPLANATION = r"""
@@ -266,7 +273,12 @@ live_tab, experiments_tab = st.tabs(["Live training", "Experiments"])
 with live_tab:
     frame = live_frame(run)
     playing, finished = frame.playing, frame.finished  # the buttons say what the frame below shows, never an older state
-    play, step, reset, _, present = st.columns([1, 1, 1, 1.5, 1.5])
+    presenting = bool(st.session_state.get("presenting"))
+    if presenting:  # the sidebar is hidden: the lesson's Dropout switch and p join the row
+        play, step, reset, switch, chance, pace, present = st.columns([1, 1, 1, 1.1, 1.6, 1.6, 1.5], vertical_alignment="center")
+        controls.dropout_copy(switch, chance)
+    else:
+        play, step, reset, pace, present = st.columns([1, 1, 1, 2.2, 1.5], vertical_alignment="center")
     play.button(
         "Pause" if playing else "Play",
         on_click=_play,
@@ -281,7 +293,7 @@ with live_tab:
     )
     reset.button("Reset", on_click=_reset, use_container_width=True, help="Back to epoch 0 and the same initial weights (same seed).")
     present.toggle("Presentation mode", key="presenting", help="Hides the controls and enlarges text and figures for a projector.")
-    speed = st.select_slider(
+    speed = pace.select_slider(
         "Speed (epochs per second)",
         list(SPEEDS),
         value=100,
@@ -289,13 +301,15 @@ with live_tab:
         help="How fast Play trains: slow enough for a class to watch, or as fast as the machine goes.",
     )
     run.set_speed(SPEEDS[speed])
-    if st.session_state.get("presenting"):
-        st.markdown(PRESENTATION_CSS, unsafe_allow_html=True)
+    st.markdown(PRESENTATION_CSS if presenting else PAGE_CSS, unsafe_allow_html=True)
     if run.lost:
         st.warning(run.lost)
     if st.session_state.notice:
         st.info(st.session_state.notice)
-    # Filled only when open: their math and code widgets would slow the browser's first page for text few open.
+    live_view(frame.view, on_stopped=_noop, on_neuron=_pick_neuron)
+    run.lost = None  # said once the page has it whole: a run cut short by the next rerun leaves it for that one
+    # Below the view, which then fits the screen. Filled only when open: their math and code widgets would slow the
+    # browser's first page for text few open.
     seeing = st.expander("What am I seeing?", key="seeing", on_change="rerun")
     if seeing.open:
         seeing.markdown(EXPLANATION)
@@ -303,8 +317,6 @@ with live_tab:
     if share.open:
         with share:
             save_and_share(run, st.session_state[controls.PRESET_KEY])
-    live_view(frame.view, on_stopped=_noop, on_neuron=_pick_neuron)
-    run.lost = None  # said once the page has it whole: a run cut short by the next rerun leaves it for that one
     closeup = st.expander("A neuron up close", key=neuron_view.OPEN_KEY, on_change="rerun")
     if closeup.open:  # filled only when open: it asks the worker for the run's weights
         with closeup:

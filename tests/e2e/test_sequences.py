@@ -167,13 +167,15 @@ def test_an_uploaded_setup_lands_in_the_controls_and_the_url(app: Page, app_url:
 
 def test_presentation_mode_hides_the_controls_and_enlarges_the_charts(app: Page, app_url: str):
     open_page(app, app_url)
-    heights = app.evaluate("Array.from(document.querySelectorAll('.dropviz-chart.js-plotly-plot')).map(p => p._fullLayout.height)")
+    # The charts' type (their fonts), and their heights, which fill the window in either mode (tests/e2e/test_screens.py).
+    sizes = "Array.from(document.querySelectorAll('.dropviz-chart.js-plotly-plot')).map(p => p._fullLayout.font.size)"
+    fonts = app.evaluate(sizes)
     app.get_by_text("Presentation mode").click()
     settle(app, lambda v: True)
     expect(app.locator("section[data-testid=stSidebar]")).to_be_hidden()
     app.wait_for_function(
-        "(before) => Array.from(document.querySelectorAll('.dropviz-chart.js-plotly-plot'))"
-        ".every((p, i) => p._fullLayout.height >= 1.4 * before[i])",
-        arg=heights,
+        f"(before) => {sizes}.every((size, i) => size >= 1.4 * before[i]) && "
+        "Array.from(document.querySelectorAll('.dropviz-chart')).every((c) => c.getBoundingClientRect().bottom <= innerHeight)",
+        arg=fonts,
         timeout=30_000,
     )

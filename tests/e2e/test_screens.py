@@ -1,0 +1,139 @@
+"""The whole lesson on one screen: what a projector, a laptop and a phone show without scrolling, and the keys for the projector."""
+
+import pytest
+from playwright.sync_api import Page
+
+from tests.e2e.views import click, open_page, settle
+
+# Boxes (viewport px: left, top, right, bottom) of what the lesson needs on screen, the visible one of each name
+# (presentation mode's copy of the Dropout switch, not the hidden sidebar's), with the window's size and font sizes.
+BOXES = """() => {
+  const seen = (e) => e && e.getClientRects().length > 0;
+  const box = (e) => { if (!seen(e)) return null; const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+  const named = (selector, name) => Array.from(document.querySelectorAll(selector)).filter(
+    (e) => e.textContent.trim() === name && seen(e))[0];
+  const widget = (name) => { const label = named('[data-testid=stWidgetLabel]', name);
+    return label && label.closest('[data-testid=stCheckbox], [data-testid=stSlider]'); };
+  const [network, boundary, curves] = document.querySelectorAll('.dropviz-chart');
+  const play = named('button', 'Play') || named('button', 'Pause');
+  const status = document.querySelector('.dropviz-status');
+  return {
+    width: innerWidth, height: innerHeight,  // the page scrolls in Streamlit's main element, not the document
+    scrollWidth: Math.max(document.scrollingElement.scrollWidth, document.querySelector('[data-testid=stMain]').scrollWidth),
+    boxes: {network: box(network), boundary: box(boundary), curves: box(curves), status: box(status),
+            keys: box(document.querySelector('.dropviz-keys')), play: box(play), step: box(named('button', 'Step')),
+            reset: box(named('button', 'Reset')), dropout: box(widget('Dropout')), p: box(widget('Dropout p'))},
+    statusFont: parseFloat(getComputedStyle(status).fontSize),
+    buttonFont: parseFloat(getComputedStyle(play.querySelector('p') || play).fontSize),
+    tickFont: Math.min(...Array.from(document.querySelectorAll('.dropviz-chart .xtick text')).map(
+      (t) => parseFloat(t.style.fontSize))),
+  };
+}"""
+# The Dropout switches' states, in the page's order (the sidebar's first, then presentation mode's copy if drawn).
+DROPOUT = """() => Array.from(document.querySelectorAll('[data-testid=stCheckbox]'))
+  .filter((e) => e.textContent.trim() === 'Dropout').map((e) => e.querySelector('input').checked)"""
+
+
+def _outside(shown: dict, names: list[str]) -> dict:
+    """The named boxes not wholly inside the window (or not shown at all)."""
+    inside = lambda b: b and b[0] >= 0 and b[1] >= 0 and b[2] <= shown["width"] + 0.5 and b[3] <= shown["height"] + 0.5
+    return {name: shown["boxes"][name] for name in names if not inside(shown["boxes"][name])}
+
+
+@pytest.fixture
+def app(page: Page, app_url: str):
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    yield page
+    assert errors == [], errors
+
+
+def _present(page: Page) -> None:
+    page.get_by_label("Presentation mode", exact=True).click(force=True)  # the toggle (its input is visually hidden)
+    page.locator("[data-testid=stSidebar]").wait_for(state="hidden")
+    settle(page)
+
+
+def _play(page: Page) -> dict:
+    click(page, "Play")
+    return settle(page, lambda v: v["playing"] and v["epoch"] >= 2)
+
+
+LESSON = ["network", "boundary", "curves", "status", "keys", "play", "step", "reset", "dropout", "p"]
+
+
+@pytest.mark.parametrize("width, height", [(1280, 720), (1920, 1080)])
+def test_presentation_mode_shows_the_whole_lesson_on_a_projector(app: Page, app_url: str, width: int, height: int):
+    app.set_viewport_size({"width": width, "height": height})
+    open_page(app, f"{app_url}/?epochs=5000")
+    _present(app)
+    _play(app)
+    app.wait_for_timeout(500)  # a few frames after Play: the charts at their fitted heights
+    shown = app.evaluate(BOXES)
+    assert _outside(shown, LESSON) == {}, shown
+    # Readable from the back: the status and buttons at 20 px, the charts' ticks at 18 px (1.5 times the page's 12).
+    assert shown["statusFont"] >= 20 and shown["buttonFont"] >= 20 and shown["tickFont"] >= 18, shown
+    assert shown["boxes"]["boundary"][3] - shown["boxes"]["boundary"][1] >= 0.2 * height  # not squeezed to a strip
+
+
+def test_the_ordinary_page_shows_network_curves_and_the_lesson_controls_on_a_laptop(app: Page, app_url: str):
+    app.set_viewport_size({"width": 1440, "height": 900})
+    open_page(app, f"{app_url}/?epochs=5000")
+    _play(app)
+    shown = app.evaluate(BOXES)
+    assert _outside(shown, ["network", "curves", "status", "play", "dropout", "p"]) == {}, shown
+    sidebar = app.locator("[data-testid=stSidebar]").bounding_box()
+    assert shown["boxes"]["dropout"][2] <= sidebar["x"] + sidebar["width"]  # the sidebar's own switch, unscrolled
+
+
+def test_a_phone_stacks_the_views_without_sideways_scrolling(app: Page, app_url: str):
+    app.set_viewport_size({"width": 390, "height": 844})
+    open_page(app, f"{app_url}/?epochs=5000")
+    shown = app.evaluate(BOXES)
+    assert shown["scrollWidth"] <= shown["width"], shown
+    assert _outside(shown, ["play"]) == {}, shown
+    boxes = [shown["boxes"][name] for name in ("network", "boundary", "curves")]
+    assert all(b[0] >= 0 and b[2] <= shown["width"] for b in boxes), boxes  # each within the screen's width
+    assert boxes[0][3] <= boxes[1][1] and boxes[1][3] <= boxes[2][1], boxes  # stacked, in the lesson's order
+    _play(app)
+    assert app.evaluate(BOXES)["scrollWidth"] <= shown["width"]
+
+
+def test_keys_play_step_switch_dropout_and_reset_but_not_while_typing(app: Page, app_url: str):
+    app.set_viewport_size({"width": 1440, "height": 900})
+    open_page(app, f"{app_url}/?epochs=5000")
+    assert app.get_by_text("Keys: space play/pause · s step · d dropout · r reset").is_visible()
+    app.keyboard.press(" ")
+    settle(app, lambda v: v["playing"] and v["epoch"] >= 1)
+    app.keyboard.press(" ")
+    paused = settle(app, lambda v: not v["playing"])
+    app.keyboard.press("s")
+    settle(app, lambda v: v["step"] == paused["step"] + 1 and not v["playing"])
+    assert app.evaluate(DROPOUT) == [True]
+    app.keyboard.press("d")
+    settle(app, lambda v: app.evaluate(DROPOUT) == [False])
+    app.keyboard.press("r")
+    settle(app, lambda v: (v["epoch"], v["step"]) == (0, 0))
+    # Typed into a field, the same letters are text: nothing plays, steps, resets or switches.
+    field = app.get_by_label("Uneven p (optional)", exact=True)
+    field.click()
+    field.press_sequentially("sd r")
+    app.wait_for_timeout(1000)  # a window for what must not happen
+    assert field.input_value() == "sd r"
+    assert (settle(app)["step"], settle(app)["playing"], app.evaluate(DROPOUT)) == (0, False, [False])
+
+
+def test_keys_work_in_presentation_mode_on_its_own_dropout_switch(app: Page, app_url: str):
+    app.set_viewport_size({"width": 1280, "height": 720})
+    open_page(app, f"{app_url}/?epochs=5000")
+    _present(app)
+    assert app.evaluate(DROPOUT) == [True, True]
+    app.keyboard.press("d")  # the focus is still on the Presentation mode switch: "d" is no typing there
+    settle(app, lambda v: app.evaluate(DROPOUT) == [False, False])  # the copy and the sidebar's switch agree
+    app.keyboard.press("s")
+    stepped = settle(app, lambda v: v["step"] == 1)
+    assert stepped["droppedCount"] == 0  # dropout off: no neuron switched off in that step
+    app.keyboard.press(" ")
+    settle(app, lambda v: v["playing"])
+    assert app.evaluate(DROPOUT) == [False, False]  # space played; it did not toggle the focused switch
