@@ -2,6 +2,7 @@
 
 Starts its own server (as `make run` does) unless --url points at a running one.
 Usage: python scripts/screenshot.py OUT.png [--url URL] [--play SECONDS] [--query "dataset=spiral&p=0.3"]
+       [--width PX --height PX] [--present] [--window]
 """
 
 import argparse
@@ -25,6 +26,8 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=1500)
     parser.add_argument("--height", type=int, default=1250)
     parser.add_argument("--dark", action="store_true", help="the browser prefers a dark colour scheme")
+    parser.add_argument("--present", action="store_true", help="Presentation mode on, as a teacher at a projector")
+    parser.add_argument("--window", action="store_true", help="only what the window shows, not the whole page")
     args = parser.parse_args()
     server = contextlib.nullcontext(args.url) if args.url else streamlit_server()
     with server as url, sync_playwright() as p:
@@ -33,6 +36,10 @@ def main() -> None:
         page.goto(f"{url}/?{args.query}")
         page.wait_for_selector(READY, timeout=30_000)
         page.wait_for_selector(CHART, timeout=30_000)
+        if args.present:
+            page.get_by_label("Presentation mode", exact=True).click(force=True)  # its input is visually hidden
+            page.locator("[data-testid=stSidebar]").wait_for(state="hidden")
+            page.wait_for_selector(READY, timeout=30_000)
         if args.play:
             page.get_by_role("button", name="Play", exact=True).click()
             time.sleep(args.play)
@@ -42,7 +49,7 @@ def main() -> None:
             time.sleep(1.0)
         page.mouse.move(0, 0)  # no tooltip over the page
         time.sleep(0.5)
-        page.screenshot(path=args.out, full_page=True)
+        page.screenshot(path=args.out, full_page=not args.window)
         browser.close()
     print(f"wrote {args.out}")
 
