@@ -89,6 +89,10 @@ function fitted(figure, height, name) {
   const right = Math.round(0.55 * size * Math.max(0, ...names) + 3 * size); // the longest name and its symbol
   const font = { ...(layout.legend.font || {}), size };
   layout.legend = { ...layout.legend, font, orientation: "v", x: 1.02, xanchor: "left", y: 1, yanchor: "top", tracegroupgap: 2 };
+  if ((layout.margin || {}).autoexpand === false) {
+    // Fixed margins (the curves): the legend may use the figure's whole height; automatic ones would grow around it.
+    layout.legend = { ...layout.legend, yref: "container", maxheight: 1 };
+  }
   layout.margin = { ...(layout.margin || {}), r: right, b: Math.min((layout.margin || {}).b ?? 10, 3.5 * size) };
 }
 
