@@ -49,7 +49,7 @@ bench: $(VENV)/.dev
 	$(PY) bench/engine.py
 
 screenshots: $(VENV)/.dev $(PLOTLY) browser
-	$(PY) scripts/screenshot.py assets/dropviz.png --query epochs=5000 --play 4 --width 1400 --height 1300
+	$(PY) scripts/screenshot.py assets/dropviz.png --query epochs=5000 --play 4 --width 1400 --height 900
 	$(PY) scripts/screenshot.py assets/screen-projector-1280.png --query epochs=5000 --play 4 --width 1280 --height 720 --present --window
 	$(PY) scripts/screenshot.py assets/screen-laptop-1440.png --query epochs=5000 --play 4 --width 1440 --height 900 --window
 	$(PY) scripts/screenshot.py assets/screen-phone-390.png --query epochs=5000 --play 4 --width 390 --height 2300  # the page scrolls in Streamlit's main element: a tall phone shows all of it
