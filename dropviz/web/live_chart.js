@@ -162,7 +162,12 @@ const STYLE = `
 .dropviz-grid > div {min-width: 0;}
 .dropviz-caption {margin: 0 0 0.25rem 0;}
 .dropviz-fit .dropviz-caption div {white-space: nowrap; overflow: hidden; text-overflow: ellipsis;}
+.dropviz-wide .dropviz-head {flex-wrap: nowrap;}
+.dropviz-wide .dropviz-status {flex: 1 1 auto; min-width: 0;}
+.dropviz-wide .dropviz-status div {white-space: nowrap; overflow: hidden; text-overflow: ellipsis;}
 `;
+// On a wide view the status lines never wrap and the key hint stays beside them: the charts below keep their place, and
+// their fitted heights, however long the numbers of a frame are (a new height redraws a whole chart).
 const WIDE = 760; // px of the view from which the charts sit side by side and fit the window
 const FIT_MIN = 280; // px of the charts' column at the least, however short the window: below, the page scrolls
 const LEGEND_FONT = 13; // px at most in a fitted chart's legend column, so that a short chart's legend stays whole
@@ -223,6 +228,7 @@ function build(parentElement, captions) {
 function fit(view) {
   const wide = view.root.clientWidth >= WIDE;
   view.grid.classList.toggle("dropviz-fit", wide);
+  view.root.classList.toggle("dropviz-wide", wide);
   const { network, boundary, curves } = view.charts;
   for (const state of [network, boundary, curves]) state.narrow = !wide;
   if (!wide) {
