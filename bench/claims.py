@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from results import write_section  # bench/results.py, beside this script
+
 from dropviz.experiments.claims import Claim, all_claims
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 HEADING = "## Claims (bench/claims.py)"
 
 
@@ -31,18 +32,6 @@ def _section(rows: dict[tuple[str, str], list[Claim]], seeds: int, took: float) 
     return "\n".join(lines) + "\n"
 
 
-def _write(section: str) -> None:
-    """Replaces the claims section of RESULTS.md (up to the next "## " heading), or appends it; other sections stay."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Bench results\n\nFigures the scripts in bench/ print, one section per script.\n"
-    start = text.find(HEADING)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(HEADING))
-        text = text[:start] + section + ("" if end < 0 else "\n" + text[end + 1 :])
-    RESULTS.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
@@ -58,7 +47,7 @@ def main() -> None:
     print(f"\n{len(rows) - len(failed)} of {len(rows)} claims hold on all {args.seeds} seeds ({took:.0f} s)")
     for topic, statement in failed:
         print(f"FAIL  {topic}: {statement}")
-    _write(_section(rows, args.seeds, took))
+    write_section(HEADING, _section(rows, args.seeds, took))
     sys.exit(1 if failed else 0)
 
 

@@ -22,12 +22,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from results import write_section  # bench/results.py, beside this script
+
 from dropviz.core.data import make_dataset
 from dropviz.core.engine import Trainer
 from dropviz.core.presets import DEFAULT_PRESET, PRESETS
 from dropviz.core.script import pytorch_script
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 HEADING = "## PyTorch script (issue 19)"
 FIGURES = ("val_loss", "val_acc")
 
@@ -77,18 +78,6 @@ def measure(seeds: int, folder: Path) -> list[str]:
     return lines
 
 
-def _write(section: str) -> None:
-    """Replaces this script's section of RESULTS.md (up to the next "## " heading), or appends it; other sections stay."""
-    text = RESULTS.read_text()
-    start = text.find(HEADING)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(HEADING))
-        text = text[:start] + section + ("" if end < 0 else "\n" + text[end + 1 :])
-    RESULTS.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
@@ -104,7 +93,7 @@ def main() -> None:
     )
     section = "\n".join([HEADING, "", intro, "", *lines]) + "\n"
     print(section)
-    _write(section)
+    write_section(HEADING, section)
 
 
 if __name__ == "__main__":
