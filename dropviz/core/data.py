@@ -33,6 +33,7 @@ class Dataset:
     y_val: np.ndarray  # (n_val,) int64
     flipped_train: np.ndarray  # (n_train,) bool: labels flipped by label noise (the UI marks them)
     flipped_val: np.ndarray  # (n_val,) bool
+    classes: int = 2  # labels are 0 .. classes - 1; the network has this many outputs
 
 
 def _labels(n: int) -> np.ndarray:
