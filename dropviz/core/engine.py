@@ -16,7 +16,7 @@ import numpy as np
 
 from .config import RunConfig
 from .data import EXTENT, make_dataset
-from .fastnet import NumpyNet, accuracy, cross_entropy_loss, dropout_masks, probability
+from .fastnet import NumpyNet, accuracy, class_probabilities, cross_entropy_loss, dropout_masks, probability
 from .kernel import NumbaNet, NumbaNet32
 from .records import RUN_NAMES, Event, History, LayerParams, RunHistory, Snapshot, frozen
 
@@ -71,18 +71,19 @@ def grid_axis(grid: int) -> np.ndarray:
 
 
 def boundary_proba(net, grid: int) -> dict[str, np.ndarray]:
-    """Evaluation-mode P(class 1) of each run of net on grid_axis(grid)'s square: {run: (G, G) float32}, rows = y."""
+    """Evaluation-mode probabilities of each run of net on grid_axis(grid)'s square, rows = y: {run: (G, G) float32}
+    P(class 1) for two classes, {run: (G, G, C) float32} every class's for more."""
     axis = grid_axis(grid)
     gx, gy = np.meshgrid(axis, axis)  # rows = y
     points = np.column_stack([gx.ravel(), gy.ravel()]).astype(np.float32)  # (G * G, 2)
     with np.errstate(all="ignore"):
-        logits = net.logits(points, dtype=np.float32)  # (K, G * G, 2), only drawn
-    proba = probability(logits)  # (K, G * G)
-    return {name: frozen(proba[k].reshape(grid, grid).astype(np.float32)) for k, name in enumerate(RUN_NAMES)}
+        logits = net.logits(points, dtype=np.float32)  # (K, G * G, C), only drawn
+    proba = probability(logits) if logits.shape[-1] == 2 else class_probabilities(logits)  # (K, G * G[, C])
+    return {name: frozen(proba[k].reshape(grid, grid, *proba.shape[2:]).astype(np.float32)) for k, name in enumerate(RUN_NAMES)}
 
 
 def evaluate(logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Loss and accuracy per model of evaluation-mode logits (K, N, 2) -> (K,), (K,): fastnet's, without a gradient."""
+    """Loss and accuracy per model of evaluation-mode logits (K, N, C) -> (K,), (K,): fastnet's, without a gradient."""
     return cross_entropy_loss(logits, y), accuracy(logits, y)
 
 
@@ -96,7 +97,8 @@ class Trainer:
         self.config = config
         self.data = make_dataset(config.dataset, config.n_train, config.n_val, config.noise, config.label_noise, config.seed)
         self.rng = np.random.default_rng([config.seed, 1])  # batches and masks; data has its own stream
-        self.sizes = (2, *config.hidden, 2)
+        # Layer widths: the data's inputs (2 for points in the plane, 64 for digits), the hidden layers, one logit per class.
+        self.sizes = (self.data.x_train.shape[1], *config.hidden, self.data.classes)
         weights, biases = initial_parameters(self.sizes, np.random.default_rng([config.seed, 2]))
         k = len(RUN_NAMES)
         self.backend = choose_backend(exact=backend == "exact") if backend in ("auto", "exact") else backend
@@ -128,7 +130,7 @@ class Trainer:
         self.events: list[Event] = []
         self._burst_start: RunConfig | None = None  # the settings before the latest burst of live changes
         self._x, self._y = self.data.x_train, self.data.y_train  # this epoch's examples in batch order
-        self._x_eval = np.concatenate([self.data.x_train, self.data.x_val])  # (n_train + n_val, 2)
+        self._x_eval = np.concatenate([self.data.x_train, self.data.x_val])  # (n_train + n_val, in)
         self._drop: list[np.ndarray | None] = []  # per layer (K, n, units): 0 or 1 / (1 - p); None if nothing drops
         self.last_drop: list[np.ndarray | None] | None = None  # the last step's slices of _drop, (K, B, units)
         self.last_batch: np.ndarray | None = None  # (B,) training-set indices of the last step
@@ -261,7 +263,7 @@ class Trainer:
         with np.errstate(all="ignore"):
             logits = self.net.logits(
                 self._x_eval, dtype=np.float32
-            )  # (K, n_train + n_val, 2): one pass for both sets, float32 as in PyTorch
+            )  # (K, n_train + n_val, C): one pass for both sets, float32 as in PyTorch
             train_loss, train_acc = evaluate(logits[:, :n], self.data.y_train)
             val_loss, val_acc = evaluate(logits[:, n:], self.data.y_val)
         for k, name in enumerate(RUN_NAMES):
@@ -297,7 +299,10 @@ class Trainer:
         return History(runs=runs, events=tuple(self.events))
 
     def grid_proba(self, grid: int) -> dict[str, np.ndarray]:
-        """Evaluation-mode P(class 1) on grid_axis(grid)'s square, per run, (G, G) float32; cached per step."""
+        """boundary_proba on grid_axis(grid)'s square, per run, cached per step; {} when the inputs are not points in the
+        plane (digits): there is no plane to draw."""
+        if self.sizes[0] != 2:
+            return {}
         if self._grid_cache is None or self._grid_cache[:2] != (self.step_count, grid):
             self._grid_cache = (self.step_count, grid, boundary_proba(self.net, grid))
         return self._grid_cache[2]

@@ -1,4 +1,4 @@
-"""The network arithmetic in NumPy, written once: forward, two-class cross-entropy, backward, dropout masks, and NumpyNet that trains with them.
+"""The network arithmetic in NumPy, written once: forward, softmax cross-entropy (2 to 10 classes), backward, dropout masks, and NumpyNet that trains with them.
 
 Every function takes one model's parameters, weights[l] (in, out) and biases[l] (out,), or K models stacked,
 (K, in, out) and (K, out): the dropout run and its twin, or the members of a sweep, so a step is a handful of batched
@@ -57,7 +57,7 @@ def linear(a: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
 def forward(x: np.ndarray, weights, biases, activation: str, drop=None) -> tuple[np.ndarray, list[np.ndarray]]:
     """Logits and hidden activations of one model or K stacked ones, with the dropout masks given.
 
-    x (N, in) or (K, N, in) -> logits (..., N, 2) and hidden [(..., N, h_l)], the activations before their mask.
+    x (N, in) or (K, N, in) -> logits (..., N, C) and hidden [(..., N, h_l)], the activations before their mask.
     drop[l] multiplies layer l's input (the inputs first, then each hidden layer), broadcast against it: the scaled
     keep masks of dropout_masks, (K, N, units), any fixed factor per unit, or None for nothing; drop=None is
     evaluation mode. Computed in the arrays' own dtype.
@@ -89,11 +89,13 @@ def _mean_loss(d: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean two-class cross-entropy per model and its gradient. logits (..., B, 2), y (B,) -> (...), (..., B, 2).
+    """Mean softmax cross-entropy per model and its gradient. logits (..., B, C), y (B,) class indices -> (...), (..., B, C).
 
     With two classes softmax is the logistic of d = logit_1 - logit_0, which needs a third of the ops.
-    y may be float (0.0 / 1.0), which saves a conversion on the hot path.
+    y may be float (0.0, 1.0, ...), which saves a conversion on the hot path.
     """
+    if logits.shape[-1] != 2:
+        return _softmax_cross_entropy(logits, y)
     d = logits @ _SIGN  # (..., B), the same numbers as logit_1 - logit_0
     loss = _mean_loss(d, y)
     g = np.tanh(0.5 * d)
@@ -102,23 +104,44 @@ def cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nda
     return loss, g[..., None] * _SIGN  # (..., B, 2): dL/dlogit_1 = g, dL/dlogit_0 = -g
 
 
-def cross_entropy_loss(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """cross_entropy's loss, number for number, without the gradient: what evaluation needs. (..., N, 2), y (N,) -> (...).
+def _softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """cross_entropy for C > 2 classes: log-sum-exp shifted by each row's largest logit, so nothing overflows."""
+    rows, labels = np.arange(len(y)), np.asarray(y).astype(np.intp)
+    shifted = logits - logits.max(axis=-1, keepdims=True)  # (..., B, C), each row's largest is 0
+    exp = np.exp(shifted)
+    total = exp.sum(axis=-1)  # (..., B)
+    loss = np.add.reduce(np.log(total) - shifted[..., rows, labels], axis=-1) / len(y)
+    grad = exp / total[..., None]  # softmax
+    grad[..., rows, labels] -= 1.0
+    grad /= len(y)  # dL/dlogit = (softmax - one-hot) / B
+    return loss, grad
 
-    d = logit_1 - logit_0 in float64, exact for float32 logits; the loss is float64.
+
+def cross_entropy_loss(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """cross_entropy's loss, number for number, without the gradient: what evaluation needs. (..., N, C), y (N,) -> (...).
+
+    Two classes: d = logit_1 - logit_0 in float64, exact for float32 logits; the loss is float64.
     """
+    if logits.shape[-1] != 2:
+        return _softmax_cross_entropy(logits.astype(np.float64), y)[0]
     d = logits[..., 1].astype(np.float64) - logits[..., 0]  # (..., N)
     return _mean_loss(d, y)
 
 
 def accuracy(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Fraction of points whose larger logit is their label, per model: (..., N, 2), y (N,) -> (...). A tie goes to class 0."""
+    """Fraction of points whose largest logit is their label, per model: (..., N, C), y (N,) -> (...). A tie goes to the lower class."""
     return (logits.argmax(axis=-1) == y).mean(axis=-1)
 
 
 def probability(logits: np.ndarray) -> np.ndarray:
     """P(class 1) = logistic(logit_1 - logit_0), overflow-free, in the logits' dtype: (..., N, 2) -> (..., N)."""
     return _sigmoid(logits[..., 1] - logits[..., 0])
+
+
+def class_probabilities(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, overflow-free, in the logits' dtype: (..., N, C) -> (..., N, C), rows summing to 1."""
+    exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return exp / exp.sum(axis=-1, keepdims=True)
 
 
 # --- backward -------------------------------------------------------------------------------------
@@ -128,7 +151,7 @@ def backward(x, hidden, drop, weights, activation: str, dlogits: np.ndarray, out
     """Gradients of the loss with respect to every weight and bias, by the chain rule through forward's layers.
 
     x, weights, activation and drop (a list, None per undropped layer) as given to forward; hidden as forward returned
-    them; dlogits (..., B, 2) from cross_entropy. Returns grad_w [(..., in, out)] and grad_b [(..., out)]; with
+    them; dlogits (..., B, C) from cross_entropy. Returns grad_w [(..., in, out)] and grad_b [(..., out)]; with
     out = (grad_w, grad_b) it writes into those arrays instead (Modifies them).
     """
     _, df = activation_functions(activation)
@@ -162,7 +185,7 @@ def dropout_masks(uniform: np.ndarray, p: np.ndarray, sizes, dtype=np.float64) -
     """Every layer input's scaled keep masks from uniforms: unit kept when u >= p (torch.nn.Dropout's rule), scaled by 1 / (1 - p).
 
     uniform (K, n, U): U = sum(sizes[:-1]) columns, layer l's input units after those of the layers before;
-    p (K, L + 1) drop probabilities (inputs first); sizes the layer widths (2, h_1, ..., 2).
+    p (K, L + 1) drop probabilities (inputs first); sizes the layer widths (inputs, h_1, ..., classes).
     Returns [(K, n, sizes[l]) dtype] per layer input, None for a layer no model drops.
     """
     masks, column = [], 0
@@ -206,7 +229,7 @@ class NumpyNet:
         self.steps = 0
 
     def logits(self, x: np.ndarray, dtype=np.float64) -> np.ndarray:
-        """Evaluation mode (forward without masks): nothing dropped, nothing scaled. x (N, 2) -> (K, N, 2).
+        """Evaluation mode (forward without masks): nothing dropped, nothing scaled. x (N, in) -> (K, N, C).
 
         dtype=np.float32, as PyTorch computes by default: what the Trainer's metrics and boundary grid use, as it is faster than float64.
         """
@@ -217,19 +240,19 @@ class NumpyNet:
     def train_step(self, x: np.ndarray, y: np.ndarray, drop: list[np.ndarray | None], p: np.ndarray) -> np.ndarray:
         """One optimizer step of all K models on one batch. Modifies parameters and optimizer state.
 
-        x (B, 2), y (B,); drop[0] (K, B, 2) for the inputs, drop[l] (K, B, h_l) for hidden layer l:
+        x (B, in), y (B,); drop[0] (K, B, in) for the inputs, drop[l] (K, B, h_l) for hidden layer l:
         the keep masks already scaled (dropout_masks), 0 or 1 / (1 - p); None where no model drops on that layer.
         p (K, L + 1) is not needed here (TorchNet uses it). Returns the optimized loss per model, (K,).
         """
         logits, hidden = forward(x, self.W, self.b, self.activation, drop)
-        loss, dlogits = cross_entropy(logits, y)  # (K,), (K, B, 2)
+        loss, dlogits = cross_entropy(logits, y)  # (K,), (K, B, C)
         backward(x, hidden, drop, self.W, self.activation, dlogits, out=(self.gW, self.gb))
         self._update()
         return loss
 
     def train_steps(self, x: np.ndarray, y: np.ndarray, drop: list[np.ndarray | None], start: int, stop: int, batch: int) -> np.ndarray:
         """train_step on the mini-batches [start, start + batch), ... up to stop (the last may be partial) of epoch-ordered
-        x (n, 2), y (n,) and drop [(K, n, units) or None]. Modifies parameters and optimizer state. Returns losses (S, K).
+        x (n, in), y (n,) and drop [(K, n, units) or None]. Modifies parameters and optimizer state. Returns losses (S, K).
 
         The contract kernel.NumbaNet.train_steps compiles, so a caller runs many steps per call on either backend.
         """

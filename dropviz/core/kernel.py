@@ -1,7 +1,7 @@
 """NumbaNet: fastnet.NumpyNet whose training steps (and ReLU evaluation) run compiled, many mini-batches per call.
 
 NumbaNet has NumpyNet's buffers, layout and interface; train_steps checks its arguments, packs the masks, and hands
-everything to one compiled function (kernel_jit.train): forward, two-class cross-entropy, backward and the torch.optim
+everything to one compiled function (kernel_jit.train): forward, softmax cross-entropy (2 to 10 classes), backward and the torch.optim
 update, with np.dot (SciPy's BLAS, through Numba) for all but the smallest products (BLAS_MIN), which run in loops. Its
 evaluation pass (logits) is compiled too for ReLU networks. fastnet.NumpyNet and model.TorchNet are the references it is tested
 against, step for step (tests/core/test_kernel.py). Not here: random numbers (the Trainer draws the masks), metrics,
@@ -37,9 +37,9 @@ class NumbaNet(NumpyNet):
 
     def __init__(self, weights, biases, activation: str, optimizer: str, lr: float, momentum: float, weight_decay: float):
         super().__init__(weights, biases, activation, optimizer, lr, momentum, weight_decay)
-        self.sizes = np.array([weights[0].shape[1], *(w.shape[2] for w in weights)], dtype=np.int64)  # (layers + 1,): 2, hidden..., 2
-        if self.sizes[-1] != 2:
-            raise ValueError(f"two-class networks only: the last layer has {self.sizes[-1]} outputs")
+        self.sizes = np.array([weights[0].shape[1], *(w.shape[2] for w in weights)], dtype=np.int64)  # (layers + 1,): in, hidden..., C
+        if self.sizes[-1] < 2:
+            raise ValueError(f"a classifier needs at least two outputs: the last layer has {self.sizes[-1]}")
         # Offsets into a row of flat, as NumpyNet.__init__ lays it out: W (in, out) then b (out,) per layer.
         w_off, b_off, offset = [], [], 0
         for i, o in zip(self.sizes[:-1], self.sizes[1:]):
@@ -64,12 +64,12 @@ class NumbaNet(NumpyNet):
         x = np.ascontiguousarray(x, dtype=self.DTYPE)
         if x.ndim != 2 or x.shape[1] != self.sizes[0]:  # Numba does not check bounds
             raise ValueError(f"x {x.shape} is not (N, {self.sizes[0]})")
-        out = np.empty((self.k, len(x), 2), self.DTYPE)
+        out = np.empty((self.k, len(x), self.sizes[-1]), self.DTYPE)
         _compiled_logits()(self.flat, x, self.sizes, self.w_off, self.b_off, out, EVAL_ROWS)
         return out
 
     def train_step(self, x: np.ndarray, y: np.ndarray, drop: list[np.ndarray | None], p: np.ndarray) -> np.ndarray:
-        """NumpyNet.train_step's contract: one step on the batch x (B, 2), y (B,), drop[l] (K, B, units) or None.
+        """NumpyNet.train_step's contract: one step on the batch x (B, in), y (B,), drop[l] (K, B, units) or None.
 
         p is not needed (the masks are already scaled). Returns the optimized loss per model, (K,).
         """
@@ -77,7 +77,7 @@ class NumbaNet(NumpyNet):
 
     def train_steps(self, x: np.ndarray, y: np.ndarray, drop: list[np.ndarray | None], start: int, stop: int, batch: int) -> np.ndarray:
         """Trains consecutive mini-batches [start, start+batch), [start+batch, ...) up to stop (the last may be
-        partial) on epoch-ordered arrays: x (n, 2), y (n,) 0/1, drop: list of (K, n, units) scaled masks
+        partial) on epoch-ordered arrays: x (n, in), y (n,) class indices 0..C-1, drop: list of (K, n, units) scaled masks
         (0 or 1/(1-p)) or None (= no dropout on that layer for any model), one per layer input (input layer
         first, then each hidden layer); all taken as DTYPE. Returns losses (S, K) of every step, float64.
         Modifies parameters and optimizer state as S calls of NumpyNet.train_step would (exactly, in float64).
@@ -88,6 +88,8 @@ class NumbaNet(NumpyNet):
         # Numba does not check bounds: everything the kernel indexes is checked here.
         if x.shape != (n, self.sizes[0]) or y.shape != (n,):
             raise ValueError(f"x {x.shape} and y {y.shape} do not fit {n} examples of {self.sizes[0]} inputs")
+        if n and not (0 <= y.min() and y.max() < self.sizes[-1]):  # a label indexes the logits of its row
+            raise ValueError(f"labels must be from 0 to {self.sizes[-1] - 1}")
         if not (0 <= start < stop <= n and batch >= 1):
             raise ValueError(f"no steps in [{start}, {stop}) of {n} examples with batch {batch}")
         if len(drop) != len(self.w_off):

@@ -69,7 +69,10 @@ def _activate(z, b, activation, h):
 
 @_inlined
 def _cross_entropy(z, b, y):
-    """Mean loss of logits z + b (B, 2), b (2,), against y (B,) 0.0/1.0; overwrites z with dL/dz. As fastnet.cross_entropy."""
+    """Mean loss of logits z + b (B, C), b (C,), against y (B,) class indices as floats; overwrites z with dL/dz.
+    As fastnet.cross_entropy: two classes by the logistic of the logits' difference, more by a shifted softmax."""
+    if z.shape[1] != 2:
+        return _softmax_cross_entropy(z, b, y)
     count = z.shape[0]
     loss_sum = 0.0
     for r in range(count):
@@ -88,6 +91,29 @@ def _cross_entropy(z, b, y):
         gd *= 0.5 / count  # dL/dd = (sigmoid(d) - y) / B
         z[r, 0] = -gd
         z[r, 1] = gd
+    return loss_sum / count
+
+
+@_inlined
+def _softmax_cross_entropy(z, b, y):
+    """_cross_entropy for C > 2 classes: log-sum-exp shifted by the row's largest logit, as fastnet._softmax_cross_entropy."""
+    count, classes = z.shape
+    loss_sum = 0.0
+    for r in range(count):
+        top = -math.inf
+        for c in range(classes):
+            z[r, c] += b[c]
+            if z[r, c] > top:  # noqa: PLR1730 - NaN never is, explicitly: it reaches the loss through exp below
+                top = z[r, c]
+        label = int(y[r])
+        picked = z[r, label] - top
+        total = 0.0
+        for c in range(classes):
+            z[r, c] = math.exp(z[r, c] - top)  # unnormalized softmax, largest 1
+            total += z[r, c]
+        loss_sum += math.log(total) - picked
+        for c in range(classes):
+            z[r, c] = (z[r, c] / total - (1.0 if c == label else 0.0)) / count  # (softmax - one-hot) / B
     return loss_sum / count
 
 
@@ -199,7 +225,7 @@ def train(flat, grad, state1, state2, x, y, masks, has_mask, sizes, w_off, b_off
           activation, optimizer, lr, momentum, weight_decay, steps, start, stop, batch, losses, blas_min):  # fmt: skip
     """S = ceil((stop - start) / batch) steps of every model; writes losses (S, K). Modifies flat, grad, state1, state2.
 
-    flat/grad/state1/state2 (K, P): row k = model k (layout: _layers). x (n, in), y (n,) 0.0/1.0; masks (K, stop - start,
+    flat/grad/state1/state2 (K, P): row k = model k (layout: _layers). x (n, in), y (n,) class indices as floats; masks (K, stop - start,
     U), example `start` first, layer l's input units at columns col_off[l]..+sizes[l], read only where has_mask[l].
     optimizer 0 SGD, 1 Adam; steps: those done before. The arithmetic follows fastnet.NumpyNet step by step; only the
     order of the products' sums differs.
@@ -239,7 +265,7 @@ def _bias_relu(z, b, relu):
 
 @_compiled
 def logits(flat, x, sizes, w_off, b_off, out, block_rows):
-    """ReLU networks in evaluation mode (nothing dropped): writes out (K, N, 2) = every model's logits of x (N, in).
+    """ReLU networks in evaluation mode (nothing dropped): writes out (K, N, C) = every model's logits of x (N, in).
 
     fastnet.NumpyNet.logits block_rows examples at a time (a block's activations stay in cache between layers): each
     layer's product by np.dot, bias and ReLU in one pass over it instead of NumPy's two sweeps over the whole array.

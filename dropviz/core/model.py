@@ -34,11 +34,11 @@ class StackedMLP(nn.Module):
         keep: list[torch.Tensor] | None = None,
         generator: torch.Generator | None = None,
     ):
-        """x (B, 2). In training mode with p (K, L + 1) drop probabilities: keep masks are drawn from
-        generator unless given, kept units scaled by 1 / (1 - p). Returns logits (K, B, 2) and the
-        keep masks used, [(K, B, 2), (K, B, h_1), ...] bool, or [] in evaluation mode."""
+        """x (B, in). In training mode with p (K, L + 1) drop probabilities: keep masks are drawn from
+        generator unless given, kept units scaled by 1 / (1 - p). Returns logits (K, B, C) and the
+        keep masks used, [(K, B, in), (K, B, h_1), ...] bool, or [] in evaluation mode."""
         k = self.W[0].shape[0]
-        a = x.expand(k, *x.shape)  # (K, B, 2)
+        a = x.expand(k, *x.shape)  # (K, B, in)
         dropping = self.training and p is not None
         used = []
         for l, (w, b) in enumerate(zip(self.W, self.b)):
@@ -64,7 +64,7 @@ class TorchNet:
             self.optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
 
     def logits(self, x: np.ndarray, dtype=np.float64) -> np.ndarray:
-        """Evaluation mode, no gradient; training mode restored after. x (N, 2) -> (K, N, 2) float64 (dtype ignored)."""
+        """Evaluation mode, no gradient; training mode restored after. x (N, in) -> (K, N, C) float64 (dtype ignored)."""
         self.model.eval()
         with torch.no_grad():
             out, _ = self.model(torch.tensor(x, dtype=torch.float64))

@@ -76,7 +76,7 @@ class Snapshot:
     epoch: int  # completed epochs
     step: int  # optimizer steps taken in all
     epoch_progress: float  # epochs including the current partial one
-    sizes: tuple[int, ...]  # (2, hidden..., 2): units per column of the network graph
+    sizes: tuple[int, ...]  # (inputs, hidden..., classes): units per column of the network graph
     params: dict[str, tuple[LayerParams, ...]]  # keyed by run name, L + 1 layers
     activation: str  # of the hidden layers: with sizes and params, the whole network
     masks: tuple[np.ndarray, ...]  # keep masks of the last step for the tracked example: (2,), (h_1,), ... bool
@@ -84,7 +84,7 @@ class Snapshot:
     p_effective: tuple[float, ...]  # drop probability per hidden layer at the last step (0 when off)
     p_input_effective: float
     grid_axis: np.ndarray  # (G,) coordinates of the boundary grid along x and y
-    grid_proba: dict[str, np.ndarray]  # keyed by run name: (G, G) float32 P(class 1), rows = y, eval mode
+    grid_proba: dict[str, np.ndarray]  # by run: (G, G) float32 P(class 1), or (G, G, C) per class; rows = y, eval mode; {} off the plane
     history: History
     finished: bool  # all epochs done or both runs diverged
     # Keyed by run name, one array per column (U_c, G, G) float32, rows = y, for the first units of each column: the

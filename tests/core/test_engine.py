@@ -5,7 +5,9 @@ import dataclasses
 import numpy as np
 import pytest
 
+from dropviz.core import engine
 from dropviz.core.config import RunConfig
+from dropviz.core.data import Dataset
 from dropviz.core.engine import Trainer, evaluate, grid_axis
 from dropviz.core.trace import trace_steps
 from dropviz.figures.boundary import BOUNDARY_GRID
@@ -193,3 +195,41 @@ def test_a_burst_of_p_changes_is_one_event_and_each_dropout_switch_its_own():
     assert [e.text for e in trainer.events] == ["dropout off", "dropout on"]
     trainer.update(dataclasses.replace(trainer.config, p=(0.3, 0.3)), burst=False)  # a change on its own
     assert [e.text for e in trainer.events][-1] == "p 0.5/0.3 -> 0.3" and len(trainer.events) == 3
+
+
+def _blobs(classes: int, inputs: int):
+    """make_dataset's stand-in: `classes` Gaussian blobs in `inputs` dimensions, labels 0 .. classes - 1."""
+
+    def make(name, n_train, n_val, noise, label_noise, seed):
+        rng = np.random.default_rng(seed)
+        centres = rng.uniform(-1, 1, (classes, inputs))
+        y_train, y_val = np.arange(n_train) % classes, np.arange(n_val) % classes
+        x_train, x_val = (centres[y] + rng.normal(0, 0.15, (len(y), inputs)) for y in (y_train, y_val))
+        none = np.zeros(n_train, bool), np.zeros(n_val, bool)
+        return Dataset(name, x_train, y_train, x_val, y_val, *none, classes=classes)
+
+    return make
+
+
+@pytest.mark.parametrize("classes, inputs", [(3, 2), (10, 64)])
+def test_the_network_takes_its_inputs_and_outputs_from_the_data_and_learns_many_classes(classes, inputs, monkeypatch):
+    monkeypatch.setattr(engine, "make_dataset", _blobs(classes, inputs))
+    config = dataclasses.replace(SMALL, n_train=60, n_val=60, epochs=30, p=(0.2, 0.2))
+    trainer = Trainer(config)
+    assert trainer.sizes == (inputs, 12, 6, classes)
+    history = trainer.run()
+    for run in history.runs.values():
+        assert run.status == "ok" and run.val_acc[-1] > 0.8 > 1 / classes  # separable blobs: well above chance
+        assert run.train_loss[-1] < run.train_loss[0]
+    exact, torch_run = (Trainer(dataclasses.replace(config, epochs=2), backend=b) for b in ("exact", "torch"))
+    for trained in (exact, torch_run):
+        trained.run()
+    for name in ("dropout", "twin"):  # the optimized loss: float64 throughout in both, step for step
+        np.testing.assert_allclose(exact.history().runs[name].optimized_loss, torch_run.history().runs[name].optimized_loss, rtol=1e-9)
+    snapshot = trainer.snapshot(8)
+    if inputs == 2:  # every class's probability on the plane's grid
+        proba = snapshot.grid_proba["dropout"]
+        assert proba.shape == (8, 8, classes)
+        np.testing.assert_allclose(proba.sum(axis=-1), 1.0, rtol=1e-5)
+    else:  # no plane to draw
+        assert snapshot.grid_proba == {}

@@ -216,3 +216,48 @@ def test_net_logits_are_forward_in_the_dtype_asked_for():
     assert single.dtype == np.float32
     np.testing.assert_allclose(single, net.logits(x), rtol=1e-5, atol=1e-6)
     assert fastnet.linear(x, weights[0][0], biases[0][0]).shape == (20, 7)
+
+
+MULTI = (5, 7, 4)  # five inputs, four classes: softmax's own path (two classes take the logistic's)
+
+
+def test_multi_class_loss_and_backward_equal_autograd_through_the_same_masks():
+    rng = np.random.default_rng(6)
+    weights, biases = _stacked(sizes=MULTI)
+    p = np.array([[0.2, 0.5], [0.0, 0.0], [0.0, 0.6]])
+    x, y = rng.normal(size=(B, MULTI[0])), rng.integers(0, MULTI[-1], B)
+    drop = dropout_masks(rng.random((K, B, sum(MULTI[:-1]))).astype(np.float32), p, MULTI)
+    keep = [np.ones((K, B, units), bool) if d is None else d > 0 for d, units in zip(drop, MULTI)]
+    logits, hidden = forward(x, weights, biases, "tanh", drop)
+    assert logits.shape == (K, B, MULTI[-1])
+    loss, dlogits = cross_entropy(logits, y.astype(np.float64))  # labels as the Trainer passes them, floats
+    grad_w, grad_b = backward(x, hidden, drop, weights, "tanh", dlogits)
+
+    model, reference = _torch_forward(weights, biases, "tanh", x, p, keep)
+    losses = nn.functional.cross_entropy(reference.transpose(1, 2), torch.from_numpy(y).expand(K, -1), reduction="none").mean(dim=1)
+    losses.sum().backward()
+    np.testing.assert_allclose(loss, losses.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(cross_entropy_loss(logits, y), loss, rtol=1e-14)
+    for l in range(len(weights)):
+        np.testing.assert_allclose(grad_w[l], model.W[l].grad.numpy(), rtol=1e-9, atol=1e-14)
+        np.testing.assert_allclose(grad_b[l], model.b[l].grad.numpy(), rtol=1e-9, atol=1e-14)
+
+
+def test_multi_class_loss_does_not_overflow_and_a_nan_stays_in_its_model():
+    logits = np.array([[[800.0, -800.0, 0.0], [0.0, 0.0, 0.0]], [[np.nan, 1.0, 2.0], [1.0, 2.0, 3.0]]])  # (2, 2, 3)
+    y = np.array([1, 2])
+    with np.errstate(over="raise", divide="raise"):  # exp(-1600) underflows to 0, as it should
+        loss, grad = cross_entropy(logits, y)
+    reference = nn.functional.cross_entropy(torch.from_numpy(logits[0]), torch.from_numpy(y)).item()
+    np.testing.assert_allclose(loss[0], reference, rtol=1e-14)  # (1600 + log(1 + e^-800 + ...) + log 3) / 2
+    assert np.isnan(loss[1]) and np.isfinite(grad[0]).all()
+    np.testing.assert_allclose(grad[0].sum(axis=-1), 0.0, atol=1e-15)  # softmax minus one-hot sums to zero per row
+
+
+def test_class_probabilities_and_accuracy_of_many_classes():
+    logits = np.array([[[0.0, 1.0, 3.0], [2.0, -1.0, 2.0], [-800.0, 800.0, 0.0]]])  # (1, 3, 3): a tie, huge logits
+    with np.errstate(all="raise", under="ignore"):
+        proba = fastnet.class_probabilities(logits)
+    np.testing.assert_allclose(proba, torch.softmax(torch.from_numpy(logits), dim=-1).numpy(), rtol=1e-14, atol=1e-300)
+    np.testing.assert_array_equal(accuracy(logits, np.array([2, 0, 1])), [1.0])  # the tie goes to the lower class
+    np.testing.assert_array_equal(accuracy(logits, np.array([2, 2, 1])), [2 / 3])

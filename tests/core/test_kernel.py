@@ -328,3 +328,35 @@ def test_evaluation_falls_back_to_numpy_where_it_is_faster_or_not_loaded(monkeyp
     monkeypatch.setattr(kernel, "_loaded", False)
     NumbaNet(weights, biases, "relu", "sgd", 0.1, 0.0, 0.0).logits(x)  # the kernel not loaded yet: a first page never waits
     assert calls == []
+
+
+@pytest.mark.parametrize("sizes", [(2, 5, 3), (64, 7, 10)], ids=str)
+@pytest.mark.parametrize("optimizer", ["sgd-momentum", "adam"])
+def test_many_classes_and_inputs_equal_numpy_and_torch_step_for_step(sizes, optimizer, monkeypatch):
+    k, p = 2, np.array([[0.2, 0.5], [0.0, 0.0]])
+    weights, biases = _stacked(k, sizes)
+    name, momentum = OPTIMIZERS[optimizer]
+    args = ("relu", name, 0.05, momentum, 0.01)
+    x, _, drop = _epoch(k, p, sizes)
+    y = np.random.default_rng(7).integers(0, sizes[-1], N).astype(np.float64)  # every class index, as floats
+    for blas_min in (1 << 30, 1):  # the kernel's loops, then np.dot for every product
+        monkeypatch.setattr(kernel, "BLAS_MIN", blas_min)
+        numba_net, numpy_net, torch_net = (cls(weights, biases, *args) for cls in (NumbaNet, NumpyNet, TorchNet))
+        losses = numba_net.train_steps(x, y, drop, 0, N, BATCH)
+        np.testing.assert_allclose(losses, _per_step(numpy_net, x, y, drop, p), rtol=1e-9)
+        np.testing.assert_allclose(losses, _per_step(torch_net, x, y, drop, p), rtol=1e-9)
+        _assert_params_close(numba_net, torch_net)
+        np.testing.assert_allclose(numba_net.logits(x), torch_net.logits(x), rtol=1e-9, atol=1e-12)
+    fast = NumbaNet32(weights, biases, *args)
+    np.testing.assert_allclose(fast.train_steps(x, y, drop, 0, N, BATCH), losses, rtol=1e-5)
+
+
+def test_a_label_outside_the_outputs_is_refused_before_the_unchecked_kernel():
+    weights, biases = _stacked(2, (2, 5, 3))
+    net = NumbaNet(weights, biases, "relu", "adam", 0.05, 0.9, 0.0)
+    x = np.zeros((4, 2))
+    for bad in ([0.0, 1.0, 3.0, 0.0], [0.0, -1.0, 2.0, 0.0]):
+        with pytest.raises(ValueError, match="labels must be from 0 to 2"):
+            net.train_steps(x, np.array(bad), [None, None], 0, 4, 2)
+    with pytest.raises(ValueError, match="at least two outputs"):
+        NumbaNet(*_stacked(2, (2, 5, 1)), "relu", "adam", 0.05, 0.9, 0.0)
