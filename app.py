@@ -252,9 +252,9 @@ def experiments_view() -> None:
         st.error(f"The experiment stopped: {job.error}")
     elif job.result is not None:
         st.caption(f"Finished in {job.seconds:.1f} s.")
-        for number, figure in enumerate(experiment.figures(job.result)):
+        for number, figure in enumerate(job.result.figures):  # made in the job's process (registry.Shown)
             st.plotly_chart(figure, key=f"experiment_{number}", config=PLOT_CONFIG)
-        st.download_button("Results (CSV)", job.result.to_csv, f"dropviz-{name.replace(' ', '-')}.csv", "text/csv", on_click="ignore")
+        st.download_button("Results (CSV)", job.result.csv, f"dropviz-{name.replace(' ', '-')}.csv", "text/csv", on_click="ignore")
 
 
 st.set_page_config(page_title="dropviz: dropout, live", page_icon="🎲", layout="wide")

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import plotly.io
 import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
@@ -17,7 +18,7 @@ from dropviz.core.config import RunConfig
 from dropviz.core.data import DATASETS, make_dataset
 from dropviz.core.presets import PRESETS
 from dropviz.core.script import pytorch_script
-from dropviz.experiments.registry import EXPERIMENTS
+from dropviz.experiments.registry import Shown
 from dropviz.figures.boundary import BOUNDARY_GRID
 from dropviz.figures.network import MAP_NODES
 from dropviz.web import live
@@ -366,7 +367,11 @@ def test_probe_experiments_run_in_the_background_and_show_results(name):
     at.run()
     assert not at.exception and at.session_state.job.error is None, at.session_state.job.error
     assert at.session_state.job.result is not None
-    assert len(at.get("plotly_chart")) == len(EXPERIMENTS[name].figures(at.session_state.job.result))  # all of them shown
+    kept = at.session_state.job.result  # made in the job's process: the session holds figures and CSV, no raw result
+    assert isinstance(kept, Shown) and len(kept.csv.splitlines()) > 1
+    charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    assert len(charts) == len(kept.figures) >= 1  # all of them shown
+    assert charts == [json.loads(plotly.io.to_json(figure)) for figure in kept.figures]
     assert "Results (CSV)" in [b.label for b in at.get("download_button")]
     assert _steps(at) == 3 and _status(at) == "Epoch 0 of 300 · step 3"  # the live run is not disturbed
 

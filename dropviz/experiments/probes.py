@@ -19,6 +19,7 @@ import csv
 import io
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -68,6 +69,13 @@ SUBNET_MAX = 12
 # most of Monte Carlo dropout's time, at a keep probability off by less than 1 / 65536 (exact for p = 0.5).
 KEEP_LEVELS = 65536
 _EPS = 1e-15  # floor of the probability given to the true label in a log-loss of averaged probabilities
+# progress(fraction done): called after each pass, draw or network, so a long probe reports as it goes; its answer is
+# not read (a probe in the page is cancelled by ending its process, dropviz/web/jobs.py).
+Progress = Callable[[float], object]
+
+
+def _quiet(fraction: float) -> None:
+    """The progress of a probe nobody watches."""
 
 
 # --- shared arithmetic --------------------------------------------------------------------------
@@ -217,7 +225,15 @@ class McResult(_Tables):
 
 
 def mc_dropout(
-    snapshot: Snapshot, data: Dataset, activation: str, p, p_input: float, passes: int, rng: np.random.Generator, dtype=np.float32
+    snapshot: Snapshot,
+    data: Dataset,
+    activation: str,
+    p,
+    p_input: float,
+    passes: int,
+    rng: np.random.Generator,
+    dtype=np.float32,
+    progress: Progress = _quiet,
 ) -> McResult:
     """T = passes stochastic forward passes of the dropout run with dropout ON, a fresh mask per point per pass.
 
@@ -247,7 +263,8 @@ def mc_dropout(
         eval_logits = forward(x[:n_grid].astype(dtype), *_params(snapshot, "dropout", dtype), activation)[0]
         eval_grid = probability(eval_logits.astype(np.float64))  # (G * G,)
         blocks = _mc_blocks(x, n_grid, weights, biases, activation, q, dtype)
-        sums, squares, convergence = _mc_passes(blocks, len(x), [w.shape[0] for w in weights], q, activation, passes, rng, eval_grid)
+        widths = [w.shape[0] for w in weights]
+        sums, squares, convergence = _mc_passes(blocks, len(x), widths, q, activation, passes, rng, eval_grid, progress)
         val_logits = forward(x_val, weights, biases, activation)[0]
         val_loss_eval, val_acc_eval = float(cross_entropy_loss(val_logits, y_val)), float(accuracy(val_logits, y_val))
         mean = sums / passes
@@ -292,7 +309,7 @@ def _mc_blocks(x: np.ndarray, n_grid: int, weights, biases, activation: str, q, 
     return blocks
 
 
-def _mc_passes(blocks, n: int, widths, q, activation: str, passes: int, rng: np.random.Generator, eval_grid: np.ndarray):
+def _mc_passes(blocks, n: int, widths, q, activation: str, passes: int, rng: np.random.Generator, eval_grid: np.ndarray, progress: Progress):  # fmt: skip
     """Sums and sums of squares over `passes` masked forwards of P(class 1) at the N = n points, (N,) each, and the
     convergence (T,): the grid's mean |running mean - eval_grid| after each pass. Draws as mc_dropout documents.
 
@@ -310,6 +327,7 @@ def _mc_passes(blocks, n: int, widths, q, activation: str, passes: int, rng: np.
         sums += proba
         squares += proba * proba
         convergence[t] = np.mean(np.abs(sums[:n_grid] / (t + 1) - eval_grid))
+        progress((t + 1) / passes)
     return sums, squares, convergence
 
 
@@ -342,7 +360,7 @@ class ScalingResult(_Tables):
         return {"way": list(self.ways), "val_loss": self.val_loss, "val_acc": self.val_acc}
 
 
-def scaling_lesson(snapshot: Snapshot, data: Dataset, activation: str, p, p_input: float) -> ScalingResult:
+def scaling_lesson(snapshot: Snapshot, data: Dataset, activation: str, p, p_input: float, progress: Progress = _quiet) -> ScalingResult:
     """The same trained dropout network evaluated three ways, on the grid and the validation set.
 
     (a) inverted dropout, correct: the weights as trained, nothing scaled at test time.
@@ -366,12 +384,13 @@ def scaling_lesson(snapshot: Snapshot, data: Dataset, activation: str, p, p_inpu
     x_val, y_val = np.asarray(data.x_val, dtype=np.float64), np.asarray(data.y_val)
     maps, val_proba, losses, accs = [], [], [], []
     with np.errstate(all="ignore"):
-        for ws in variants:
+        for way, ws in enumerate(variants):
             maps.append(probability(forward(grid, ws, biases, activation)[0]).reshape(len(axis), len(axis)))
             logits = forward(x_val, ws, biases, activation)[0]  # (n_val, 2)
             val_proba.append(probability(logits))
             losses.append(float(cross_entropy_loss(logits, y_val)))
             accs.append(float(accuracy(logits, y_val)))
+            progress((way + 1) / len(variants))
     return ScalingResult(
         ways=SCALING_WAYS,
         p=tuple(q[1:]),
@@ -486,7 +505,9 @@ def _unit_order(r: np.ndarray) -> np.ndarray:
     return np.argsort(-score, kind="stable")
 
 
-def inside(snapshot: Snapshot, data: Dataset, activation: str, k_values, draws: int, rng: np.random.Generator) -> InsideResult:
+def inside(
+    snapshot: Snapshot, data: Dataset, activation: str, k_values, draws: int, rng: np.random.Generator, progress: Progress = _quiet
+) -> InsideResult:
     """Hidden activations of both runs (evaluation mode) on data.x_val, their statistics, and robustness to damage.
 
     Histograms use the LAST hidden layer only: it is what the output layer reads and the layer whose
@@ -514,7 +535,8 @@ def inside(snapshot: Snapshot, data: Dataset, activation: str, k_values, draws: 
         runs = [forward(x_val, weights, biases, activation) for weights, biases in params]  # (logits, hidden) per run
         per_layer = [np.stack([run_hidden[l] for _, run_hidden in runs]) for l in range(len(hidden))]  # (2, n, h_l)
         stats = _unit_statistics(per_layer, activation)
-        robust = _robustness(params, x_val, y_val, activation, hidden, k_values, int(draws), rng)
+        progress(1 / (len(k_values) + 1))  # the statistics: about one k's worth of work
+        robust = _robustness(params, x_val, y_val, activation, hidden, k_values, int(draws), rng, progress)
     return InsideResult(
         activation=activation,
         hidden=hidden,
@@ -558,7 +580,7 @@ def _unit_statistics(per_layer: list[np.ndarray], activation: str) -> dict[str, 
     return {name: frozen(value) for name, value in stats.items()}
 
 
-def _robustness(params, x_val, y_val, activation: str, hidden, k_values, draws: int, rng: np.random.Generator) -> np.ndarray:
+def _robustness(params, x_val, y_val, activation: str, hidden, k_values, draws: int, rng: np.random.Generator, progress: Progress) -> np.ndarray:  # fmt: skip
     """(2, K, draws) validation accuracy of both runs with k units of every hidden layer switched off, in inside()'s draw order.
 
     A unit switched off is a fixed factor 0 on its layer's input (forward's drop), kept units unscaled.
@@ -573,6 +595,7 @@ def _robustness(params, x_val, y_val, activation: str, hidden, k_values, draws: 
                 off.append(keep)
             for r, (weights, biases) in enumerate(params):
                 robust[r, i, d] = accuracy(forward(x_val, weights, biases, activation, off)[0], y_val)
+            progress((i + 1 + (d + 1) / draws) / (len(k_values) + 1))
     return robust
 
 
@@ -625,6 +648,7 @@ def subnetworks(
     count: int = 6,
     rng: np.random.Generator | None = None,
     resolution: int = SUBNET_RESOLUTION,
+    progress: Progress = _quiet,
 ) -> SubnetResult:
     """`count` thinned networks of the dropout run: ONE mask per unit, the same for every point.
 
@@ -658,7 +682,9 @@ def subnetworks(
                     keep[l][i] = _draw_levels(rng, snapshot.sizes[l]) >= _keep_threshold(ql)
                 drop.append(scaled_keep(keep[l][i], ql) if ql > 0 else None)
             proba[i] = probability(forward(x, weights, biases, activation, drop)[0])
+            progress((i + 1) / (count + 1))
         full = probability(forward(x, weights, biases, activation)[0])
+        progress(1.0)
     average = proba.mean(axis=0)
     n_grid = s * s
     return SubnetResult(

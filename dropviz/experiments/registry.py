@@ -43,12 +43,30 @@ def _rng(inputs: Inputs) -> np.random.Generator:
     return np.random.default_rng([inputs.config.seed, 7])  # its own stream: the page's run is not disturbed
 
 
-def _probe(compute: Callable[[], Any], progress: Progress) -> Any:
-    """A probe is one short computation: progress at its start and end only."""
+def _probe(compute: Callable[[Progress], Any], progress: Progress) -> Any:
+    """compute(progress): a probe calls progress after each pass, draw or network (probes.Progress); 0 first."""
     progress(0.0)
-    result = compute()
-    progress(1.0)
-    return result
+    return compute(progress)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What a session keeps of a finished experiment: its figures as Plotly dicts and its CSV text, not the raw result
+    (a probe's activations would be tens of megabytes)."""
+
+    figures: tuple[dict, ...]
+    csv: str
+
+    @classmethod
+    def of(cls, experiment: Experiment, result) -> Shown:
+        """What the page shows of the experiment's result: its figures (st.plotly_chart takes the dicts) and CSV."""
+        return cls(tuple(figure.to_dict() for figure in experiment.figures(result)), result.to_csv())
+
+
+def shown(name: str, inputs: Inputs, progress: Progress) -> Shown:
+    """Runs experiment `name` and keeps what the page shows of it (Shown.of)."""
+    experiment = EXPERIMENTS[name]
+    return Shown.of(experiment, experiment.run(inputs, progress))
 
 
 EXPERIMENTS: dict[str, Experiment] = {
@@ -71,7 +89,9 @@ EXPERIMENTS: dict[str, Experiment] = {
         probes.MC_TEXT,
         False,
         lambda i, progress: _probe(
-            lambda: probes.mc_dropout(i.snapshot, i.data, i.config.activation, i.config.p, i.config.p_input, i.passes, _rng(i)),
+            lambda report: probes.mc_dropout(
+                i.snapshot, i.data, i.config.activation, i.config.p, i.config.p_input, i.passes, _rng(i), progress=report
+            ),
             progress,
         ),
         lambda r: [probe_figures.mc_figure(r), probe_figures.mc_convergence_figure(r)],
@@ -81,7 +101,8 @@ EXPERIMENTS: dict[str, Experiment] = {
         probes.SCALING_TEXT,
         False,
         lambda i, progress: _probe(
-            lambda: probes.scaling_lesson(i.snapshot, i.data, i.config.activation, i.config.p, i.config.p_input), progress
+            lambda report: probes.scaling_lesson(i.snapshot, i.data, i.config.activation, i.config.p, i.config.p_input, report),
+            progress,
         ),
         lambda r: [probe_figures.scaling_figure(r)],
     ),
@@ -90,7 +111,10 @@ EXPERIMENTS: dict[str, Experiment] = {
         probes.INSIDE_TEXT,
         False,
         lambda i, progress: _probe(
-            lambda: probes.inside(i.snapshot, i.data, i.config.activation, probes.default_k_values(i.snapshot.sizes), 20, _rng(i)), progress
+            lambda report: probes.inside(
+                i.snapshot, i.data, i.config.activation, probes.default_k_values(i.snapshot.sizes), 20, _rng(i), report
+            ),
+            progress,
         ),
         lambda r: [probe_figures.inside_figure(r), probe_figures.correlation_figure(r), probe_figures.robustness_figure(r)],
     ),
@@ -99,7 +123,10 @@ EXPERIMENTS: dict[str, Experiment] = {
         probes.SUBNET_TEXT,
         False,
         lambda i, progress: _probe(
-            lambda: probes.subnetworks(i.snapshot, i.data, i.config.activation, i.config.p, i.config.p_input, 6, _rng(i)), progress
+            lambda report: probes.subnetworks(
+                i.snapshot, i.data, i.config.activation, i.config.p, i.config.p_input, 6, _rng(i), progress=report
+            ),
+            progress,
         ),
         lambda r: [probe_figures.subnet_figure(r)],
     ),

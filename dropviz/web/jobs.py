@@ -1,8 +1,9 @@
 """ExperimentJob: an experiment a page asked for, in a process of its own, with progress and cancel; not the live runs (live.py).
 
-Why a process of its own: a probe computes for tens of seconds without a progress call; in a worker it would hold the
+Why a process of its own: at the largest setups a probe computes for tens of seconds; in a worker it would hold the
 class's runs and miss the worker's time limit. Its own process runs niced (the class's runs keep the cores), and Cancel
-ends it at once. The page keeps what the experiment returned.
+ends it at once. The process makes the experiment's figures and CSV and sends only those (registry.Shown): the page
+keeps them, never the raw result (a probe's activations would be tens of megabytes a session).
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from multiprocessing.connection import Connection
 from .worker import LIMIT, spawn
 
 NICE = 10  # an experiment's process yields the cores to the class's runs, and has them when they are idle
+REPORT_EVERY = 0.1  # seconds between two progress messages at most: the page ticks every 0.5 s, a probe calls per pass
 LOST_JOB = "the experiment's process ended (the server ran short of memory or was restarted); run the experiment again"
 
 
 class ExperimentJob:
     """An experiment (experiments.EXPERIMENTS[name] on inputs) in its own process; a thread reads the process's
-    messages. Modifies itself only."""
+    messages. result: its registry.Shown once done. Modifies itself only."""
 
     def __init__(self, name: str, inputs):
         self.fraction, self.began, self.result, self.error, self.cancelled = 0.0, time.monotonic(), None, None, False
@@ -50,7 +52,7 @@ class ExperimentJob:
 
     @property
     def elapsed(self) -> float:
-        """Seconds it ran (runs): the page shows it beside the fraction, which a probe reports at its start and end only."""
+        """Seconds it ran (runs): the page shows it beside the fraction."""
         return self.seconds if self.seconds is not None else time.monotonic() - self.began
 
     def cancel(self) -> None:
@@ -66,16 +68,23 @@ class ExperimentJob:
 
 
 def run(connection: Connection) -> None:
-    """The job's process: gets (name, inputs); sends ("progress", fraction) at each progress call, then
-    ("done", result, seconds) or ("error", text, seconds)."""
-    from ..experiments.registry import EXPERIMENTS
+    """The job's process: gets (name, inputs); sends ("progress", fraction) at progress calls REPORT_EVERY apart or
+    more, then ("done", registry.Shown, seconds) or ("error", text, seconds)."""
+    from ..experiments.registry import shown
 
     os.nice(NICE)
     name, inputs = connection.recv()
-    began = time.monotonic()
+    began = sent = time.monotonic()
+
+    def progress(fraction: float) -> bool:
+        nonlocal sent
+        if time.monotonic() - sent >= REPORT_EVERY:
+            sent = time.monotonic()
+            connection.send(("progress", float(fraction)))
+        return True
+
     try:
-        result = EXPERIMENTS[name].run(inputs, lambda fraction: connection.send(("progress", float(fraction))) or True)
-        connection.send(("done", result, time.monotonic() - began))
+        connection.send(("done", shown(name, inputs, progress), time.monotonic() - began))
     except Exception as error:  # noqa: BLE001 - the page shows it as a message, never as a traceback
         connection.send(("error", f"{type(error).__name__}: {error}", time.monotonic() - began))
 

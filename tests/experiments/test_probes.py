@@ -518,3 +518,19 @@ def test_a_diverged_run_gives_nan_not_errors(trained):
         pf.subnet_figure(probes.subnetworks(snap, data, "relu", CONFIG.p, 0.0, 2, rng)),
     ]
     assert all(fig.data for fig in figures)
+
+
+# --- progress: a long probe reports as it goes ---------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["Monte Carlo dropout", "scaling lesson", "inside the network", "sampled subnetworks"])
+def test_a_probe_reports_progress_as_it_goes_and_the_same_result(trained, name):
+    from dropviz.experiments.registry import EXPERIMENTS, Inputs
+
+    _, snap, data = trained
+    inputs = Inputs(CONFIG, snap, data, passes=8)
+    fractions: list[float] = []
+    reported = EXPERIMENTS[name].run(inputs, lambda fraction: fractions.append(fraction) or True)
+    assert len(fractions) >= 4 and fractions[0] == 0.0 and fractions[-1] == 1.0  # per pass, draw or network, not once
+    assert all(a < b for a, b in itertools.pairwise(fractions))  # the bar only moves forward
+    assert reported.to_csv() == EXPERIMENTS[name].run(inputs, lambda fraction: True).to_csv()  # reporting draws nothing

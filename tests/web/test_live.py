@@ -7,6 +7,7 @@ import weakref
 from pathlib import Path
 
 import numpy as np
+import plotly.io
 import pytest
 
 from dropviz.core.config import RunConfig
@@ -181,14 +182,20 @@ def _inputs(run: LiveRun):
     return Inputs(run.config, run.snapshot(), run.data, passes=5)
 
 
-def test_an_experiment_runs_in_a_worker_and_returns_its_result(one_worker):
+def test_an_experiment_runs_in_its_process_and_sends_only_its_figures_and_csv(one_worker):
+    from dropviz.experiments.registry import EXPERIMENTS
+
     run = LiveRun(CONFIG)
     run.step()
-    job = jobs.ExperimentJob("scaling lesson", _inputs(run))
+    inputs = _inputs(run)
+    job = jobs.ExperimentJob("scaling lesson", inputs)
     job.wait(60)
     assert not job.running and job.error is None and not job.cancelled
-    assert job.result is not None and job.fraction == 1.0 and job.seconds > 0
-    assert job.result.to_csv()  # the page's download
+    assert job.fraction == 1.0 and job.seconds > 0
+    result = EXPERIMENTS["scaling lesson"].run(inputs, lambda fraction: True)  # the same, here: a pure function of inputs
+    assert job.result.csv == result.to_csv()  # the page's download
+    figures = EXPERIMENTS["scaling lesson"].figures(result)
+    assert [plotly.io.to_json(figure) for figure in job.result.figures] == [plotly.io.to_json(figure.to_dict()) for figure in figures]
 
 
 def test_a_class_trains_and_gets_frames_while_an_experiment_runs_and_a_cancel_ends_it_at_once(one_worker):
