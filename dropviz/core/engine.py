@@ -296,7 +296,7 @@ class Trainer:
             kept = self.epoch if bad is None else bad - 1  # a diverged run keeps its finite epochs
             curves = {key: frozen(rows[:kept, k]) for key, rows in self._curves.items()}
             runs[name] = RunHistory(**curves, status="ok" if bad is None else f"diverged at epoch {bad}")
-        return History(runs=runs, events=tuple(self.events))
+        return History(runs=runs, events=tuple(self.events), classes=self.sizes[-1])
 
     def grid_proba(self, grid: int) -> dict[str, np.ndarray]:
         """boundary_proba on grid_axis(grid)'s square, per run, cached per step; {} when the inputs are not points in the

@@ -59,6 +59,7 @@ class Event:
 class History:
     runs: dict[str, RunHistory]  # keyed by RUN_NAMES
     events: tuple[Event, ...]
+    classes: int = 2  # of the data set: the accuracies' chance level is 1 / classes
 
 
 @dataclass(frozen=True)
@@ -97,13 +98,14 @@ class Snapshot:
 class StepTrace:
     """Everything about S steps of the dropout run, enough to recompute each loss in plain NumPy."""
 
-    x: np.ndarray  # (S, batch, 2)
-    y: np.ndarray  # (S, batch)
+    x: np.ndarray  # (S, batch, inputs)
+    y: np.ndarray  # (S, batch) class indices
     batch_index: np.ndarray  # (S, batch) indices into the training set
-    masks: tuple[np.ndarray, ...]  # input mask (S, batch, 2), then one (S, batch, h_l) per hidden layer, bool
+    masks: tuple[np.ndarray, ...]  # input mask (S, batch, inputs), then one (S, batch, h_l) per hidden layer, bool
     weights: tuple[np.ndarray, ...]  # (S, out, in) per layer, before the step's update
     biases: tuple[np.ndarray, ...]  # (S, out) per layer
     loss: np.ndarray  # (S,) mean cross-entropy that was optimized
     activation: str
     p: tuple[float, ...]  # per hidden layer
     p_input: float
+    classes: int = 2  # outputs of the network: the last weights are (S, classes, h_L)

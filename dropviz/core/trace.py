@@ -39,4 +39,5 @@ def trace_steps(trainer: Trainer, steps: int) -> StepTrace:
         activation=trainer.config.activation,
         p=tuple(float(v) for v in trainer.p[0, 1:]),
         p_input=float(trainer.p[0, 0]),
+        classes=trainer.sizes[-1],
     )

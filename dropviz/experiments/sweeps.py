@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.config import LIMITS, RunConfig, weight_count
-from ..core.data import make_dataset
+from ..core.data import Dataset, make_dataset
 from ..core.engine import BACKENDS, DIVERGED_TRAIN_LOSS, choose_backend, initial_parameters
 from ..core.fastnet import accuracy, cross_entropy_loss, dropout_masks
 from ..core.records import RUN_NAMES, frozen
@@ -148,15 +148,16 @@ class _Final:
     diverged: np.ndarray  # (K,) bool
 
 
-def _train_stack(config: RunConfig, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
-                 seed_of: np.ndarray, p: np.ndarray, epochs: int, batch: int, progress: _Progress) -> tuple[_Final, str]:  # fmt: skip
-    """Trains K = len(seed_of) models in one stack, all on the same batches; returns their final metrics and the backend.
+def _train_stack(config: RunConfig, data: Dataset, n: int, seed_of: np.ndarray, p: np.ndarray, epochs: int, batch: int,
+                 progress: _Progress) -> tuple[_Final, str]:  # fmt: skip
+    """Trains K = len(seed_of) models in one stack on data's first n training points, all on the same batches;
+    returns their final metrics (validated on all of data's validation points) and the backend.
 
     seed_of (K,) picks each member's initial weights and mask uniforms; p (K, L + 1) its drop probabilities
     (input, hidden layers). Metrics are measured once, after the last epoch, in evaluation mode.
     """
-    n = len(x_train)
-    sizes = (2, *config.hidden, 2)
+    x_train, y_train, x_val, y_val = data.x_train[:n], data.y_train[:n], data.x_val, data.y_val
+    sizes = (x_train.shape[1], *config.hidden, data.classes)
     seeds = int(seed_of.max()) + 1
     inits = [initial_parameters(sizes, _init_rng(config.seed, s)) for s in range(seeds)]
     backend = choose_backend()
@@ -185,7 +186,7 @@ def _train_stack(config: RunConfig, x_train: np.ndarray, y_train: np.ndarray, x_
                 elif took > CHUNK_SECONDS and chunk > 1:
                     chunk //= 2
                 start = stop
-        logits = net.logits(np.concatenate([x_train, x_val]), dtype=np.float32)  # (K, n + n_val, 2): one pass, as Trainer evaluates
+        logits = net.logits(np.concatenate([x_train, x_val]), dtype=np.float32)  # (K, n + n_val, C): one pass, as Trainer evaluates
         train_loss, train_acc = cross_entropy_loss(logits[:, :n], y_train), accuracy(logits[:, :n], y_train)
         val_loss, val_acc = cross_entropy_loss(logits[:, n:], y_val), accuracy(logits[:, n:], y_val)
     # The Trainer's rule: a loss that is not finite, or this confidently wrong on its own training data.
@@ -375,7 +376,7 @@ def p_sweep(config: RunConfig, progress: Callable[[float], bool], seeds: int = 3
     p[:, 1:] = np.repeat(p_grid, seeds)[:, None]
     seed_of = np.tile(np.arange(seeds), len(p_grid))
     tracker = _Progress(progress, steps)
-    final, backend = _train_stack(config, data.x_train, data.y_train, data.x_val, data.y_val, seed_of, p, epochs, batch, tracker)
+    final, backend = _train_stack(config, data, n, seed_of, p, epochs, batch, tracker)
     shaped = {name: frozen(getattr(final, name).reshape(len(p_grid), seeds)) for name in (*METRICS, "diverged")}
     result = SweepResult(config=config, p_values=frozen(p_grid), p_input=float(config.p_input), seeds=seeds, epochs=epochs,
                          steps=steps, schedule=schedule, backend=backend, **shaped)  # fmt: skip
@@ -428,8 +429,7 @@ def size_sweep(config: RunConfig, progress: Callable[[float], bool], seeds: int 
     finals, backend = [], ""
     for n, batch, count in zip(grid, batches, epoch_counts):
         n = int(n)
-        final, backend = _train_stack(config, pool.x_train[:n], pool.y_train[:n], pool.x_val, pool.y_val, seed_of, p,
-                                      int(count), int(batch), tracker)  # fmt: skip
+        final, backend = _train_stack(config, pool, n, seed_of, p, int(count), int(batch), tracker)
         finals.append(final)
     shaped = {name: frozen(np.stack([getattr(f, name).reshape(2, seeds) for f in finals])) for name in (*METRICS, "diverged")}
     result = SizeResult(config=config, sizes=frozen(grid), p=tuple(float(v) for v in config.p), p_input=float(config.p_input),

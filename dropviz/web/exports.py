@@ -19,10 +19,12 @@ MAX_SETUP_BYTES = 64 * 1024  # a setup is a few hundred bytes; anything larger i
 
 
 def curves_csv(history: History) -> str:
-    """One row per epoch: epoch, then each curve of each run ("dropout_val_loss", ...); empty where a run has stopped."""
+    """One row per epoch: epoch, then each curve of each run ("dropout_val_loss", ...), empty where a run has stopped;
+    each run's status; and the data set's number of classes (an accuracy's chance level is 1 / classes)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["epoch"] + [f"{run}_{curve}" for run in RUN_NAMES for curve in CURVES] + [f"{run}_status" for run in RUN_NAMES])
+    columns = [f"{run}_{curve}" for run in RUN_NAMES for curve in CURVES] + [f"{run}_status" for run in RUN_NAMES]
+    writer.writerow(["epoch", *columns, "classes"])
     epochs = max(h.epochs for h in history.runs.values())
     for e in range(epochs):
         row: list[Any] = [e + 1]
@@ -30,7 +32,7 @@ def curves_csv(history: History) -> str:
             h = history.runs[run]
             row += [f"{float(getattr(h, curve)[e]):.6g}" if e < h.epochs else "" for curve in CURVES]
         row += [history.runs[run].status for run in RUN_NAMES]
-        writer.writerow(row)
+        writer.writerow([*row, history.classes])
     return out.getvalue()
 
 

@@ -218,6 +218,8 @@ def test_the_network_takes_its_inputs_and_outputs_from_the_data_and_learns_many_
     trainer = Trainer(config)
     assert trainer.sizes == (inputs, 12, 6, classes)
     history = trainer.run()
+    assert history.classes == classes
+    assert trace_steps(Trainer(dataclasses.replace(config, batch_size=6)), 2).classes == classes
     for run in history.runs.values():
         assert run.status == "ok" and run.val_acc[-1] > 0.8 > 1 / classes  # separable blobs: well above chance
         assert run.train_loss[-1] < run.train_loss[0]

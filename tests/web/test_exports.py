@@ -1,6 +1,7 @@
 """Downloads and uploads: curves CSV, setup JSON through the gate, the trained network as a plain torch.nn model."""
 
 import csv
+import dataclasses
 import io
 import json
 
@@ -25,6 +26,9 @@ def test_curves_csv_has_every_curve_of_both_runs_per_epoch():
     assert float(rows[2]["twin_val_loss"]) == pytest.approx(history.runs["twin"].val_loss[2], rel=1e-5)
     assert float(rows[0]["dropout_optimized_loss"]) == pytest.approx(history.runs["dropout"].optimized_loss[0], rel=1e-5)
     assert rows[0]["dropout_status"] == "ok"
+    assert {row["classes"] for row in rows} == {"2"}
+    rows = list(csv.DictReader(io.StringIO(curves_csv(dataclasses.replace(history, classes=10)))))
+    assert rows[-1]["classes"] == "10"
 
 
 def test_a_diverged_run_leaves_empty_cells():
