@@ -1,8 +1,8 @@
 """Command line: the engine without a browser.
 
-    python -m dropviz run     [settings] [--preset NAME] [--out FILE.json]
-    python -m dropviz trace   [settings] [--preset NAME] --steps N --out FILE.npz
-    python -m dropviz script  [settings] [--preset NAME] --out FILE.py
+    python -m dropviz run     [settings] [--preset NAME] [--data FILE.csv] [--out FILE.json]
+    python -m dropviz trace   [settings] [--preset NAME] [--data FILE.csv] --steps N --out FILE.npz
+    python -m dropviz script  [settings] [--preset NAME] [--data FILE.csv] --out FILE.py
     python -m dropviz presets
 
 Not here: any check of a setting's value. Every setting is read as text and handed, with only the
@@ -10,6 +10,8 @@ options actually given, to config.validate(..., base=the preset, strict=True): a
 enter stops the command (exit status 2, one line on stderr); a value out of range is clamped and the
 clamp is reported on stderr. An option given twice (`--lr 0.1 --lr 0.2`) is refused, as the page
 refuses a setting given twice in its URL, and --out is checked writable before any training.
+--data FILE.csv trains on your own points (x1,x2,label; the README's "Your own points" gives the format), read
+through config.read_points: a file it refuses stops the command like a bad setting, naming the problem and its row.
 p is the DROP probability (PyTorch's convention; the paper's keep probability is 1 - p).
 Exit status: 0 done, 1 the output file could not be written after all, 2 bad command line or
 setting (a repeated option, an --out that cannot be written), 130 interrupted.
@@ -96,7 +98,8 @@ from typing import TextIO
 
 import numpy as np
 
-from .core.config import LIMITS, MAX_LAYERS, ConfigError, RunConfig, to_dict, validate
+from .core.config import FILE_ONLY, LIMITS, MAX_LAYERS, ConfigError, RunConfig, io_sizes, read_points, to_dict, validate
+from .core.own_data import MAX_BYTES, OWN
 from .core.presets import DEFAULT_PRESET, PRESETS
 from .core.records import RUN_NAMES, History, StepTrace
 
@@ -166,10 +169,18 @@ def build_parser() -> argparse.ArgumentParser:
     settings = argparse.ArgumentParser(add_help=False)
     group = settings.add_argument_group("settings (default: the preset's value)")
     for field in dataclasses.fields(RunConfig):
+        if field.name in FILE_ONLY:  # brought by --data, never typed
+            continue
         # SUPPRESS: an option not given is absent from the namespace, so only given values are validated.
         group.add_argument(
             _option(field.name), dest=field.name, action=_Once, metavar="VALUE", default=argparse.SUPPRESS, help=_help(field.name)
         )
+    group.add_argument(
+        "--data",
+        action=_Once,
+        metavar="FILE.csv",
+        help="train on your own points: a CSV of x1,x2,label (labels 0 to 9), at most 5,000 rows and 1 MB",
+    )
     group.add_argument(
         "--preset", action=_Once, default=DEFAULT_PRESET, metavar="NAME", help=f"start from this preset (default: {DEFAULT_PRESET!r})"
     )
@@ -212,12 +223,23 @@ def make_config(args: argparse.Namespace, err: TextIO) -> RunConfig:
     base = PRESETS[find_preset(args.preset)].config
     given = {field.name: getattr(args, field.name) for field in dataclasses.fields(RunConfig) if hasattr(args, field.name)}
     try:
+        if getattr(args, "data", None) is not None:
+            given["points"] = read_points(_read_data(args.data), Path(args.data).name)
         config, warnings = validate(given, base=base, strict=True)
     except ConfigError as error:
         raise UsageError(str(error)) from None
     for warning in warnings:
         print(f"dropviz: warning: {warning}", file=err)
     return config
+
+
+def _read_data(path: str) -> bytes:
+    """--data's bytes, at most one more than the gate accepts (so that it can say the file is too large)."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(MAX_BYTES + 1)
+    except OSError as error:
+        raise UsageError(f"--data {path!r}: cannot read it ({error.strerror or error})") from None
 
 
 def _check_out(path: str) -> Path:
@@ -296,8 +318,9 @@ def describe(config: RunConfig) -> str:
     """One line saying what was trained."""
     p = config.p_effective
     p_text = f"{p[0]:g}" if len(set(p)) == 1 else "/".join(f"{v:g}" for v in p)
+    data = f"own points ({config.points.name or 'a file'}, {config.points.classes} classes)" if config.dataset == OWN else config.dataset
     parts = [
-        f"{config.dataset}, {config.n_train} train / {config.n_val} val points",
+        f"{data}, {config.n_train} train / {config.n_val} val points",
         f"hidden {'x'.join(map(str, config.hidden))} {config.activation}",
         f"p {p_text}"
         + (f", input p {config.p_input_effective:g}" if config.p_input_effective else "")
@@ -374,8 +397,9 @@ def trace_arrays(trace: StepTrace) -> dict[str, np.ndarray]:
 
 
 def _trace_bytes(config: RunConfig, steps: int) -> int:
-    sizes = (2, *config.hidden, 2)
-    per_example = 2 * 8 + 8 + 8 + sum(sizes[:-1])  # x, y, batch index, masks
+    inputs, classes = io_sizes(config)
+    sizes = (inputs, *config.hidden, classes)
+    per_example = inputs * 8 + 8 + 8 + sum(sizes[:-1])  # x, y, batch index, masks
     parameters = sum(i * o + o for i, o in itertools.pairwise(sizes))
     return steps * (config.batch_size * per_example + 8 * (parameters + 1))
 
@@ -443,12 +467,12 @@ def command_trace(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def command_script(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from .core.data import make_dataset
+    from .core.data import dataset_for
     from .core.script import data_csv, data_file_name, embeds, pytorch_script
 
     config = make_config(args, err)
     path = _check_out(args.out)
-    data = make_dataset(config.dataset, config.n_train, config.n_val, config.noise, config.label_noise, config.seed)
+    data = dataset_for(config)
     preset = find_preset(args.preset)
     origin = f'the preset "{preset}"' + ("" if config == PRESETS[preset].config else " and the options given")
     files = {path: pytorch_script(config, data, filename=path.name, origin=origin)}

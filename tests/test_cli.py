@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from dropviz.cli import ProgressBar, main, summary_table
-from dropviz.core.config import ACTIVATIONS, RunConfig, to_dict
+from dropviz.core.config import ACTIVATIONS, FILE_ONLY, RunConfig, to_dict
 from dropviz.core.data import make_dataset
 from dropviz.core.presets import DEFAULT_PRESET, PRESETS
 from dropviz.core.script import pytorch_script
@@ -78,7 +78,7 @@ def test_every_option_reaches_the_config(capsys, tmp_path):
         "epochs": 3,
         "seed": 7,
     }
-    assert set(expected) == {f.name for f in dataclasses.fields(RunConfig)}  # a new field needs a row here
+    assert {*expected, *FILE_ONLY} == {f.name for f in dataclasses.fields(RunConfig)}  # a new field needs a row here
     base = to_dict(PRESETS[DEFAULT_PRESET].config)
     assert all(expected[name] != base[name] for name in expected)  # each option visibly changes something
     text = {"hidden": "6,5", "p": "0.3,0.1", "dropout": "off"}

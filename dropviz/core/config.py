@@ -8,13 +8,21 @@ probability 1 - p.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-DATASET_NAMES = ("circle", "xor", "gauss", "spiral", "moons")  # must match data.DATASETS (tested)
+from . import own_data
+from .own_data import OWN, OwnPoints
+
+# Keys of data.DATASETS (tested), then OWN: the user's points, which only a file brings (read_points).
+DATASET_NAMES = ("circle", "xor", "gauss", "spiral", "moons", "digits", OWN)
+# (inputs, classes) of a data set that is not two classes in the plane; must match data.DATASETS (tested).
+SHAPES = {"digits": (64, 10)}
+POOL_SIZES = {"digits": 1797}  # examples in a fixed set: n_train + n_val is capped here (data.DIGITS_SIZE, tested)
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
 OPTIMIZERS = ("adam", "sgd")
 
@@ -43,10 +51,14 @@ class RunConfig:
     weight_decay: float = 0.0  # L2 penalty, as torch.optim's weight_decay
     epochs: int = 300  # the run stops here
     seed: int = 0  # data, initial weights, batches and masks
+    # The user's points, exactly when dataset is OWN; to_dict leaves them out: a link cannot carry a file.
+    points: OwnPoints | None = None
 
     def __post_init__(self):
         if len(self.p) != len(self.hidden):
             raise ValueError(f"p has {len(self.p)} values for {len(self.hidden)} hidden layers; validate() broadcasts one value")
+        if (self.dataset == OWN) != (self.points is not None):
+            raise ValueError("points are given exactly when the data set is 'own'")
 
     @property
     def p_effective(self) -> tuple[float, ...]:
@@ -86,7 +98,9 @@ LIMITS: dict[str, Limit] = {
     "weight_decay": Limit(float, 0.0, 1.0),
     "epochs": Limit(int, 1, 5000),
     "seed": Limit(int, 0, 2**31 - 1),
+    "points": Limit(OwnPoints, why="only read_points makes them, from a file"),
 }
+FILE_ONLY = ("points",)  # settings a file brings (the page's upload, the CLI's --data), never a URL or a text option
 MAX_LAYERS = 6
 # Per-session cap on the network, so that one student's 6 x 256 network cannot starve a class sharing a
 # server: about 200k weights still allows 6 layers of 180 neurons, or 2 of 256.
@@ -181,6 +195,10 @@ def _check_one(name: str, raw: Any, limit: Limit, warnings: list[str]):
         return text
     if limit.kind is bool:
         return _parse_bool(raw)
+    if limit.kind is OwnPoints:
+        if not isinstance(raw, OwnPoints):
+            raise TypeError("points come only from a file, through read_points")
+        return raw
     if limit.kind in (int, float):
         return _clamp(name, ((_parse_int if limit.kind is int else _parse_float)(raw),), limit, warnings)[0]
     values = _parse_tuple(raw, _parse_int if name == "hidden" else _parse_float)
@@ -215,7 +233,7 @@ def validate(values: Mapping[str, Any], base: RunConfig | None = None, strict: b
             if strict:
                 raise ConfigError(message) from None
             warnings.append(message)
-    config, warnings = _consistent(base, accepted, warnings)
+    config, warnings = _consistent(base, accepted, warnings, strict)
     return config, _one_per_setting(warnings)
 
 
@@ -228,20 +246,24 @@ def _one_per_setting(warnings: list[str]) -> list[str]:
     return [f"{name}: {'; '.join(texts)}" for name, texts in joined.items()]
 
 
-def _consistent(base: RunConfig, accepted: dict[str, Any], warnings: list[str]) -> tuple[RunConfig, list[str]]:
-    """Cross-field rules: one p per hidden layer, batch no larger than the training set."""
-    merged = {**dataclasses.asdict(base), **accepted}
+def _consistent(base: RunConfig, accepted: dict[str, Any], warnings: list[str], strict: bool) -> tuple[RunConfig, list[str]]:
+    """Cross-field rules: the data set's points and sizes, one p per hidden layer, a network within MAX_WEIGHTS, batch no
+    larger than the training set."""
+    merged = {field.name: getattr(base, field.name) for field in dataclasses.fields(base)} | accepted
+    _data_rules(base, merged, accepted, warnings, strict)
     layers, p = len(merged["hidden"]), tuple(merged["p"])
     if len(p) != layers:
         if len(p) != 1 and "p" in accepted:
             warnings.append(f"p: {len(p)} values for {layers} hidden layers; using {p[0]:g} for every layer")
         merged["p"] = (p[0],) * layers
     hidden = tuple(merged["hidden"])
-    if weight_count(hidden) > MAX_WEIGHTS:
-        width = max(w for w in range(1, max(hidden) + 1) if weight_count(tuple(min(h, w) for h in hidden)) <= MAX_WEIGHTS)
+    inputs, outputs = _io_sizes(merged["dataset"], merged["points"])
+    count = functools.partial(weight_count, inputs=inputs, outputs=outputs)
+    if count(hidden) > MAX_WEIGHTS:
+        width = max((w for w in range(1, max(hidden) + 1) if count(tuple(min(h, w) for h in hidden)) <= MAX_WEIGHTS), default=1)
         merged["hidden"] = tuple(min(h, width) for h in hidden)
         warnings.append(
-            f"hidden: {weight_count(hidden):,} weights is more than the {MAX_WEIGHTS:,} a session may train (so that a class "
+            f"hidden: {count(hidden):,} weights is more than the {MAX_WEIGHTS:,} a session may train (so that a class "
             f"can share one server); layers capped at {width} neurons"
         )
     if merged["batch_size"] > merged["n_train"]:
@@ -252,12 +274,63 @@ def _consistent(base: RunConfig, accepted: dict[str, Any], warnings: list[str]) 
     return RunConfig(**merged), warnings
 
 
-def weight_count(hidden: tuple[int, ...]) -> int:
-    """Weights and biases of one network with these hidden layers, 2 inputs and 2 outputs."""
-    sizes = (2, *hidden, 2)
+def _data_rules(base: RunConfig, merged: dict[str, Any], accepted: dict[str, Any], warnings: list[str], strict: bool) -> None:
+    """Modifies merged: a file's points make the data set OWN and decide its sizes; OWN without points falls back (a
+    link or a setup file cannot carry them); a fixed pool caps n_train + n_val at its size, the validation set first."""
+    if "points" in accepted and accepted.get("dataset", OWN) != OWN:
+        message = f"dataset: {accepted['dataset']!r} and a file of points were both given; the points are used"
+        if strict:
+            raise ConfigError(message.replace("the points are used", "give one"))
+        warnings.append(message)
+    if "points" in accepted:
+        merged["dataset"] = OWN
+    if merged["dataset"] == OWN and merged["points"] is None:
+        message = "dataset: 'own' means your own points, which a link or a setup file cannot carry; upload the CSV under Data"
+        if strict:
+            raise ConfigError("dataset: 'own' needs a file of points: --data FILE.csv")
+        merged["dataset"] = base.dataset if base.dataset != OWN else RunConfig.dataset
+        warnings.append(f"{message} (using {merged['dataset']} meanwhile)")
+    if merged["dataset"] != OWN:
+        merged["points"] = None
+        size = POOL_SIZES.get(merged["dataset"])
+        if size is not None and merged["n_train"] + merged["n_val"] > size:
+            asked = merged["n_train"], merged["n_val"]
+            merged["n_train"] = min(merged["n_train"], size - int(LIMITS["n_val"].low))
+            merged["n_val"] = min(merged["n_val"], size - merged["n_train"])
+            warnings.append(
+                f"n_val: {asked[0]} + {asked[1]} examples is more than the {size:,} of {merged['dataset']}; "
+                f"using {merged['n_train']} to train and {merged['n_val']} to validate"
+            )
+    else:  # the file decides: a seeded quarter validates (own_data.split_sizes), whatever the size widgets say
+        merged["n_train"], merged["n_val"] = own_data.split_sizes(merged["points"].rows)
+
+
+def _io_sizes(dataset: str, points: OwnPoints | None) -> tuple[int, int]:
+    return (2, points.classes) if dataset == OWN and points is not None else SHAPES.get(dataset, (2, 2))
+
+
+def io_sizes(config: RunConfig) -> tuple[int, int]:
+    """(inputs, classes) of config's data set: the network's first and last layer widths."""
+    return _io_sizes(config.dataset, config.points)
+
+
+def weight_count(hidden: tuple[int, ...], inputs: int = 2, outputs: int = 2) -> int:
+    """Weights and biases of one network with these hidden layers, inputs and outputs (2 and 2: points in the plane)."""
+    sizes = (inputs, *hidden, outputs)
     return sum(i * o + o for i, o in pairwise(sizes))
 
 
+def read_points(raw: bytes, name: str = "") -> OwnPoints:
+    """A CSV file of points (own_data's format) through the gate: its OwnPoints, or a ConfigError saying in one line
+    what is wrong and in which row."""
+    try:
+        return own_data.parse(bytes(raw), name)
+    except ValueError as error:
+        raise ConfigError(f"data file: {error}") from None
+
+
 def to_dict(config: RunConfig) -> dict[str, Any]:
-    """JSON-ready settings (tuples become lists); validate(to_dict(c)) gives c back."""
-    return {name: list(value) if isinstance(value, tuple) else value for name, value in dataclasses.asdict(config).items()}
+    """JSON-ready settings (tuples become lists), without FILE_ONLY ones; validate(to_dict(c)) gives c back, except for
+    own points (dataset 'own' then says that a file is missing)."""
+    values = {field.name: getattr(config, field.name) for field in dataclasses.fields(config) if field.name not in FILE_ONLY}
+    return {name: list(value) if isinstance(value, tuple) else value for name, value in values.items()}

@@ -6,11 +6,12 @@ import pytest
 
 from dropviz.core.config import LIMITS, MAX_LAYERS, ConfigError, RunConfig, to_dict, validate
 from dropviz.core.data import DATASETS
+from dropviz.core.own_data import OWN
 
 
 def test_every_field_has_one_limit_and_datasets_match_the_registry():
     assert set(LIMITS) == {f.name for f in dataclasses.fields(RunConfig)}
-    assert LIMITS["dataset"].choices == tuple(DATASETS)
+    assert LIMITS["dataset"].choices == (*DATASETS, OWN)
 
 
 def test_round_trip_through_plain_values_and_strings():
