@@ -1,10 +1,12 @@
 """The one gate: typed values in, clamped or refused with a named reason, never an exception to the page."""
 
 import dataclasses
+import pickle
+import re
 
 import pytest
 
-from dropviz.core.config import LIMITS, MAX_LAYERS, ConfigError, RunConfig, to_dict, validate
+from dropviz.core.config import LIMITS, MAX_LAYERS, ConfigError, RunConfig, read_points, to_dict, validate
 from dropviz.core.data import DATASETS
 from dropviz.core.own_data import OWN
 
@@ -123,3 +125,146 @@ def test_a_network_too_big_for_a_shared_server_is_capped_with_a_reason():
     assert weight_count(tuple(h + 1 for h in config.hidden)) > MAX_WEIGHTS  # the largest width that fits
     assert any(w.startswith("hidden:") and "share one server" in w for w in warnings)
     assert validate({"hidden": "256,256"})[0].hidden == (256, 256)  # the largest two-layer network still fits
+
+
+# --- data sets beyond the plane, and the user's own points --------------------------------------------
+def _csv(rows: int = 40, classes: int = 3, header: bool = True) -> str:
+    """A good file of points: rows lines of x1,x2,label (after a header line when asked)."""
+    lines = ["x1,x2,label"] if header else []
+    return "\n".join(lines + [f"{i * 0.5 - 3},{(i * 7) % 11},{i % classes}" for i in range(rows)]) + "\n"
+
+
+def _with_row(line: str, at: int = 5) -> bytes:
+    """The good file with its line `at` (counted from 1, the header being line 1) replaced."""
+    lines = _csv().splitlines()
+    lines[at - 1] = line
+    return "\n".join(lines).encode()
+
+
+@pytest.mark.parametrize(
+    "raw,problem,row",
+    [
+        (b"", "empty", None),
+        (b"\n  \n\n", "empty", None),
+        (b"x1,x2,label\n", "header", "row 1"),
+        (b"x1,x2,label\n" + b"".join(b"%d,1,4\n" % i for i in range(30)), "class 4", "row 31"),
+        (_with_row("1.5,abc,1"), "'abc', not a number", "row 5"),
+        (_with_row("nan,2,1"), "NaN", "row 5"),
+        (_with_row("1,inf,1"), "infinite", "row 5"),
+        (_with_row("1,-Infinity,1"), "infinite", "row 5"),
+        (_with_row("1,1e400,1"), "infinite", "row 5"),
+        (_with_row("2000000,1,1"), "beyond ±1,000,000", "row 5"),
+        (_with_row("1,-1.5e6,1"), "beyond ±1,000,000", "row 5"),
+        (_with_row("1,2"), "missing column label", "row 5"),
+        (_with_row("1"), "missing column x2,label", "row 5"),
+        (_with_row("1,2,"), "label is empty", "row 5"),
+        (_with_row("1,2,1,7"), "4 cells", "row 5"),
+        (_with_row("1,2,1.5"), "not a whole number", "row 5"),
+        (_with_row("1,2,-1"), "negative", "row 5"),
+        (_with_row("1,2,10"), "above 9", "row 5"),
+        (_with_row("1,2,cat"), "'cat', not a number", "row 5"),
+        (_csv().encode()[:30] + b"\xff\xfe\x00\x01garbage", "NUL byte", "row 4"),
+        (_with_row("1,\xe9,1").decode().encode("latin-1"), "not UTF-8", "row 5"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "NUL byte", "row 3"),
+        (_csv(rows=12).encode(), "only 12 points", "row 13"),
+        (_csv(rows=5001).encode(), "more than 5,000 points", "row 5002"),
+        (b"1,2,0\n" * 180_000, "1.1 MB; at most 1 MB", None),
+    ],
+)
+def test_a_bad_file_of_points_is_refused_with_one_line_naming_the_problem_and_the_row(raw, problem, row):
+    with pytest.raises(ConfigError) as refused:
+        read_points(raw, "points.csv")
+    message = str(refused.value)
+    assert message.startswith("data file: ") and problem in message, message
+    assert "\n" not in message and len(message) < 200
+    if row is not None:
+        assert re.search(rf"\b{row}\b", message), message
+
+
+def test_a_good_file_header_or_not_quoted_or_not_crlf_or_not():
+    plain = read_points(_csv(header=False).encode())
+    assert plain.rows == 40 and plain.classes == 3
+    assert read_points(_csv().encode()) == plain  # the header changes nothing
+    assert read_points(_csv().replace("\n", "\r\n").encode()) == plain
+    assert read_points(("\ufeff" + _csv()).encode()) == plain  # a spreadsheet's byte-order mark
+    quoted = "\n".join(",".join(f'"{cell}"' for cell in line.split(",")) for line in _csv().splitlines())
+    assert read_points(quoted.encode()) == plain
+    assert read_points(_csv().replace("\n", "\n\n").encode()) == plain  # blank lines are skipped
+    assert read_points(_csv().encode(), "a.csv").name == "a.csv" and read_points(_csv().encode(), "b.csv") == plain
+
+
+def test_a_file_with_5000_rows_and_a_missing_class_is_accepted():
+    points = read_points(_csv(rows=5000).replace(",1\n", ",9\n").encode())
+    assert points.rows == 5000 and points.classes == 10  # labels 0, 2 and 9: max + 1 outputs, class 1 has no point
+
+
+def test_own_points_enter_as_a_frozen_hashable_setting_that_pickles_and_compares():
+    points = read_points(_csv().encode(), "mine.csv")
+    config, warnings = validate({"points": points, "n_train": 500}, base=RunConfig(batch_size=64))
+    assert warnings == ["batch_size: 64 is more than the 30 training points; using 30"]
+    assert config.dataset == OWN and config.points == points
+    assert (config.n_train, config.n_val, config.batch_size) == (30, 10, 30)  # the file decides: a quarter validates
+    assert pickle.loads(pickle.dumps(config)) == config and hash(pickle.loads(pickle.dumps(config))) == hash(config)
+    other = read_points(_csv(rows=41).encode(), "mine.csv")
+    assert dataclasses.replace(config, points=other) != config
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        points.classes = 4
+    assert not points.x.flags.writeable and points.x.shape == (40, 2)
+
+
+def test_a_link_or_a_setup_cannot_carry_own_points_and_says_so():
+    config = validate({"points": read_points(_csv().encode())})[0]
+    shared = to_dict(config)
+    assert "points" not in shared and shared["dataset"] == OWN
+    back, warnings = validate(shared, base=RunConfig(dataset="moons"))
+    assert back.dataset == "moons" and back.points is None
+    assert len(warnings) == 1 and "cannot carry" in warnings[0] and "upload" in warnings[0], warnings
+    with pytest.raises(ConfigError, match="--data"):
+        validate({"dataset": OWN}, strict=True)
+
+
+def test_a_file_and_another_data_set_together_are_refused_strictly_and_the_file_wins_otherwise():
+    points = read_points(_csv().encode())
+    with pytest.raises(ConfigError, match="give one"):
+        validate({"points": points, "dataset": "xor"}, strict=True)
+    config, warnings = validate({"points": points, "dataset": "xor"})
+    assert config.dataset == OWN and warnings and warnings[0].startswith("dataset: ")
+    assert validate({"dataset": "xor"}, base=config)[0].points is None  # another set drops the points
+
+
+def test_points_come_only_from_read_points():
+    config, warnings = validate({"points": "1,2,0\n3,4,1"})
+    assert config.points is None and warnings[0].startswith("points: ")
+    with pytest.raises(ValueError, match="own"):
+        RunConfig(dataset=OWN)
+
+
+def test_digits_cap_the_sizes_at_the_pool_validation_first():
+    config, warnings = validate({"dataset": "digits", "n_train": 1000, "n_val": 5000})
+    assert (config.n_train, config.n_val) == (1000, 797) and "1,797" in warnings[0]
+    config, _ = validate({"dataset": "digits", "n_train": 2000, "n_val": 5000})
+    assert (config.n_train, config.n_val) == (1787, 10)
+    assert validate({"dataset": "digits", "n_train": 100, "n_val": 500}) == (RunConfig(dataset="digits", n_val=500), [])
+
+
+def test_shapes_and_pool_sizes_match_the_registry():
+    from dropviz.core.config import POOL_SIZES, SHAPES
+
+    for name, spec in DATASETS.items():
+        assert SHAPES.get(name, (2, 2)) == (spec.inputs, spec.classes), name
+        assert POOL_SIZES.get(name) == (None if spec.pool is None else len(spec.pool()[1])), name
+
+
+def test_weight_count_keeps_its_two_by_two_default_and_the_cap_counts_the_real_inputs_and_classes():
+    from dropviz.core.config import MAX_WEIGHTS, io_sizes, weight_count
+
+    assert weight_count((3,)) == 2 * 3 + 3 + 3 * 2 + 2 == weight_count((3,), inputs=2, outputs=2)
+    assert weight_count((3,), inputs=64, outputs=10) == 64 * 3 + 3 + 3 * 10 + 10
+    hidden = (256, 256, 256, 256)  # under the cap with 2 inputs, over it with 64
+    assert weight_count(hidden) <= MAX_WEIGHTS < weight_count(hidden, inputs=64, outputs=10)
+    assert validate({"hidden": "256,256,256,256"})[0].hidden == hidden
+    digits, warnings = validate({"dataset": "digits", "hidden": "256,256,256,256"})
+    assert io_sizes(digits) == (64, 10) and digits.hidden != hidden and warnings[0].startswith("hidden: ")
+    assert weight_count(digits.hidden, *io_sizes(digits)) <= MAX_WEIGHTS
+    points = read_points(_csv(classes=7).encode())
+    assert io_sizes(validate({"points": points})[0]) == (2, 7)
