@@ -31,16 +31,17 @@ trace
     Takes N optimizer steps (fewer if --epochs ends first) and saves everything about the dropout
     run's steps (not the twin's) with numpy.savez. Needs n_train to be a multiple of batch_size, so
     that every step has a full batch. With S steps, B examples per batch, L hidden layers of h_l
-    units, h_0 = 2 inputs and h_{L+1} = 2 classes:
-        x             (S, B, 2) float64     the batch's inputs
-        y             (S, B) int64          its labels, 0 or 1
+    units, h_0 = D inputs (2 for points in the plane, 64 for digits) and h_{L+1} = C classes:
+        x             (S, B, D) float64     the batch's inputs
+        y             (S, B) int64          its labels, 0 to C - 1
         batch_index   (S, B) int64          their rows in the training set
-        mask_input    (S, B, 2) bool        True = input kept
+        mask_input    (S, B, D) bool        True = input kept
         mask_l        (S, B, h_l) bool      l = 1..L: True = unit of hidden layer l kept
         weight_l      (S, h_l, h_{l-1})     l = 1..L+1, float64, (out, in) as torch.nn.Linear stores
                                             it, BEFORE the step's update (the weights that made loss)
         bias_l        (S, h_l)              l = 1..L+1
         loss          (S,) float64          the mean cross-entropy that was optimized
+        classes       0-d int               C
         activation    0-d str               relu, tanh or sigmoid
         p             0-d float if every hidden layer has the same p, else (L,)
         p_input       0-d float
@@ -56,14 +57,14 @@ trace
              "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z))}[str(t["activation"])]
         p = np.concatenate([[t["p_input"]], t["p_layers"]])  # (L + 1,) drop probability of each layer's input
         for s in range(len(t["loss"])):
-            a = t["x"][s]  # (B, 2)
+            a = t["x"][s]  # (B, D)
             for l in range(L + 1):
                 mask = t["mask_input"][s] if l == 0 else t[f"mask_{l}"][s]
                 a = a * mask / (1.0 - p[l])  # dropout on this layer's input
                 a = a @ t[f"weight_{l + 1}"][s].T + t[f"bias_{l + 1}"][s]
                 if l < L:
                     a = f(a)
-            z = a - a.max(axis=1, keepdims=True)  # (B, 2) logits, shifted for exp
+            z = a - a.max(axis=1, keepdims=True)  # (B, C) logits, shifted for exp
             log_softmax = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
             loss = -log_softmax[np.arange(len(z)), t["y"][s]].mean()
             assert np.isclose(loss, t["loss"][s], rtol=1e-9, atol=1e-10)
@@ -119,7 +120,7 @@ HELP = {
     "hidden": "neurons per hidden layer, comma list, e.g. 64,64",
     "activation": "activation of the hidden layers",
     "p": "drop probability of the hidden units: one value for every layer, or a comma list, one per layer",
-    "p_input": "drop probability of the two inputs",
+    "p_input": "drop probability of the inputs",
     "dropout": "the toggle: off trains the dropout run without dropout too",
     "optimizer": "optimizer",
     "lr": "learning rate",
@@ -388,6 +389,7 @@ def trace_arrays(trace: StepTrace) -> dict[str, np.ndarray]:
     p_layers = np.asarray(trace.p, dtype=np.float64)  # (L,)
     arrays.update(
         loss=trace.loss,
+        classes=np.int64(trace.classes),
         activation=np.asarray(trace.activation),
         p=np.float64(p_layers[0]) if len(set(trace.p)) == 1 else p_layers,
         p_input=np.float64(trace.p_input),

@@ -334,10 +334,10 @@ def test_trace_loss_recomputed_in_plain_numpy(capsys, tmp_path, activation):
     )
     layers = len(hidden)
     sizes = (2, *hidden, 2)
-    expected = {"x", "y", "batch_index", "mask_input", "loss", "activation", "p", "p_input", "p_layers"}
+    expected = {"x", "y", "batch_index", "mask_input", "loss", "classes", "activation", "p", "p_input", "p_layers"}
     expected |= {f"mask_{l}" for l in range(1, layers + 1)}
     expected |= {f"{kind}_{l}" for kind in ("weight", "bias") for l in range(1, layers + 2)}
-    assert set(t) == expected
+    assert set(t) == expected and t["classes"] == 2
     assert t["x"].shape == (steps, batch, 2) and t["y"].shape == (steps, batch) and t["batch_index"].shape == (steps, batch)
     assert t["mask_input"].shape == (steps, batch, 2) and t["mask_input"].dtype == bool
     for l in range(1, layers + 1):
@@ -505,3 +505,57 @@ def test_python_m_dropviz_runs(tmp_path):
     document = strict_json(out)
     assert document["config"]["epochs"] == 2
     assert all(len(run["val_loss"]) == 2 for run in document["runs"].values())
+
+
+# --- --data: your own points ---------------------------------------------------------------------------
+def _points_csv(rows: int = 40, classes: int = 3) -> str:
+    return "x1,x2,label\n" + "".join(f"{i * 0.25 - 5},{(i * 7) % 13 - 6},{i % classes}\n" for i in range(rows))
+
+
+@pytest.mark.parametrize("command", [["run"], ["trace", "--steps", "1", "--out", "t.npz"]])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (b"", "the file is empty"),
+        (b"x1,x2,label\n", "row 1 is a header"),
+        (_points_csv().replace("-4.0,", "oops,", 1).encode(), "row 6: x1 is 'oops', not a number"),
+        (_points_csv().replace(",2\n", ",2.5\n", 1).encode(), "row 4: label 2.5 is not a whole number"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "row 3: a NUL byte"),
+    ],
+)
+def test_a_bad_data_file_exits_2_with_one_line_naming_the_problem_and_its_row(capsys, tmp_path, monkeypatch, command, content, problem):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "points.csv").write_bytes(content)
+    status, stdout, stderr = cli(capsys, *command, *SMALL, "--data", "points.csv")
+    assert status == 2 and stdout == ""
+    assert stderr.startswith(f"dropviz: error: data file: {problem}") and len(stderr.splitlines()) == 1, stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["points.csv"]  # nothing trained, nothing written
+
+
+def test_a_data_file_that_cannot_be_read_or_a_data_set_given_with_it_exits_2(capsys, tmp_path):
+    status, _, stderr = cli(capsys, "run", *SMALL, "--data", tmp_path / "missing.csv")
+    assert status == 2 and "cannot read it" in stderr and len(stderr.splitlines()) == 1
+    (tmp_path / "points.csv").write_text(_points_csv())
+    status, _, stderr = cli(capsys, "run", *SMALL, "--data", tmp_path / "points.csv", "--dataset", "xor")
+    assert status == 2 and "give one" in stderr and len(stderr.splitlines()) == 1
+    status, _, stderr = cli(capsys, "run", *SMALL, "--dataset", "own")
+    assert status == 2 and "--data FILE.csv" in stderr and len(stderr.splitlines()) == 1
+
+
+def test_a_data_file_larger_than_a_megabyte_is_refused_unread_past_it(capsys, tmp_path):
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"1,2,0\n" * 1_000_000)  # 6 MB
+    status, _, stderr = cli(capsys, "run", *SMALL, "--data", big)
+    assert status == 2 and "at most 1 MB" in stderr and len(stderr.splitlines()) == 1
+
+
+def test_digits_train_and_trace_with_64_inputs_and_10_classes(capsys, tmp_path):
+    document, stdout, _ = run_json(
+        capsys, tmp_path, "--dataset", "digits", "--n-train", 300, "--n-val", 300, "--label-noise", 0, "--hidden", 32, "--epochs", 20
+    )
+    assert document["config"]["dataset"] == "digits" and stdout.startswith("digits, 300 train / 300 val points")
+    assert document["runs"]["twin"]["val_acc"][-1] > 0.8  # ten classes: chance is 0.1
+    t = take_trace(capsys, tmp_path, "--dataset", "digits", "--n-train", 100, "--batch-size", 20, "--hidden", 8, "--steps", 3)
+    assert t["x"].shape == (3, 20, 64) and t["mask_input"].shape == (3, 20, 64) and t["classes"] == 10
+    assert t["weight_1"].shape == (3, 8, 64) and t["weight_2"].shape == (3, 10, 8) and t["y"].max() <= 9
+    assert 0.0 <= t["x"].min() and t["x"].max() <= 1.0
