@@ -3,17 +3,19 @@
 The server starts one worker per core with its first page and places each run on the worker with the fewest playing
 runs. Play passes the caps first (cost of one step, runs per computer, runs per server); the page says which applied.
 A watcher thread looks every PAGE_CHECK seconds: it ends workers past their time limit and starts their runs again
-elsewhere (from epoch 0, still playing; a new token tells the page); it pauses the run of a page gone and drops it
-RELEASE_AFTER seconds later; and when one worker has more playing runs than another, it moves one over (a rotation
-every ROTATE_EVERY seconds when they differ by one), the destination confirming before the source lets go.
+elsewhere (from epoch 0, still playing if they were; a new token tells the page); it pauses the run of a page gone and
+drops it RELEASE_AFTER seconds later; and when one worker has more playing runs than another, it moves one over (a
+rotation every ROTATE_EVERY seconds when they differ by one), the destination confirming before the source lets go.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import math
+import operator
 import os
 import secrets
 import threading
@@ -22,7 +24,7 @@ import weakref
 from typing import ClassVar
 
 from ..core.config import RunConfig, weight_count
-from .worker import Runs, State, UnknownRun, Worker, WorkerGone
+from .worker import Runs, UnknownRun, Worker, WorkerGone
 
 IDLE_STOP = 2.0  # without a page_open check: seconds without a frame or snapshot after which a playing run pauses
 PAGE_CHECK = 0.5  # seconds between two looks at every run's page and worker
@@ -45,12 +47,11 @@ def step_cost(config: RunConfig) -> float:
 
 
 class _Pool:
-    """The server's workers, started on first use; a lost one is replaced. Modifies itself."""
+    """The server's workers, started on first use; a lost one is replaced. Modifies itself and its workers' adopted_at."""
 
     def __init__(self, size: int):
         self.size, self.workers, self._lock, self.stopped = size, [], threading.Lock(), False
         self.moved_at = 0.0  # time.monotonic() of the last move: rotations wait ROTATE_EVERY after it
-        self._adopted_at: weakref.WeakKeyDictionary[Worker, float] = weakref.WeakKeyDictionary()
 
     def start(self) -> list[Worker]:
         """Modifies: ends workers past their time limit and replaces those gone. The live ones."""
@@ -58,12 +59,6 @@ class _Pool:
             self.workers = [worker for worker in self.workers if worker.check() or worker.alive]  # check() may lose it
             self.workers += [Worker() for _ in range(self.size - len(self.workers))]
             return list(self.workers)
-
-    def place(self) -> Worker:
-        """The worker with the fewest playing runs, then fewest runs, for a new run: counted there."""
-        worker = min(self.start(), key=lambda w: (len(w.playing), w.runs))
-        worker.runs += 1
-        return worker
 
     def to_move(self) -> tuple[list[Worker], Worker] | None:
         """(busiest, idlest) when a playing run should move from one of the workers with the most playing runs to the
@@ -74,15 +69,12 @@ class _Pool:
         rotate = most - fewest == 1 and fewest >= 1 and time.monotonic() - self.moved_at >= ROTATE_EVERY
         if len(playing) < 2 or (most - fewest < 2 and not rotate):
             return None
-        idlest = min((w for w, count in playing.items() if count == fewest), key=lambda w: self._adopted_at.get(w, 0.0))
+        idlest = min((w for w, count in playing.items() if count == fewest), key=operator.attrgetter("adopted_at"))
         return [worker for worker, count in playing.items() if count == most], idlest
 
     def moved(self, to: Worker) -> None:
         """Modifies: notes that a run moved to worker `to` now."""
-        self.moved_at = self._adopted_at[to] = time.monotonic()
-
-    def playing(self) -> int:
-        return sum(len(worker.playing) for worker in list(self.workers))
+        self.moved_at = to.adopted_at = time.monotonic()
 
     def stop(self) -> None:
         """Modifies: ends every worker, for good: its runs do not start again (tests; a server's workers end with it)."""
@@ -97,60 +89,59 @@ class _Pool:
 POOL = _Pool(WORKERS)
 _ids = itertools.count()
 _watcher_lock, _play_lock = threading.Lock(), threading.Lock()
+_watcher: threading.Thread | None = None
 
 
-def _forget(worker: Worker, run_id: int) -> None:
-    """The run left this worker (its session ended, it moved, it was released): the worker drops it. Never waits."""
-    worker.runs -= 1
-    worker.submit(Runs.drop, run_id)
+def _remote(method):
+    """A LiveRun method that calls `method` (one of Runs') on the run in its worker, with its documentation."""
+    return functools.wraps(method)(lambda self, *args: self._call(method, *args))
 
 
 class LiveRun:
-    """A handle on a run in a worker. Every method but the reads (properties, state, snapshot, frame) modifies the run."""
+    """A handle on a run in a worker. Every method but the reads (playing, finished, data, state, snapshot, frame,
+    with_trainer) modifies the run."""
 
     _all: ClassVar[weakref.WeakSet[LiveRun]] = weakref.WeakSet()  # every run of this server, for the watcher
     _by_token: ClassVar[weakref.WeakValueDictionary[str, LiveRun]] = weakref.WeakValueDictionary()  # for the frame route
     released: ClassVar[set[str]] = set()  # tokens of runs dropped, started again or forgotten: the route answers 410
-    _watcher: ClassVar[threading.Thread | None] = None
 
     @classmethod
     def find(cls, token: str) -> LiveRun | None:
         """The run whose page was given this token (dropviz/web/frame_route.py), or None."""
         return None if token in cls.released else cls._by_token.get(token)
 
-    @classmethod
-    def playing_count(cls) -> int:
+    @staticmethod
+    def playing_count() -> int:
         """Runs playing on this server now: the page shares its frames among them."""
-        return POOL.playing()
+        return sum(len(worker.playing) for worker in list(POOL.workers) if worker.alive)
 
     def __init__(self, config: RunConfig, page_open=None, client: str | None = None):
         """page_open() -> False once the page is gone (its session disconnected); client: the computer the page is on
         (None: unknown, no cap per computer)."""
-        self._page_open, self.client, self._config, self._speed, self.token = page_open, client, config, None, ""
+        self._page_open, self.client, self.config, self._speed, self.token = page_open, client, config, None, ""
         self._gone_since: float | None = None  # when page_open first said the page was gone
         self._lock = threading.RLock()  # one call, restart or move at a time
-        self._play = False  # what the page last asked for: a run started again after a lost worker plays on if it was playing
         self._start()
         LiveRun._all.add(self)
         if page_open is not None:
-            LiveRun._watch()
+            _watch()
 
     def _start(self, why: str | None = None) -> None:
-        """Modifies: the run starts from epoch 0 on the least busy worker, with the page's speed limit and Play, under a
-        new token (a page asking with the old one gets 410 and reruns, to learn why)."""
+        """Modifies: the run starts from epoch 0 on the least busy worker, with the page's speed limit, playing if it was
+        as of its worker's last answer, under a new token (a page asking with the old one gets 410 and reruns, to learn why)."""
+        playing = bool(self.token) and self._id in self._worker.playing
         if self.token:  # its run leaves its worker
             LiveRun.released.add(self.token)
             self._finalizer()
         self.token = secrets.token_urlsafe(16)  # whoever holds it reads this run's frames: only its page is given it
         LiveRun._by_token[self.token] = self
         self._token_finalizer = weakref.finalize(self, LiveRun.released.add, self.token)
-        self._pool, self._worker, self._id, self._moved_at = POOL, POOL.place(), next(_ids), time.monotonic()
-        self._finalizer = weakref.finalize(self, _forget, self._worker, self._id)
+        self._pool, self._id, self._moved_at = POOL, next(_ids), time.monotonic()
+        self._worker = min(POOL.start(), key=lambda w: (len(w.playing), w.runs))  # fewest playing runs, then fewest runs
+        self._finalizer = weakref.finalize(self, self._worker.submit, Runs.drop, self._id)  # its worker drops it
         self._released = self._unknown = False  # dropped from its worker; forgotten by it (the watcher restarts it)
         self.lost = why  # why the run started again from epoch 0: the page says so once
-        self._worker.call(Runs.create, self._id, self._config, None if self._page_open else IDLE_STOP, self._speed)
-        if self._play:
-            self._worker.call(Runs.play, self._id)
+        self._worker.call(Runs.create, self._id, self.config, None if self._page_open else IDLE_STOP, self._speed, playing)
 
     def _call(self, method, *args):
         """method on the run in its worker; when the worker was lost or does not know the run, the run starts again
@@ -176,41 +167,12 @@ class LiveRun:
                 raise WorkerGone("the run is not in its training process") from None
             return await asyncio.wrap_future(self._worker.submit(Runs.frame, self._id, presenting, source))
 
-    # --- read ------------------------------------------------------------------------------
-    def state(self) -> State:
-        """(playing, finished, cpu), in one question to the worker."""
-        return self._call(Runs.state)
+    state, snapshot, frame, with_trainer = _remote(Runs.state), _remote(Runs.snapshot), _remote(Runs.frame), _remote(Runs.read)
+    pause, step = _remote(Runs.pause), _remote(Runs.step)
+    playing = property(lambda self: self.state()[0])
+    finished = property(lambda self: self.state()[1])
+    data = property(lambda self: self.with_trainer(operator.attrgetter("data")), doc="The run's Dataset (frozen arrays).")
 
-    @property
-    def playing(self) -> bool:
-        return self.state().playing
-
-    @property
-    def finished(self) -> bool:
-        return self.state().finished
-
-    @property
-    def config(self) -> RunConfig:
-        return self._config
-
-    @property
-    def data(self):
-        """The run's Dataset (frozen arrays)."""
-        return self.with_trainer(_data)
-
-    def snapshot(self):
-        """A frozen picture of the run now (records.Snapshot); also tells the run that its page is still there."""
-        return self._call(Runs.snapshot)
-
-    def frame(self, presenting: bool = False, source: str | None = None):
-        """What the page shows of the run now (frames.Frame), made in the worker. source: where the page asks next."""
-        return self._call(Runs.frame, presenting, source)
-
-    def with_trainer(self, read):
-        """read(trainer) in the worker, for exports and tests: read must be picklable (a module-level function)."""
-        return self._call(Runs.read, read)
-
-    # --- control -----------------------------------------------------------------------------
     def set_speed(self, epochs_per_second: float | None) -> None:
         """Modifies: the speed limit, counted from now."""
         if epochs_per_second != self._speed:  # every page run sets it: ask the worker only when it changes
@@ -221,15 +183,13 @@ class LiveRun:
         """Modifies: the run trains in its turns until Pause, its last epoch, or its page is gone; unless a cap
         applies: then it stays paused, and the reason is returned."""
         with _play_lock:  # one Play at a time: the next one counts this one's run among those playing
-            capped = self._cap()
-            if capped is None:
-                self._play = True
+            if (capped := self._cap()) is None:
                 self._call(Runs.play)
         return capped
 
     def _cap(self) -> str | None:
         """Which cap a Play of this run would meet, and why, or None."""
-        cost = step_cost(self._config)
+        cost = step_cost(self.config)
         others = [run for run in list(LiveRun._all) if run is not self and run._id in run._worker.playing]
         if cost > STEP_COST:
             return (
@@ -243,66 +203,16 @@ class LiveRun:
             return f"This computer already has {CLIENT_RUNS} runs training, the most one computer may (so a class shares the server): pause one first."
         return None
 
-    def _stop(self, method, *args) -> None:
-        self._play = False  # the page's last word: a run started again elsewhere stays paused
-        self._call(method, *args)
-
-    def pause(self) -> None:
-        """Modifies: stops training after the current turn."""
-        self._stop(Runs.pause)
-
-    def step(self) -> None:
-        """Modifies: pauses, then one optimizer step."""
-        self._stop(Runs.step)
-
     def reset(self, config: RunConfig | None = None) -> None:
         """Modifies: pauses and starts again from epoch 0 (with config, or the current one)."""
-        self._stop(Runs.reset, config)
-        self._config = config or self._config
+        self.config = self._call(Runs.reset, config)
 
     def update(self, config: RunConfig) -> bool:
         """Modifies: live settings in place (see Trainer.update); False when a reset is needed."""
-        if config == self._config:  # every page run hands in its settings: ask the worker only when they change
+        if config == self.config:  # every page run hands in its settings: ask the worker only when they change
             return True
-        applied, self._config = self._call(Runs.update, config)
+        applied, self.config = self._call(Runs.update, config)
         return applied
-
-    # --- the watcher ---------------------------------------------------------------------------
-    @classmethod
-    def _watch(cls) -> None:
-        with _watcher_lock:
-            if cls._watcher is None or not cls._watcher.is_alive():
-                cls._watcher = threading.Thread(target=cls._watch_pages, name="dropviz-page-watcher", daemon=True)
-                cls._watcher.start()
-
-    @classmethod
-    def _watch_pages(cls) -> None:
-        while True:
-            time.sleep(PAGE_CHECK)
-            try:
-                cls._check_pages()  # in a call of its own: a loop variable left here would keep a forgotten run alive
-            except Exception:  # whatever one look meets, the next look comes
-                log.exception("dropviz page watcher")
-
-    @classmethod
-    def _check_pages(cls) -> None:
-        """Ends workers past their limit, starts again the runs they held, pauses or drops the runs of pages gone, and
-        moves a playing run when the workers' counts call for it (_Pool.to_move). Modifies those runs and POOL."""
-        POOL.start()
-        for run in list(cls._all):
-            try:
-                run._check()
-            except WorkerGone:
-                pass  # a worker lost meanwhile: the next look starts its runs again
-        move = POOL.to_move()
-        busiest, idlest = move or ([], None)
-        for run in sorted((run for run in list(cls._all) if run._worker in busiest), key=lambda run: run._moved_at):
-            try:
-                if run._move(idlest):
-                    POOL.moved(idlest)
-                    break
-            except WorkerGone:
-                break  # idlest was lost: the next look sees new counts
 
     def _check(self) -> None:
         """Modifies: starts the run again when its worker is lost or forgot it; pauses it when its page is gone, and
@@ -315,8 +225,8 @@ class LiveRun:
             if self._page_open is None or self._page_open():
                 self._gone_since = None
             elif self._gone_since is None:
-                self._gone_since, self._play = time.monotonic(), False
-                self._worker.submit(Runs.pause, self._id)
+                self._gone_since = time.monotonic()
+                self._worker.submit(Runs.pause, self._id)  # its answer's playing ids say it paused: it starts again paused
             elif time.monotonic() - self._gone_since > RELEASE_AFTER:
                 self._finalizer()
                 self._token_finalizer()
@@ -336,11 +246,43 @@ class LiveRun:
                 source.submit(Runs.hand_over, self._id, False)
                 raise
             self._finalizer()  # the source drops the copy it held
-            to.runs += 1
             self._worker, self._moved_at = to, time.monotonic()
-            self._finalizer = weakref.finalize(self, _forget, to, self._id)
+            self._finalizer = weakref.finalize(self, to.submit, Runs.drop, self._id)
             return True
 
 
-def _data(trainer):
-    return trainer.data
+# --- the watcher -------------------------------------------------------------------------------------
+def _watch() -> None:
+    global _watcher
+    with _watcher_lock:
+        if _watcher is None or not _watcher.is_alive():
+            _watcher = threading.Thread(target=_watch_pages, name="dropviz-page-watcher", daemon=True)
+            _watcher.start()
+
+
+def _watch_pages() -> None:
+    while True:
+        time.sleep(PAGE_CHECK)
+        try:
+            _check_pages()  # in a call of its own: a loop variable left here would keep a forgotten run alive
+        except Exception:  # whatever one look meets, the next look comes
+            log.exception("dropviz page watcher")
+
+
+def _check_pages() -> None:
+    """Ends workers past their limit, starts again the runs they held, pauses or drops the runs of pages gone, and
+    moves a playing run when the workers' counts call for it (_Pool.to_move). Modifies those runs and POOL."""
+    POOL.start()
+    for run in list(LiveRun._all):
+        try:
+            run._check()
+        except WorkerGone:
+            pass  # a worker lost meanwhile: the next look starts its runs again
+    busiest, idlest = POOL.to_move() or ([], None)
+    for run in sorted((run for run in list(LiveRun._all) if run._worker in busiest), key=lambda run: run._moved_at):
+        try:
+            if run._move(idlest):
+                POOL.moved(idlest)
+                break
+        except WorkerGone:
+            break  # idlest was lost: the next look sees new counts

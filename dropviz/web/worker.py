@@ -5,15 +5,16 @@ one process with one thread: between two turns it answers every waiting request.
 has had the least CPU time here (training and frames), so a run whose steps are expensive gets the same share of the
 core as one whose steps are cheap. Experiments run in processes of their own (jobs.py).
 
-The protocol, in one place: a request is a method of Runs and its arguments, pickled (the method travels by reference:
-no table of names); the worker calls it on its Runs and answers (request id, error or None, value, ids of its playing
-runs). Worker is the server's handle on one process: a request not answered within LIMIT seconds makes the worker
-lost (killed; every waiting request fails with WorkerGone), so no caller waits longer than that.
+The protocol, in one place: a request is (method, args), pickled, where method is one of Runs' methods (it travels by
+reference: no table of names) and args start with the run's id; the worker answers each request in the order it came
+with (error or None, value, ids of its playing runs, how many runs it holds), and says it is ready with one such
+answer before any request. Worker is the server's handle on one process: a request not answered within LIMIT seconds
+makes the worker lost (killed; every waiting request fails with WorkerGone), so no caller waits longer than that.
 """
 
 from __future__ import annotations
 
-import itertools
+import collections
 import logging
 import os
 import pickle
@@ -26,7 +27,6 @@ import time
 from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import NamedTuple
 
 from ..core.engine import Trainer
 from ..figures.boundary import BOUNDARY_GRID
@@ -37,12 +37,9 @@ BOOT_LIMIT = 60.0  # seconds a new worker may take to load NumPy, the engine and
 SLICE = 0.01  # seconds of training per turn: a frame, a Pause or another run waits about this (or one step) at most
 BURST = 1.5  # seconds between two live changes that make them one burst: one event, one marker on the curves
 IDLE_PAUSE = 0.02  # seconds a worker sleeps when its playing runs are all at their speed limit
-WORKER_ENV = {
-    **{name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")},  # one core per process
-    # glibc: keep freed arrays of up to 32 MB in the heap, so each frame's temporaries are not faulted in again.
-    "MALLOC_MMAP_THRESHOLD_": str(32 << 20),
-    "MALLOC_TRIM_THRESHOLD_": str(64 << 20),
-}
+WORKER_ENV = dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"), "1")  # one core per process
+# glibc: keep freed arrays of up to 32 MB in the heap, so each frame's temporaries are not faulted in again.
+WORKER_ENV |= {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(64 << 20)}
 
 
 class WorkerGone(RuntimeError):
@@ -71,26 +68,29 @@ def spawn(module: str = __name__) -> tuple[subprocess.Popen, Connection]:
 # --- the server's side -----------------------------------------------------------------------------
 class Worker:
     """One worker process. Thread-safe; submit() never waits: a writer thread sends, a reader thread hands each answer
-    to its Future and enforces the limit. Modifies: its process, alive, runs, playing."""
+    to the oldest waiting Future and enforces the limit. Modifies: its process, alive, playing, runs, adopted_at."""
 
     def __init__(self):
         self.process, self._connection = spawn()
-        self._lock, self._outbox, self._ids = threading.Lock(), queue.SimpleQueue(), itertools.count()
-        self._pending: dict[int, tuple[Future, float]] = {}  # request id -> (its Future, when it was submitted)
-        self.alive, self._started, self._ready = True, time.monotonic(), 0.0  # ready: when its first answer came
-        self.runs = 0  # runs placed here and not yet dropped (the pool places new runs by it)
-        self.playing: frozenset[int] = frozenset()  # ids of the runs playing here, as of the last answer
+        self._lock, self._outbox, self.alive, self.ready = threading.Lock(), queue.SimpleQueue(), True, 0.0  # ready: its first answer
+        self._waiting = collections.deque([(Future(), time.monotonic())])  # (Future, when sent) in order; first: the ready answer
+        self.playing, self.runs = frozenset(), 0  # ids of its playing runs and how many it holds, as of its last answer
+        self.adopted_at = 0.0  # when a run last moved here (the pool moves the next one to the idle worker waiting longest)
         for target in (self._write, self._read):
             threading.Thread(target=target, name=f"dropviz-worker{target.__name__}", daemon=True).start()
 
     def submit(self, method, *args) -> Future:
         """method(runs, *args) in the worker (method: one of Runs'): a Future of its value."""
         future: Future = Future()
+        try:
+            data = pickle.dumps((method, args))
+        except Exception as error:  # noqa: BLE001 - arguments that do not pickle fail their request only
+            future.set_exception(WorkerError(f"{type(error).__name__}: {error}"))
+            return future
         with self._lock:
             if self.alive:
-                request_id = next(self._ids)
-                self._pending[request_id] = (future, time.monotonic())
-                self._outbox.put((request_id, method, args))
+                self._waiting.append((future, time.monotonic()))
+                self._outbox.put(data)
                 return future
         future.set_exception(WorkerGone("the training process has ended"))
         return future
@@ -98,7 +98,7 @@ class Worker:
     def call(self, method, *args):
         """submit(), waited for: its value (raises WorkerGone, WorkerError)."""
         try:
-            return self.submit(method, *args).result(LIMIT + (1 if self._ready else BOOT_LIMIT))
+            return self.submit(method, *args).result(LIMIT + (1 if self.ready else BOOT_LIMIT))
         except TimeoutError:  # the reader is stuck inside a half-sent answer: the limit holds all the same
             self.lose()
             raise WorkerGone("the training process stopped answering") from None
@@ -106,42 +106,37 @@ class Worker:
     def check(self) -> None:
         """Modifies: loses the worker when a request has waited more than LIMIT seconds (BOOT_LIMIT before it is ready)."""
         with self._lock:
-            oldest = min((sent for _, sent in self._pending.values()), default=None)
-        since, limit = (max(oldest or 0, self._ready), LIMIT) if self._ready else (self._started, BOOT_LIMIT)
-        if oldest is not None and time.monotonic() - since > limit:
+            sent = self._waiting[0][1] if self._waiting else None
+        if sent is not None and time.monotonic() - max(sent, self.ready) > (LIMIT if self.ready else BOOT_LIMIT):
             self.lose()
 
     def lose(self) -> None:
-        """Modifies: ends the process (SIGKILL ends a stopped one too); every waiting request fails with WorkerGone."""
+        """Modifies: ends the process (SIGKILL ends a stopped one too); every waiting request fails with WorkerGone. The
+        playing ids stay as last known: the runs that were playing play on where they start again."""
         with self._lock:
-            if not self.alive:
-                return
-            self.alive, self.playing, pending, self._pending = False, frozenset(), self._pending, {}
+            waiting, self.alive = (self._waiting if self.alive else ()), False
+            self._waiting = collections.deque()
             self._outbox.put(None)
         self.process.kill()
-        for future, _ in pending.values():
+        for future, _ in waiting:
             future.set_exception(WorkerGone("the training process has ended"))
 
     def _write(self) -> None:
         try:
-            while (item := self._outbox.get()) is not None:
-                try:
-                    data = pickle.dumps(item)
-                except Exception as error:  # noqa: BLE001 - arguments that do not pickle fail their request only
-                    self._answer(item[0], WorkerError(f"{type(error).__name__}: {error}"), None)
-                else:
-                    self._connection.send_bytes(data)
+            while (data := self._outbox.get()) is not None:
+                self._connection.send_bytes(data)
         except OSError:  # the process ended
-            pass
-        self.lose()
+            self.lose()
 
     def _read(self) -> None:
         try:
             while self.alive:
                 if self._connection.poll(0.1):
-                    request_id, error, value, self.playing = self._connection.recv()
-                    self._ready = self._ready or time.monotonic()
-                    self._answer(request_id, error, value)
+                    error, value, self.playing, self.runs = self._connection.recv()
+                    with self._lock:
+                        future = self._waiting.popleft()[0] if self._waiting else Future()  # none: lost meanwhile
+                    self.ready = self.ready or time.monotonic()
+                    future.set_exception(error) if error is not None else future.set_result(value)
                 self.check()
         except (EOFError, OSError):  # the process ended
             pass
@@ -150,33 +145,17 @@ class Worker:
         self.lose()
         self.process.wait(5)  # reaped: no zombie left behind
 
-    def _answer(self, request_id: int, error: Exception | None, value) -> None:
-        with self._lock:
-            future, _ = self._pending.pop(request_id, (None, 0.0))
-        if future is not None:
-            future.set_exception(error) if error is not None else future.set_result(value)
-
 
 # --- the worker's side -----------------------------------------------------------------------------
-class State(NamedTuple):
-    playing: bool
-    finished: bool
-    cpu: float  # the run's CPU seconds in its worker (turns and frames), counted from the least of its fellows' when it joined
-
-
 class _Run:
     """One session's run inside a worker. Modified by Runs only."""
 
     def __init__(self, config, idle_stop: float | None, speed: float | None):
-        self.trainer = Trainer(config)
+        self.trainer, self.idle_stop, self.speed = Trainer(config), idle_stop, speed  # speed: epochs/s at most, or None
         self.playing = self.held = False  # held: handed over to another worker, not trained until taken back or dropped
-        self.speed = speed  # epochs per second at most; None: as fast as its turns allow
-        self.pace_from = (time.monotonic(), 0.0)  # (when, epoch_progress): where the speed limit counts from
-        self.idle_stop = idle_stop  # seconds without a frame after which a playing run pauses; None: the page checks
-        self.seen = time.monotonic()
+        self.pace_from, self.seen = (time.monotonic(), 0.0), time.monotonic()  # (when, epoch_progress) the limit counts from
         self.last_change = -BURST  # when the page last changed a live setting
-        self.cpu = 0.0  # CPU seconds here: the next turn goes to the playing run with the least
-        self.step_cpu = 0.0  # CPU seconds one step took, lately: a turn takes the steps that fit in SLICE
+        self.cpu = self.step_cpu = 0.0  # CPU seconds here (the next turn: the least) and, lately, per step
 
     def allowed_steps(self) -> int | None:
         """Steps the speed limit allows now (None: no limit); 0 when not playing."""
@@ -197,101 +176,96 @@ class _Run:
         self.playing = self.playing and not self.trainer.finished
 
 
-class Runs:
-    """The protocol: each public method is a request the server may send, the run's id first. Every run of one worker;
-    single-threaded; each request modifies the run it names."""
+class Runs(dict):
+    """The protocol: each public method is a request the server may send, the run's id first. Every run of one worker
+    by id; single-threaded; each request modifies the run it names; an id not here raises UnknownRun."""
 
-    def __init__(self):
-        self.runs: dict[int, _Run] = {}
+    def __missing__(self, run_id: int) -> _Run:
+        raise UnknownRun(f"no run {run_id} in this training process")
 
     def playing_ids(self) -> frozenset[int]:
-        return frozenset(run_id for run_id, run in self.runs.items() if run.playing)
+        return frozenset(run_id for run_id, run in self.items() if run.playing)
 
-    def _get(self, run_id: int) -> _Run:
-        if run_id not in self.runs:
-            raise UnknownRun(f"no run {run_id} in this training process")
-        return self.runs[run_id]
-
-    def _join(self, run: _Run) -> None:
+    def _join(self, run: _Run) -> _Run:
         """A run that starts playing or arrives starts level with the least CPU time here: it neither owes time from before
         nor brings another worker's count, which would keep it waiting until the runs here caught up."""
-        run.cpu = min((r.cpu for r in self.runs.values() if r.playing and r is not run), default=run.cpu)
+        run.cpu = min((r.cpu for r in self.values() if r.playing and r is not run), default=run.cpu)
+        return run
 
-    def create(self, run_id: int, config, idle_stop: float | None, speed: float | None) -> None:
-        self.runs[run_id] = _Run(config, idle_stop, speed)
+    def create(self, run_id: int, config, idle_stop: float | None, speed: float | None, playing: bool = False) -> None:
+        self[run_id] = _Run(config, idle_stop, speed)
+        if playing:
+            self.play(run_id)
 
     def drop(self, run_id: int) -> None:
-        self.runs.pop(run_id, None)
+        self.pop(run_id, None)
 
     def hand_over(self, run_id: int, held: bool = True) -> _Run:
         """The run, held here (untrained) until dropped, or taken back (held False) if the other worker fails to adopt it."""
-        self._get(run_id).held = held
-        return self.runs[run_id]
+        self[run_id].held = held
+        return self[run_id]
 
     def adopt(self, run_id: int, run: _Run) -> None:
         run.held = False
-        self._join(run)
-        self.runs[run_id] = run
+        self[run_id] = self._join(run)
 
     def play(self, run_id: int) -> None:
-        run = self._get(run_id)
-        run.playing, run.seen, run.pace_from = not run.trainer.finished, time.monotonic(), (time.monotonic(), run.trainer.epoch_progress)
+        run, now = self[run_id], time.monotonic()
+        run.playing, run.seen, run.pace_from = not run.trainer.finished, now, (now, run.trainer.epoch_progress)
         self._join(run)
 
     def pause(self, run_id: int) -> None:
-        self._get(run_id).playing = False
+        self[run_id].playing = False
 
     def step(self, run_id: int) -> None:
+        """Pauses, then one optimizer step."""
         self.pause(run_id)
-        self.runs[run_id].trainer.step()
+        self[run_id].trainer.step()
 
-    def reset(self, run_id: int, config) -> None:
+    def reset(self, run_id: int, config=None):
+        """Pauses and starts again from epoch 0 (with config, or the current one): the config in force."""
         self.pause(run_id)
-        self.runs[run_id].trainer = Trainer(config or self.runs[run_id].trainer.config)
+        self[run_id].trainer = Trainer(config or self[run_id].trainer.config)
+        return self[run_id].trainer.config
 
     def update(self, run_id: int, config):
         """(True, config in force) when the change applied in place; (False, old config) when it needs a reset.
         Changes less than BURST apart are one burst (a slider moved with the arrow keys): they share one event."""
-        run, now = self._get(run_id), time.monotonic()
+        run, now = self[run_id], time.monotonic()
         burst, run.last_change = now - run.last_change < BURST, now
         return run.trainer.update(config, burst), run.trainer.config
 
     def set_speed(self, run_id: int, epochs_per_second: float | None) -> None:
-        run = self._get(run_id)
+        run = self[run_id]
         run.speed, run.pace_from = epochs_per_second, (time.monotonic(), run.trainer.epoch_progress)
 
-    def state(self, run_id: int) -> State:
-        run = self._get(run_id)
-        return State(run.playing, run.trainer.finished, run.cpu)
+    def state(self, run_id: int) -> tuple[bool, bool, float]:
+        """(playing, finished, CPU seconds here, counted from the least of its fellows' when it joined)."""
+        return self[run_id].playing, self[run_id].trainer.finished, self[run_id].cpu
 
-    def frame(self, run_id: int, presenting: bool, source: str | None):
-        """The page's frame (frames.Frame), made here; its CPU time counts as the run's; tells the run its page is there."""
-        run, began, sharing = self._get(run_id), time.thread_time(), len(self.playing_ids()) - 1
+    def frame(self, run_id: int, presenting: bool = False, source: str | None = None):
+        """The page's frame (frames.Frame), made here; its CPU time counts as the run's; tells the run its page is there.
+        source: where the page asks next."""
+        run, began, sharing = self[run_id], time.thread_time(), len(self.playing_ids()) - 1
         run.seen, trainer = time.monotonic(), run.trainer
-        made = make_frame(
-            trainer.snapshot(BOUNDARY_GRID),
-            trainer.data,
-            trainer.config.epochs,
-            run.playing,
-            sharing if run.playing else 0,
-            presenting,
-            source,
-        )
+        made = make_frame(trainer.snapshot(BOUNDARY_GRID), trainer.data, trainer.config.epochs, run.playing,
+                          sharing if run.playing else 0, presenting, source)  # fmt: skip
         run.cpu += time.thread_time() - began
         return made
 
     def snapshot(self, run_id: int):
-        self._get(run_id).seen = time.monotonic()
-        return self.runs[run_id].trainer.snapshot(BOUNDARY_GRID)
+        """A frozen picture of the run now (records.Snapshot); also tells the run that its page is still there."""
+        self[run_id].seen = time.monotonic()
+        return self[run_id].trainer.snapshot(BOUNDARY_GRID)
 
     def read(self, run_id: int, read):
-        """read(trainer): read must be picklable (a module-level function, operator.attrgetter)."""
-        return read(self._get(run_id).trainer)
+        """read(trainer), for exports and tests: read must be picklable (a module-level function, operator.attrgetter)."""
+        return read(self[run_id].trainer)
 
     def train_turn(self) -> bool:
         """Modifies: one turn for the playing run with the least CPU time that its speed limit lets train. False: none."""
         now, ready = time.monotonic(), []
-        for run in self.runs.values():
+        for run in self.values():
             if run.playing and run.idle_stop is not None and now - run.seen > run.idle_stop:
                 run.playing = False  # nobody has asked for a frame lately and no page check was handed in
             if (allowed := run.allowed_steps()) is None or allowed > 0:
@@ -308,18 +282,18 @@ def serve(connection: Connection) -> None:
 
     warm_up()  # the compiled kernel, loaded (compiled, on a cold cache) before the time limit counts
     runs = Runs()
-    connection.send((-1, None, None, frozenset()))  # ready
+    connection.send((None, None, frozenset(), 0))  # ready
     while True:
         trained = runs.train_turn()
         if not connection.poll(0 if trained else IDLE_PAUSE if runs.playing_ids() else None):
             continue
         while connection.poll(0):
-            request_id, method, args = connection.recv()
+            method, args = connection.recv()
             try:
-                data = pickle.dumps((request_id, None, method(runs, *args), runs.playing_ids()))
+                data = pickle.dumps((None, method(runs, *args), runs.playing_ids(), len(runs)))
             except Exception as error:  # noqa: BLE001 - raised in the server as WorkerError; the worker goes on
                 failed = error if isinstance(error, UnknownRun) else WorkerError(f"{type(error).__name__}: {error}")
-                data = pickle.dumps((request_id, failed, None, runs.playing_ids()))
+                data = pickle.dumps((failed, None, runs.playing_ids(), len(runs)))
             connection.send_bytes(data)
 
 

@@ -90,7 +90,7 @@ def test_a_stopped_worker_is_lost_replaced_and_its_runs_play_on_elsewhere_while_
         assert _get(token) == 410  # the page reruns, shows the notice, and follows the new token
         assert _get(run.token) == 200
         _wait(lambda run=run: _steps(run) > 20)  # it plays on, without a click
-    assert LiveRun._watcher.is_alive()
+    assert live._watcher.is_alive()
     for run in runs:
         assert len(_places(two_workers, run)) == 1  # each run in exactly one place
         run.pause()
@@ -150,8 +150,8 @@ def test_a_run_whose_steps_are_slow_gets_the_same_cpu_time_as_the_ordinary_ones_
     slow = LiveRun(SLOW, page_open=lambda: True)
     for run in [*ordinary, slow]:
         run.play()
-    _wait(lambda: min(run.state().cpu for run in [*ordinary, slow]) > 2.0, timeout=120)
-    shares = [run.state().cpu for run in [*ordinary, slow]]
+    _wait(lambda: min(run.state()[2] for run in [*ordinary, slow]) > 2.0, timeout=120)
+    shares = [run.state()[2] for run in [*ordinary, slow]]
     assert all(run.playing for run in [*ordinary, slow])
     assert max(shares) / min(shares) < 1.2, shares  # within 20 %: by time, not by turns
     assert _steps(slow) * 50 < _steps(ordinary[0])  # though the slow run took far fewer steps
