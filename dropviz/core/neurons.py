@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data import EXTENT
-from .fastnet import forward, probability
+from .fastnet import class_probabilities, forward, probability
 from .records import RUN_NAMES, Snapshot, frozen
 
 
@@ -23,8 +23,8 @@ def neuron_maps(weights, biases, activation: str, grid: int, units: int) -> tupl
     """Every column's first `units` neurons over the plane, evaluation mode, for the stacked runs (RUN_NAMES order).
 
     weights [(K, in, out)], biases [(K, out)] -> {run: per column (U_c, G, G) float32, rows = y}: the inputs (x1, x2 over
-    the data's extent), each hidden layer's activations divided by one shared scale, the output's P(class 1); and the
-    scale: the 95th percentile of |activation| over the drawn hidden neurons of all K models, beyond which a map saturates.
+    the data's extent), each hidden layer's activations divided by one shared scale, the output's P(class 1) (two
+    classes) or each output unit's class probability (more); and the scale: the 95th percentile of |activation| over the drawn hidden neurons of all K models, beyond which a map saturates.
     """
     _, points = plane(grid)
     f32 = [np.asarray(w, np.float32) for w in weights], [np.asarray(b, np.float32) for b in biases]  # pictures: float32 is plenty
@@ -36,9 +36,16 @@ def neuron_maps(weights, biases, activation: str, grid: int, units: int) -> tupl
     scale = float(np.nanpercentile(values, 95)) if np.isfinite(values).any() else 1.0  # the few largest values saturate
     scale = scale if np.isfinite(scale) and scale > 0 else 1.0
     drawn = [np.clip(h / scale, -1.0, 1.0) for h in drawn]
-    output = probability(logits).reshape(k, 1, grid, grid)
+    output = _output_maps(logits).reshape(k, -1, grid, grid)  # (K, 1 or C, G, G)
     columns = [m.astype(np.float32) for m in (inputs, *drawn, output)]  # (K, U_c, G, G) each
     return {name: tuple(frozen(c[k]) for c in columns) for k, name in enumerate(RUN_NAMES)}, scale
+
+
+def _output_maps(logits: np.ndarray) -> np.ndarray:
+    """(..., N, C) logits -> (..., 1, N) P(class 1) for two classes (one map says it all), else (..., C, N) per class."""
+    if logits.shape[-1] == 2:
+        return probability(logits)[..., None, :]
+    return np.swapaxes(class_probabilities(logits), -1, -2)
 
 
 def with_maps(snapshot: Snapshot, grid: int, units: int) -> Snapshot:
@@ -53,10 +60,10 @@ def with_maps(snapshot: Snapshot, grid: int, units: int) -> Snapshot:
 class NeuronCloseup:
     """One neuron of both runs up close: its value over the plane and what feeds it. Frozen, from a Snapshot."""
 
-    column: int  # 1..L hidden layers, L + 1 the output (its unit 1: P(class 1) is drawn for either output unit)
+    column: int  # 1..L hidden layers, L + 1 the output (two classes: P(class 1) for either unit; more: P(its class))
     unit: int
     axis: np.ndarray  # (G,) grid coordinates along x and y
-    maps: dict[str, np.ndarray]  # run -> (G, G) float32, rows = y: the activation (hidden) or P(class 1) (output)
+    maps: dict[str, np.ndarray]  # run -> (G, G) float32, rows = y: the activation (hidden) or a class's probability (output)
     incoming: dict[str, np.ndarray]  # run -> (in,) float32 weights from the previous column into this neuron
     bias: dict[str, float]
 
@@ -72,7 +79,8 @@ def closeup(snapshot: Snapshot, column: int, unit: int, grid: int) -> NeuronClos
     for run, run_layers in params.items():
         weights = [np.asarray(layer.weight, np.float64).T for layer in run_layers]  # (in, out), as forward takes them
         logits, hidden = forward(points, weights, [np.asarray(layer.bias, np.float64) for layer in run_layers], activation)
-        values = probability(logits) if column == len(run_layers) else hidden[column - 1][:, unit]  # (G * G,)
+        output = _output_maps(logits)  # (1 or C, G * G)
+        values = output[min(unit, len(output) - 1)] if column == len(run_layers) else hidden[column - 1][:, unit]  # (G * G,)
         maps[run] = frozen(values.reshape(grid, grid).astype(np.float32))
     return NeuronCloseup(
         column=column,

@@ -246,7 +246,7 @@ def data_csv(data: Dataset) -> str:
 
 
 def _classes(data: Dataset) -> int:
-    return max(2, int(max(data.y_train.max(), data.y_val.max())) + 1)
+    return data.classes
 
 
 def _summary(config: RunConfig) -> str:

@@ -72,3 +72,15 @@ def test_closeup_is_the_same_neuron_of_both_runs_from_the_snapshots_parameters(t
 def test_closeup_refuses_a_neuron_that_does_not_exist(trainer, column, unit):
     with pytest.raises(ValueError, match="no neuron"):
         closeup(trainer.snapshot(16), column, unit, 8)
+
+
+def test_with_more_than_two_classes_each_output_unit_maps_its_class_probability():
+    rng = np.random.default_rng(0)
+    weights = [rng.normal(size=(2, 2, 5)), rng.normal(size=(2, 5, 3)) * 3]  # two runs, 2 -> 5 -> 3 classes
+    biases = [rng.normal(size=(2, 5)), rng.normal(size=(2, 3))]
+    maps, _ = neuron_maps(weights, biases, "relu", 7, 4)
+    output = maps["twin"][-1]
+    assert output.shape == (3, 7, 7)
+    np.testing.assert_allclose(output.sum(axis=0), 1.0, rtol=1e-5)  # a softmax over the classes at every point
+    logits, _ = forward(plane(7)[1], [w[1] for w in weights], [b[1] for b in biases], "relu")
+    np.testing.assert_array_equal(output.argmax(axis=0).ravel(), logits.argmax(axis=-1))  # the class each point gets

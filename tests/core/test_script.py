@@ -57,7 +57,7 @@ def _digits_like(n_train: int, n_val: int, features: int = 64, classes: int = 10
     x = rng.integers(0, 17, (n_train + n_val, features)).astype(np.float64)
     y = rng.integers(0, classes, n_train + n_val)
     flipped = np.zeros(n_train + n_val, bool)
-    return Dataset("digits", x[:n_train], y[:n_train], x[n_train:], y[n_train:], flipped[:n_train], flipped[n_train:])
+    return Dataset("digits", x[:n_train], y[:n_train], x[n_train:], y[n_train:], flipped[:n_train], flipped[n_train:], classes=classes)
 
 
 @pytest.mark.parametrize("name", VARIANTS)
