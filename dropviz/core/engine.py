@@ -15,7 +15,7 @@ from itertools import pairwise
 import numpy as np
 
 from .config import RunConfig
-from .data import EXTENT, make_dataset
+from .data import EXTENT, dataset_for
 from .fastnet import NumpyNet, accuracy, class_probabilities, cross_entropy_loss, dropout_masks, probability
 from .kernel import NumbaNet, NumbaNet32
 from .records import RUN_NAMES, Event, History, LayerParams, RunHistory, Snapshot, frozen
@@ -95,7 +95,7 @@ class Trainer:
         throughout: what the tests check against torch and a trace records), "numba32", "numba", "numpy", or "torch"
         (autograd, the reference: slow)."""
         self.config = config
-        self.data = make_dataset(config.dataset, config.n_train, config.n_val, config.noise, config.label_noise, config.seed)
+        self.data = dataset_for(config)
         self.rng = np.random.default_rng([config.seed, 1])  # batches and masks; data has its own stream
         # Layer widths: the data's inputs (2 for points in the plane, 64 for digits), the hidden layers, one logit per class.
         self.sizes = (self.data.x_train.shape[1], *config.hidden, self.data.classes)

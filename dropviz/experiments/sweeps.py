@@ -7,7 +7,7 @@ of (K, ...) arrays and trains in one pass (kernel.NumbaNet32, engine.choose_back
 
 Randomness, all from Generators made from config.seed (no global seeds); K members share everything but
 their own seed's streams and their p:
-  data             make_dataset(..., config.seed), as the Trainer
+  data             dataset_for(config), as the Trainer
   batch order      default_rng([seed, 1]), drawn per epoch exactly as the Trainer draws it (a permutation,
                    then its (2, n, units) mask uniforms), so every member sees the Trainer's batches
   weights, seed s  engine.initial_parameters with default_rng([seed, 2]) for s = 0 (the Trainer's), [seed, 2, s] else
@@ -23,6 +23,7 @@ experiment's config.p against 0).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 import time
@@ -32,8 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.config import LIMITS, RunConfig, weight_count
-from ..core.data import Dataset, make_dataset
+from ..core.config import LIMITS, POOL_SIZES, RunConfig, weight_count
+from ..core.data import Dataset, dataset_for
 from ..core.engine import BACKENDS, DIVERGED_TRAIN_LOSS, choose_backend, initial_parameters
 from ..core.fastnet import accuracy, cross_entropy_loss, dropout_masks
 from ..core.records import RUN_NAMES, frozen
@@ -57,7 +58,7 @@ class Cancelled(Exception):
 # --- cost: defaults that fit the budget -----------------------------------------------------------
 
 
-def estimated_seconds(hidden: tuple[int, ...], models: int, n: int, batch: int, epochs: int) -> float:
+def estimated_seconds(hidden: tuple[int, ...], models: int, n: int, batch: int, epochs: int, inputs: int = 2, outputs: int = 2) -> float:
     """Rough training time of `models` stacked models on this project's 2-core server, compiled kernel, float32.
 
     A cost per model-step, per weight and model-step (growing with the batch), per mask entry and per epoch, fitted
@@ -65,10 +66,15 @@ def estimated_seconds(hidden: tuple[int, ...], models: int, n: int, batch: int, 
     its error is in bench/RESULTS.md). It only picks defaults.
     """
     steps = -(-n // batch)
-    units = 2 + sum(hidden)
-    weights = weight_count(hidden)
+    units = inputs + sum(hidden)
+    weights = weight_count(hidden, inputs, outputs)
     per_epoch = models * (steps * (0.8e-6 + weights * (1.1e-9 + 0.08e-9 * batch)) + n * units * 8e-9) + 0.14e-3
     return epochs * per_epoch
+
+
+def _io(data: Dataset) -> tuple[int, int]:
+    """(inputs, outputs) of the network a data set needs."""
+    return data.x_train.shape[1], data.classes
 
 
 def _round_down(value: float) -> int:
@@ -356,11 +362,11 @@ def p_sweep(config: RunConfig, progress: Callable[[float], bool], seeds: int = 3
     p_grid = np.array(p_values, dtype=np.float64)
     if p_grid.ndim != 1 or not len(p_grid) or not ((p_grid >= 0) & (p_grid < 1)).all():
         raise ValueError(f"p_values must be drop probabilities in [0, 1), got {p_values!r}")
-    data = make_dataset(config.dataset, config.n_train, config.n_val, config.noise, config.label_noise, config.seed)
+    data = dataset_for(config)
     n, batch = config.n_train, min(config.batch_size, config.n_train)
     k = len(p_grid) * seeds  # member k = (p index k // S, seed k % S)
     if epochs is None:
-        fits = _round_down(BUDGET_SECONDS / estimated_seconds(config.hidden, k, n, batch, 1))
+        fits = _round_down(BUDGET_SECONDS / estimated_seconds(config.hidden, k, n, batch, 1, *_io(data)))
         epochs = min(config.epochs, fits)
         schedule = (
             f"{epochs} epochs, as the config says."
@@ -384,11 +390,19 @@ def p_sweep(config: RunConfig, progress: Callable[[float], bool], seeds: int = 3
     return result
 
 
+def _most_training_points(config: RunConfig) -> int:
+    """The largest training set the config's data can give: MAX_SIZE, or what a fixed pool (digits, a file's points)
+    has left beside the validation set."""
+    pool = len(config.points.y) if config.points is not None else POOL_SIZES.get(config.dataset)
+    return MAX_SIZE if pool is None else min(MAX_SIZE, pool - config.n_val)
+
+
 def size_sweep(config: RunConfig, progress: Callable[[float], bool], seeds: int = 2, sizes: tuple[int, ...] | None = None,
                epochs: int | None = None) -> SizeResult:  # fmt: skip
     """Validation error with and without dropout for training sets of several sizes; one stack per size.
 
-    Sizes are capped at MAX_SIZE (duplicates dropped, sorted). The training sets are nested: the first `size`
+    Sizes are capped at MAX_SIZE, or at what a fixed pool has beside the validation set (duplicates dropped, sorted).
+    The training sets are nested: the first `size`
     points of one make_dataset draw of the largest size, so every size is validated on the same config.n_val
     points. Per size, 2 x seeds models train in one stack: the dropout run (the config's p and input p) and its
     twin (no dropout), each seed's pair from the same weights. epochs: None gives every size the number of
@@ -400,8 +414,9 @@ def size_sweep(config: RunConfig, progress: Callable[[float], bool], seeds: int 
     wanted = SIZES if sizes is None else tuple(sizes)
     if not wanted or any(int(s) != s or s < MIN_SIZE for s in wanted):
         raise ValueError(f"sizes must be whole numbers of at least {MIN_SIZE}, got {sizes!r}")
-    grid = np.array(sorted({min(int(s), MAX_SIZE) for s in wanted}), dtype=np.int64)
-    pool = make_dataset(config.dataset, int(grid[-1]), config.n_val, config.noise, config.label_noise, config.seed)
+    largest = _most_training_points(config)
+    grid = np.array(sorted({min(int(s), largest) for s in wanted}), dtype=np.int64)
+    pool = dataset_for(dataclasses.replace(config, n_train=int(grid[-1])))
     k = 2 * seeds  # member k = (run k // S, seed k % S)
     batches = np.minimum(config.batch_size, grid)
     per_epoch = -(-grid // batches)  # (N,) steps per epoch
@@ -409,7 +424,9 @@ def size_sweep(config: RunConfig, progress: Callable[[float], bool], seeds: int 
         # Every size gets the optimizer steps of the config's own run (epochs x batches of n_train points), so a
         # small set trains as long as a large one: the default preset's 2100 steps are 1050 epochs of 20 points, 17 of 2000.
         target = config.epochs * -(-config.n_train // min(config.batch_size, config.n_train))
-        cost = sum(estimated_seconds(config.hidden, k, int(n), int(b), 1) / int(s) for n, b, s in zip(grid, batches, per_epoch))  # per step
+        cost = sum(
+            estimated_seconds(config.hidden, k, int(n), int(b), 1, *_io(pool)) / int(s) for n, b, s in zip(grid, batches, per_epoch)
+        )  # per step
         fits = _round_down(BUDGET_SECONDS / cost)
         cut = "" if target <= fits else f", cut from the config's {target} to fit about {BUDGET_SECONDS:g} s"
         target = min(target, fits)

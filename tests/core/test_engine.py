@@ -198,10 +198,11 @@ def test_a_burst_of_p_changes_is_one_event_and_each_dropout_switch_its_own():
 
 
 def _blobs(classes: int, inputs: int):
-    """make_dataset's stand-in: `classes` Gaussian blobs in `inputs` dimensions, labels 0 .. classes - 1."""
+    """dataset_for's stand-in: `classes` Gaussian blobs in `inputs` dimensions, labels 0 .. classes - 1."""
 
-    def make(name, n_train, n_val, noise, label_noise, seed):
-        rng = np.random.default_rng(seed)
+    def make(config):
+        name, n_train, n_val = config.dataset, config.n_train, config.n_val
+        rng = np.random.default_rng(config.seed)
         centres = rng.uniform(-1, 1, (classes, inputs))
         y_train, y_val = np.arange(n_train) % classes, np.arange(n_val) % classes
         x_train, x_val = (centres[y] + rng.normal(0, 0.15, (len(y), inputs)) for y in (y_train, y_val))
@@ -213,7 +214,7 @@ def _blobs(classes: int, inputs: int):
 
 @pytest.mark.parametrize("classes, inputs", [(3, 2), (10, 64)])
 def test_the_network_takes_its_inputs_and_outputs_from_the_data_and_learns_many_classes(classes, inputs, monkeypatch):
-    monkeypatch.setattr(engine, "make_dataset", _blobs(classes, inputs))
+    monkeypatch.setattr(engine, "dataset_for", _blobs(classes, inputs))
     config = dataclasses.replace(SMALL, n_train=60, n_val=60, epochs=30, p=(0.2, 0.2))
     trainer = Trainer(config)
     assert trainer.sizes == (inputs, 12, 6, classes)

@@ -345,3 +345,13 @@ def test_texts_are_two_sentences_each():
         assert text.count(". ") + 1 == 2 and text.endswith(".")
     # They say what the default preset's plots show (tests/experiments/test_claims.py measures it), not the old flat valley.
     assert "flat valley" not in sweeps.P_SWEEP_TEXT and "p = 0.6 to 0.8" in sweeps.P_SWEEP_TEXT
+
+
+def test_both_sweeps_train_on_digits_and_the_size_sweep_stays_within_the_pool():
+    digits = RunConfig(dataset="digits", n_train=60, n_val=1500, hidden=(16,), p=(0.5,), batch_size=20, epochs=2)
+    swept = p_sweep(digits, go_on, seeds=1, p_values=(0.0, 0.5))
+    assert swept.val_acc.shape == (2, 1) and np.isfinite(swept.val_acc).all()
+    seed_zero = Trainer(dataclasses.replace(digits, p=(0.0,)))  # p = 0, seed 0: the Trainer's run, 64 inputs, 10 classes
+    np.testing.assert_allclose(swept.val_loss[0, 0], seed_zero.run().runs["twin"].val_loss[-1], rtol=1e-5)
+    sized = size_sweep(digits, go_on, seeds=1, sizes=(30, 1000), epochs=1)
+    assert sized.sizes.tolist() == [30, 1797 - 1500]  # what the 1,797 digits have beside the validation set
