@@ -321,13 +321,13 @@ def _mc_passes(blocks, n: int, widths, q, activation: str, passes: int, rng: np.
     n_grid = len(eval_grid)
     for t in range(passes):
         levels = [_draw_levels(rng, (n, units)) if ql > 0 else None for units, ql in zip(widths, q)]
-        for rows, a, ws, bs, first in blocks:
+        for b, (rows, a, ws, bs, first) in enumerate(blocks):
             keep = [None if lv is None else lv[rows] >= c for lv, c in zip(levels[first:], thresholds[first:])]  # (block, units)
             proba[rows] = probability(forward(a, ws, bs, activation, keep)[0].astype(np.float64))
+            progress((t + (b + 1) / len(blocks)) / passes)  # a pass of a wide network is long: per block
         sums += proba
         squares += proba * proba
         convergence[t] = np.mean(np.abs(sums[:n_grid] / (t + 1) - eval_grid))
-        progress((t + 1) / passes)
     return sums, squares, convergence
 
 
@@ -532,10 +532,13 @@ def inside(
     x_val, y_val = np.asarray(data.x_val, dtype=np.float64), np.asarray(data.y_val)
     params = [_params(snapshot, run) for run in RUN_NAMES]
     with np.errstate(all="ignore"):
-        runs = [forward(x_val, weights, biases, activation) for weights, biases in params]  # (logits, hidden) per run
+        runs = []  # (logits, hidden) per run
+        for r, (weights, biases) in enumerate(params):  # the forwards and the statistics: about one k's worth of work
+            runs.append(forward(x_val, weights, biases, activation))
+            progress((r + 1) / 3 / (len(k_values) + 1))
         per_layer = [np.stack([run_hidden[l] for _, run_hidden in runs]) for l in range(len(hidden))]  # (2, n, h_l)
         stats = _unit_statistics(per_layer, activation)
-        progress(1 / (len(k_values) + 1))  # the statistics: about one k's worth of work
+        progress(1 / (len(k_values) + 1))
         robust = _robustness(params, x_val, y_val, activation, hidden, k_values, int(draws), rng, progress)
     return InsideResult(
         activation=activation,
