@@ -5,6 +5,7 @@ Not here: the colours and sizes (theme.py), or any number it draws: weights and 
 
 from __future__ import annotations
 
+import base64
 import functools
 import itertools
 from dataclasses import dataclass
@@ -131,7 +132,7 @@ def _dropped_nodes(snapshot: Snapshot, run: str, layout: _NetworkLayout) -> np.n
     return dropped
 
 
-# Edge traces, bottom to top: faded, then thin to thick, positive before negative in each width.
+# Edge classes, bottom to top: faded, then thin to thick, positive before negative in each width.
 _EDGE_CLASSES = 1 + 2 * len(THEME.edge_widths)
 
 
@@ -170,13 +171,8 @@ def _edge_segments(x: np.ndarray, y: np.ndarray) -> tuple[str, ...]:
 
 
 def _edge_path(segments: tuple[str, ...], pick: np.ndarray) -> str:
-    """The picked edges (pick: (E,) bool) as one SVG path of separate lines: "M x0,y0L x1,y1M ...".
-
-    One path per edge class, as a layout shape: the browser draws a thousand edges as one element
-    and redraws nothing else when only they change. As trace segments with gaps, Plotly made and
-    styled one element per edge, every frame. Joined from the layout's cached segments, so that a frame
-    formats no numbers.
-    """
+    """The picked edges (pick: (E,) bool) as one SVG path of separate lines: "M x0,y0L x1,y1M ...", joined from the
+    layout's cached segments, so that a frame formats no numbers."""
     return "".join(itertools.compress(segments, pick.tolist()))
 
 
@@ -248,32 +244,53 @@ def _neuron_images(maps: tuple[np.ndarray, ...], layout: _NetworkLayout, dropped
     return images
 
 
-def _edge_shapes(layout: _NetworkLayout, classes: np.ndarray) -> list[dict]:
-    """The 7 edge shapes, bottom to top: "touches a dropped neuron", then per width bin positive and negative weight."""
-    counts = np.bincount(classes, minlength=_EDGE_CLASSES)
-    edges = []  # layout shapes, bottom to top
+def _edge_style(k: int) -> tuple[str, float, str, float]:
+    """Edge class k's (name, width px, dash, opacity): 0 "touches a dropped neuron", then per width bin positive and negative."""
+    if k == 0:
+        return "touches a dropped neuron", THEME.edge_widths[0], "solid", THEME.faded_opacity
+    width_bin, negative = divmod(k - 1, 2)
+    return f"{'negative' if negative else 'positive'} weight", THEME.edge_widths[width_bin], THEME.weight_dash[negative], 1.0
+
+
+def _edge_image(layout: _NetworkLayout, classes: np.ndarray, xrange: list[float], yrange: list[float]) -> dict:
+    """Every drawn edge in one layout image named "edges": an SVG over the plot's whole area, one path per class
+    (_edge_style; a path's data-name is its class's name), bottom to top, widths and dashes in screen px.
+
+    An image because the browser then redraws only it when the weights or this step's dropped neurons change: a
+    layout shape's new path makes plotly.js recompute and redraw the whole chart. The SVG's user units are the axes'
+    (y up, through scale(1,-1)), its strokes unscaled (vector-effect), so it stretches with the plot and stays sharp.
+    """
+    paths = []
     for k in range(_EDGE_CLASSES):
         pick = classes == k
-        if k == 0:
-            line = {"color": THEME.weight, "width": THEME.edge_widths[0]}
-            style = {"name": "touches a dropped neuron", "opacity": THEME.faded_opacity}
-        else:
-            width_bin, negative = divmod(k - 1, 2)
-            line = {"color": THEME.weight, "width": THEME.edge_widths[width_bin], "dash": THEME.weight_dash[negative]}
-            style = {"name": f"{'negative' if negative else 'positive'} weight", "opacity": 1.0}
-        edges.append(
-            {
-                "type": "path",
-                "path": _edge_path(layout.edge_segments, pick),
-                "line": line,
-                "xref": "x",
-                "yref": "y",
-                "layer": "below",
-                "visible": bool(counts[k]),
-                **style,
-            }
+        if not pick.any():
+            continue
+        name, width, dash, opacity = _edge_style(k)
+        gap = max(width, 3.0)  # plotly.js's "dot": dashes and gaps of the width, at least 3 px
+        dashes = f' stroke-dasharray="{gap:g},{gap:g}"' if dash == "dot" else ""
+        paths.append(
+            f'<path data-name="{name}" d="{_edge_path(layout.edge_segments, pick)}" stroke-width="{width:g}" '
+            f'stroke-opacity="{opacity:g}"{dashes} vector-effect="non-scaling-stroke"/>'
         )
-    return edges
+    (x0, x1), (y0, y1) = xrange, yrange
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="{x0:g} {-y1:g} {x1 - x0:g} {y1 - y0:g}" preserveAspectRatio="none">'
+        f'<g transform="scale(1,-1)" fill="none" stroke="{THEME.weight}" stroke-linecap="butt">{"".join(paths)}</g></svg>'
+    )
+    return {
+        "source": "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii"),
+        "name": "edges",
+        "xref": "x",
+        "yref": "y",
+        "x": x0,
+        "y": y1,
+        "sizex": x1 - x0,
+        "sizey": y1 - y0,
+        "xanchor": "left",
+        "yanchor": "top",
+        "sizing": "stretch",
+        "layer": "below",
+    }
 
 
 def _mapped_node_traces(layout: _NetworkLayout, run: str) -> list[dict]:
@@ -304,7 +321,7 @@ def _mapped_node_traces(layout: _NetworkLayout, run: str) -> list[dict]:
 
 def _legend_and_node_traces(layout: _NetworkLayout, dropped: np.ndarray, run: str, maps: bool) -> list[dict]:
     """The two weight legend entries, then the "kept neuron" and "dropped this step" markers (frames around maps)."""
-    traces = [  # legend entries only: the edges themselves are shapes
+    traces = [  # legend entries only: the edges themselves are an image
         scatter(
             x=[-10.0, -9.0],
             y=[0.0, 0.0],
@@ -360,12 +377,11 @@ def _notes(snapshot: Snapshot, run: str, layout: _NetworkLayout) -> list[dict]:
 def network_spec(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32) -> dict:
     """The network of one run: nodes per column, edges dashed by sign (solid positive, dotted negative) and sized by |w|.
 
-    Edges are 7 layout shapes, one SVG path each, always in this order: "touches a dropped neuron"
-    (faded), then for each width bin "positive weight" and "negative weight"; an empty class is
-    invisible. Traces, always in this order: the legend entries "positive weight" and "negative
-    weight", then "kept neuron" and "dropped this step". Node customdata is [[column, unit], ...].
-    Only run "dropout" shows this step's masks (snapshot.masks, the tracked example's); edges
-    touching a dropped neuron go to the faded shape. A column with more than
+    Edges are the layout image "edges" (_edge_image), the last image: one SVG path per class that has edges, in this
+    order: "touches a dropped neuron" (faded), then for each width bin "positive weight" and "negative weight".
+    Traces, always in this order: the legend entries "positive weight" and "negative weight", then "kept neuron" and
+    "dropped this step". Node customdata is [[column, unit], ...]. Only run "dropout" shows this step's masks
+    (snapshot.masks, the tracked example's); edges touching a dropped neuron go to the faded class. A column with more than
     max_nodes units draws units 0..max_nodes-1 and says "+N more not shown" under it (on two lines).
     With snapshot.neuron_maps, each drawn neuron is its map (layout images, _neuron_images) in a square frame, and
     only the neurons that have one are drawn: the same first units in both runs, so their maps compare.
@@ -379,23 +395,22 @@ def network_spec(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32) 
     dropped = _dropped_nodes(snapshot, run, layout)
     classes = _edge_classes(snapshot, run, layout, dropped)
 
-    edges = _edge_shapes(layout, classes)
     traces = _legend_and_node_traces(layout, dropped, run, bool(maps))
     notes = _notes(snapshot, run, layout)
     top = layout.top
 
     axis = {"visible": False, "showgrid": False, "zeroline": False}
+    xrange, yrange = [-0.6, columns - 0.4], [-top - 0.35, top + 0.3]
     fig_layout = base_layout(
         THEME.network_height,
         uirevision=f"network-{sizes}-{max_nodes}",  # a new shape resets the view; updates keep it
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        xaxis=dict(axis, range=[-0.6, columns - 0.4]),
-        yaxis=dict(axis, range=[-top - 0.35, top + 0.3]),
+        xaxis=dict(axis, range=xrange),
+        yaxis=dict(axis, range=yrange),
         showlegend=True,
         legend=bottom_legend(0.0),
         hovermode="closest",
         annotations=notes,
-        shapes=edges,
-        images=_neuron_images(maps, layout, dropped, run),
+        images=[*_neuron_images(maps, layout, dropped, run), _edge_image(layout, classes, xrange, yrange)],
     )
     return figure_spec(data=traces, layout=fig_layout)

@@ -8,6 +8,8 @@ import math
 import re
 import struct
 import zlib
+from types import SimpleNamespace
+from xml.etree import ElementTree
 
 import numpy as np
 import plotly.graph_objects as go
@@ -118,9 +120,26 @@ def _segments(shape) -> int:
     return len(_lines(shape))
 
 
+def _edge_image(fig):
+    """The network's "edges" layout image (always its last image)."""
+    image = fig.layout.images[-1]
+    assert image.name == "edges" and image.source.startswith("data:image/svg+xml;base64,")
+    return image
+
+
 def _edge_traces(fig):
-    """The edge shapes that draw something (an empty class is an invisible shape)."""
-    return [s for s in fig.layout.shapes if s.type == "path" and s.visible is not False]
+    """The edge classes drawn: each path of the "edges" image's SVG as (name, path, line.width, line.dash, opacity)."""
+    svg = ElementTree.fromstring(base64.b64decode(_edge_image(fig).source.split(",", 1)[1]))
+    paths = svg.findall(".//{http://www.w3.org/2000/svg}path")
+    return [
+        SimpleNamespace(
+            name=p.get("data-name"),
+            path=p.get("d"),
+            line=SimpleNamespace(width=float(p.get("stroke-width")), dash="dot" if p.get("stroke-dasharray") else "solid"),
+            opacity=float(p.get("stroke-opacity")),
+        )
+        for p in paths
+    ]
 
 
 def _expected_dropped(masks, shown=None) -> set[tuple[int, int]]:
@@ -175,8 +194,12 @@ def test_node_traces_carry_column_and_unit_and_float32():
         trace = _trace(fig, name)
         assert np.asarray(trace.x).dtype == np.float32 and np.asarray(trace.y).dtype == np.float32
         assert np.array_equal(np.asarray(trace.x), np.asarray(trace.customdata)[:, 0])  # drawn in its column
+    image = _edge_image(fig)
+    assert (image.xref, image.yref, image.layer, image.sizing) == ("x", "y", "below", "stretch")
+    assert [image.x, image.x + image.sizex] == pytest.approx(fig.layout.xaxis.range)  # the SVG spans the plot: edges meet nodes
+    assert [image.y - image.sizey, image.y] == pytest.approx(fig.layout.yaxis.range)
     for shape in _edge_traces(fig):
-        assert (shape.xref, shape.yref, shape.layer) == ("x", "y", "below") and _segments(shape) > 0
+        assert _segments(shape) > 0
 
 
 @pytest.mark.parametrize("sizes", [(2, 1, 2), (2, 5, 3, 2), (2, 30, 2)])
@@ -556,11 +579,12 @@ def _dropped_in_images(images) -> set[str]:
 
 def test_neuron_maps_are_one_image_per_column_with_a_tile_per_drawn_neuron():
     trainer, snap = _mapped(units=4)
-    assert not network_figure(trainer.snapshot(BOUNDARY_GRID)).layout.images  # no maps asked for: plain circles
+    plain = network_figure(trainer.snapshot(BOUNDARY_GRID)).layout.images  # no maps asked for: plain circles
+    assert [image.name for image in plain] == ["edges"]
     for run in RUN_NAMES:
         spec = network_spec(snap, run)
         fig = go.Figure(spec)
-        images = spec["layout"]["images"]
+        images = spec["layout"]["images"][:-1]  # the last is the edges
         assert [image["name"].split()[3] for image in images] == [str(c) for c in range(len(trainer.sizes))]  # "maps of column c"
         shown = [2, *(min(4, units) for units in trainer.sizes[1:-1]), 2]
         nodes = _trace(fig, "neuron")  # one unseen marker per neuron, for hover and click; the maps show the state
