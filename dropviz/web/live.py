@@ -47,15 +47,19 @@ def step_cost(config: RunConfig) -> float:
 
 
 class _Pool:
-    """The server's workers, started on first use; a lost one is replaced. Modifies itself and its workers' adopted_at."""
+    """The server's workers and their watcher, started on first use; a lost worker is replaced. Modifies itself and its
+    workers' adopted_at."""
 
     def __init__(self, size: int):
-        self.size, self.workers, self._lock, self.stopped = size, [], threading.Lock(), False
+        self.size, self.workers, self._lock, self.stopped, self.watcher = size, [], threading.Lock(), False, None
         self.moved_at = 0.0  # time.monotonic() of the last move: rotations wait ROTATE_EVERY after it
 
     def start(self) -> list[Worker]:
         """Modifies: ends workers past their time limit and replaces those gone. The live ones."""
         with self._lock:
+            if self.watcher is None:
+                self.watcher = threading.Thread(target=_watch, args=(self,), name="dropviz-page-watcher", daemon=True)
+                self.watcher.start()
             self.workers = [worker for worker in self.workers if worker.check() or worker.alive]  # check() may lose it
             self.workers += [Worker() for _ in range(self.size - len(self.workers))]
             return list(self.workers)
@@ -77,7 +81,8 @@ class _Pool:
         self.moved_at = to.adopted_at = time.monotonic()
 
     def stop(self) -> None:
-        """Modifies: ends every worker, for good: its runs do not start again (tests; a server's workers end with it)."""
+        """Modifies: ends every worker and the watcher, for good: its runs do not start again (tests; a server's workers
+        end with it)."""
         with self._lock:
             self.stopped = True
             for worker in self.workers:
@@ -87,9 +92,7 @@ class _Pool:
 
 
 POOL = _Pool(WORKERS)
-_ids = itertools.count()
-_watcher_lock, _play_lock = threading.Lock(), threading.Lock()
-_watcher: threading.Thread | None = None
+_ids, _play_lock = itertools.count(), threading.Lock()
 
 
 def _remote(method):
@@ -120,11 +123,9 @@ class LiveRun:
         (None: unknown, no cap per computer)."""
         self._page_open, self.client, self.config, self._speed, self.token = page_open, client, config, None, ""
         self._gone_since: float | None = None  # when page_open first said the page was gone
-        self._lock = threading.RLock()  # one call, restart or move at a time
+        self._lock, self._pool = threading.RLock(), POOL  # one call, restart or move at a time; where it lives
         self._start()
         LiveRun._all.add(self)
-        if page_open is not None:
-            _watch()
 
     def _start(self, why: str | None = None) -> None:
         """Modifies: the run starts from epoch 0 on the least busy worker, with the page's speed limit, playing if it was
@@ -136,10 +137,9 @@ class LiveRun:
         self.token = secrets.token_urlsafe(16)  # whoever holds it reads this run's frames: only its page is given it
         LiveRun._by_token[self.token] = self
         self._token_finalizer = weakref.finalize(self, LiveRun.released.add, self.token)
-        self._pool, self._id, self._moved_at = POOL, next(_ids), time.monotonic()
-        self._worker = min(POOL.start(), key=lambda w: (len(w.playing), w.runs))  # fewest playing runs, then fewest runs
-        self._finalizer = weakref.finalize(self, self._worker.submit, Runs.drop, self._id)  # its worker drops it
-        self._released = self._unknown = False  # dropped from its worker; forgotten by it (the watcher restarts it)
+        self._id, self._moved_at, self._unknown = next(_ids), time.monotonic(), False  # unknown: its worker forgot it
+        self._worker = min(self._pool.start(), key=lambda w: (len(w.playing), w.runs))  # fewest playing runs, then runs
+        self._finalizer = weakref.finalize(self, self._worker.submit, Runs.drop, self._id)  # called: released, dropped
         self.lost = why  # why the run started again from epoch 0: the page says so once
         self._worker.call(Runs.create, self._id, self.config, None if self._page_open else IDLE_STOP, self._speed, playing)
 
@@ -147,7 +147,7 @@ class LiveRun:
         """method on the run in its worker; when the worker was lost or does not know the run, the run starts again
         (LOST, RELEASED) and the call goes to it there."""
         with self._lock:
-            if self._released:
+            if not self._finalizer.alive:
                 self._start(RELEASED)
             try:
                 return self._worker.call(method, self._id, *args)
@@ -162,10 +162,8 @@ class LiveRun:
         try:
             return await asyncio.wrap_future(worker.submit(Runs.frame, self._id, presenting, source))
         except UnknownRun:
-            if self._worker is worker:  # not moved meanwhile
-                self._unknown = True
-                raise WorkerGone("the run is not in its training process") from None
-            return await asyncio.wrap_future(self._worker.submit(Runs.frame, self._id, presenting, source))
+            self._unknown = self._worker is worker  # else it moved meanwhile, and the page's next request finds it
+            raise WorkerGone("the run is not in its training process") from None
 
     state, snapshot, frame, with_trainer = _remote(Runs.state), _remote(Runs.snapshot), _remote(Runs.frame), _remote(Runs.read)
     pause, step = _remote(Runs.pause), _remote(Runs.step)
@@ -218,7 +216,7 @@ class LiveRun:
         """Modifies: starts the run again when its worker is lost or forgot it; pauses it when its page is gone, and
         after RELEASE_AFTER seconds gone its worker drops it."""
         with self._lock:
-            if self._released or self._pool.stopped:
+            if not self._finalizer.alive:
                 return
             if not self._worker.alive or self._unknown:
                 self._start(LOST)
@@ -230,14 +228,13 @@ class LiveRun:
             elif time.monotonic() - self._gone_since > RELEASE_AFTER:
                 self._finalizer()
                 self._token_finalizer()
-                self._released = True
 
     def _move(self, to: Worker) -> bool:
         """Modifies: a playing run goes on in worker `to`, exactly where it was; False when it was not playing. The
         source holds the run until `to` has it: if `to` fails, the run goes on where it was, and WorkerGone is raised."""
         with self._lock:
             source = self._worker
-            if self._released or self._id not in source.playing or not source.alive:
+            if not self._finalizer.alive or self._id not in source.playing or not source.alive:
                 return False
             moving = source.call(Runs.hand_over, self._id)
             try:
@@ -245,44 +242,38 @@ class LiveRun:
             except WorkerGone:
                 source.submit(Runs.hand_over, self._id, False)
                 raise
-            self._finalizer()  # the source drops the copy it held
-            self._worker, self._moved_at = to, time.monotonic()
+            self._worker, self._moved_at, dropped = to, time.monotonic(), self._finalizer  # frames go to `to` from here on
             self._finalizer = weakref.finalize(self, to.submit, Runs.drop, self._id)
+            dropped()  # the source drops the copy it held
             return True
 
 
 # --- the watcher -------------------------------------------------------------------------------------
-def _watch() -> None:
-    global _watcher
-    with _watcher_lock:
-        if _watcher is None or not _watcher.is_alive():
-            _watcher = threading.Thread(target=_watch_pages, name="dropviz-page-watcher", daemon=True)
-            _watcher.start()
-
-
-def _watch_pages() -> None:
-    while True:
+def _watch(pool: _Pool) -> None:
+    """A pool's watcher thread: a look every PAGE_CHECK seconds until the pool stops."""
+    while not pool.stopped:
         time.sleep(PAGE_CHECK)
         try:
-            _check_pages()  # in a call of its own: a loop variable left here would keep a forgotten run alive
+            _check_pages(pool)  # in a call of its own: a loop variable left here would keep a forgotten run alive
         except Exception:  # whatever one look meets, the next look comes
             log.exception("dropviz page watcher")
 
 
-def _check_pages() -> None:
+def _check_pages(pool: _Pool) -> None:
     """Ends workers past their limit, starts again the runs they held, pauses or drops the runs of pages gone, and
-    moves a playing run when the workers' counts call for it (_Pool.to_move). Modifies those runs and POOL."""
-    POOL.start()
-    for run in list(LiveRun._all):
+    moves a playing run when the workers' counts call for it (_Pool.to_move). Modifies the pool's runs and the pool."""
+    pool.start()
+    runs = [run for run in list(LiveRun._all) if run._pool is pool]
+    for run in runs:
         try:
             run._check()
         except WorkerGone:
             pass  # a worker lost meanwhile: the next look starts its runs again
-    busiest, idlest = POOL.to_move() or ([], None)
-    for run in sorted((run for run in list(LiveRun._all) if run._worker in busiest), key=lambda run: run._moved_at):
+    busiest, idlest = pool.to_move() or ([], None)
+    for run in sorted((run for run in runs if run._worker in busiest), key=lambda run: run._moved_at):
         try:
             if run._move(idlest):
-                POOL.moved(idlest)
+                pool.moved(idlest)
                 break
         except WorkerGone:
             break  # idlest was lost: the next look sees new counts

@@ -18,13 +18,12 @@ import collections
 import logging
 import os
 import pickle
-import queue
 import socket
 import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -67,30 +66,25 @@ def spawn(module: str = __name__) -> tuple[subprocess.Popen, Connection]:
 
 # --- the server's side -----------------------------------------------------------------------------
 class Worker:
-    """One worker process. Thread-safe; submit() never waits: a writer thread sends, a reader thread hands each answer
-    to the oldest waiting Future and enforces the limit. Modifies: its process, alive, playing, runs, adopted_at."""
+    """One worker process. Thread-safe; submit() never waits: a one-thread executor sends, a reader thread hands each
+    answer to the oldest waiting Future and enforces the limit. Modifies: its process, alive, playing, runs, adopted_at."""
 
     def __init__(self):
         self.process, self._connection = spawn()
-        self._lock, self._outbox, self.alive, self.ready = threading.Lock(), queue.SimpleQueue(), True, 0.0  # ready: its first answer
+        self._lock, self._sender, self.alive, self.ready = threading.Lock(), ThreadPoolExecutor(1, "dropviz-send"), True, 0.0
         self._waiting = collections.deque([(Future(), time.monotonic())])  # (Future, when sent) in order; first: the ready answer
         self.playing, self.runs = frozenset(), 0  # ids of its playing runs and how many it holds, as of its last answer
         self.adopted_at = 0.0  # when a run last moved here (the pool moves the next one to the idle worker waiting longest)
-        for target in (self._write, self._read):
-            threading.Thread(target=target, name=f"dropviz-worker{target.__name__}", daemon=True).start()
+        threading.Thread(target=self._read, name="dropviz-worker-read", daemon=True).start()
 
     def submit(self, method, *args) -> Future:
-        """method(runs, *args) in the worker (method: one of Runs'): a Future of its value."""
-        future: Future = Future()
-        try:
-            data = pickle.dumps((method, args))
-        except Exception as error:  # noqa: BLE001 - arguments that do not pickle fail their request only
-            future.set_exception(WorkerError(f"{type(error).__name__}: {error}"))
-            return future
+        """method(runs, *args) in the worker (method: one of Runs'): a Future of its value. Arguments that do not pickle
+        raise here."""
+        future, data = Future(), pickle.dumps((method, args))
         with self._lock:
             if self.alive:
                 self._waiting.append((future, time.monotonic()))
-                self._outbox.put(data)
+                self._sender.submit(self._connection.send_bytes, data)  # an OSError there: the reader sees the end
                 return future
         future.set_exception(WorkerGone("the training process has ended"))
         return future
@@ -116,17 +110,10 @@ class Worker:
         with self._lock:
             waiting, self.alive = (self._waiting if self.alive else ()), False
             self._waiting = collections.deque()
-            self._outbox.put(None)
+        self._sender.shutdown(wait=False, cancel_futures=True)
         self.process.kill()
         for future, _ in waiting:
             future.set_exception(WorkerGone("the training process has ended"))
-
-    def _write(self) -> None:
-        try:
-            while (data := self._outbox.get()) is not None:
-                self._connection.send_bytes(data)
-        except OSError:  # the process ended
-            self.lose()
 
     def _read(self) -> None:
         try:
@@ -292,8 +279,8 @@ def serve(connection: Connection) -> None:
             try:
                 data = pickle.dumps((None, method(runs, *args), runs.playing_ids(), len(runs)))
             except Exception as error:  # noqa: BLE001 - raised in the server as WorkerError; the worker goes on
-                failed = error if isinstance(error, UnknownRun) else WorkerError(f"{type(error).__name__}: {error}")
-                data = pickle.dumps((failed, None, runs.playing_ids(), len(runs)))
+                error = error if isinstance(error, UnknownRun) else WorkerError(f"{type(error).__name__}: {error}")
+                data = pickle.dumps((error, None, runs.playing_ids(), len(runs)))
             connection.send_bytes(data)
 
 

@@ -90,7 +90,7 @@ def test_a_stopped_worker_is_lost_replaced_and_its_runs_play_on_elsewhere_while_
         assert _get(token) == 410  # the page reruns, shows the notice, and follows the new token
         assert _get(run.token) == 200
         _wait(lambda run=run: _steps(run) > 20)  # it plays on, without a click
-    assert live._watcher.is_alive()
+    assert two_workers.watcher.is_alive()
     for run in runs:
         assert len(_places(two_workers, run)) == 1  # each run in exactly one place
         run.pause()
@@ -185,7 +185,7 @@ def test_a_released_runs_token_answers_410_and_never_brings_the_run_back(monkeyp
     _wait(lambda: one_worker.workers[0].runs == 0)
     for _ in range(3):
         assert _get(token) == 410
-    assert one_worker.workers[0].runs == 0 and run._released  # no run made for it
+    assert one_worker.workers[0].runs == 0 and not run._finalizer.alive  # no run made for it
     page["open"] = True
     assert run.frame().status.startswith("**Epoch 0**") and "was away" in run.lost  # the page's own rerun brings it back
     assert run.token != token and _get(token) == 410

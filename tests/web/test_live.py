@@ -342,7 +342,7 @@ def test_playing_count_counts_the_runs_that_play_and_forgets_deleted_ones(one_wo
 
 def test_runs_rotate_between_workers_whose_playing_counts_differ_by_one_and_go_on_where_they_were(monkeypatch):
     check = live._check_pages
-    monkeypatch.setattr(live, "_check_pages", lambda: None)  # a page watcher left by other tests stays out
+    monkeypatch.setattr(live, "_check_pages", lambda pool: None)  # its watcher stays out: the test looks, with check(pool)
     pool = live._Pool(2)
     monkeypatch.setattr(live, "POOL", pool)
     try:
@@ -361,14 +361,14 @@ def test_runs_rotate_between_workers_whose_playing_counts_differ_by_one_and_go_o
             busiest = max(pool.workers, key=lambda w: len(w.playing))
             longest = min((run for run in runs if run._worker is busiest), key=lambda run: run._moved_at)
             where = [run._worker for run in runs]
-            check()
+            check(pool)
             moved = [run for run, was in zip(runs, where) if run._worker is not was]
             assert moved == [longest] and longest._worker is not busiest  # one run, the one there longest, moved over
             movers.append(runs.index(longest))
             sources.append(busiest)
             after = [run._worker for run in runs]
             monkeypatch.setattr(live, "ROTATE_EVERY", 60.0)
-            check()  # again: the counts have flipped (2 and 1 the other way), but it is not time yet
+            check(pool)  # again: the counts have flipped (2 and 1 the other way), but it is not time yet
             assert [run._worker for run in runs] == after
             for run in runs:
                 assert run.snapshot().epoch_progress >= epochs[id(run)] > 0 and run.lost is None  # went on where it was
@@ -384,7 +384,7 @@ def test_runs_rotate_between_workers_whose_playing_counts_differ_by_one_and_go_o
         where = [run._worker for run in runs]
         monkeypatch.setattr(live, "ROTATE_EVERY", 0.0)  # time for a rotation, and the counts differ by one: no move
         for _ in range(3):
-            check()
+            check(pool)
         assert [run._worker for run in runs] == where
         for run in runs:
             run.pause()
