@@ -14,14 +14,15 @@ import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
-from dropviz.core.config import RunConfig
+from dropviz.core.config import RunConfig, read_points
 from dropviz.core.data import DATASETS, make_dataset
+from dropviz.core.own_data import OWN
 from dropviz.core.presets import PRESETS
 from dropviz.core.script import pytorch_script
 from dropviz.experiments.registry import Shown
 from dropviz.figures.boundary import BOUNDARY_GRID
 from dropviz.figures.network import MAP_NODES
-from dropviz.web import live
+from dropviz.web import controls, live
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -219,7 +220,10 @@ def test_network_figure_draws_exactly_the_snapshots_dropped_neurons():
     assert drawn == expected and expected  # of 12 per layer, the first MAP_NODES are drawn, each as its map
 
 
-@pytest.mark.parametrize("control,name", [("Preset", name) for name in PRESETS] + [("Data set", name) for name in DATASETS])
+PLANE = [name for name, spec in DATASETS.items() if spec.generate is not None]  # sets of points in the plane, drawn on the boundary
+
+
+@pytest.mark.parametrize("control,name", [("Preset", name) for name in PRESETS] + [("Data set", name) for name in PLANE])
 def test_every_preset_and_data_set_is_drawn_as_chosen(control, name):
     at = _app()
     _widget(at, control).set_value(name).run()
@@ -453,3 +457,57 @@ def test_dropout_toggled_back_and_forth_keeps_the_weights_and_masks_follow_the_t
     _button(at, "Step").click().run()
     trainer = _trainer(at)
     assert trainer.step_count == 5 and not all(mask.all() for mask in trainer.snapshot(BOUNDARY_GRID).masks)  # on again: neurons dropped
+
+
+# --- your own points ---------------------------------------------------------------------------------
+def _points_csv(rows: int = 48, classes: int = 2) -> bytes:
+    """A good file of points: rows points scattered over a band, `classes` classes taking turns."""
+    return ("x1,x2,label\n" + "".join(f"{10 + i * 0.5:.2f},{(i * 37) % 23 - 11},{i % classes}\n" for i in range(rows))).encode()
+
+
+def _upload_points(at: AppTest, content: bytes, name: str = "points.csv") -> AppTest:
+    at.file_uploader(key=controls.UPLOAD_KEY).set_value((name, content, "text/csv")).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _sidebar_warnings(at: AppTest) -> list[str]:
+    return [w.value for w in at.sidebar.warning]
+
+
+def test_an_uploaded_file_of_points_becomes_the_run_s_data():
+    at = _upload_points(_app(), _points_csv(), "mine.csv")
+    config, data = _trainer(at).config, _trainer(at).data
+    assert config.dataset == OWN and config.points == read_points(_points_csv()) and data.classes == 2
+    assert (config.n_train, config.n_val) == (36, 12) and _sidebar_warnings(at) == []  # a quarter validates
+    expected = make_dataset(OWN, 36, 12, config.noise, config.label_noise, config.seed, points=config.points)
+    np.testing.assert_array_equal(data.x_train, expected.x_train)
+    assert _widget(at, "Data set").value == OWN
+    assert _widget(at, "Training points").disabled and _widget(at, "Noise").disabled  # the file decides; noise does not apply
+    assert "own: mine.csv, 48 points, 2 classes: 36 to train, 12 to validate." in [c.value for c in at.sidebar.caption]
+    _button(at, "Step").click().run()
+    assert not at.exception and _steps(at) == 1
+    assert at.query_params["dataset"] == OWN  # the link says own points ...
+    again = _app(**{key: at.query_params[key] for key in at.query_params})
+    assert _trainer(again).config.dataset == PRESETS[at.query_params["preset"]].config.dataset  # ... and cannot carry them
+    assert any("cannot carry" in w for w in _sidebar_warnings(again)), _sidebar_warnings(again)
+
+
+def test_a_refused_file_of_points_says_why_in_the_sidebar_and_the_page_keeps_its_data():
+    at = _app()
+    _button(at, "Step").click().run()
+    before = _trainer(at).config
+    bad = _points_csv().replace(b"\n13.00,", b"\n13.00x,")
+    _upload_points(at, bad)
+    assert _trainer(at).config == before and _steps(at) == 1  # same data, the run not even restarted
+    assert _sidebar_warnings(at) == ["data file: row 8: x1 is '13.00x', not a number; the data is unchanged"]
+    _upload_points(at, b"\x00\x01\x02binary")
+    assert _sidebar_warnings(at) == ["data file: row 1: a NUL byte; this is a binary file, not a CSV text file; the data is unchanged"]
+    assert _trainer(at).config == before
+
+
+def test_a_good_file_after_a_refused_one_is_used_and_taking_it_away_restores_the_preset_s_data():
+    at = _upload_points(_upload_points(_app(), b""), _points_csv(rows=60))
+    assert _sidebar_warnings(at) == [] and _trainer(at).config.points.rows == 60
+    at.file_uploader(key=controls.UPLOAD_KEY).set_value(None).run()
+    assert not at.exception and _trainer(at).config == RunConfig() and _widget(at, "Data set").options == list(DATASETS)

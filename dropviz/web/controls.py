@@ -1,6 +1,7 @@
 """Sidebar controls -> RunConfig, and the page URL <-> RunConfig. Not here: the page layout (app.py).
 
-Widgets hold raw values; every value goes through config.validate() before it reaches the engine.
+Widgets hold raw values; every value goes through config.validate() before it reaches the engine, and an uploaded
+file of points through config.read_points.
 """
 
 from __future__ import annotations
@@ -9,14 +10,23 @@ from typing import Any
 
 import streamlit as st
 
-from ..core.config import ACTIVATIONS, LIMITS, OPTIMIZERS, RunConfig, to_dict, validate
-from ..core.data import DATASETS
+from ..core.config import ACTIVATIONS, LIMITS, OPTIMIZERS, ConfigError, RunConfig, read_points, to_dict, validate
+from ..core.data import DATASETS, OWN_NOISE_EFFECT
+from ..core.own_data import MAX_BYTES, MAX_ROWS, OWN, split_sizes
 from ..core.presets import DEFAULT_PRESET, PRESETS
 
 LEARNING_RATES = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)  # the Playground's ladder
 BATCH_SIZES = (1, 2, 4, 8, 10, 16, 32, 64, 128, 256)
 WEIGHT_DECAYS = (0.0, 0.00001, 0.0001, 0.001, 0.01, 0.1)
 PRESET_KEY = "w_preset"
+POINTS_KEY = "own_points"  # the last file of points the gate accepted (OwnPoints), or None
+REFUSED_KEY = "own_points_refused"  # the gate's line about the file in the uploader, while it is refused
+UPLOAD_KEY = "w_points_file"
+POINTS_HELP = (
+    f"A CSV of points in the plane: x1,x2,label per line (a header line is optional), labels whole numbers 0 to 9, at "
+    f"least two classes, at most {MAX_ROWS:,} rows and {MAX_BYTES / 1e6:g} MB. Each axis is scaled to fit the plot; a "
+    f"quarter of the points, shuffled by the seed, validates. A link cannot carry the file."
+)
 
 
 def _key(field: str) -> str:
@@ -46,6 +56,8 @@ def widget_values(config: RunConfig) -> dict[str, Any]:
 
 def show(config: RunConfig, preset: str | None = None) -> None:
     """Puts config (and the preset name) into the widgets' state; call before the widgets are drawn."""
+    if config.points is not None:
+        st.session_state[POINTS_KEY] = config.points
     st.session_state.update(widget_values(config))
     if preset is not None:
         st.session_state[PRESET_KEY] = preset
@@ -62,7 +74,71 @@ def _raw_from_widgets() -> dict[str, Any]:
     uneven = str(s[_key("uneven")]).strip()
     raw["hidden"] = uneven or ",".join([str(s[_key("neurons")])] * int(s[_key("layers")]))
     raw["p"] = str(s[_key("uneven_p")]).strip() or s[_key("p")]
+    if raw["dataset"] == OWN:
+        raw["points"] = s.get(POINTS_KEY)
     return raw
+
+
+def _load_points() -> None:
+    """Upload callback (before the widgets): a file the gate accepts becomes the data set; a refused one leaves the data
+    as it is and says why; a file taken away takes its points with it."""
+    s = st.session_state
+    upload = s.get(UPLOAD_KEY)
+    s[REFUSED_KEY] = None
+    if upload is None:
+        s[POINTS_KEY] = None
+        if s[_key("dataset")] == OWN:
+            s[_key("dataset")] = PRESETS[s[PRESET_KEY]].config.dataset
+        return
+    try:
+        s[POINTS_KEY] = read_points(upload.getvalue(), upload.name)
+    except ConfigError as error:
+        s[REFUSED_KEY] = f"{error}; the data is unchanged"
+        return
+    s[_key("dataset")] = OWN
+
+
+def _data_widgets(sb) -> None:
+    """The data set, your own points and the sizes: the sizes are greyed when the file decides them."""
+    s = st.session_state
+    points = s.get(POINTS_KEY)
+    if s[_key("dataset")] == OWN and points is None:  # no file any more: back to the preset's set
+        s[_key("dataset")] = PRESETS[s[PRESET_KEY]].config.dataset
+    sb.selectbox(
+        "Data set",
+        [*DATASETS, *([OWN] if points is not None else [])],
+        key=_key("dataset"),
+        help="Two classes of points in the plane, handwritten digits (ten classes of 8x8 images), or 'own': your file's points.",
+    )
+    sb.file_uploader("Your own points (CSV)", type=["csv", "txt"], key=UPLOAD_KEY, on_change=_load_points, help=POINTS_HELP)
+    own = s[_key("dataset")] == OWN
+    if own:
+        n_train, n_val = split_sizes(points.rows)
+        sb.caption(
+            f"own: {points.name or 'your file'}, {points.rows:,} points, {points.classes} classes: {n_train:,} to train, {n_val:,} to validate."
+        )
+    file_decides = " Greyed: your file decides (a quarter of its points validates)." if own else ""
+    sb.slider(
+        "Training points",
+        10,
+        2000,
+        step=1,
+        key=_key("n_train"),
+        disabled=own,
+        help="Fewer points are easier to memorize: overfitting." + file_decides,
+    )
+    sb.number_input(
+        "Validation points",
+        10,
+        5000,
+        step=50,
+        key=_key("n_val"),
+        disabled=own,
+        help="Drawn from the same distribution; never trained on." + file_decides,
+    )
+    spec = DATASETS.get(s[_key("dataset")])
+    noise_help = spec.noise_effect if spec is not None else OWN_NOISE_EFFECT
+    sb.slider("Noise", 0.0, 0.5, step=0.01, key=_key("noise"), disabled=noise_help.startswith("Does not apply"), help=noise_help)
 
 
 DROPOUT_HELP = "Switch dropout off and on during training: the weights are kept."
@@ -128,14 +204,17 @@ def controls() -> tuple[RunConfig, list[str]]:
         placeholder="e.g. 0.5,0.2",
         help="Drop probability of each hidden layer, comma-separated; overrides the Dropout p slider. Leave empty for one p.",
     )
-    sb.slider("Input dropout p", 0.0, 0.95, step=0.05, key=_key("p_input"), help="Drop probability of the two inputs.")
+    sb.slider(
+        "Input dropout p",
+        0.0,
+        0.95,
+        step=0.05,
+        key=_key("p_input"),
+        help="Drop probability of each input (a point's two coordinates, or a digit's 64 pixels).",
+    )
 
     sb.subheader("Data")
-    sb.selectbox("Data set", list(DATASETS), key=_key("dataset"), help="Two classes of points in the plane.")
-    sb.slider("Training points", 10, 2000, step=1, key=_key("n_train"), help="Fewer points are easier to memorize: overfitting.")
-    sb.number_input("Validation points", 10, 5000, step=50, key=_key("n_val"), help="Drawn from the same distribution; never trained on.")
-    noise_help = DATASETS[st.session_state[_key("dataset")]].noise_effect
-    sb.slider("Noise", 0.0, 0.5, step=0.01, key=_key("noise"), help=noise_help)
+    _data_widgets(sb)
     sb.slider(
         "Label noise", 0.0, 0.5, step=0.01, key=_key("label_noise"), help="Share of labels flipped: wrong answers a big network memorizes."
     )
@@ -184,7 +263,9 @@ def controls() -> tuple[RunConfig, list[str]]:
     sb.number_input("Epochs", 1, 5000, step=50, key=_key("epochs"), help="Training stops here; raising it continues the run.")
 
     base = PRESETS[st.session_state[PRESET_KEY]].config
-    return validate(_raw_from_widgets(), base=base)
+    config, warnings = validate(_raw_from_widgets(), base=base)
+    refused = st.session_state.get(REFUSED_KEY)
+    return config, [refused, *warnings] if refused else warnings
 
 
 # --- URL -------------------------------------------------------------------------------------
