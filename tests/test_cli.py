@@ -559,3 +559,16 @@ def test_digits_train_and_trace_with_64_inputs_and_10_classes(capsys, tmp_path):
     assert t["x"].shape == (3, 20, 64) and t["mask_input"].shape == (3, 20, 64) and t["classes"] == 10
     assert t["weight_1"].shape == (3, 8, 64) and t["weight_2"].shape == (3, 10, 8) and t["y"].max() <= 9
     assert 0.0 <= t["x"].min() and t["x"].max() <= 1.0
+
+
+def test_a_three_class_data_file_trains_and_traces(capsys, tmp_path):
+    bands = "".join(f"{i * 0.25 - 5},{(i * 7) % 13 - 6},{i * 3 // 80}\n" for i in range(80))  # three bands along x1
+    (tmp_path / "three.csv").write_text("x1,x2,label\n" + bands)
+    data = ["--data", tmp_path / "three.csv", "--hidden", 16, "--label-noise", 0, "--batch-size", 20]
+    document, stdout, stderr = run_json(capsys, tmp_path, *data, "--epochs", 30)
+    assert stderr == "" and stdout.startswith("own points (three.csv, 3 classes), 60 train / 20 val points")
+    assert document["config"]["dataset"] == "own" and "points" not in document["config"]  # JSON cannot carry the file
+    assert document["runs"]["twin"]["val_acc"][-1] > 0.8  # chance is 1 / 3
+    t = take_trace(capsys, tmp_path, *data, "--steps", 3)
+    assert t["classes"] == 3 and t["x"].shape == (3, 20, 2) and set(np.unique(t["y"])) <= {0, 1, 2}
+    assert np.abs(t["x"]).max() <= 1.1 + 1e-12  # scaled into the plot
