@@ -506,8 +506,14 @@ def test_a_refused_file_of_points_says_why_in_the_sidebar_and_the_page_keeps_its
     assert _trainer(at).config == before
 
 
-def test_a_good_file_after_a_refused_one_is_used_and_taking_it_away_restores_the_preset_s_data():
+def test_a_good_file_after_a_refused_one_is_used_and_a_refused_one_after_a_good_one_keeps_it():
     at = _upload_points(_upload_points(_app(), b""), _points_csv(rows=60))
     assert _sidebar_warnings(at) == [] and _trainer(at).config.points.rows == 60
+    # A browser replacing the file takes the old one away first (an upload of None), then sends the new one.
     at.file_uploader(key=controls.UPLOAD_KEY).set_value(None).run()
-    assert not at.exception and _trainer(at).config == RunConfig() and _widget(at, "Data set").options == list(DATASETS)
+    _upload_points(at, b"x1,x2,label\n1,2,0\n3,abc,1\n")
+    assert _trainer(at).config.points.rows == 60 and _sidebar_warnings(at) == [
+        "data file: row 3: x2 is 'abc', not a number; the data is unchanged"
+    ]
+    _widget(at, "Data set").set_value("xor").run()  # another data set leaves the points, which stay a pick away
+    assert _trainer(at).config.dataset == "xor" and _trainer(at).config.points is None and OWN in _widget(at, "Data set").options

@@ -81,14 +81,12 @@ def _raw_from_widgets() -> dict[str, Any]:
 
 def _load_points() -> None:
     """Upload callback (before the widgets): a file the gate accepts becomes the data set; a refused one leaves the data
-    as it is and says why; a file taken away takes its points with it."""
+    as it is and says why. A file taken away leaves its points: the browser takes the old file away before it sends the
+    one replacing it, and a refused replacement must find the data as it was (another data set is a pick away)."""
     s = st.session_state
     upload = s.get(UPLOAD_KEY)
     s[REFUSED_KEY] = None
     if upload is None:
-        s[POINTS_KEY] = None
-        if s[_key("dataset")] == OWN:
-            s[_key("dataset")] = PRESETS[s[PRESET_KEY]].config.dataset
         return
     try:
         s[POINTS_KEY] = read_points(upload.getvalue(), upload.name)
@@ -111,6 +109,8 @@ def _data_widgets(sb) -> None:
         help="Two classes of points in the plane, handwritten digits (ten classes of 8x8 images), or 'own': your file's points.",
     )
     sb.file_uploader("Your own points (CSV)", type=["csv", "txt"], key=UPLOAD_KEY, on_change=_load_points, help=POINTS_HELP)
+    if s.get(REFUSED_KEY):  # under the file it is about, not with the other warnings at the sidebar's foot
+        sb.warning(s[REFUSED_KEY])
     own = s[_key("dataset")] == OWN
     if own:
         n_train, n_val = split_sizes(points.rows)
@@ -263,9 +263,7 @@ def controls() -> tuple[RunConfig, list[str]]:
     sb.number_input("Epochs", 1, 5000, step=50, key=_key("epochs"), help="Training stops here; raising it continues the run.")
 
     base = PRESETS[st.session_state[PRESET_KEY]].config
-    config, warnings = validate(_raw_from_widgets(), base=base)
-    refused = st.session_state.get(REFUSED_KEY)
-    return config, [refused, *warnings] if refused else warnings
+    return validate(_raw_from_widgets(), base=base)
 
 
 # --- URL -------------------------------------------------------------------------------------
