@@ -160,6 +160,8 @@ def save_and_share(run: LiveRun, preset: str) -> None:
     """Link, downloads and upload of a setup; the trained network as a PyTorch file, the setup as a PyTorch script."""
     query = urlencode(controls.url_from_config(run.config, preset))
     st.markdown("**Copy link to this setup** (point at the link: a copy button appears at its right):")
+    if note := controls.link_note(run.config):
+        st.caption(note)
     st.code(f"{st.context.url or ''}?{query}", language=None)
     left, middle, right = st.columns(3)
     # Deferred: each file is made from the run as it is when the button is pressed.

@@ -488,6 +488,9 @@ def test_an_uploaded_file_of_points_becomes_the_run_s_data():
     _button(at, "Step").click().run()
     assert not at.exception and _steps(at) == 1
     assert at.query_params["dataset"] == OWN  # the link says own points ...
+    at.session_state["share"] = True  # what opening the expander does
+    at.run()
+    assert any(c.value.startswith("A link cannot carry your file of points (mine.csv)") for c in at.caption)
     again = _app(**{key: at.query_params[key] for key in at.query_params})
     assert _trainer(again).config.dataset == PRESETS[at.query_params["preset"]].config.dataset  # ... and cannot carry them
     assert any("cannot carry" in w for w in _sidebar_warnings(again)), _sidebar_warnings(again)

@@ -293,6 +293,16 @@ def config_from_url(params) -> tuple[RunConfig, str, list[str]]:
     return config, preset, warnings + more
 
 
+def link_note(config: RunConfig) -> str | None:
+    """What a link to config leaves out, said beside the link: a file of points (the URL says dataset=own only)."""
+    if config.points is None:
+        return None
+    return (
+        f"A link cannot carry your file of points ({config.points.name or 'your file'}): whoever opens it is asked to "
+        "upload the file, and meanwhile trains on the preset's data set. The same holds for the setup (JSON)."
+    )
+
+
 def url_from_config(config: RunConfig, preset: str) -> dict[str, str]:
     """The query parameters that reproduce config: the preset plus every setting that differs from it."""
     base = to_dict(PRESETS[preset].config)
