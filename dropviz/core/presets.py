@@ -46,6 +46,21 @@ PRESETS: dict[str, Preset] = {
         "The Playground's own spiral, with dropout added: in 1000 epochs a small tanh network with p = 0.2 gets only part way "
         "around the arms (about 60% of validation points right); its twin usually gets about as far.",
     ),
+    "handwritten digits": Preset(
+        RunConfig(
+            dataset="digits",  # scikit-learn's 8x8 digits: 64 pixels in, ten classes out
+            n_train=100,  # ten of each digit, about: few enough to memorize
+            n_val=500,
+            noise=0.0,
+            label_noise=0.2,  # wrong labels the twin memorizes, as in the overfitting demo
+            hidden=(64, 64),
+            p=(0.5, 0.5),
+            p_input=0.2,  # the dropout paper's input dropout: a fifth of the pixels off each step
+        ),
+        "The twin learns every training digit, wrong labels included, and its validation loss ends more than three "
+        "times its best; with dropout the validation loss ends at less than half the twin's and more validation digits "
+        "are right (seeds 0 to 4).",
+    ),
 }
 DEFAULT_PRESET = "overfitting demo"
 

@@ -95,6 +95,23 @@ def playground_claims(pair: Pair) -> list[Claim]:
                    0.55 <= dropout <= 0.75, dropout_val_acc=dropout, twin_val_acc=twin)]  # fmt: skip
 
 
+DIGITS_TWIN_RISE = 3.0  # the twin's validation loss ends at least this multiple of its best
+DIGITS_LOSS_RATIO = 0.5  # the dropout run's final validation loss is at most this fraction of the twin's
+
+
+def digits_claims(pair: Pair) -> list[Claim]:
+    dropout, twin = (pair.history.runs[r] for r in ("dropout", "twin"))
+    rise = twin.val_loss[-1] / np.nanmin(twin.val_loss)
+    topic = "handwritten digits"
+    return [
+        _claim(topic, f"the twin learns every training digit and its validation loss ends >= {DIGITS_TWIN_RISE:g} x its best",
+               twin.train_acc[-1] == 1.0 and rise >= DIGITS_TWIN_RISE, twin_train_acc=twin.train_acc[-1], rise=rise),
+        _claim(topic, f"dropout's final validation loss is <= {DIGITS_LOSS_RATIO:g} x the twin's, its accuracy higher",
+               dropout.val_loss[-1] <= DIGITS_LOSS_RATIO * twin.val_loss[-1] and dropout.val_acc[-1] > twin.val_acc[-1],
+               ratio=dropout.val_loss[-1] / twin.val_loss[-1], dropout_val_acc=dropout.val_acc[-1], twin_val_acc=twin.val_acc[-1]),
+    ]  # fmt: skip
+
+
 # --- the two sweeps ------------------------------------------------------------------------------
 
 BEST_P = (0.6, 0.8)  # where the p-sweep's lowest validation loss lies
@@ -261,6 +278,7 @@ PROBES: tuple[Callable[[Pair], list[Claim]], ...] = (overfitting_claims, p_sweep
 OTHER_PRESETS: dict[str, Callable[[Pair], list[Claim]]] = {
     "too much dropout": too_much_dropout_claims,
     "TensorFlow Playground classic": playground_claims,
+    "handwritten digits": digits_claims,
 }
 
 

@@ -50,3 +50,14 @@ def test_overfitting_demo_twin_overfits_and_dropout_helps_over_five_seeds():
 def test_too_much_dropout_underfits():
     history = Trainer(PRESETS["too much dropout"].config).run()
     assert history.runs["dropout"].train_acc[-1] < history.runs["twin"].train_acc[-1] - 0.2
+
+
+def test_handwritten_digits_twin_memorizes_and_dropout_ends_better_on_five_seeds():
+    config = PRESETS["handwritten digits"].config
+    assert (config.dataset, config.epochs) == ("digits", 300)
+    for seed in range(5):
+        history = Trainer(dataclasses.replace(config, seed=seed)).run()
+        twin, dropout = history.runs["twin"], history.runs["dropout"]
+        assert history.classes == 10
+        assert twin.train_acc[-1] == 1.0 and twin.val_loss[-1] >= 3 * twin.val_loss.min(), seed  # the lesson's "more than three times"
+        assert dropout.val_loss[-1] <= 0.5 * twin.val_loss[-1] and dropout.val_acc[-1] > twin.val_acc[-1], seed
