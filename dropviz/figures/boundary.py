@@ -1,4 +1,4 @@
-"""The decision boundary of both runs: P(class 1) on the grid as images, under the training and validation points.
+"""The decision boundary of both runs: P(class 1) (or the likeliest of more classes) on the grid as images, under the points.
 
 Not here: the model's evaluation on the grid (the engine's, in the Snapshot), or the PNG encoding (raster.py).
 """
@@ -35,8 +35,13 @@ def _boundary_images(snapshot: Snapshot, tracked_xy: np.ndarray | None) -> list[
         proba = snapshot.grid_proba.get(run)
         if proba is None:
             proba = np.full((len(axis), len(axis)), np.nan, dtype=np.float32)
-        source = raster.data_uri(raster.png(raster.probability_map(proba, low, high, THEME.boundary_alpha)))
-        images.append(plane_image(source, axis, xaxis, yaxis, name=f"P(class 1), {display_name(run)}", layer="below"))
+        if proba.ndim == 3:  # more than two classes: (G, G, C)
+            picture, name = raster.class_map(proba, THEME.class_palette, THEME.boundary_alpha), "likeliest class"
+        else:
+            picture, name = raster.probability_map(proba, low, high, THEME.boundary_alpha), "P(class 1)"
+        images.append(
+            plane_image(raster.data_uri(raster.png(picture)), axis, xaxis, yaxis, name=f"{name}, {display_name(run)}", layer="below")
+        )
     for xaxis, yaxis in PANEL_AXES:
         x, y = (float(v) for v in tracked_xy) if tracked_xy is not None else (0.0, 0.0)
         images.append(
@@ -71,7 +76,7 @@ def _panel_traces(data: Dataset, panel: int) -> list[dict]:
         ("train", x_train, y_train, THEME.train_point_size, 1.0, "circle"),
         ("validation", x_val, y_val, THEME.val_point_size, THEME.val_opacity, "circle-open"),
     ):
-        for label in (0, 1):
+        for label in range(data.classes):
             px, py = _points(x, y == label)
             line = {"color": THEME.point_outline, "width": 1} if split == "train" else {"width": 1.2}
             traces.append(
@@ -82,7 +87,7 @@ def _panel_traces(data: Dataset, panel: int) -> list[dict]:
                     name=f"{split} · class {label}",
                     legendgroup=f"{split}-{label}",
                     showlegend=first,
-                    marker={"symbol": symbol, "size": size, "color": THEME.class_colors[label], "line": line},
+                    marker={"symbol": symbol, "size": size, "color": THEME.class_palette[label], "line": line},
                     opacity=opacity,
                     xaxis=xaxis,
                     yaxis=yaxis,
@@ -132,12 +137,13 @@ def _panel_traces(data: Dataset, panel: int) -> list[dict]:
 
 
 def boundary_spec(snapshot: Snapshot, data: Dataset) -> dict:
-    """P(class 1) of both runs on the grid, with the data: "with dropout" left, "no-dropout twin" right.
+    """P(class 1) of both runs on the grid (with more classes, the likeliest class), with the data: "with dropout" left,
+    "no-dropout twin" right.
 
     The probability maps are layout images (layout.images, one per panel in RUN_NAMES order, then
     the tracked example's ring on each panel), so that a new frame changes no trace.
-    Traces per panel: "train · class 0", "train · class 1" (filled), "validation · class 0",
-    "validation · class 1" (open, smaller, fainter), "flipped label" (a cross on each training point
+    Traces per panel: "train · class c" for each class c (filled), then "validation · class c" (open, smaller,
+    fainter), "flipped label" (a cross on each training point
     whose label noise flipped), "tracked example" (its legend entry only: the ring is an image).
     Legend entries appear once, from the left panel.
     """

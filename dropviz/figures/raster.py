@@ -50,6 +50,22 @@ def probability_map(proba: np.ndarray, low: str, high: str, max_alpha: float) ->
     return np.concatenate([rgb, np.rint(alpha).astype(np.uint8)[..., None]], axis=-1)
 
 
+def class_map(proba: np.ndarray, palette: tuple[str, ...], max_alpha: float) -> np.ndarray:
+    """Every class's probability on a grid, (G, G, C) with row i at y_i ascending -> (G, G, 4) RGBA, row 0 at the top.
+
+    Each cell in the colour of its likeliest class, the more opaque the surer: alpha = max_alpha * (p_max - 1/C) /
+    (1 - 1/C), 0 where every class is as likely; with C = 2 the same picture as probability_map. Non-finite cells are
+    transparent."""
+    p = np.asarray(proba, dtype=np.float32)[::-1]  # image rows run top to bottom
+    classes = p.shape[-1]
+    finite = np.isfinite(p).all(axis=-1)
+    p = np.where(finite[..., None], p, 1.0 / classes)
+    colours = np.array([hex_rgb(c) for c in palette[:classes]], np.uint8)  # (C, 3)
+    sure = (p.max(axis=-1) - 1.0 / classes) / (1.0 - 1.0 / classes)  # 0 undecided .. 1 certain
+    alpha = np.clip(sure * max_alpha, 0.0, 1.0) * 255.0 * finite
+    return np.concatenate([colours[p.argmax(axis=-1)], np.rint(alpha).astype(np.uint8)[..., None]], axis=-1)
+
+
 def on_background(rgba: np.ndarray, background: str) -> np.ndarray:
     """(..., H, W, 4) RGBA -> the picture laid on an opaque background colour: nothing behind it shows through."""
     alpha = rgba[..., 3:].astype(np.float32) / 255.0

@@ -25,6 +25,11 @@ class Theme:
     """
 
     class_colors: tuple[str, str] = ("#D55E00", "#0072B2")  # class 0 vermillion, class 1 blue: points and boundaries
+    # Ten classes (a file of points may have up to ten): class_colors first, then the other Okabe-Ito colours (the runs'
+    # two included: in the boundary they colour classes, never runs), black, and two greys.
+    class_palette: tuple[str, ...] = (
+        "#D55E00", "#0072B2", "#E69F00", "#56B4E9", "#009E73", "#F0E442", "#CC79A7", "#000000", "#7F7F7F", "#C4C4C4",
+    )  # fmt: skip
     run_colors: tuple[str, str] = ("#009E73", "#CC79A7")  # dropout bluish green, twin reddish purple: curves, bands, runs
     run_symbols: tuple[str, str] = ("star", "diamond")  # each run's best-validation marker
     split_dash: tuple[tuple[str, str], ...] = (("train", "dash"), ("validation", "solid"))  # the split is line style

@@ -634,3 +634,36 @@ def test_a_neuron_up_close_shows_both_runs_maps_and_its_incoming_weights():
     assert "hidden 1 · unit 2" in fig.layout.title.text
     output = go.Figure(neuron_spec(closeup(snap, 3, 0, 12), 3))
     assert "output" in output.layout.title.text and "P(class 1)" in output.layout.title.text
+
+
+def test_class_map_is_the_probability_map_for_two_classes_and_colours_the_likeliest_of_more():
+    rng = np.random.default_rng(0)
+    p1 = rng.uniform(0, 1, (6, 6)).astype(np.float32)
+    p1[np.abs(p1 - 0.5) < 0.01] = 0.9  # away from the tie, where the two pick different (invisible) colours
+    two = raster.class_map(np.stack([1 - p1, p1], axis=-1), THEME.class_palette, 0.6)
+    assert np.abs(two.astype(int) - raster.probability_map(p1, *THEME.class_colors, 0.6).astype(int)).max() <= 1
+    logits = rng.normal(size=(6, 6, 4)) * 3
+    proba = np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)
+    proba[0, 0] = np.nan  # a diverged cell is transparent
+    rgba = raster.class_map(proba, THEME.class_palette, 0.6)[::-1]  # row 0 at the bottom, as the grid
+    palette = np.array([raster.hex_rgb(c) for c in THEME.class_palette[:4]])
+    finite = np.isfinite(proba).all(axis=-1)
+    assert (rgba[finite][:, :3] == palette[proba[finite].argmax(axis=-1)]).all() and rgba[0, 0, 3] == 0
+    expected = np.rint((proba.max(axis=-1) - 0.25) / 0.75 * 0.6 * 255)
+    assert np.abs(rgba[finite][:, 3].astype(int) - expected[finite]).max() <= 1
+
+
+def test_a_boundary_of_three_classes_shows_each_class_and_the_likeliest_class_map():
+    data = SimpleNamespace(
+        x_train=np.array([[0.0, 0.0], [1.0, 1.0], [-1.0, 1.0]]), y_train=np.array([0, 1, 2]), flipped_train=np.zeros(3, bool),
+        x_val=np.array([[0.5, 0.5], [-0.5, 0.5], [0.2, -1.0]]), y_val=np.array([2, 1, 0]), classes=3,
+    )  # fmt: skip
+    axis = np.linspace(*EXTENT, 5)
+    proba = {run: frozen(np.full((5, 5, 3), 1 / 3, np.float32)) for run in RUN_NAMES}
+    snapshot = SimpleNamespace(grid_axis=axis, grid_proba=proba, tracked_index=1)
+    fig = boundary_figure(snapshot, data)
+    assert [m.name for m in fig.layout.images[:2]] == [f"likeliest class, {display_name(r)}" for r in RUN_NAMES]
+    names = [t.name for t in fig.data if t.showlegend]
+    assert [f"train · class {c}" for c in range(3)] + [f"validation · class {c}" for c in range(3)] == names[:6]
+    colours = {t.name: t.marker.color for t in fig.data if t.name.startswith("train")}
+    assert colours["train · class 2"] == THEME.class_palette[2] != THEME.class_palette[1]
