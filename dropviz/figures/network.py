@@ -181,12 +181,17 @@ def _tile_px(layout: _NetworkLayout) -> float:
     return float(np.clip(0.85 * layout.gap * _PX_PER_Y, THEME.map_px_min, THEME.map_px_max))
 
 
-def _neuron_tiles(values: np.ndarray, dropped: np.ndarray, run_colour: str, output: bool) -> np.ndarray:
+def _neuron_tiles(values: np.ndarray, dropped: np.ndarray, run_colour: str, output: bool, per_class: bool = False) -> np.ndarray:
     """A column's maps (U, G, G) as opaque (U, G, G, 4) tiles: framed in the run's colour, or grey, crossed and
-    grey-framed where dropped (U,) is set."""
+    grey-framed where dropped (U,) is set. per_class: output unit u's map is P(class u), in class u's colour."""
     low, high = THEME.class_colors
     proba = values if output else 0.5 * (values + 1.0)  # hidden and input maps are in [-1, 1]
-    rgba = raster.probability_map(proba, low, high, THEME.map_alpha)
+    if per_class:
+        colours = np.array([raster.hex_rgb(c) for c in THEME.class_palette[: len(values)]], np.uint8)[:, None, None, :]
+        alpha = np.rint(np.clip(np.nan_to_num(proba[:, ::-1]), 0.0, 1.0) * THEME.map_alpha * 255).astype(np.uint8)
+        rgba = np.concatenate([np.broadcast_to(colours, (*alpha.shape, 3)), alpha[..., None]], axis=-1)
+    else:
+        rgba = raster.probability_map(proba, low, high, THEME.map_alpha)
     tiles = raster.framed(raster.on_background(rgba, THEME.map_background), run_colour)  # edges end under a map
     if dropped.any():
         off = raster.switched_off(rgba[dropped], THEME.dropped_map_alpha, THEME.dropped_map_background, THEME.dropped)
@@ -204,9 +209,10 @@ def _neuron_images(maps: tuple[np.ndarray, ...], layout: _NetworkLayout, dropped
     """One layout image per column: its drawn neurons' maps (_neuron_tile) stacked at their nodes, transparent between.
 
     maps: per column (U_c, G, G), rows = y; hidden and input maps in [-1, 1] (the class colours by sign, as opaque as
-    they are large), the output's P(class 1) on both output nodes. One image a column, not one a neuron: the browser
-    decodes and places 4 to 8 pictures a frame instead of up to 100. Named "maps of column c", then "dropped this step"
-    and the dropped neurons as "c:u" (what the tests read).
+    they are large), the output's P(class 1) on both output nodes (two classes) or each class's probability on its node
+    in the class's colour. One image a column, not one a neuron: the browser decodes and places 4 to 8 pictures a frame
+    instead of up to 100. Named "maps of column c", then "dropped this step" and the dropped neurons as "c:u" (what the
+    tests read).
     """
     if not maps:
         return []
@@ -221,7 +227,9 @@ def _neuron_images(maps: tuple[np.ndarray, ...], layout: _NetworkLayout, dropped
         side = values.shape[-1]
         slot = max(side, round(side * gap / tile_units))  # sprite pixels per node: the tile and the space around it
         off = np.asarray(dropped[start : start + count], dtype=bool)
-        tiles = _neuron_tiles(values[np.zeros(count, int)] if output else values[:count], off, run_colour, output)
+        one_map = output and len(values) == 1  # two classes: P(class 1) on both output nodes; more: each class's own
+        picked = values[np.zeros(count, int)] if one_map else values[:count]
+        tiles = _neuron_tiles(picked, off, run_colour, output, per_class=output and not one_map)
         sprite = np.zeros((count, slot, side, 4), np.uint8)  # a slot per node, transparent around its tile
         sprite[:, (slot - side) // 2 : (slot - side) // 2 + side] = tiles
         sprite = sprite.reshape(count * slot, side, 4)
@@ -367,9 +375,9 @@ def _notes(snapshot: Snapshot, run: str, layout: _NetworkLayout) -> list[dict]:
         notes.append(note(column, top + 0.1, _column_header(snapshot, run, column, columns), small=True, yanchor="bottom"))
         if units > count:
             notes.append(note(column, -top - 0.1, f"+{units - count} more<br>not shown", small=True, yanchor="top"))
-    for side, column, anchor, names in ((-0.12, 0, "right", ("x1", "x2")), (0.12, columns - 1, "left", ("class 0", "class 1"))):
+    for side, column, anchor, name in ((-0.12, 0, "right", "x{}"), (0.12, columns - 1, "left", "class {}")):
         start = layout.col_start[column]
-        for unit, label in enumerate(names[: layout.shown[column]]):
+        for unit, label in enumerate(name.format(u + (column == 0)) for u in range(layout.shown[column])):
             notes.append(note(column + side, float(layout.node_y[start + unit]), label, xanchor=anchor))
     return notes
 

@@ -667,3 +667,21 @@ def test_a_boundary_of_three_classes_shows_each_class_and_the_likeliest_class_ma
     assert [f"train · class {c}" for c in range(3)] + [f"validation · class {c}" for c in range(3)] == names[:6]
     colours = {t.name: t.marker.color for t in fig.data if t.name.startswith("train")}
     assert colours["train · class 2"] == THEME.class_palette[2] != THEME.class_palette[1]
+
+
+def test_a_network_of_three_classes_names_every_output_and_maps_each_class_in_its_colour():
+    weights = [np.full((1, 2, 4), 0.5), np.full((1, 4, 3), 0.1)]
+    biases = [np.zeros((1, 4)), np.array([[0.0, 1.0, 2.0]])]  # class 2 the likeliest everywhere
+    params = {run: tuple(LayerParams(frozen(w[0].T), frozen(b[0])) for w, b in zip(weights, biases)) for run in RUN_NAMES}
+    snapshot = dataclasses.replace(_trained(steps=1).snapshot(8), sizes=(2, 4, 3), params=params, masks=())
+    fig = go.Figure(network_spec(with_maps(snapshot, 6, 4)))
+    labels = {a.text for a in fig.layout.annotations}
+    assert {"x1", "x2", "class 0", "class 1", "class 2"} <= labels
+    output = next(image for image in fig.layout.images if image.name.startswith("maps of column 2"))
+    sprite = _decode_png(output.source)  # three tiles, top to bottom: class 0, 1, 2
+    palette = [np.array(raster.hex_rgb(c)) for c in THEME.class_palette[:3]]
+    centre = [sprite[(2 * k + 1) * len(sprite) // 6, sprite.shape[1] // 2, :3].astype(int) for k in range(3)]
+    # each tile tints the white background towards its own class's colour, most strongly for the likeliest class
+    tint = [np.abs(255 - c).sum() for c in centre]
+    assert tint[2] > tint[1] > tint[0]
+    assert np.abs(centre[2] - palette[2]).sum() < np.abs(centre[2] - palette[1]).sum()  # class 2's colour, not class 1's
