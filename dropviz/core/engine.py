@@ -136,6 +136,7 @@ class Trainer:
         self.last_batch: np.ndarray | None = None  # (B,) training-set indices of the last step
         self.last_losses: np.ndarray | None = None  # (K,) optimized loss of the last step
         self._grid_cache: tuple[int, int, dict[str, np.ndarray]] | None = None  # (step, G, per-run (G, G))
+        self._val_predicted: np.ndarray | None = None  # (K, n_val) int16 predicted classes at the last epoch's end
 
     # --- state read by the page ---------------------------------------------------------
     @property
@@ -266,6 +267,7 @@ class Trainer:
             )  # (K, n_train + n_val, C): one pass for both sets, float32 as in PyTorch
             train_loss, train_acc = evaluate(logits[:, :n], self.data.y_train)
             val_loss, val_acc = evaluate(logits[:, n:], self.data.y_val)
+        self._val_predicted = logits[:, n:].argmax(axis=-1).astype(np.int16)  # a tie goes to the lower class, as accuracy's
         for k, name in enumerate(RUN_NAMES):
             finite = np.isfinite(train_loss[k]) and np.isfinite(val_loss[k])
             if self.diverged_at[k] is None and not (finite and train_loss[k] <= DIVERGED_TRAIN_LOSS):
@@ -332,6 +334,7 @@ class Trainer:
             grid_proba=self.grid_proba(grid),
             history=self.history(),
             finished=self.finished,
+            val_predicted={} if self._val_predicted is None else {run: frozen(self._val_predicted[k]) for k, run in enumerate(RUN_NAMES)},
         )
 
 

@@ -80,7 +80,7 @@ class Snapshot:
     sizes: tuple[int, ...]  # (inputs, hidden..., classes): units per column of the network graph
     params: dict[str, tuple[LayerParams, ...]]  # keyed by run name, L + 1 layers
     activation: str  # of the hidden layers: with sizes and params, the whole network
-    masks: tuple[np.ndarray, ...]  # keep masks of the last step for the tracked example: (2,), (h_1,), ... bool
+    masks: tuple[np.ndarray, ...]  # keep masks of the last step for the tracked example: (inputs,), (h_1,), ... bool
     tracked_index: int | None  # index in the training set of the tracked example, None before the first step
     p_effective: tuple[float, ...]  # drop probability per hidden layer at the last step (0 when off)
     p_input_effective: float
@@ -92,6 +92,9 @@ class Snapshot:
     # inputs, the hidden activations over neuron_scale (so in [-1, 1]), the output's P(class 1). Empty unless asked for.
     neuron_maps: dict[str, tuple[np.ndarray, ...]] = field(default_factory=dict)
     neuron_scale: float = 1.0  # the |activation| that a hidden neuron's map shows in full colour, shared by both runs
+    # Keyed by run name: (n_val,) int each validation example's predicted class, evaluation mode, as of the last epoch's
+    # end (the curves' last point); empty before the first epoch ends. What the digits' strip and confusion matrix show.
+    val_predicted: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

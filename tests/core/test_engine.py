@@ -236,3 +236,17 @@ def test_the_network_takes_its_inputs_and_outputs_from_the_data_and_learns_many_
         np.testing.assert_allclose(proba.sum(axis=-1), 1.0, rtol=1e-5)
     else:  # no plane to draw
         assert snapshot.grid_proba == {}
+
+
+def test_snapshot_carries_each_runs_validation_predictions_as_of_the_last_epochs_end():
+    trainer = Trainer(SMALL)
+    assert trainer.snapshot(4).val_predicted == {}  # no epoch has ended
+    trainer.train(trainer.steps_per_epoch)
+    snapshot = trainer.snapshot(4)
+    for k, run in enumerate(("dropout", "twin")):
+        logits = trainer.net.logits(trainer.data.x_val, dtype=np.float32)[k]
+        np.testing.assert_array_equal(snapshot.val_predicted[run], logits.argmax(axis=-1))
+        accuracy = (snapshot.val_predicted[run] == trainer.data.y_val).mean()
+        assert accuracy == snapshot.history.runs[run].val_acc[-1]  # the curves' last point, the same predictions
+    trainer.train(1)  # a step into the next epoch changes nothing until that epoch ends
+    np.testing.assert_array_equal(trainer.snapshot(4).val_predicted["twin"], snapshot.val_predicted["twin"])
