@@ -476,17 +476,20 @@ def _sidebar_warnings(at: AppTest) -> list[str]:
 
 
 def test_an_uploaded_file_of_points_becomes_the_run_s_data():
-    at = _upload_points(_app(), _points_csv(), "mine.csv")
+    at = _upload_points(_app(), _points_csv(classes=3), "mine.csv")
     config, data = _trainer(at).config, _trainer(at).data
-    assert config.dataset == OWN and config.points == read_points(_points_csv()) and data.classes == 2
+    assert config.dataset == OWN and config.points == read_points(_points_csv(classes=3)) and data.classes == 3
     assert (config.n_train, config.n_val) == (36, 12) and _sidebar_warnings(at) == []  # a quarter validates
     expected = make_dataset(OWN, 36, 12, config.noise, config.label_noise, config.seed, points=config.points)
     np.testing.assert_array_equal(data.x_train, expected.x_train)
     assert _widget(at, "Data set").value == OWN
     assert _widget(at, "Training points").disabled and _widget(at, "Noise").disabled  # the file decides; noise does not apply
-    assert "own: mine.csv, 48 points, 2 classes: 36 to train, 12 to validate." in [c.value for c in at.sidebar.caption]
+    assert "own: mine.csv, 48 points, 3 classes: 36 to train, 12 to validate." in [c.value for c in at.sidebar.caption]
     _button(at, "Step").click().run()
     assert not at.exception and _steps(at) == 1
+    trace = next(t for t in _charts(at)["boundary"]["data"] if t.get("name") == "train · class 2")  # the page draws the file
+    drawn = np.stack([_array(trace["x"]), _array(trace["y"])], axis=1)
+    np.testing.assert_allclose(drawn, data.x_train[data.y_train == 2], rtol=1e-6, atol=1e-7)
     assert at.query_params["dataset"] == OWN  # the link says own points ...
     at.session_state["share"] = True  # what opening the expander does
     at.run()
