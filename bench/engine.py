@@ -1,4 +1,4 @@
-"""Training speed in model-epochs per second (our Trainer, a plain PyTorch loop, 8 stacked models) and the boundary grid's cost.
+"""Training speed in model-epochs per CPU second (our Trainer, a plain PyTorch loop, 8 stacked models) and the boundary grid's cost.
 
     .venv/bin/python bench/engine.py           # about 40 seconds on 2 CPUs
     .venv/bin/python bench/engine.py --quick   # a 10-second smoke run; its figures are noisy
@@ -18,7 +18,8 @@ the machine hits all of them alike:
                   on every hidden layer, masks drawn as the Trainer draws them (uniforms per epoch,
                   kept when u >= p, scaled by 1 / (1 - p))
 Workloads: "playground" (TensorFlow Playground's spiral: 250 + 250 points, 8-8 tanh, SGD 0.03,
-batch 10, p 0.2) and "default" (RunConfig(), the overfitting demo). Grid: Trainer.grid_proba(48) with
+batch 10, p 0.2), "default" (RunConfig(), the overfitting demo) and "digits" (the "handwritten digits" preset: 64
+inputs, 64-64 ReLU, ten classes). Grid: Trainer.grid_proba(48) with
 its cache cleared, which computes both runs at once; ms per run = call / 2.
 """
 
@@ -42,8 +43,9 @@ import torch.nn.functional as F
 from torch import nn, optim
 
 from dropviz.core.config import RunConfig
-from dropviz.core.data import make_dataset
+from dropviz.core.data import dataset_for
 from dropviz.core.engine import BACKENDS, Trainer, choose_backend, evaluate, initial_parameters
+from dropviz.core.presets import PRESETS
 from dropviz.figures.boundary import BOUNDARY_GRID as GRID
 
 WORKLOADS = {
@@ -62,6 +64,7 @@ WORKLOADS = {
         batch_size=10,
     ),
     "default": RunConfig(),
+    "digits": PRESETS["handwritten digits"].config,  # 64 pixels in, ten classes out
 }
 STACK_P = tuple(np.round(np.linspace(0.0, 0.7, 8), 2))  # one drop probability per stacked model
 PLAYGROUND_RATE = 960  # model-epochs/s of TensorFlow Playground on the same spiral (the issue's figure)
@@ -87,16 +90,16 @@ def plain_torch_setup(config: RunConfig, epochs: int):
     """One nn.Sequential trained the way a tutorial does it, on the same data and schedule."""
     torch.set_num_threads(1)
     torch.manual_seed(config.seed)  # a script of its own, so the global seed is harmless here
-    data = make_dataset(config.dataset, config.n_train, config.n_val, config.noise, config.label_noise, config.seed)
+    data = dataset_for(config)
     x_train, y_train = torch.tensor(data.x_train, dtype=torch.float32), torch.tensor(data.y_train)
     x_val, y_val = torch.tensor(data.x_val, dtype=torch.float32), torch.tensor(data.y_val)
     act = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}[config.activation]
     layers: list[nn.Module] = [nn.Dropout(config.p_input)] if config.p_input else []
-    width = 2
+    width = data.x_train.shape[1]
     for units, p in zip(config.hidden, config.p):
         layers += [nn.Linear(width, units), act(), nn.Dropout(p)]
         width = units
-    model = nn.Sequential(*layers, nn.Linear(width, 2))
+    model = nn.Sequential(*layers, nn.Linear(width, data.classes))
     if config.optimizer == "sgd":
         optimizer = optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     else:
@@ -128,9 +131,9 @@ def plain_torch_setup(config: RunConfig, epochs: int):
 def stacked_setup(config: RunConfig, epochs: int):
     """len(STACK_P) stacked models, on the path the Trainer would choose for them, built and fed as it feeds its pair."""
     k = len(STACK_P)
-    data = make_dataset(config.dataset, config.n_train, config.n_val, config.noise, config.label_noise, config.seed)
+    data = dataset_for(config)
     rng = np.random.default_rng([config.seed, 1])
-    sizes = (2, *config.hidden, 2)
+    sizes = (data.x_train.shape[1], *config.hidden, data.classes)
     weights, biases = initial_parameters(sizes, np.random.default_rng([config.seed, 2]))
     net = BACKENDS[choose_backend()](
         [np.stack([w] * k) for w in weights],
@@ -146,14 +149,14 @@ def stacked_setup(config: RunConfig, epochs: int):
     p[:, 1:] = np.array(STACK_P)[:, None]
     uniform = np.zeros((k, config.n_train, sum(sizes[:-1])), dtype=np.float32)
     n, batch = config.n_train, config.batch_size
-    x_eval = np.concatenate([data.x_train, data.x_val])  # (n_train + n_val, 2): one evaluation pass, as the Trainer does
+    x_eval = np.concatenate([data.x_train, data.x_val])  # (n_train + n_val, inputs): one evaluation pass, as the Trainer does
 
     def train():
         with np.errstate(all="ignore"):
             for _ in range(epochs):
                 order = rng.permutation(n)
                 x, y = data.x_train[order], data.y_train[order]
-                rng.random(out=uniform, dtype=np.float32)  # (K, n, 2 + sum(hidden))
+                rng.random(out=uniform, dtype=np.float32)  # (K, n, inputs + sum(hidden))
                 drop, column = [], 0
                 for l, units in enumerate(sizes[:-1]):
                     pl = p[:, l, None, None]  # (K, 1, 1)
@@ -165,7 +168,7 @@ def stacked_setup(config: RunConfig, epochs: int):
                 for start in range(0, n, batch) if not hasattr(net, "train_steps") else ():
                     stop = min(start + batch, n)
                     net.train_step(x[start:stop], y[start:stop], [None if d is None else d[:, start:stop] for d in drop], p)
-                logits = net.logits(x_eval)  # (K, n_train + n_val, 2)
+                logits = net.logits(x_eval)  # (K, n_train + n_val, C)
                 evaluate(logits[:, :n], data.y_train)
                 evaluate(logits[:, n:], data.y_val)
 
@@ -189,11 +192,14 @@ MODELS = {
 
 
 def timed(setup: Setup, config: RunConfig, epochs: int) -> float:
-    """Model-epochs per second of one fresh training of `epochs` epochs."""
+    """Model-epochs per CPU second of one fresh training of `epochs` epochs.
+
+    CPU time of this process, not wall time: every engine runs on one thread, and on a shared machine other processes
+    then slow it less (they still share the caches and the memory bus)."""
     train, model_epochs = setup(config, epochs)
-    start = time.perf_counter()
+    start = time.process_time()
     train()
-    return model_epochs / (time.perf_counter() - start)
+    return model_epochs / (time.process_time() - start)
 
 
 def speeds(config: RunConfig, repeats: int, seconds: float) -> dict[str, list[float]]:
@@ -219,9 +225,9 @@ def grid_ms(config: RunConfig, repeats: int) -> list[float]:
     out = []
     for _ in range(repeats):
         trainer._grid_cache = None  # the bench's business only: force a recomputation
-        start = time.perf_counter()
+        start = time.process_time()
         trainer.grid_proba(GRID)
-        out.append((time.perf_counter() - start) * 1e3 / runs)
+        out.append((time.process_time() - start) * 1e3 / runs)
     return out
 
 
@@ -240,7 +246,7 @@ def main() -> None:
 
     began = time.perf_counter()
     results = {name: speeds(config, repeats, seconds) for name, config in WORKLOADS.items()}
-    grids = {name: grid_ms(config, grid_repeats) for name, config in WORKLOADS.items()}
+    grids = {name: grid_ms(config, grid_repeats) for name, config in WORKLOADS.items() if config.dataset != "digits"}  # no plane
 
     header = f"{'workload':<11} {'engine':<14} {'models':<9} {'model-epochs/s':>14} {'min':>8} {'max':>8} {'x plain loop':>13}"
     print(header)
