@@ -98,6 +98,8 @@ def _text(raw: bytes) -> str:
     """raw as text; raises ValueError naming the row of the first byte that is not text."""
     if len(raw) > MAX_BYTES:
         raise ValueError(f"the file is {len(raw) / 1e6:.1f} MB; at most {MAX_BYTES / 1e6:g} MB")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # what a spreadsheet's "Unicode text" writes
+        raise ValueError("row 1: UTF-16 text; save the file as CSV in UTF-8")
     nul = raw.find(b"\0")
     if nul >= 0:
         raise ValueError(f"row {raw.count(NEWLINE, 0, nul) + 1}: a NUL byte; this is a binary file, not a CSV text file")

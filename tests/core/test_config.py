@@ -166,6 +166,7 @@ def _with_row(line: str, at: int = 5) -> bytes:
         (_csv().encode()[:30] + b"\xff\xfe\x00\x01garbage", "NUL byte", "row 4"),
         (_with_row("1,\xe9,1").decode().encode("latin-1"), "not UTF-8", "row 5"),
         (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4, "NUL byte", "row 3"),
+        (_csv().encode("utf-16"), "UTF-16", "row 1"),
         (_csv(rows=12).encode(), "only 12 points", "row 13"),
         (_csv(rows=5001).encode(), "more than 5,000 points", "row 5002"),
         (b"1,2,0\n" * 180_000, "1.1 MB; at most 1 MB", None),
