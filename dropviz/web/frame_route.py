@@ -24,7 +24,7 @@ from .live import LiveRun
 from .worker import LIMIT, WorkerGone
 
 PATH = "dropviz/frame"  # relative to the page, so that a proxy's path prefix carries over
-TICK = 0.1  # seconds between frames, at least: a page alone gets 10 a second
+TICK = 0.05  # seconds between frames, at least: a page alone gets 20 a second
 # Frames per second the whole server sends, shared by the playing runs: more gives each page more frames and its run
 # fewer epochs, as frames take the workers' CPU from training (bench/load.py; figures in bench/RESULTS.md).
 SERVER_FRAMES = min(35.0 * (os.cpu_count() or 1), 140.0)

@@ -20,9 +20,10 @@ import streamlit as st
 from . import plotly_js
 
 JS = (Path(__file__).with_name("live_chart.js")).read_text()
+CSS = (Path(__file__).with_name("live_chart.css")).read_text()  # the view's layout
 PLOTLY_FILE = "plotly.min.js"  # in static/, whichever bundle it is: live_chart.js and PRELOAD load app/static/plotly.min.js
 
-_component = st.components.v2.component("dropviz.live_chart", js=JS, isolate_styles=False)  # plotly.js styles the page
+_component = st.components.v2.component("dropviz.live_chart", js=JS, css=CSS, isolate_styles=False)  # plotly.js styles the page
 
 
 @functools.cache

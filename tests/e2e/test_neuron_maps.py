@@ -13,7 +13,7 @@ MAPS = (
     + DECODE
     + """
   const plot = document.querySelectorAll('.dropviz-chart.js-plotly-plot')[0];
-  const images = plot.layout.images || [];
+  const images = (plot.layout.images || []).filter((image) => image.name.startsWith('maps of column'));  // not the edges
   const pictures = {};  // column -> its sprite's pixels, one slot of height/count rows per drawn neuron
   for (const image of images) {
     const img = new Image(); img.src = image.source; await img.decode();

@@ -15,10 +15,12 @@ from playwright.sync_api import Page, expect
 
 from tests.harness import CHART, READY
 
-# Plotly keeps typed arrays in the page as {dtype, bdata (base64), shape}; this decodes either form.
+# The page keeps arrays as typed arrays (dropviz/web/live_chart.js decodes 1-D ones) or as sent, {dtype, bdata (base64),
+# shape}; this reads any of these forms.
 DECODE = """const decode = (v) => {
   if (v === undefined || v === null) return [];
   if (Array.isArray(v)) return v;
+  if (ArrayBuffer.isView(v)) return Array.from(v);
   const bytes = Uint8Array.from(atob(v.bdata), (c) => c.charCodeAt(0));
   const types = {i1: Int8Array, u1: Uint8Array, i2: Int16Array, i4: Int32Array, f4: Float32Array, f8: Float64Array};
   const flat = Array.from(new types[v.dtype](bytes.buffer));

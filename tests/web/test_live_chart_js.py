@@ -3,22 +3,25 @@
 Playwright answers a made-up origin (http://dropviz.test) from disk: the page, plotly.js (plotly_js.bundle()) and
 live_chart.js. A fake Streamlit component feeds the view frames from dropviz.web.frames.make_frame; each test waits on the
 view's painted-frame count (root.dataset.painted), then reads what plotly.js drew: axis ranges, traces, layout images,
-the status line, and which Plotly calls drew each chart (Plotly.react and Plotly.relayout are wrapped before any frame).
+the status line, and which Plotly calls drew each chart (react, relayout, restyle and extendTraces are wrapped before any frame).
 """
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import functools
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import dropviz
 from dropviz.core.config import RunConfig
 from dropviz.core.engine import Trainer
 from dropviz.figures.boundary import BOUNDARY_GRID
-from dropviz.figures.curves import MIN_EPOCH_SPAN
+from dropviz.figures.curves import CURVE_BUCKETS, MIN_EPOCH_SPAN
 from dropviz.web import plotly_js
 from dropviz.web.frames import make_frame
 from tests.harness import chromium_launch_args
@@ -29,10 +32,12 @@ EPOCHS = 300
 CONFIG = RunConfig(epochs=EPOCHS, n_train=40, n_val=40, hidden=(8,), p=(0.5,))  # 3 steps an epoch; 300 epochs in well under a second
 WAIT_MS = 10_000  # a condition not met by then is a failure, not slowness: every frame here paints in a fraction of it
 
-# The bare page: plotly.js first (as live_chart.py's PRELOAD puts it), Plotly.react / relayout wrapped to record which chart
-# each call drew (window.__draws) and to run window.__onDraw once, in the middle of a draw; then the module.
+# The bare page: plotly.js first (as live_chart.py's PRELOAD puts it), the view's CSS (as Streamlit adds the component's),
+# Plotly's drawing calls wrapped to record which chart each call drew (window.__draws) and to run window.__onDraw once, in
+# the middle of a draw; then the module.
 PAGE = """<!doctype html><html><head><meta charset="utf-8">
 <script src="app/static/plotly.min.js" data-dropviz-plotly></script>
+<link rel="stylesheet" href="/live_chart.css">
 <script>
 window.__draws = [];
 window.__triggers = [];
@@ -40,7 +45,7 @@ const chartName = (gd) => {
   const caption = gd.previousElementSibling.textContent;
   return caption.includes("network") ? "network" : caption.includes("boundaries") ? "boundary" : "curves";
 };
-for (const kind of ["react", "relayout"]) {
+for (const kind of ["react", "relayout", "restyle", "extendTraces"]) {
   const original = Plotly[kind];
   Plotly[kind] = function (gd, ...rest) {
     window.__draws.push([kind, chartName(gd)]);
@@ -91,6 +96,8 @@ READ = """() => {
     networkImages: [...network.querySelectorAll("image")].map(href).sort(),
     draws: window.__draws,
     paintedLog: (window.__dropvizPainted || []).map((entry) => entry[1]),
+    curves: curves._fullData.map((t) => ({name: t.name, x: t.x ? Array.from(t.x) : null,
+      y: Array.from(t.y || [], (v) => (Number.isNaN(v) ? null : v))})),
   };
 }"""
 
@@ -107,6 +114,7 @@ def _files() -> dict[str, tuple[bytes, str]]:
         "/": (PAGE.encode(), "text/html"),
         "/app/static/plotly.min.js": (plotly_js.bundle().read_bytes(), "text/javascript"),
         "/live_chart.js": (LIVE_CHART_JS.read_bytes(), "text/javascript"),
+        "/live_chart.css": (LIVE_CHART_JS.with_suffix(".css").read_bytes(), "text/css"),  # as the component's css
     }
 
 
@@ -267,3 +275,55 @@ def test_the_view_fetches_next_frames_while_the_run_plays(view):
     view.wait_for_function("() => window.__triggers.length > 0", timeout=WAIT_MS)
     assert [name for name, _ in view.evaluate("window.__triggers")] == ["stopped"]  # the page shows Play again
     assert painted(view, 3)["painted"] == 3
+
+
+def _curves_drawn(frame: bytes) -> list[tuple[str, list]]:
+    """The frame's curves as the page should draw them: (name, y) per trace (float32, NaN as None), as READ gives them."""
+    out = []
+    for trace in json.loads(frame)["charts"]["curves"]["figure"]["data"]:
+        y = trace.get("y")
+        values = np.frombuffer(base64.b64decode(y["bdata"]), np.float32) if isinstance(y, dict) else np.asarray(y or [], np.float32)
+        out.append((trace["name"], [None if np.isnan(v) else float(v) for v in values]))
+    return out
+
+
+def _curves_shown(state: dict) -> list[tuple[str, list]]:
+    return [(curve["name"], curve["y"]) for curve in state["curves"]]
+
+
+def test_curves_grow_in_place_and_are_restyled_when_they_change_otherwise(view):
+    """Frame after frame of a playing run, each new epoch's points are appended to the curves (Plotly.extendTraces),
+    never a redraw of the figure (Plotly.react): what is drawn is then each frame's curves, point for point. A frame whose
+    best-validation marker moved restyles the changed traces; past 2 x CURVE_BUCKETS epochs the curves are cut into
+    buckets (new x arrays), restyled too."""
+    trainer = train_to(Trainer(dataclasses.replace(CONFIG, epochs=2 * CURVE_BUCKETS + 1), backend="numpy"), 88)
+    first = frame_of(trainer)
+    send(view, first)
+    state = painted(view, 1)
+    before = len(state["draws"])
+    bests = lambda frame: [t for t in json.loads(frame)["charts"]["curves"]["figure"]["data"] if "best" in t["name"]]
+    shown, kinds = first, []
+    for count, epoch in enumerate((90, 95, 100, 110, 133), start=2):  # the best validation moves between 110 and 133
+        frame = frame_of(train_to(trainer, epoch))
+        send(view, frame)
+        state = painted(view, count)
+        calls = draws_since(state, before)["curves"]
+        before = len(state["draws"])
+        assert "react" not in calls, f"epoch {epoch}: the curves were redrawn whole ({calls})"
+        assert calls == (["extendTraces"] if bests(frame) == bests(shown) else ["restyle"]), f"epoch {epoch}: {calls}"
+        kinds += calls
+        assert _curves_shown(state) == _curves_drawn(frame), f"epoch {epoch}: the drawn curves are not the frame's"
+        assert state["lastX"] == epoch
+        shown = frame
+    assert kinds == ["extendTraces"] * 4 + ["restyle"]
+    # Past 2 x CURVE_BUCKETS epochs: x arrays appear, the traces are restyled (not extended, not redrawn).
+    send(view, frame_of(train_to(trainer, 2 * CURVE_BUCKETS)))
+    state = painted(view, 7)
+    before = len(state["draws"])
+    frame = frame_of(train_to(trainer, 2 * CURVE_BUCKETS + 1))
+    send(view, frame)
+    state = painted(view, 8)
+    assert draws_since(state, before)["curves"] == ["restyle"]
+    validation = next(curve for curve in state["curves"] if curve["name"] == "dropout · validation")
+    assert validation["x"] is not None and len(validation["x"]) < 2 * CURVE_BUCKETS and state["lastX"] == 2 * CURVE_BUCKETS + 1
+    assert _curves_shown(state) == _curves_drawn(frame)
