@@ -17,10 +17,10 @@ SIDE = 8  # pixels per side of a digit: 64 inputs, row by row from the top left
 STRIP = 12  # digits in the strip: one of each class, then the next ones, so that mistakes have room to show
 PIXEL_PX = 6  # picture pixels per input pixel: room for a dropped pixel's cross
 INK = "#000000"  # a pixel at 1 (full ink) on white paper, as the digits were written
-STRIP_HEIGHT = 190
-CONFUSION_HEIGHT = 330
+_STRIP = ("x3", "y3")  # the strip's axes, above the two confusion matrices' PANEL_AXES
 _ROWS = {"dropout": -0.42, "twin": -0.78}  # the strip's prediction rows, under the digits' labels, in y units of a digit
 _LEFT = {"xref": "paper", "xanchor": "right", "xshift": -8}  # a row's name, in the margin left of the strip
+_MIN_ALPHA = 0.15  # opacity of a cell holding a single example among many: a mistake never vanishes
 
 
 def digit_rgba(pixels: np.ndarray) -> np.ndarray:
@@ -68,96 +68,104 @@ def _prediction_note(run: str, x: float, predicted: int, right: bool) -> dict:
     (the shape says it, not a colour)."""
     text = f"{predicted} ✓" if right else f"<b>{predicted} ✗</b>"
     box = {} if right else {"bordercolor": THEME.flipped, "borderwidth": 1, "borderpad": 1}
-    return note(x, _ROWS[run], text, font={"color": THEME.run_color(run), "size": THEME.font_size}, **box)
+    return note(x, _ROWS[run], text, font={"color": THEME.run_color(run), "size": THEME.font_size}, xref=_STRIP[0], yref=_STRIP[1], **box)
 
 
-def strip_spec(pixels: np.ndarray, labels: np.ndarray, predictions: dict[str, np.ndarray], flipped: np.ndarray | None = None) -> dict:
-    """A strip of validation digits: pixels (k, 64), their labels (k,) and each run's predicted class (k,) by run name.
-
-    Under each digit its label (marked "flipped" where label noise changed it), then one row per run with its answer.
-    """
-    labels = np.asarray(labels, dtype=np.int64)
-    flipped = np.zeros(len(labels), bool) if flipped is None else np.asarray(flipped, dtype=bool)
-    pictures = digit_rgba(pixels)  # (k, 8, 8, 4)
+def _strip(pixels: np.ndarray, labels: np.ndarray, predictions: dict[str, np.ndarray], flipped: np.ndarray) -> tuple[list, list]:
+    """The strip's layout images (a digit each, "digit i") and notes on the axes _STRIP: under each digit its label
+    (with * where label noise changed it), then a row per run with its answer and, in the left margin, its score."""
     images, notes = [], []
-    for i, picture in enumerate(pictures):
+    xaxis, yaxis = _STRIP
+    for i, picture in enumerate(digit_rgba(pixels)):
         source = raster.data_uri(raster.png(picture))
-        images.append({"source": source, "name": f"digit {i}", "xref": "x", "yref": "y", "x": i, "y": 1.0, "sizex": 0.9, "sizey": 0.9,
-                       "xanchor": "center", "yanchor": "top", "sizing": "stretch", "layer": "above"})  # fmt: skip
-        notes.append(note(i, -0.06, f"{labels[i]}{'*' if flipped[i] else ''}", small=True, yanchor="top"))
+        images.append({"source": source, "name": f"digit {i}", "xref": xaxis, "yref": yaxis, "x": i, "y": 1.0, "sizex": 0.9,
+                       "sizey": 0.9, "xanchor": "center", "yanchor": "top", "sizing": "stretch", "layer": "above"})  # fmt: skip
+        notes.append(note(i, -0.06, f"{labels[i]}{'*' if flipped[i] else ''}", small=True, yanchor="top", xref=xaxis, yref=yaxis))
     for run in RUN_NAMES:
         predicted = np.asarray(predictions.get(run, np.full(len(labels), -1)), dtype=np.int64)
         right = predicted == labels
-        for i in range(len(labels)):
-            if predicted[i] >= 0:
-                notes.append(_prediction_note(run, i, int(predicted[i]), bool(right[i])))
+        notes += [_prediction_note(run, i, int(predicted[i]), bool(right[i])) for i in range(len(labels)) if predicted[i] >= 0]
         summary = f"{display_name(run)}: {int(right.sum())} of {len(labels)}"
-        notes.append(note(0, _ROWS[run], summary, font={"color": THEME.run_color(run), "size": THEME.font_size}, **_LEFT))
-    notes.append(note(0, -0.06, "label" + (" (* flipped)" if flipped.any() else ""), small=True, yanchor="top", **_LEFT))
-    hidden = {"visible": False, "fixedrange": True}
-    layout = base_layout(
-        STRIP_HEIGHT,
-        "digits-strip",
-        margin={"l": 150, "r": 10, "t": 10, "b": 10},
-        xaxis=dict(hidden, range=[-0.5, max(len(labels), 1) - 0.5]),
-        yaxis=dict(hidden, range=[-1.0, 1.05], scaleanchor="x", scaleratio=1),  # square pixels
-        images=images,
-        annotations=notes,
-        showlegend=False,
-    )
-    return figure_spec([], layout)
+        notes.append(note(0, _ROWS[run], summary, font={"color": THEME.run_color(run), "size": THEME.font_size}, yref=yaxis, **_LEFT))
+    notes.append(note(0, -0.06, "label" + (" (* flipped)" if flipped.any() else ""), small=True, yanchor="top", yref=yaxis, **_LEFT))
+    return images, notes
 
 
-def confusion_spec(matrices: dict[str, np.ndarray]) -> dict:
-    """One confusion matrix per run, side by side: matrices by run name, (C, C) counts, row = true class.
+def confusion_picture(counts: np.ndarray, colour: str) -> np.ndarray:
+    """(C, C) counts, row = true class -> (C, C, 4) RGBA, true class 0 at the top: each cell in the run's colour, as
+    opaque as its share of the true class's examples (a rare class reads like a common one; one mistake still shows);
+    an empty cell clear."""
+    counts = np.asarray(counts, dtype=np.int64)
+    share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)  # (C, C)
+    alpha = np.rint(255 * (_MIN_ALPHA + (1 - _MIN_ALPHA) * share) * (counts > 0)).astype(np.uint8)
+    rgb = np.broadcast_to(np.array(raster.hex_rgb(colour), np.uint8), (*counts.shape, 3))
+    return np.concatenate([rgb, alpha[..., None]], axis=-1)
 
-    Each cell's colour is its share of the true class's examples (so a rare class reads like a common one), its text
-    the count; an empty cell is blank. Each panel's title says how many the run got right.
-    """
-    data, notes = [], []
+
+def _confusion(matrices: dict[str, np.ndarray]) -> tuple[list, list, list]:
+    """Per run, on its PANEL_AXES: the matrix as a layout image ("confusion, <run>"), its counts as one text trace (a
+    blank for 0; hover says the share), and a title with how many it got right. True class c is drawn at y = C - 1 - c,
+    so class 0 is at the top on an ordinary axis."""
+    traces, images, notes = [], [], []
     for (xaxis, yaxis), run in zip(PANEL_AXES, RUN_NAMES):
         counts = np.asarray(matrices[run], dtype=np.int64)
         classes = len(counts)
-        totals = counts.sum(axis=1, keepdims=True)  # (C, 1)
-        with np.errstate(all="ignore"):
-            share = np.where(counts > 0, counts / np.maximum(totals, 1), np.nan)  # (C, C): an empty cell is left blank
-        data.append(
+        true, predicted = np.divmod(np.arange(classes * classes), classes)  # row-major cells
+        share = (counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)).ravel()
+        source = raster.data_uri(raster.png(confusion_picture(counts, THEME.run_color(run))))
+        images.append({"source": source, "name": f"confusion, {display_name(run)}", "xref": xaxis, "yref": yaxis, "x": -0.5,
+                       "y": classes - 0.5, "sizex": classes, "sizey": classes, "xanchor": "left", "yanchor": "top",
+                       "sizing": "stretch", "layer": "below"})  # fmt: skip
+        traces.append(
             {
-                "type": "heatmap",
+                "type": "scatter",
+                "mode": "text",
                 "name": display_name(run),
-                "x": list(range(classes)),
-                "y": list(range(classes)),
-                "z": share.astype(np.float32),
-                "text": np.where(counts > 0, counts.astype(str), ""),  # (C, C): an empty cell stays quiet
-                "customdata": counts,
-                "texttemplate": "%{text}",
+                "x": predicted,
+                "y": classes - 1 - true,
+                "text": np.where(counts.ravel() > 0, counts.ravel().astype(str), ""),
+                "customdata": np.column_stack([true, counts.ravel(), share]),
                 "textfont": {"size": THEME.small_font_size},
-                "hovertemplate": "true %{y}, predicted %{x}: %{customdata} (%{z:.0%} of true %{y})<extra>" + display_name(run) + "</extra>",
-                "colorscale": THEME.sequential_scale,
-                "reversescale": True,  # pale for a few, dark for all: the diagonal stands out, and the mistakes in pale
-                "zmin": 0.0,
-                "zmax": 1.0,
+                "hovertemplate": "true %{customdata[0]}, predicted %{x}: %{customdata[1]} (%{customdata[2]:.0%} of true %{customdata[0]})<extra></extra>",
                 "xaxis": xaxis,
                 "yaxis": yaxis,
-                "showscale": run == RUN_NAMES[-1],
-                "colorbar": {"title": {"text": "share of<br>true class"}, "tickformat": ".0%", "len": 0.9},
-                "xgap": 1,
-                "ygap": 1,
+                "showlegend": False,
             }
         )
         total = int(counts.sum())
         right = f"{int(np.trace(counts))} of {total} right" if total else "no predictions yet"
-        notes.append(note(0.5, 1.0, f"{display_name(run)} · {right}", xref=f"{xaxis} domain", yref="paper", yanchor="bottom"))
-    ticks = {"dtick": 1, "fixedrange": True, "constrain": "domain"}
+        notes.append(note(0.5, 1.0, f"{display_name(run)} · {right}", xref=f"{xaxis} domain", yref=f"{yaxis} domain", yanchor="bottom"))
+    return traces, images, notes
+
+
+def digits_spec(pixels: np.ndarray, labels: np.ndarray, predictions: dict[str, np.ndarray], matrices: dict[str, np.ndarray],
+                flipped: np.ndarray | None = None) -> dict:  # fmt: skip
+    """The page's view of digits, where the plane's boundaries would be: on top a strip of validation digits, pixels
+    (k, 64) with their labels (k,) and each run's predicted class (k,) by run name; below, a confusion matrix per run,
+    matrices by run name, (C, C) counts, row = true class, column = predicted.
+
+    Layout images, not heatmaps: the page's plotly.js bundle draws scatter, bar and pie only.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    flipped = np.zeros(len(labels), bool) if flipped is None else np.asarray(flipped, dtype=bool)
+    strip_images, strip_notes = _strip(pixels, labels, predictions, flipped)
+    traces, matrix_images, matrix_notes = _confusion(matrices)
+    classes = len(next(iter(matrices.values())))
+    ticks = {"tickvals": list(range(classes)), "fixedrange": True, "showgrid": False, "zeroline": False, "range": [-0.5, classes - 0.5]}
+    true_ticks = {**ticks, "ticktext": [str(c) for c in range(classes - 1, -1, -1)]}  # class 0 at the top
+    hidden = {"visible": False, "fixedrange": True}
     layout = base_layout(
-        CONFUSION_HEIGHT,
-        "digits-confusion",
-        margin={"l": 50, "r": 10, "t": 30, "b": 40},
-        xaxis=dict(ticks, domain=[0.0, 0.43], title={"text": "predicted"}, anchor="y"),
-        yaxis=dict(ticks, autorange="reversed", title={"text": "true"}, scaleanchor="x", anchor="x"),
-        xaxis2=dict(ticks, domain=[0.5, 0.93], title={"text": "predicted"}, anchor="y2"),
-        yaxis2=dict(ticks, autorange="reversed", scaleanchor="x2", anchor="x2"),
-        annotations=notes,
+        THEME.boundary_height,
+        "digits",
+        margin={"l": 150, "r": 10, "t": 24, "b": 36},
+        xaxis=dict(ticks, domain=[0.0, 0.44], title={"text": "predicted", "standoff": 2}, anchor="y", constrain="domain"),
+        yaxis=dict(true_ticks, domain=[0.0, 0.5], title={"text": "true", "standoff": 2}, anchor="x", scaleanchor="x"),
+        xaxis2=dict(ticks, domain=[0.56, 1.0], title={"text": "predicted", "standoff": 2}, anchor="y2", constrain="domain"),
+        yaxis2=dict(true_ticks, domain=[0.0, 0.5], anchor="x2", scaleanchor="x2"),
+        xaxis3=dict(hidden, domain=[0.0, 1.0], range=[-0.5, max(len(labels), 1) - 0.5], anchor="y3"),
+        yaxis3=dict(hidden, domain=[0.62, 1.0], range=[-1.0, 1.05], anchor="x3", scaleanchor="x3"),  # square pixels
+        images=[*matrix_images, *strip_images],
+        annotations=[*matrix_notes, *strip_notes],
         showlegend=False,
     )
-    return figure_spec(data, layout)
+    return figure_spec(traces, layout)

@@ -366,14 +366,14 @@ def _legend_and_node_traces(layout: _NetworkLayout, dropped: np.ndarray, run: st
     return traces
 
 
-def _notes(snapshot: Snapshot, run: str, layout: _NetworkLayout) -> list[dict]:
+def _notes(snapshot: Snapshot, run: str, layout: _NetworkLayout, image_inputs: bool = False) -> list[dict]:
     """Column headers, "+N more not shown" under cut columns, and the input and output unit names."""
     sizes, columns = tuple(int(v) for v in snapshot.sizes), len(snapshot.sizes)
     top = layout.top
     notes = []
     for column, (units, count) in enumerate(zip(sizes, layout.shown)):
         notes.append(note(column, top + 0.1, _column_header(snapshot, run, column, columns), small=True, yanchor="bottom"))
-        if units > count:
+        if units > count and not (column == 0 and image_inputs):
             notes.append(note(column, -top - 0.1, f"+{units - count} more<br>not shown", small=True, yanchor="top"))
     for side, column, anchor, name in ((-0.12, 0, "right", "x{}"), (0.12, columns - 1, "left", "class {}")):
         start = layout.col_start[column]
@@ -382,7 +382,14 @@ def _notes(snapshot: Snapshot, run: str, layout: _NetworkLayout) -> list[dict]:
     return notes
 
 
-def network_spec(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32) -> dict:
+def _input_picture(source: str, top: float) -> dict:
+    """The input column as one square picture (an image's pixels, source a data URI) centred where its nodes would be."""
+    side = min(1.2, 2 * top + 0.2)
+    return {"source": source, "name": "input image", "xref": "x", "yref": "y", "x": 0.0, "y": side / 2, "sizex": 0.9,
+            "sizey": side, "xanchor": "center", "yanchor": "top", "sizing": "contain", "layer": "above"}  # fmt: skip
+
+
+def network_spec(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32, input_image: str | None = None) -> dict:
     """The network of one run: nodes per column, edges dashed by sign (solid positive, dotted negative) and sized by |w|.
 
     Edges are the layout image "edges" (_edge_image), the last image: one SVG path per class that has edges, in this
@@ -393,18 +400,20 @@ def network_spec(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32) 
     max_nodes units draws units 0..max_nodes-1 and says "+N more not shown" under it (on two lines).
     With snapshot.neuron_maps, each drawn neuron is its map (layout images, _neuron_images) in a square frame, and
     only the neurons that have one are drawn: the same first units in both runs, so their maps compare.
+    input_image (a data URI: the tracked example's pixels, digits.input_image_uri) draws the input column as that
+    picture, the layout image "input image", instead of input nodes and their edges.
     """
     sizes = tuple(int(v) for v in snapshot.sizes)
     maps = snapshot.neuron_maps.get(run, ())
     if len(maps) > 2:  # with maps, only the neurons that have one: the caller chose how many (the first units of each)
         max_nodes = min(max_nodes, max(len(m) for m in maps[1:-1]))
-    layout = _network_layout(sizes, int(max_nodes))
+    layout = _network_layout((0, *sizes[1:]) if input_image else sizes, int(max_nodes))  # a picture: no input nodes
     columns = len(sizes)
     dropped = _dropped_nodes(snapshot, run, layout)
     classes = _edge_classes(snapshot, run, layout, dropped)
 
     traces = _legend_and_node_traces(layout, dropped, run, bool(maps))
-    notes = _notes(snapshot, run, layout)
+    notes = _notes(snapshot, run, layout, image_inputs=input_image is not None)
     top = layout.top
 
     axis = {"visible": False, "showgrid": False, "zeroline": False}
@@ -419,6 +428,10 @@ def network_spec(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32) 
         legend=bottom_legend(0.0),
         hovermode="closest",
         annotations=notes,
-        images=[*_neuron_images(maps, layout, dropped, run), _edge_image(layout, classes, xrange, yrange)],
+        images=[
+            *([_input_picture(input_image, top)] if input_image else []),
+            *_neuron_images(maps, layout, dropped, run),
+            _edge_image(layout, classes, xrange, yrange),
+        ],
     )
     return figure_spec(data=traces, layout=fig_layout)

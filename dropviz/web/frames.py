@@ -20,6 +20,7 @@ from ..core.neurons import with_maps
 from ..core.records import RUN_NAMES, Snapshot
 from ..figures.boundary import boundary_spec
 from ..figures.curves import curves_spec
+from ..figures.digits import confusion, digits_spec, input_image_uri, strip_examples
 from ..figures.network import MAP_GRID, MAP_NODES, network_spec
 from ..figures.theme import display_name, for_projector
 
@@ -33,6 +34,15 @@ CAPTIONS = {
     "boundary": "**Decision boundaries** (evaluation mode) — filled: training points, hollow: validation; black-and-yellow ring: the tracked example",
     "curves": "**Loss and accuracy** — green: with dropout, purple: no-dropout twin; solid: validation, dashed: training; "
     "shaded: the generalization gap",
+}
+# Data that are not points in the plane (the digits): the input column is the tracked example's picture, and the
+# boundaries' place shows validation digits and the runs' confusion matrices.
+IMAGE_CAPTIONS = {
+    **CAPTIONS,
+    "network": "**The network with dropout** — left: the tracked training digit as the network saw it this step "
+    "(grey, crossed pixels: switched off by input dropout); grey, crossed circles: neurons switched off this step",
+    "boundary": "**Validation digits** (evaluation mode, as of the last epoch) — each run's answer, ✓ right or a boxed ✗; "
+    "* a label flipped by label noise. **Confusion matrices**: rows the true digit, columns the answer",
 }
 
 
@@ -55,13 +65,18 @@ def make_frame(
     the page stops asking when it stops.
     """
     big = for_projector if presenting else (lambda spec: spec)
-    mapped = with_maps(snapshot, MAP_GRID, MAP_NODES)  # each drawn neuron as its picture over the plane
-    specs = {"network": network_spec(mapped), "boundary": boundary_spec(snapshot, data), "curves": curves_spec(snapshot.history)}
+    plane = data.x_train.shape[1] == 2
+    if plane:
+        mapped = with_maps(snapshot, MAP_GRID, MAP_NODES)  # each drawn neuron as its picture over the plane
+        specs = {"network": network_spec(mapped), "boundary": boundary_spec(snapshot, data)}
+    else:
+        specs = {"network": network_spec(snapshot, input_image=_tracked_picture(snapshot, data)), "boundary": _digits(snapshot, data)}
+    specs["curves"] = curves_spec(snapshot.history)
     status = status_line(snapshot, epochs, playing, sharing)
     view = {
         "source": source if playing else None,
         "status": markdown_html(status),
-        "captions": _CAPTIONS_HTML,
+        "captions": _CAPTIONS_HTML if plane else _IMAGE_CAPTIONS_HTML,
         "charts": {key: chart_data(big(spec), key, PLOT_CONFIG) for key, spec in specs.items()},
     }
     # One encoding, here: arrays as base64 (_typed_array); NaN refused, as plotly.js would misread it.
@@ -76,6 +91,27 @@ def markdown_html(text: str) -> str:
 
 
 _CAPTIONS_HTML = {key: markdown_html(text) for key, text in CAPTIONS.items()}
+_IMAGE_CAPTIONS_HTML = {key: markdown_html(text) for key, text in IMAGE_CAPTIONS.items()}
+
+
+def _tracked_picture(snapshot: Snapshot, data: Dataset) -> str:
+    """The tracked training example's pixels as a data URI, the pixels input dropout switched off crossed; before the
+    first step, the first training example, all kept."""
+    index = snapshot.tracked_index or 0
+    keep = snapshot.masks[0] if snapshot.masks else np.ones(data.x_train.shape[1], bool)
+    return input_image_uri(data.x_train[index], keep)
+
+
+def _digits(snapshot: Snapshot, data: Dataset) -> dict:
+    """The strip of validation digits with each run's answers and the runs' confusion matrices, as of the last epoch."""
+    index = strip_examples(data.y_val, classes=data.classes)
+    predicted = snapshot.val_predicted  # {} before the first epoch ends
+    matrices = {
+        run: confusion(data.y_val, predicted[run], data.classes) if predicted else np.zeros((data.classes,) * 2, np.int64)
+        for run in RUN_NAMES
+    }
+    strip = {run: values[index] for run, values in predicted.items()}
+    return digits_spec(data.x_val[index], data.y_val[index], strip, matrices, data.flipped_val[index])
 
 
 def status_line(snapshot: Snapshot, epochs: int, playing: bool, sharing: int) -> str:

@@ -14,12 +14,12 @@ from dropviz.figures.digits import (
     PIXEL_PX,
     STRIP,
     confusion,
-    confusion_spec,
+    confusion_picture,
     digit_rgba,
+    digits_spec,
     input_image,
     input_image_uri,
     strip_examples,
-    strip_spec,
 )
 from dropviz.figures.theme import THEME, display_name
 
@@ -83,6 +83,10 @@ def _annotations(spec: dict) -> list[dict]:
     return go.Figure(spec).to_dict()["layout"]["annotations"]
 
 
+def _matrices(y_true, predicted: dict) -> dict:
+    return {run: confusion(y_true, predicted[run], 10) for run in RUN_NAMES}
+
+
 def test_the_strip_shows_each_digit_its_label_and_each_run_s_answer_right_or_wrong(digits):
     index = strip_examples(digits.y_val)
     labels = digits.y_val[index]
@@ -90,51 +94,51 @@ def test_the_strip_shows_each_digit_its_label_and_each_run_s_answer_right_or_wro
     predictions["dropout"][[2, 5]] = (labels[[2, 5]] + 3) % 10
     flipped = np.zeros(len(index), bool)
     flipped[4] = True
-    spec = strip_spec(digits.x_val[index], labels, predictions, flipped)
+    spec = digits_spec(digits.x_val[index], labels, predictions, _matrices(labels, predictions), flipped)
     figure = go.Figure(spec)  # Plotly's own checks of every property
-    images = figure.layout.images
-    assert len(images) == STRIP and all(image.layer == "above" for image in images)
+    images = [image for image in figure.layout.images if image.name.startswith("digit ")]
+    assert len(images) == STRIP and all(image.layer == "above" and image.xref == "x3" for image in images)
     for i, image in enumerate(images):
         assert image.x == i and np.array_equal(_png_pixels(image.source), digit_rgba(digits.x_val[index[i]]))
     texts = [(a["x"], a["y"], a["text"]) for a in _annotations(spec)]
     for i, label in enumerate(labels):
         assert (i, -0.06, f"{label}{'*' if i == 4 else ''}") in texts
-    rows = {run: sorted((a for a in _annotations(spec) if a.get("font", {}).get("color") == THEME.run_color(run) and a.get("xref", "x") == "x"),
+    rows = {run: sorted((a for a in _annotations(spec) if a.get("font", {}).get("color") == THEME.run_color(run) and a.get("xref") == "x3"),
                         key=lambda a: a["x"]) for run in RUN_NAMES}  # fmt: skip
     for run in RUN_NAMES:
         assert [a["text"] for a in rows[run]] == [f"{p} ✓" if p == label else f"<b>{p} ✗</b>" for p, label in zip(predictions[run], labels)]
         assert all(("bordercolor" in a) == ("✗" in a["text"]) for a in rows[run])  # a wrong answer is boxed, not only coloured
     assert f"{display_name('dropout')}: 10 of 12" in [t for _, _, t in texts]
     assert f"{display_name('twin')}: 0 of 12" in [t for _, _, t in texts]
-    assert figure.layout.yaxis.scaleanchor == "x"  # square pixels
+    assert figure.layout.yaxis3.scaleanchor == "x3"  # square pixels
+    assert {trace.type for trace in figure.data} == {"scatter"}  # the page's plotly.js bundle has no heatmap
 
 
 def test_a_strip_without_predictions_yet_shows_the_digits_alone(digits):
     index = strip_examples(digits.y_val)
-    spec = strip_spec(digits.x_val[index], digits.y_val[index], {})
-    assert len(go.Figure(spec).layout.images) == STRIP
+    empty = {run: np.zeros((10, 10), np.int64) for run in RUN_NAMES}
+    spec = digits_spec(digits.x_val[index], digits.y_val[index], {}, empty)
+    assert len([image for image in go.Figure(spec).layout.images if image.name.startswith("digit ")]) == STRIP
     assert not any("✓" in a["text"] or "✗" in a["text"] for a in _annotations(spec))
+    assert [a["text"] for a in _annotations(spec) if "·" in a["text"]] == [f"{display_name(r)} · no predictions yet" for r in RUN_NAMES]
 
 
 def test_the_confusion_matrices_colour_each_cell_by_its_share_of_the_true_class(digits):
     predicted = {"dropout": digits.y_val, "twin": np.where(digits.y_val == 3, 5, digits.y_val)}
-    matrices = {run: confusion(digits.y_val, predicted[run], 10) for run in RUN_NAMES}
-    figure = go.Figure(confusion_spec(matrices))
+    matrices = _matrices(digits.y_val, predicted)
+    index = strip_examples(digits.y_val)
+    strip = {run: values[index] for run, values in predicted.items()}
+    figure = go.Figure(digits_spec(digits.x_val[index], digits.y_val[index], strip, matrices))
     assert [trace.name for trace in figure.data] == [display_name(run) for run in RUN_NAMES]
-    twin = figure.data[1]
-    z = np.asarray(twin.z, dtype=np.float64)
-    counts = matrices["twin"]
-    assert np.isnan(z[3, 3]) and z[3, 5] == 1.0  # every 3 read as a 5
-    assert np.allclose(np.nansum(z, axis=1)[counts.sum(axis=1) > 0], 1.0)  # each row's shares add up to all of it
-    assert np.array_equal(np.asarray(twin.customdata), counts) and twin.text[3][5] == str(counts[3, 5]) and twin.text[3][3] == ""
-    titles = [a["text"] for a in _annotations(confusion_spec(matrices))]
+    twin, counts = figure.data[1], matrices["twin"]
+    cells = {(int(c[0]), int(x)): (text, int(c[1])) for x, c, text in zip(twin.x, twin.customdata, twin.text)}
+    assert cells[(3, 5)] == (str(counts[3, 5]), counts[3, 5]) and cells[(3, 3)] == ("", 0)  # every 3 read as a 5
+    assert all(y == 9 - c[0] for y, c in zip(twin.y, twin.customdata))  # true class 0 drawn at the top
+    picture = _png_pixels(next(i for i in figure.layout.images if i.name == "confusion, no-dropout twin").source)
+    assert np.array_equal(picture, confusion_picture(counts, THEME.run_color("twin")))
+    assert picture[3, 3, 3] == 0 and picture[3, 5, 3] == 255  # an empty cell clear, a whole class's cell opaque
     n, threes = len(digits.y_val), int((digits.y_val == 3).sum())
+    titles = [a["text"] for a in _annotations(figure.to_dict()) if "·" in a["text"]]
     assert titles == [f"with dropout · {n} of {n} right", f"no-dropout twin · {n - threes} of {n} right"]
-    assert [trace.showscale for trace in figure.data] == [False, True]  # one colour bar for both
-    assert figure.layout.yaxis.autorange == "reversed"  # class 0 at the top, as a table reads
-
-
-def test_empty_matrices_before_any_prediction_say_so():
-    spec = confusion_spec({run: np.zeros((10, 10), np.int64) for run in RUN_NAMES})
-    assert all(np.isnan(np.asarray(trace.z, dtype=np.float64)).all() for trace in go.Figure(spec).data)
-    assert all(a["text"].endswith("no predictions yet") for a in _annotations(spec))
+    few = confusion_picture(np.array([[99, 1], [0, 5]]), "#000000")[..., 3]
+    assert 0 < few[0, 1] < few[0, 0] and few[1, 0] == 0  # one mistake among many still shows, fainter

@@ -88,3 +88,23 @@ def test_the_status_becomes_html_with_everything_else_escaped():
     assert markdown_html("**Epoch 3** of 5 · step 9  \nwith dropout: <b>x</b> & y") == (
         "<div><strong>Epoch 3</strong> of 5 · step 9</div><div>with dropout: &lt;b&gt;x&lt;/b&gt; &amp; y</div>"
     )
+
+
+def test_a_digits_frame_draws_the_tracked_digit_as_seen_and_validation_digits_in_place_of_boundaries():
+    from dropviz.core.presets import PRESETS
+    from dropviz.figures.digits import confusion, input_image_uri
+
+    trainer = Trainer(PRESETS["handwritten digits"].config)
+    trainer.train(trainer.steps_per_epoch)  # one epoch: predictions exist, and the last step's masks
+    snapshot = trainer.snapshot(BOUNDARY_GRID)
+    view = json.loads(make_frame(snapshot, trainer.data, 300, True, 0, False, "next").view)
+    network = view["charts"]["network"]["figure"]["layout"]["images"]
+    picture = next(image for image in network if image["name"] == "input image")
+    keep = snapshot.masks[0]
+    assert len(keep) == 64 and not keep.all()  # input dropout (p = 0.2) switched some pixels off this step
+    assert picture["source"] == input_image_uri(trainer.data.x_train[snapshot.tracked_index], keep)
+    digits = view["charts"]["boundary"]["figure"]
+    counts = confusion(trainer.data.y_val, snapshot.val_predicted["twin"], 10)
+    title = f"no-dropout twin · {int(np.trace(counts))} of 500 right"
+    assert title in [a["text"] for a in digits["layout"]["annotations"]]
+    assert "Validation digits" in view["captions"]["boundary"] and "Decision boundaries" not in view["captions"]["boundary"]
