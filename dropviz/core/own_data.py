@@ -3,8 +3,8 @@
 Not here: how a refusal reaches the user (config.read_points, the one gate, raises it as a ConfigError), nor the
 split into training and validation points (data.make_dataset). The format, as the README says:
 - UTF-8 text, at most MAX_BYTES bytes; one point per line, three comma-separated cells: x1, x2, label.
-- The first line is a header when none of its cells is a number (its names are not read: the columns are always
-  x1, x2, label, in that order). Blank lines are skipped. Rows are counted as the file's lines, from 1.
+- The first non-blank line is a header when it has three cells and none is a number (its names are not read: the
+  columns are always x1, x2, label, in that order). Blank lines are skipped. Rows are the file's lines, from 1.
 - x1, x2: plain decimal numbers (1.5, -2, 3e4), finite, within ±MAX_ABS. label: a whole number 0 to 9 (2.0 is 2).
 - MIN_ROWS to MAX_ROWS points, of at least two classes; the network gets max(label) + 1 outputs.
 Each axis is then moved and scaled on its own so that its points span -SPAN to SPAN, where the built-in sets lie
@@ -66,9 +66,8 @@ def split_sizes(rows: int) -> tuple[int, int]:
     return n_train, rows - n_train
 
 
-def _number(cell: str, column: str) -> float:
+def _number(text: str, column: str) -> float:
     """A cell's finite number within ±MAX_ABS; raises ValueError saying what it is instead."""
-    text = cell
     if not text:
         raise ValueError(f"{column} is empty; expected a number")
     if text.lower() in _NAN:
