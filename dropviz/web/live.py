@@ -17,6 +17,7 @@ import logging
 import math
 import operator
 import os
+import queue
 import secrets
 import threading
 import time
@@ -93,6 +94,9 @@ class _Pool:
 
 POOL = _Pool(WORKERS)
 _ids, _play_lock = itertools.count(), threading.Lock()
+# (worker, run id) of runs whose handle was collected (their session ended): the watcher's next look drops them there.
+# A finalizer may run inside any call, even one holding a worker's lock, so it only notes (SimpleQueue.put is safe there).
+_drops: queue.SimpleQueue[tuple[Worker, int]] = queue.SimpleQueue()
 
 
 def _remote(method):
@@ -133,13 +137,13 @@ class LiveRun:
         playing = bool(self.token) and self._id in self._worker.playing
         if self.token:  # its run leaves its worker
             LiveRun.released.add(self.token)
-            self._finalizer()
+            self._leave(self._worker)
         self.token = secrets.token_urlsafe(16)  # whoever holds it reads this run's frames: only its page is given it
         LiveRun._by_token[self.token] = self
         self._token_finalizer = weakref.finalize(self, LiveRun.released.add, self.token)
         self._id, self._moved_at, self._unknown = next(_ids), time.monotonic(), False  # unknown: its worker forgot it
         self._worker = min(self._pool.start(), key=lambda w: (len(w.playing), w.runs))  # fewest playing runs, then runs
-        self._finalizer = weakref.finalize(self, self._worker.submit, Runs.drop, self._id)  # called: released, dropped
+        self._finalizer = weakref.finalize(self, _drops.put, (self._worker, self._id))  # called: released, dropped
         self.lost = why  # why the run started again from epoch 0: the page says so once
         self._worker.call(Runs.create, self._id, self.config, None if self._page_open else IDLE_STOP, self._speed, playing)
 
@@ -226,7 +230,7 @@ class LiveRun:
                 self._gone_since = time.monotonic()
                 self._worker.submit(Runs.pause, self._id)  # its answer's playing ids say it paused: it starts again paused
             elif time.monotonic() - self._gone_since > RELEASE_AFTER:
-                self._finalizer()
+                self._leave(self._worker)
                 self._token_finalizer()
 
     def _move(self, to: Worker) -> bool:
@@ -242,10 +246,15 @@ class LiveRun:
             except WorkerGone:
                 source.submit(Runs.hand_over, self._id, False)
                 raise
-            self._worker, self._moved_at, dropped = to, time.monotonic(), self._finalizer  # frames go to `to` from here on
-            self._finalizer = weakref.finalize(self, to.submit, Runs.drop, self._id)
-            dropped()  # the source drops the copy it held
+            self._worker, self._moved_at = to, time.monotonic()  # frames go to `to` from here on
+            self._leave(source)  # which drops the copy it held
+            self._finalizer = weakref.finalize(self, _drops.put, (to, self._id))
             return True
+
+    def _leave(self, worker: Worker) -> None:
+        """Modifies: the worker drops the run now, not when this handle is collected; the run counts as released."""
+        if self._finalizer.detach():
+            worker.submit(Runs.drop, self._id)
 
 
 # --- the watcher -------------------------------------------------------------------------------------
@@ -263,6 +272,9 @@ def _check_pages(pool: _Pool) -> None:
     """Ends workers past their limit, starts again the runs they held, pauses or drops the runs of pages gone, and
     moves a playing run when the workers' counts call for it (_Pool.to_move). Modifies the pool's runs and the pool."""
     pool.start()
+    while not _drops.empty():
+        worker, run_id = _drops.get()
+        worker.submit(Runs.drop, run_id)
     runs = [run for run in list(LiveRun._all) if run._pool is pool]
     for run in runs:
         try:

@@ -12,8 +12,6 @@ answer before any request. Worker is the server's handle on one process: a reque
 makes the worker lost (killed; every waiting request fails with WorkerGone), so no caller waits longer than that.
 """
 
-from __future__ import annotations
-
 import collections
 import logging
 import os
@@ -67,7 +65,8 @@ def spawn(module: str = __name__) -> tuple[subprocess.Popen, Connection]:
 # --- the server's side -----------------------------------------------------------------------------
 class Worker:
     """One worker process. Thread-safe; submit() never waits: a one-thread executor sends, a reader thread hands each
-    answer to the oldest waiting Future and enforces the limit. Modifies: its process, alive, playing, runs, adopted_at."""
+    answer to the oldest waiting Future; check() (the pool's watcher, every look) enforces the limit, and call() waits
+    no longer than it either. Modifies: its process, alive, playing, runs, adopted_at."""
 
     def __init__(self):
         self.process, self._connection = spawn()
@@ -93,7 +92,7 @@ class Worker:
         """submit(), waited for: its value (raises WorkerGone, WorkerError)."""
         try:
             return self.submit(method, *args).result(LIMIT + (1 if self.ready else BOOT_LIMIT))
-        except TimeoutError:  # the reader is stuck inside a half-sent answer: the limit holds all the same
+        except TimeoutError:  # the limit holds without the watcher's look too
             self.lose()
             raise WorkerGone("the training process stopped answering") from None
 
@@ -117,14 +116,12 @@ class Worker:
 
     def _read(self) -> None:
         try:
-            while self.alive:
-                if self._connection.poll(0.1):
-                    error, value, self.playing, self.runs = self._connection.recv()
-                    with self._lock:
-                        future = self._waiting.popleft()[0] if self._waiting else Future()  # none: lost meanwhile
-                    self.ready = self.ready or time.monotonic()
-                    future.set_exception(error) if error is not None else future.set_result(value)
-                self.check()
+            while True:  # until the process ends (lose() kills it)
+                error, value, self.playing, self.runs = self._connection.recv()
+                with self._lock:
+                    future = self._waiting.popleft()[0] if self._waiting else Future()  # none: lost meanwhile
+                self.ready = self.ready or time.monotonic()
+                future.set_exception(error) if error is not None else future.set_result(value)
         except (EOFError, OSError):  # the process ended
             pass
         except Exception:  # an answer this process cannot load: the stream is lost, and so is the worker
