@@ -18,7 +18,7 @@ STRIP = 12  # digits in the strip: one of each class, then the next ones, so tha
 PIXEL_PX = 6  # picture pixels per input pixel: room for a dropped pixel's cross
 INK = "#000000"  # a pixel at 1 (full ink) on white paper, as the digits were written
 _STRIP = ("x3", "y3")  # the strip's axes, above the two confusion matrices' PANEL_AXES
-_ROWS = {"dropout": -0.42, "twin": -0.78}  # the strip's prediction rows, under the digits' labels, in y units of a digit
+_ROWS = {"dropout": -0.62, "twin": -1.15}  # the strip's prediction rows, under the digits' labels, in y units of a digit
 _LEFT = {"xref": "paper", "xanchor": "right", "xshift": -8}  # a row's name, in the margin left of the strip
 _MIN_ALPHA = 0.15  # opacity of a cell holding a single example among many: a mistake never vanishes
 
@@ -103,9 +103,9 @@ def confusion_picture(counts: np.ndarray, colour: str) -> np.ndarray:
 
 
 def _confusion(matrices: dict[str, np.ndarray]) -> tuple[list, list, list]:
-    """Per run, on its PANEL_AXES: the matrix as a layout image ("confusion, <run>"), its counts as one text trace (a
-    blank for 0; hover says the share), and a title with how many it got right. True class c is drawn at y = C - 1 - c,
-    so class 0 is at the top on an ordinary axis."""
+    """Per run, on its PANEL_AXES: the matrix as a layout image ("confusion, <run>"), an unseen marker per cell whose hover
+    gives its count and share (numbers in the cells would not read at the size the page gives them), and a title with
+    how many it got right. True class c is drawn at y = C - 1 - c, so class 0 is at the top on an ordinary axis."""
     traces, images, notes = [], [], []
     for (xaxis, yaxis), run in zip(PANEL_AXES, RUN_NAMES):
         counts = np.asarray(matrices[run], dtype=np.int64)
@@ -119,13 +119,12 @@ def _confusion(matrices: dict[str, np.ndarray]) -> tuple[list, list, list]:
         traces.append(
             {
                 "type": "scatter",
-                "mode": "text",
+                "mode": "markers",
                 "name": display_name(run),
                 "x": predicted,
                 "y": classes - 1 - true,
-                "text": np.where(counts.ravel() > 0, counts.ravel().astype(str), ""),
                 "customdata": np.column_stack([true, counts.ravel(), share]),
-                "textfont": {"size": THEME.small_font_size},
+                "marker": {"symbol": "square", "size": 8, "color": THEME.transparent},
                 "hovertemplate": "true %{customdata[0]}, predicted %{x}: %{customdata[1]} (%{customdata[2]:.0%} of true %{customdata[0]})<extra></extra>",
                 "xaxis": xaxis,
                 "yaxis": yaxis,
@@ -134,7 +133,9 @@ def _confusion(matrices: dict[str, np.ndarray]) -> tuple[list, list, list]:
         )
         total = int(counts.sum())
         right = f"{int(np.trace(counts))} of {total} right" if total else "no predictions yet"
-        notes.append(note(0.5, 1.0, f"{display_name(run)} · {right}", xref=f"{xaxis} domain", yref=f"{yaxis} domain", yanchor="bottom"))
+        notes.append(
+            note(0.5, 1.0, f"{display_name(run)} · {right}", small=True, xref=f"{xaxis} domain", yref=f"{yaxis} domain", yanchor="bottom")
+        )
     return traces, images, notes
 
 
@@ -151,19 +152,20 @@ def digits_spec(pixels: np.ndarray, labels: np.ndarray, predictions: dict[str, n
     strip_images, strip_notes = _strip(pixels, labels, predictions, flipped)
     traces, matrix_images, matrix_notes = _confusion(matrices)
     classes = len(next(iter(matrices.values())))
-    ticks = {"tickvals": list(range(classes)), "fixedrange": True, "showgrid": False, "zeroline": False, "range": [-0.5, classes - 0.5]}
+    ticks = {"tickvals": list(range(classes)), "fixedrange": True, "showgrid": False, "zeroline": False, "range": [-0.5, classes - 0.5],
+             "tickfont": {"size": THEME.small_font_size}, "ticklen": 0}  # fmt: skip
     true_ticks = {**ticks, "ticktext": [str(c) for c in range(classes - 1, -1, -1)]}  # class 0 at the top
-    hidden = {"visible": False, "fixedrange": True}
+    hidden, small = {"visible": False, "fixedrange": True}, {"size": THEME.small_font_size}
     layout = base_layout(
         THEME.boundary_height,
         "digits",
         margin={"l": 150, "r": 10, "t": 24, "b": 36},
-        xaxis=dict(ticks, domain=[0.0, 0.44], title={"text": "predicted", "standoff": 2}, anchor="y", constrain="domain"),
-        yaxis=dict(true_ticks, domain=[0.0, 0.5], title={"text": "true", "standoff": 2}, anchor="x", scaleanchor="x"),
-        xaxis2=dict(ticks, domain=[0.56, 1.0], title={"text": "predicted", "standoff": 2}, anchor="y2", constrain="domain"),
-        yaxis2=dict(true_ticks, domain=[0.0, 0.5], anchor="x2", scaleanchor="x2"),
+        xaxis=dict(ticks, domain=[0.0, 0.44], title={"text": "answer", "standoff": 0, "font": small}, anchor="y", constrain="domain"),
+        yaxis=dict(true_ticks, domain=[0.0, 0.46], title={"text": "true", "standoff": 0, "font": small}, anchor="x", scaleanchor="x"),
+        xaxis2=dict(ticks, domain=[0.56, 1.0], title={"text": "answer", "standoff": 0, "font": small}, anchor="y2", constrain="domain"),
+        yaxis2=dict(true_ticks, domain=[0.0, 0.46], anchor="x2", scaleanchor="x2"),
         xaxis3=dict(hidden, domain=[0.0, 1.0], range=[-0.5, max(len(labels), 1) - 0.5], anchor="y3"),
-        yaxis3=dict(hidden, domain=[0.62, 1.0], range=[-1.0, 1.05], anchor="x3", scaleanchor="x3"),  # square pixels
+        yaxis3=dict(hidden, domain=[0.54, 1.0], range=[-1.4, 1.05], anchor="x3", scaleanchor="x3"),  # square pixels
         images=[*matrix_images, *strip_images],
         annotations=[*matrix_notes, *strip_notes],
         showlegend=False,

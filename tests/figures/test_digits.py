@@ -131,8 +131,8 @@ def test_the_confusion_matrices_colour_each_cell_by_its_share_of_the_true_class(
     figure = go.Figure(digits_spec(digits.x_val[index], digits.y_val[index], strip, matrices))
     assert [trace.name for trace in figure.data] == [display_name(run) for run in RUN_NAMES]
     twin, counts = figure.data[1], matrices["twin"]
-    cells = {(int(c[0]), int(x)): (text, int(c[1])) for x, c, text in zip(twin.x, twin.customdata, twin.text)}
-    assert cells[(3, 5)] == (str(counts[3, 5]), counts[3, 5]) and cells[(3, 3)] == ("", 0)  # every 3 read as a 5
+    cells = {(int(c[0]), int(x)): (int(c[1]), float(c[2])) for x, c in zip(twin.x, twin.customdata)}  # hover: count, share
+    assert cells[(3, 5)] == (counts[3, 5], 1.0) and cells[(3, 3)] == (0, 0.0)  # every 3 read as a 5
     assert all(y == 9 - c[0] for y, c in zip(twin.y, twin.customdata))  # true class 0 drawn at the top
     picture = _png_pixels(next(i for i in figure.layout.images if i.name == "confusion, no-dropout twin").source)
     assert np.array_equal(picture, confusion_picture(counts, THEME.run_color("twin")))
