@@ -223,6 +223,9 @@ def experiments_view() -> None:
     experiment = EXPERIMENTS[name]
     st.markdown(experiment.text)
     run: LiveRun = st.session_state.run
+    if (why := experiment.refuses(run.config)) is not None:
+        st.info(f"Not for this data: {why} The p-sweep, the training-set size and inside the network work on every data set.")
+        return
     if name == "Monte Carlo dropout":
         st.slider("Monte Carlo passes", 1, 200, 100, key="mc_passes", help="Stochastic forward passes with dropout on, T.")
     if not experiment.trains and run.with_trainer(operator.attrgetter("epoch")) == 0:  # no snapshot per tick

@@ -529,3 +529,15 @@ def test_a_good_file_after_a_refused_one_is_used_and_a_refused_one_after_a_good_
     ]
     _widget(at, "Data set").set_value("xor").run()  # another data set leaves the points, which stay a pick away
     assert _trainer(at).config.dataset == "xor" and _trainer(at).config.points is None and OWN in _widget(at, "Data set").options
+
+
+@pytest.mark.parametrize("name", ["Monte Carlo dropout", "scaling lesson", "sampled subnetworks"])
+def test_an_experiment_that_maps_the_plane_says_why_it_does_not_apply_to_digits(name):
+    at = _app(preset="handwritten digits")
+    _button(at, "Step").click().run()
+    at.selectbox(key="experiment").set_value(name).run()
+    assert not at.exception
+    assert any(i.value.startswith("Not for this data: it maps P(class 1) over the plane, and the digits are 64 pixels") for i in at.info)
+    assert "Run experiment" not in [b.label for b in at.button]  # nothing to press that would fail
+    at.selectbox(key="experiment").set_value("inside the network").run()
+    assert "Run experiment" in [b.label for b in at.button]

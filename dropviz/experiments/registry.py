@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.config import RunConfig
+from ..core.config import SHAPES, RunConfig
 from ..core.data import Dataset
 from ..core.records import Snapshot
 from . import probe_figures, probes, sweep_figures, sweeps
@@ -37,6 +37,18 @@ class Experiment:
     trains: bool  # True: trains its own models (slow); False: probes the page's trained pair
     run: Callable[[Inputs, Progress], Any]  # -> a result with to_csv()
     figures: Callable[[Any], list]  # result -> Plotly figures
+    refuses: Callable[[RunConfig], str | None] = lambda config: None  # why it does not apply to a setup's data, or None
+
+
+def plane_of_two_classes(config: RunConfig) -> str | None:
+    """Why an experiment that maps P(class 1) over the plane does not apply to the setup's data, or None when it does."""
+    if config.dataset in SHAPES:
+        return (
+            f"it maps P(class 1) over the plane, and the {config.dataset} are {SHAPES[config.dataset][0]} pixels, not points in the plane."
+        )
+    if config.points is not None and config.points.classes > 2:
+        return f"it maps P(class 1) over the plane, and your points have {config.points.classes} classes, not two."
+    return None
 
 
 def _rng(inputs: Inputs) -> np.random.Generator:
@@ -64,8 +76,10 @@ class Shown:
 
 
 def shown(name: str, inputs: Inputs, progress: Progress) -> Shown:
-    """Runs experiment `name` and keeps what the page shows of it (Shown.of)."""
+    """Runs experiment `name` and keeps what the page shows of it (Shown.of); ValueError when it does not apply."""
     experiment = EXPERIMENTS[name]
+    if (why := experiment.refuses(inputs.config)) is not None:
+        raise ValueError(f"{experiment.title} does not apply here: {why}")
     return Shown.of(experiment, experiment.run(inputs, progress))
 
 
@@ -95,6 +109,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             progress,
         ),
         lambda r: [probe_figures.mc_figure(r), probe_figures.mc_convergence_figure(r)],
+        plane_of_two_classes,
     ),
     "scaling lesson": Experiment(
         "The scaling lesson: inverted dropout, the paper's weight scaling, and forgetting to scale",
@@ -105,6 +120,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             progress,
         ),
         lambda r: [probe_figures.scaling_figure(r)],
+        plane_of_two_classes,
     ),
     "inside the network": Experiment(
         "Inside the network: dead units, correlations, robustness",
@@ -129,5 +145,6 @@ EXPERIMENTS: dict[str, Experiment] = {
             progress,
         ),
         lambda r: [probe_figures.subnet_figure(r)],
+        plane_of_two_classes,
     ),
 }
