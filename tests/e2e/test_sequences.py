@@ -158,7 +158,8 @@ def test_an_uploaded_setup_lands_in_the_controls_and_the_url(app: Page, app_url:
     setup = tmp_path / "setup.json"
     setup.write_text(json.dumps({"preset": "overfitting demo", "config": {"dataset": "xor", "hidden": [6, 4], "epochs": 120}}))
     app.get_by_text("Save and share").click()
-    app.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(setup))
+    uploader = app.locator("[data-testid=stFileUploader]").filter(has_text="Load a setup (JSON)")  # the sidebar has one for points
+    uploader.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(str(setup))
     settle(app, lambda v: v["epochs"] == 120 and v["epoch"] == 0)
     expect(app).to_have_url(re.compile(r"dataset=xor"))
     expect(app.get_by_role("textbox", name="Uneven layers (optional)")).to_have_value("6,4")
