@@ -99,3 +99,21 @@ def test_exported_network_loads_into_plain_torch_and_reproduces_the_app():
         predicted = plain(torch.tensor(x, dtype=torch.float32)).numpy()
     np.testing.assert_allclose(predicted, trainer.net.logits(x)[0], atol=1e-5)
     assert (predicted.argmax(1) == trainer.net.logits(x)[0].argmax(1)).all()
+
+
+def test_an_exported_digits_network_loads_into_its_sequential_with_ten_outputs():
+    from dropviz.core.presets import PRESETS
+
+    config = dataclasses.replace(PRESETS["handwritten digits"].config, hidden=(12,), p=(0.5,))
+    trainer = Trainer(config)
+    trainer.train(5)
+    layers = trainer.snapshot(BOUNDARY_GRID).params["dropout"]
+    blob = export_network([lp.weight for lp in layers], [lp.bias for lp in layers], "relu", config.p, config.p_input)
+    saved = torch.load(io.BytesIO(blob), weights_only=True)
+    plain = nn.Sequential(nn.Dropout(0.2), nn.Linear(64, 12), nn.ReLU(), nn.Dropout(0.5), nn.Linear(12, 10))
+    plain.load_state_dict(saved["state_dict"])  # strict: every shape must match
+    plain.eval()
+    assert saved["sizes"] == [64, 12, 10]
+    with torch.no_grad():
+        predicted = plain(torch.tensor(trainer.data.x_val, dtype=torch.float32)).numpy()
+    np.testing.assert_allclose(predicted, trainer.net.logits(trainer.data.x_val)[0], atol=1e-5)
