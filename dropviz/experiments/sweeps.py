@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.chunks import StepChunks
 from ..core.config import LIMITS, POOL_SIZES, RunConfig, weight_count
 from ..core.data import Dataset, dataset_for
 from ..core.engine import BACKENDS, DIVERGED_TRAIN_LOSS, choose_backend, initial_parameters
@@ -174,7 +175,7 @@ def _train_stack(config: RunConfig, data: Dataset, n: int, seed_of: np.ndarray, 
     )  # fmt: skip
     streams = _Uniforms(config.seed, seeds, n, sum(sizes[:-1]))
     mask_dtype = net.DTYPE  # the masks in the net's own precision, as the Trainer makes them: no conversion per call
-    chunk = 1  # steps per call, adapted to CHUNK_SECONDS
+    chunks = StepChunks(CHUNK_SECONDS)
     with np.errstate(all="ignore"):  # a diverging member overflows: reported in the result, not as warnings
         for _ in range(epochs):
             order, uniform = streams.next_epoch()
@@ -182,15 +183,12 @@ def _train_stack(config: RunConfig, data: Dataset, n: int, seed_of: np.ndarray, 
             drop = dropout_masks(uniform[seed_of], p, sizes, mask_dtype)  # (K, n, units): the Trainer's masks, bit for bit
             start = 0
             while start < n:
-                stop = min(start + chunk * batch, n)
-                began = time.perf_counter()
+                stop = min(start + chunks.next() * batch, n)
+                began = chunks.clock()
                 net.train_steps(x, y, drop, start, stop, batch)
-                took = time.perf_counter() - began
-                progress.add(-(-(stop - start) // batch))
-                if took < CHUNK_SECONDS / 4:
-                    chunk *= 2
-                elif took > CHUNK_SECONDS and chunk > 1:
-                    chunk //= 2
+                steps = -(-(stop - start) // batch)
+                chunks.took(began, steps)
+                progress.add(steps)
                 start = stop
         logits = net.logits(np.concatenate([x_train, x_val]), dtype=np.float32)  # (K, n + n_val, C): one pass, as Trainer evaluates
         train_loss, train_acc = cross_entropy_loss(logits[:, :n], y_train), accuracy(logits[:, :n], y_train)
