@@ -220,10 +220,7 @@ def test_network_figure_draws_exactly_the_snapshots_dropped_neurons():
     assert drawn == expected and expected  # of 12 per layer, the first MAP_NODES are drawn, each as its map
 
 
-PLANE = [name for name, spec in DATASETS.items() if spec.generate is not None]  # sets of points in the plane, drawn on the boundary
-
-
-@pytest.mark.parametrize("control,name", [("Preset", name) for name in PRESETS] + [("Data set", name) for name in PLANE])
+@pytest.mark.parametrize("control,name", [("Preset", name) for name in PRESETS] + [("Data set", name) for name in DATASETS])
 def test_every_preset_and_data_set_is_drawn_as_chosen(control, name):
     at = _app()
     _widget(at, control).set_value(name).run()
