@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 OWN = "own"  # the data set name of a run on the user's own points
-MAX_BYTES = 1_000_000  # 1 MB: a file this size parses in a blink, so a hostile upload costs the server nothing
+# 1 MB as Streamlit counts it (its maxUploadSize, .streamlit/config.toml): a file this size parses in a blink, so a hostile
+# upload costs the server nothing, and the page's uploader refuses a larger one before it is sent.
+MAX_BYTES = 1 << 20
 MAX_ROWS = 5000  # points in one file
 MIN_ROWS = 20  # 10 to train and 10 to validate, the smallest sizes config.LIMITS allows
 MAX_ABS = 1e6  # a larger coordinate is more likely a typo or a unit mistake than a point
@@ -96,7 +98,7 @@ def _label(cell: str) -> int:
 def _text(raw: bytes) -> str:
     """raw as text; raises ValueError naming the row of the first byte that is not text."""
     if len(raw) > MAX_BYTES:
-        raise ValueError(f"the file is {len(raw) / 1e6:.1f} MB; at most {MAX_BYTES / 1e6:g} MB")
+        raise ValueError(f"the file is {len(raw):,} bytes; at most 1 MB ({MAX_BYTES:,} bytes)")
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # what a spreadsheet's "Unicode text" writes
         raise ValueError("row 1: UTF-16 text; save the file as CSV in UTF-8")
     nul = raw.find(b"\0")

@@ -24,7 +24,7 @@ REFUSED_KEY = "own_points_refused"  # the gate's line about the file in the uplo
 UPLOAD_KEY = "w_points_file"
 POINTS_HELP = (
     f"A CSV of points in the plane: x1,x2,label per line (a header line is optional), labels whole numbers 0 to 9, at "
-    f"least two classes, at most {MAX_ROWS:,} rows and {MAX_BYTES / 1e6:g} MB. Each axis is scaled to fit the plot; a "
+    f"least two classes, at most {MAX_ROWS:,} rows and {MAX_BYTES >> 20} MB. Each axis is scaled to fit the plot; a "
     f"quarter of the points, shuffled by the seed, validates. A link cannot carry the file."
 )
 

@@ -169,7 +169,7 @@ def _with_row(line: str, at: int = 5) -> bytes:
         (_csv().encode("utf-16"), "UTF-16", "row 1"),
         (_csv(rows=12).encode(), "only 12 points", "row 13"),
         (_csv(rows=5001).encode(), "more than 5,000 points", "row 5002"),
-        (b"1,2,0\n" * 180_000, "1.1 MB; at most 1 MB", None),
+        (b"1,2,0\n" * 180_000, "1,080,000 bytes; at most 1 MB (1,048,576 bytes)", None),
     ],
 )
 def test_a_bad_file_of_points_is_refused_with_one_line_naming_the_problem_and_the_row(raw, problem, row):
