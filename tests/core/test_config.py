@@ -4,6 +4,7 @@ import dataclasses
 import pickle
 import re
 
+import numpy as np
 import pytest
 
 from dropviz.core.config import LIMITS, MAX_LAYERS, ConfigError, RunConfig, read_points, to_dict, validate
@@ -269,3 +270,26 @@ def test_weight_count_keeps_its_two_by_two_default_and_the_cap_counts_the_real_i
     assert weight_count(digits.hidden, *io_sizes(digits)) <= MAX_WEIGHTS
     points = read_points(_csv(classes=7).encode())
     assert io_sizes(validate({"points": points})[0]) == (2, 7)
+
+
+def test_any_bytes_give_points_or_one_line_refusal_never_another_exception():
+    rng = np.random.default_rng(17)
+    good = _csv().encode()
+    alphabet = np.frombuffer(b'0123456789.,-+eE \t\r\n"naif;x', dtype=np.uint8)
+    for trial in range(400):
+        if trial % 4 == 0:  # random bytes of any value
+            raw = rng.integers(0, 256, rng.integers(0, 400)).astype(np.uint8).tobytes()
+        elif trial % 4 == 1:  # CSV-like characters in any order
+            raw = rng.choice(alphabet, rng.integers(0, 2000)).tobytes()
+        else:  # a good file with a few bytes changed, inserted or cut
+            raw = bytearray(good)
+            for _ in range(rng.integers(1, 4)):
+                at = int(rng.integers(0, len(raw)))
+                raw[at : at + int(rng.integers(0, 3))] = bytes([int(rng.choice(alphabet))]) if rng.random() < 0.7 else b""
+            raw = bytes(raw)
+        try:
+            points = read_points(raw)
+        except ConfigError as error:
+            assert str(error).startswith("data file: ") and "\n" not in str(error) and len(str(error)) < 200, str(error)
+        else:
+            assert points.rows >= 20 and 2 <= points.classes <= 10 and np.abs(points.x).max() <= 1.1 + 1e-12
