@@ -96,7 +96,11 @@ def main() -> None:
     print(f"  first rendered page after start     {first_page:6.2f} s   (target < 4 s; browser already open)")
     print(f"  Play -> first new status frame      {first_frame:6.2f} s   (target < 1 s)")
     print(f"  painted frames/s (status updates)   {len(shown) / args.seconds:6.2f}     (target >= 5, aim 10)")
-    print("  plotly redraws/s per chart          " + ", ".join(f"{n / args.seconds:.2f}" for n in per_chart.values()))
+    print(
+        "  plotly redraws/s per chart          "
+        + ", ".join(f"{n / args.seconds:.2f}" for n in per_chart.values())
+        + "   (network, boundary, curves; target >= 10 each, aim 20)"
+    )
     print(
         f"  median / worst gap between frames   {statistics.median(gaps) / 1000 if gaps else float('nan'):6.2f} / "
         f"{max(gaps) / 1000 if gaps else float('nan'):.2f} s"

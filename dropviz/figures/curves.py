@@ -15,7 +15,9 @@ _CURVE_NAMES = {"dropout": "dropout", "twin": "no-dropout twin"}  # legend prefi
 
 
 MIN_EPOCH_SPAN = 10  # the curves' x axis shows at least epochs 0 to 10: a new run's ticks are whole epochs
-CURVE_BUCKETS = 400  # a curve longer than twice this is drawn as each bucket's lowest and highest point
+# A curve longer than twice this is drawn as each bucket's lowest and highest point: at most 300 points, about one per
+# pixel of a subplot's width on a laptop, since every frame the browser recomputes and redraws every point of 11 curves.
+CURVE_BUCKETS = 150
 
 
 def _curve(values: np.ndarray) -> dict:
@@ -25,7 +27,7 @@ def _curve(values: np.ndarray) -> dict:
     Up to 2 x CURVE_BUCKETS epochs every epoch is drawn, at x0 + i dx, so that the 11 curves send no x arrays, a large
     share of a frame's bytes. A longer run is cut into CURVE_BUCKETS buckets of consecutive epochs, and each bucket keeps
     its lowest and highest point, in epoch order, at their own epochs: the drawn line keeps every spike and trough
-    while the browser redraws at most 800 points per curve each frame (5000 epochs would be 13 x 5000). Gaps (NaN)
+    while the browser redraws at most 2 x CURVE_BUCKETS points per curve each frame (5000 epochs would be 13 x 5000). Gaps (NaN)
     stay gaps.
     """
     values = np.asarray(values, dtype=np.float32)
@@ -163,7 +165,8 @@ def curves_spec(history: History) -> dict:
 
     # Never an explicit range: plotly.js keeps an axis's range through a fixed uirevision, so a reset run's first frame
     # would pin it. Autorange always, over the "epoch span" traces too (an empty run has nothing else to range over).
-    epoch_axis = {"title": {"text": "epoch", "standoff": 4}, "zeroline": False, "autorange": True}
+    # Tick labels drawn as they fall (ticklabeloverflow): hiding those past the figure's edge measures every label, every frame.
+    epoch_axis = {"title": {"text": "epoch", "standoff": 4}, "zeroline": False, "autorange": True, "ticklabeloverflow": "allow"}
     for xaxis, yaxis in PANEL_AXES:
         traces.append(
             scatter(
@@ -185,8 +188,8 @@ def curves_spec(history: History) -> dict:
         margin={"l": 50, "r": 10, "t": 30, "b": 95, "autoexpand": False},
         xaxis=dict(epoch_axis, domain=[0.0, 0.45], anchor="y"),
         xaxis2=dict(epoch_axis, domain=[0.55, 1.0], anchor="y2"),
-        yaxis={"anchor": "x", "rangemode": "tozero", "zeroline": False, "autorange": True},
-        yaxis2={"anchor": "x2", "range": [0.0, 1.02], "zeroline": False, "tickformat": ".0%"},
+        yaxis={"anchor": "x", "rangemode": "tozero", "zeroline": False, "autorange": True, "ticklabeloverflow": "allow"},
+        yaxis2={"anchor": "x2", "range": [0.0, 1.02], "zeroline": False, "tickformat": ".0%", "ticklabeloverflow": "allow"},
         legend=bottom_legend(-0.25),
         hovermode="x unified",
         shapes=shapes,

@@ -213,22 +213,13 @@ function fit(view) {
 
 // Keys for the person at the projector: each presses the page's visible button or switch of that name ("d": the visible
 // "Dropout" switch, the sidebar's or presentation mode's copy). Never while typing, never with a modifier.
-const KEYS = { " ": ["Play", "Pause"], s: ["Step"], r: ["Reset"] };
-const visible = (element) => element.getClientRects().length > 0;
-
-function typing(target) {
-  if (!(target instanceof Element)) return false;
-  if (target.isContentEditable || target.closest("textarea, select, [contenteditable]")) return true;
-  return target.tagName === "INPUT" && !["checkbox", "radio", "button", "submit", "range"].includes(target.type);
-}
+const KEYS = { " ": ["Play", "Pause"], s: ["Step"], r: ["Reset"], d: ["Dropout"] };
+const TEXT_INPUTS = "textarea, select, [contenteditable], input:not([type=checkbox], [type=radio], [type=button], [type=submit], [type=range])";
 
 function keyTarget(key) {
-  if (key === "d") {
-    const inputs = Array.from(document.querySelectorAll("label input[type=checkbox]"));
-    return inputs.find((input) => input.closest("label").textContent.trim() === "Dropout" && visible(input.closest("label"))) || null;
-  }
-  const buttons = Array.from(document.querySelectorAll("button"));
-  return (KEYS[key] && buttons.find((b) => KEYS[key].includes(b.textContent.trim()) && !b.disabled && visible(b))) || null;
+  const named = (element) => (KEYS[key] || []).includes(element.textContent.trim()) && element.getClientRects().length > 0;
+  if (key === "d") return [...document.querySelectorAll("label")].find((label) => named(label) && label.querySelector("input[type=checkbox]"))?.querySelector("input");
+  return [...document.querySelectorAll("button")].find((button) => named(button) && !button.disabled);
 }
 
 let spaceTaken = false; // a handled space's keyup must not also press the focused button
@@ -236,7 +227,7 @@ function listenForKeys() {
   if (window.__dropvizKeys) return;
   window.__dropvizKeys = true;
   window.addEventListener("keydown", (event) => {
-    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+    if (event.ctrlKey || event.metaKey || event.altKey || (event.target instanceof Element && event.target.closest(TEXT_INPUTS))) return;
     const key = event.key === " " ? " " : event.key.toLowerCase();
     const target = keyTarget(key);
     if (!target) return;

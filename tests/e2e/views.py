@@ -30,7 +30,7 @@ DECODE = """const decode = (v) => {
 };"""
 
 # The page as shown, and every disagreement between its parts (dropviz/web/live_chart.js keeps the last painted frame on
-# its root element). Curves hold every epoch up to 800 (figures.CURVE_BUCKETS): the tests stay below that.
+# its root element). Curves hold every epoch up to 2 x figures.CURVE_BUCKETS (300): the tests stay below that.
 VIEW = (
     """() => {"""
     + DECODE
