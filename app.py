@@ -312,7 +312,7 @@ with live_tab:
     if st.session_state.notice:
         st.info(st.session_state.notice)
     live_view(frame.view, on_stopped=_noop, on_neuron=_pick_neuron)
-    run.lost = None  # said once the page has it whole: a run cut short by the next rerun leaves it for that one
+    run.said_lost()  # spent once the page has had it whole for a while: a run cut short, or rerun at once, shows it again
     # Below the view, which then fits the screen. Filled only when open: their math and code widgets would slow the
     # browser's first page for text few open.
     seeing = st.expander("What am I seeing?", key="seeing", on_change="rerun")

@@ -37,6 +37,7 @@ SERVER_RUNS = 32 * WORKERS  # runs playing at once: past it, each would get too 
 STEP_COST = 2e9  # multiply-adds one step may cost (step_cost): tens of milliseconds of one core, the longest others wait
 LOST = "The training process stopped (it stopped answering, ran short of memory or was restarted): this run started again from epoch 0."
 RELEASED = f"This page was away for more than {RELEASE_AFTER:.0f} s, and its run was dropped to free memory: it started again from epoch 0."
+LOST_SHOWN = 10.0  # seconds a restart's notice stays on the page at least, whatever reruns come meanwhile
 log = logging.getLogger(__name__)
 
 
@@ -134,7 +135,7 @@ class LiveRun:
     def _start(self, why: str | None = None) -> None:
         """Modifies: the run starts from epoch 0 on the least busy worker, with the page's speed limit, playing if it was
         as of its worker's last answer, under a new token (a page asking with the old one gets 410 and reruns, to learn why)."""
-        playing = bool(self.token) and self._id in self._worker.playing
+        playing = bool(self.token) and (self._id in self._worker.playing or self._resume)
         if self.token:  # its run leaves its worker
             LiveRun.released.add(self.token)
             self._leave(self._worker)
@@ -144,20 +145,24 @@ class LiveRun:
         self._id, self._moved_at, self._unknown = next(_ids), time.monotonic(), False  # unknown: its worker forgot it
         self._worker = min(self._pool.start(), key=lambda w: (len(w.playing), w.runs))  # fewest playing runs, then runs
         self._finalizer = weakref.finalize(self, _drops.put, (self._worker, self._id))  # called: released, dropped
-        self.lost = why  # why the run started again from epoch 0: the page says so once
+        self.lost, self._lost_at = why, time.monotonic()  # why the run started again from epoch 0: the page says so
+        self._resume = playing  # until its worker confirms: a start that fails leaves it for the next one
         self._worker.call(Runs.create, self._id, self.config, None if self._page_open else IDLE_STOP, self._speed, playing)
+        self._resume = False
 
     def _call(self, method, *args):
         """method on the run in its worker; when the worker was lost or does not know the run, the run starts again
         (LOST, RELEASED) and the call goes to it there."""
         with self._lock:
-            if not self._finalizer.alive:
-                self._start(RELEASED)
-            try:
-                return self._worker.call(method, self._id, *args)
-            except (WorkerGone, UnknownRun):
-                self._start(LOST)
-                return self._worker.call(method, self._id, *args)
+            why = None if self._finalizer.alive else RELEASED
+            for _ in range(3):  # the worker a restart lands on may be lost too (two stopped at once): then another
+                try:
+                    if why is not None:
+                        self._start(why)
+                    return self._worker.call(method, self._id, *args)
+                except (WorkerGone, UnknownRun):
+                    why = LOST
+            raise WorkerGone("no training process answered")
 
     async def frame_async(self, presenting: bool, source: str):
         """frame(), awaited on the event loop (no thread held). WorkerGone when the worker is lost or does not know
@@ -174,6 +179,12 @@ class LiveRun:
     playing = property(lambda self: self.state()[0])
     finished = property(lambda self: self.state()[1])
     data = property(lambda self: self.with_trainer(operator.attrgetter("data")), doc="The run's Dataset (frozen arrays).")
+
+    def said_lost(self) -> None:
+        """Modifies: the page has shown `lost` in a whole page run; it is spent once it has been on the page LOST_SHOWN
+        seconds, so that the reruns a restart brings (a second restart when two workers stop at once) keep it steady."""
+        if time.monotonic() - self._lost_at > LOST_SHOWN:
+            self.lost = None
 
     def set_speed(self, epochs_per_second: float | None) -> None:
         """Modifies: the speed limit, counted from now."""

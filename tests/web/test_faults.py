@@ -8,9 +8,11 @@ import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from starlette.requests import Request
+from streamlit.testing.v1 import AppTest
 
 from dropviz.core.config import RunConfig
 from dropviz.web import frame_route, live, worker
@@ -199,4 +201,30 @@ def test_a_page_whose_worker_forgot_its_run_gets_it_back_with_a_notice(one_worke
     assert _get(token) == 503  # not an error forever: the watcher gives the run back
     _wait(lambda: run.lost is not None)
     assert "started again" in run.lost and _get(token) == 410 and _get(run.token) == 200
+    run.pause()
+
+
+def test_two_workers_stopped_at_once_the_page_plays_on_and_its_notice_stays_steady(two_workers):
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app.py"), default_timeout=60)
+    at.query_params["epochs"] = "5000"
+    at.run()
+    next(button for button in at.button if button.label == "Play").click().run()
+    run = at.session_state.run
+    _wait(lambda: _steps(run) > 20)
+    stopped = list(two_workers.workers)
+    for each in stopped:
+        os.kill(each.process.pid, signal.SIGSTOP)
+    at.run()  # the page asks for its frame: its worker misses the limit, and the other one too when the run lands there
+    assert not at.exception, at.exception
+
+    def notices():
+        return [warning.value for warning in at.warning if "started again from epoch 0" in warning.value]
+
+    assert len(notices()) == 1
+    for _ in range(3):  # the reruns a restart brings: the notice stays, never shown and then gone
+        at.run()
+        assert not at.exception and len(notices()) == 1
+    assert run._worker.alive and run._worker not in stopped and not any(each.alive for each in stopped)
+    assert run.playing  # it plays on, without a click
+    assert len(_places(two_workers, run)) == 1
     run.pause()
