@@ -65,8 +65,8 @@ def spawn(module: str = __name__) -> tuple[subprocess.Popen, Connection]:
 # --- the server's side -----------------------------------------------------------------------------
 class Worker:
     """One worker process. Thread-safe; submit() never waits: a one-thread executor sends, a reader thread hands each
-    answer to the oldest waiting Future; check() (the pool's watcher, every look) enforces the limit, and call() waits
-    no longer than it either. Modifies: its process, alive, playing, runs, adopted_at."""
+    answer to the oldest waiting Future and enforces the limit (check(); call() waits no longer than it either).
+    Modifies: its process, alive, playing, runs, adopted_at."""
 
     def __init__(self):
         self.process, self._connection = spawn()
@@ -92,7 +92,7 @@ class Worker:
         """submit(), waited for: its value (raises WorkerGone, WorkerError)."""
         try:
             return self.submit(method, *args).result(LIMIT + (1 if self.ready else BOOT_LIMIT))
-        except TimeoutError:  # the limit holds without the watcher's look too
+        except TimeoutError:  # the reader is stuck inside a half-sent answer: the limit holds all the same
             self.lose()
             raise WorkerGone("the training process stopped answering") from None
 
@@ -116,12 +116,14 @@ class Worker:
 
     def _read(self) -> None:
         try:
-            while True:  # until the process ends (lose() kills it)
-                error, value, self.playing, self.runs = self._connection.recv()
-                with self._lock:
-                    future = self._waiting.popleft()[0] if self._waiting else Future()  # none: lost meanwhile
-                self.ready = self.ready or time.monotonic()
-                future.set_exception(error) if error is not None else future.set_result(value)
+            while self.alive:  # the watcher checks too, but may be waiting on a new worker's start
+                if self._connection.poll(0.1):
+                    error, value, self.playing, self.runs = self._connection.recv()
+                    with self._lock:
+                        future = self._waiting.popleft()[0] if self._waiting else Future()  # none: lost meanwhile
+                    self.ready = self.ready or time.monotonic()
+                    future.set_exception(error) if error is not None else future.set_result(value)
+                self.check()
         except (EOFError, OSError):  # the process ended
             pass
         except Exception:  # an answer this process cannot load: the stream is lost, and so is the worker
