@@ -4,22 +4,31 @@
 // the next ones, while the run plays, from the frame route (dropviz/web/frame_route.py). Per chart, the page compares
 // the frame with the last one drawn and makes the least of plotly.js's calls (changes): new layout images, annotations
 // or shapes -> Plotly.relayout of those; traces that only grew -> Plotly.extendTraces of their new points; other
-// changed traces -> Plotly.restyle of those; anything else (a new layout, a new number of traces) -> Plotly.react.
+// changed traces -> Plotly.restyle of those (with the grown ones: one redraw); anything else (a new layout, a new number of
+// traces) -> Plotly.react.
 // Frames never queue: while one is being drawn, a newer frame replaces any waiting one.
 
 const PLOTLY_URL = "app/static/plotly.min.js"; // served by Streamlit's static serving, next to app.py
 const ITEMS = ["images", "annotations", "shapes"];
-const TYPES = { f4: Float32Array, f8: Float64Array, i1: Int8Array, u1: Uint8Array, i2: Int16Array, u2: Uint16Array, i4: Int32Array, u4: Uint32Array };
+const TYPES = {
+  ...{ f4: Float32Array, f8: Float64Array, i1: Int8Array, u1: Uint8Array },
+  ...{ i2: Int16Array, u2: Uint16Array, i4: Int32Array, u4: Uint32Array },
+};
 
 // plotly.js, loaded once: the page's first element started the load (dropviz/web/live_chart.py, preload_plotly); if that
 // failed, a script of our own tries again, and the next frame after another failure.
 function loadPlotly() {
   window.__dropvizPlotly ||= new Promise((resolve, reject) => {
     if (window.Plotly) return resolve(window.Plotly);
-    const script = document.querySelector("script[data-dropviz-plotly]") || document.head.appendChild(Object.assign(document.createElement("script"), { src: PLOTLY_URL }));
+    let script = document.querySelector("script[data-dropviz-plotly]");
+    script ||= document.head.appendChild(Object.assign(document.createElement("script"), { src: PLOTLY_URL }));
     script.dataset.dropvizPlotly = "";
     script.addEventListener("load", () => resolve(window.Plotly));
-    script.addEventListener("error", () => reject(new Error(`could not load ${PLOTLY_URL}`), script.remove(), (window.__dropvizPlotly = null)));
+    script.addEventListener("error", () => {
+      window.__dropvizPlotly = null; // the next frame tries again
+      script.remove();
+      reject(new Error(`could not load ${PLOTLY_URL}`));
+    });
   });
   return window.__dropvizPlotly;
 }
@@ -63,54 +72,59 @@ function fitted(figure, state) {
   const names = figure.data.filter((trace) => trace.showlegend !== false && trace.name).map((trace) => trace.name.length);
   const right = Math.round(0.55 * size * Math.max(0, ...names) + 3 * size); // the longest name and its symbol
   const font = { ...(layout.legend.font || {}), size };
-  layout.legend = { ...layout.legend, font, orientation: "v", x: 1.02, xanchor: "left", y: 1, yanchor: "top", tracegroupgap: 2 };
+  layout.legend = { ...layout.legend, font, orientation: "v", tracegroupgap: 2 };
+  Object.assign(layout.legend, { x: 1.02, xanchor: "left", y: 1, yanchor: "top" });
   // Fixed margins (the curves): the legend may use the figure's whole height; automatic ones would grow around it.
   if (margin.autoexpand === false) layout.legend = { ...layout.legend, yref: "container", maxheight: 1 };
   layout.margin = { ...margin, r: right, b: Math.min(margin.b ?? 10, 3.5 * size) };
 }
 
 // A figure as drawn (typed arrays, the theme, fitted) and, to compare the next with, JSON as sent of: each trace, each
-// layout item, the rest of the layout (as drawn). Made before plotly.js sees the figure, which it may modify.
+// layout item (per name in ITEMS), the rest of the layout (as drawn). Made before plotly.js, which may modify them, sees it.
 function prepare(sent, state, element) {
   const data = sent.data.map(({ x, y, ...trace }) => Object.assign(trace, x && { x: typed(x) }, y && { y: typed(y) }));
   const figure = { data, layout: themed(sent.layout, element) };
   fitted(figure, state);
   const { images, annotations, shapes, ...rest } = figure.layout;
-  const items = Object.fromEntries(ITEMS.map((name) => [name, (sent.layout[name] || []).map((item) => JSON.stringify(item))]));
+  const items = ITEMS.map((name) => (sent.layout[name] || []).map((item) => JSON.stringify(item)));
   return { figure, traces: sent.data.map((trace) => JSON.stringify(trace)), items, rest: JSON.stringify(rest) };
 }
 
-// The keys whose values differ between two objects, each with its new value (null: gone), as Plotly.relayout takes them.
+// The keys whose values differ between two objects (as JSON), each with its new value (null: gone), as Plotly.relayout
+// and Plotly.restyle take them.
 function edits(was, is, prefix = "") {
-  const keys = new Set([...Object.keys(was), ...Object.keys(is)]);
-  return Object.fromEntries([...keys].filter((k) => JSON.stringify(was[k]) !== JSON.stringify(is[k])).map((k) => [prefix + k, is[k] ?? null]));
+  if (was === is) return {};
+  [was, is] = [JSON.parse(was), JSON.parse(is)];
+  const keys = [...new Set([...Object.keys(was), ...Object.keys(is)])];
+  const changed = keys.filter((k) => JSON.stringify(was[k]) !== JSON.stringify(is[k]));
+  return Object.fromEntries(changed.map((k) => [prefix + k, is[k] ?? null]));
 }
 
-// How many points the typed array `is` adds to `was` (compared byte for byte, so that NaN gaps match); -1: not a growth.
-function added(was, is) {
-  if (!ArrayBuffer.isView(was) || !ArrayBuffer.isView(is)) return was === undefined && is === undefined ? 0 : -1;
-  const [old, now] = [new Uint8Array(was.buffer, was.byteOffset, was.byteLength), new Uint8Array(is.buffer, is.byteOffset, is.byteLength)];
-  return was.constructor === is.constructor && old.every((byte, i) => byte === now[i]) ? is.length - was.length : -1;
+// Whether the typed array `is` holds `was` and more (compared byte for byte, so that NaN gaps match too).
+function grew(was, is) {
+  if (!ArrayBuffer.isView(was) || !ArrayBuffer.isView(is) || was.constructor !== is.constructor) return false;
+  if (is.length <= was.length) return false;
+  const [old, now] = [was, is].map((array) => new Uint8Array(array.buffer, array.byteOffset, was.byteLength));
+  return old.every((byte, i) => byte === now[i]);
 }
 
-// The calls that turn the shown figure into the next: null for Plotly.react (its layout beyond images, annotations and
-// shapes changed, or its number of traces or items); else {relayout: edits of the items, extend: [indices of traces
-// that only gained points], restyle: {index: [changed keys]} of the other changed traces}.
+// The calls that turn the shown figure into the next: null for Plotly.react (the layout beyond its items, or the number of
+// traces or items, changed); else {relayout: edits of the items, extend: [traces at x0 + i dx whose y only gained
+// points], restyle: {trace: [changed keys]} of the other changed traces}.
 function changes(shown, next) {
   if (!shown || shown.rest !== next.rest || shown.traces.length !== next.traces.length) return null;
-  const calls = { relayout: {}, extend: [], restyle: {} };
-  const changed = (was, is, prefix) => (was === is ? {} : edits(JSON.parse(was), JSON.parse(is), prefix));
-  for (const name of ITEMS) {
-    if (shown.items[name].length !== next.items[name].length) return null;
-    next.items[name].forEach((item, i) => Object.assign(calls.relayout, changed(shown.items[name][i], item, `${name}[${i}].`)));
-  }
-  next.traces.forEach((trace, i) => {
-    const keys = Object.keys(changed(shown.traces[i], trace, ""));
-    const [was, is] = [shown.figure.data[i], next.figure.data[i]];
-    const grew = added(was.y, is.y) > 0 && added(was.x, is.x) === (is.x ? added(was.y, is.y) : 0);
-    if (keys.length) keys.every((k) => k === "x" || k === "y") && grew ? calls.extend.push(i) : (calls.restyle[i] = keys);
+  if (next.items.some((items, n) => items.length !== shown.items[n].length)) return null;
+  const [relayout, extend, restyle] = [{}, [], {}];
+  next.items.forEach((items, n) => {
+    items.forEach((item, i) => Object.assign(relayout, edits(shown.items[n][i], item, `${ITEMS[n]}[${i}].`)));
   });
-  return calls;
+  next.traces.forEach((trace, i) => {
+    const keys = Object.keys(edits(shown.traces[i], trace));
+    const [was, is] = [shown.figure.data[i], next.figure.data[i]];
+    if (keys.join() === "y" && is.x === undefined && grew(was.y, is.y)) extend.push(i);
+    else if (keys.length) restyle[i] = keys;
+  });
+  return { relayout, extend, restyle };
 }
 
 async function draw(Plotly, state, frame, element) {
@@ -120,15 +134,15 @@ async function draw(Plotly, state, frame, element) {
   if (!calls) await Plotly.react(state.div, data, layout, { ...frame.config, responsive: true });
   else {
     const { relayout, extend, restyle } = calls;
-    // Grown traces join a restyle, which redraws the chart anyway, or when only some of them have x (a call each).
-    if (Object.keys(restyle).length || new Set(extend.map((i) => "x" in data[i])).size > 1) extend.splice(0).forEach((i) => (restyle[i] = ["x", "y"]));
+    if (Object.keys(restyle).length) extend.splice(0).forEach((i) => (restyle[i] = ["y"])); // one redraw, not two
     const ids = Object.keys(restyle).map(Number);
+    const keys = [...new Set(ids.flatMap((i) => restyle[i]))];
     if (!Object.keys(relayout).length && !ids.length && !extend.length) return false;
     if (Object.keys(relayout).length) await Plotly.relayout(state.div, relayout);
-    const keys = [...new Set(ids.flatMap((i) => restyle[i]))];
-    if (ids.length) await Plotly.restyle(state.div, Object.fromEntries(keys.map((k) => [k, ids.map((i) => data[i][k] ?? null)])), ids);
-    const points = (key) => extend.map((i) => data[i][key].slice(state.shown.figure.data[i][key].length));
-    if (extend.length) await Plotly.extendTraces(state.div, "x" in data[extend[0]] ? { x: points("x"), y: points("y") } : { y: points("y") }, extend);
+    const values = Object.fromEntries(keys.map((k) => [k, ids.map((i) => data[i][k] ?? null)]));
+    if (ids.length) await Plotly.restyle(state.div, values, ids);
+    const points = extend.map((i) => data[i].y.subarray(state.shown.figure.data[i].y.length));
+    if (extend.length) await Plotly.extendTraces(state.div, { y: points }, extend);
   }
   if (state.name === "network" && !state.shown) listenForNeurons(state.div);
   state.shown = next;
@@ -173,7 +187,8 @@ const KEY_HINT = "Keys: space play/pause · s step · d dropout · r reset";
 // layout: dropviz/web/live_chart.css).
 function build(parentElement, captions) {
   const root = Object.assign(document.createElement("div"), { className: "dropviz-live" });
-  const chart = (name) => `<div style="grid-area: ${name}"><div class="dropviz-caption">${captions[name] || ""}</div><div class="dropviz-chart"></div></div>`;
+  const chart = (name) =>
+    `<div style="grid-area: ${name}"><div class="dropviz-caption">${captions[name] || ""}</div><div class="dropviz-chart"></div></div>`;
   root.innerHTML = `<div class="dropviz-head"><div class="dropviz-status"></div><div class="dropviz-keys">${KEY_HINT}</div></div>
     <div class="dropviz-grid">${["network", "boundary", "curves"].map(chart).join("")}</div>`;
   parentElement.appendChild(root);
@@ -214,11 +229,13 @@ function fit(view) {
 // Keys for the person at the projector: each presses the page's visible button or switch of that name ("d": the visible
 // "Dropout" switch, the sidebar's or presentation mode's copy). Never while typing, never with a modifier.
 const KEYS = { " ": ["Play", "Pause"], s: ["Step"], r: ["Reset"], d: ["Dropout"] };
-const TEXT_INPUTS = "textarea, select, [contenteditable], input:not([type=checkbox], [type=radio], [type=button], [type=submit], [type=range])";
+const TEXT_INPUTS =
+  "textarea, select, [contenteditable], input:not([type=checkbox], [type=radio], [type=button], [type=submit], [type=range])";
 
 function keyTarget(key) {
   const named = (element) => (KEYS[key] || []).includes(element.textContent.trim()) && element.getClientRects().length > 0;
-  if (key === "d") return [...document.querySelectorAll("label")].find((label) => named(label) && label.querySelector("input[type=checkbox]"))?.querySelector("input");
+  const switches = [...document.querySelectorAll("label")].filter((label) => label.querySelector("input[type=checkbox]"));
+  if (key === "d") return switches.find(named)?.querySelector("input[type=checkbox]");
   return [...document.querySelectorAll("button")].find((button) => named(button) && !button.disabled);
 }
 
@@ -227,7 +244,8 @@ function listenForKeys() {
   if (window.__dropvizKeys) return;
   window.__dropvizKeys = true;
   window.addEventListener("keydown", (event) => {
-    if (event.ctrlKey || event.metaKey || event.altKey || (event.target instanceof Element && event.target.closest(TEXT_INPUTS))) return;
+    const typing = event.target instanceof Element && event.target.closest(TEXT_INPUTS);
+    if (event.ctrlKey || event.metaKey || event.altKey || typing) return;
     const key = event.key === " " ? " " : event.key.toLowerCase();
     const target = keyTarget(key);
     if (!target) return;
