@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from dropviz.core import script
-from dropviz.core.config import RunConfig
+from dropviz.core.config import SHAPES, RunConfig
 from dropviz.core.data import Dataset, make_dataset
 from dropviz.core.engine import Trainer
 from dropviz.core.presets import DEFAULT_PRESET, PRESETS
@@ -79,9 +79,10 @@ def test_the_model_and_optimizer_are_the_setups(tmp_path, name):
     model = namespace["make_model"]()
     activation = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid"}[config.activation]
     expected: list[tuple] = [("Dropout", config.p_input_effective)] if config.p_input_effective else []
-    for fan_in, fan_out, p in zip((2, *config.hidden), config.hidden, config.p_effective):
+    inputs, classes = SHAPES.get(config.dataset, (2, 2))  # the digits: 64 pixels, ten classes
+    for fan_in, fan_out, p in zip((inputs, *config.hidden), config.hidden, config.p_effective):
         expected += [("Linear", fan_in, fan_out), (activation,)] + ([("Dropout", p)] if p else [])
-    expected.append(("Linear", config.hidden[-1], 2))
+    expected.append(("Linear", config.hidden[-1], classes))
     seen = [
         ("Dropout", layer.p)
         if isinstance(layer, nn.Dropout)
