@@ -24,7 +24,7 @@ import time
 import weakref
 from typing import ClassVar
 
-from ..core.config import RunConfig, weight_count
+from ..core.config import RunConfig, io_sizes, weight_count
 from .worker import Runs, UnknownRun, Worker, WorkerGone
 
 IDLE_STOP = 2.0  # without a page_open check: seconds without a frame or snapshot after which a playing run pauses
@@ -45,7 +45,7 @@ def step_cost(config: RunConfig) -> float:
     """Multiply-adds of one step of the pair: forward and backward on the batch, and the evaluation of every training
     and validation point each epoch ends with, spread over its steps."""
     steps = math.ceil(config.n_train / config.batch_size)
-    return 2 * weight_count(config.hidden) * (3 * config.batch_size + (config.n_train + config.n_val) / steps)
+    return 2 * weight_count(config.hidden, *io_sizes(config)) * (3 * config.batch_size + (config.n_train + config.n_val) / steps)
 
 
 class _Pool:

@@ -1,5 +1,6 @@
 """LiveRun and its worker processes: a run trains in turns, pauses, stops when nobody watches, survives its worker."""
 
+import dataclasses
 import gc
 import json
 import operator
@@ -422,3 +423,13 @@ def test_with_more_workers_rotations_take_every_idle_worker_in_turn(monkeypatch)
     assert pool.to_move() is None  # a rotation waits ROTATE_EVERY after the last move
     c.playing = frozenset({1, 2, 3})  # 1, 1, 3: students left; no waiting
     assert pool.to_move() == ([c], a)
+
+
+def test_a_steps_cost_counts_the_data_sets_inputs_and_classes():
+    from dropviz.core.presets import PRESETS
+    from dropviz.web.live import step_cost
+
+    digits = PRESETS["handwritten digits"].config
+    plane = dataclasses.replace(digits, dataset="circle", p_input=0.0)  # the same network on two inputs and two classes
+    ratio = step_cost(digits) / step_cost(plane)
+    assert ratio == pytest.approx((64 * 64 + 64 + 64 * 64 + 64 + 64 * 10 + 10) / (2 * 64 + 64 + 64 * 64 + 64 + 64 * 2 + 2))
