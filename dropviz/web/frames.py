@@ -70,7 +70,10 @@ def make_frame(
         mapped = with_maps(snapshot, MAP_GRID, MAP_NODES)  # each drawn neuron as its picture over the plane
         specs = {"network": network_spec(mapped), "boundary": boundary_spec(snapshot, data)}
     else:
-        specs = {"network": network_spec(snapshot, input_image=_tracked_picture(snapshot, data)), "boundary": _digits(snapshot, data)}
+        specs = {
+            "network": network_spec(snapshot, max_nodes=MAP_NODES, input_image=_tracked_picture(snapshot, data)),
+            "boundary": _digits(snapshot, data),
+        }
     specs["curves"] = curves_spec(snapshot.history)
     status = status_line(snapshot, epochs, playing, sharing)
     view = {
