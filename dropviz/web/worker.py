@@ -25,6 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from ..core.chunks import StepChunks
 from ..core.engine import Trainer
 from ..figures.boundary import BOUNDARY_GRID
 from .frames import make_frame
@@ -141,7 +142,8 @@ class _Run:
         self.playing = self.held = False  # held: handed over to another worker, not trained until taken back or dropped
         self.pace_from, self.seen = (time.monotonic(), 0.0), time.monotonic()  # (when, epoch_progress) the limit counts from
         self.last_change = -BURST  # when the page last changed a live setting
-        self.cpu = self.step_cpu = 0.0  # CPU seconds here (the next turn: the least) and, lately, per step
+        self.cpu = 0.0  # CPU seconds here: the next turn goes to the playing run with the least
+        self.chunks = StepChunks(SLICE)  # steps per call to the Trainer, from the last call's CPU time per step
 
     def allowed_steps(self) -> int | None:
         """Steps the speed limit allows now (None: no limit); 0 when not playing."""
@@ -155,9 +157,10 @@ class _Run:
         Trainer's evaluation falls between them); its CPU time counts."""
         began, left = time.thread_time(), allowed or 1 << 30
         while left > 0 and not self.trainer.finished and time.thread_time() - began < SLICE:
-            chunk, call = max(1, int(SLICE / self.step_cpu)) if self.step_cpu else 1, time.thread_time()
-            taken = self.trainer.train(min(chunk, self.trainer.steps_per_epoch, left))
-            self.step_cpu, left = (time.thread_time() - call) / max(taken, 1), left - taken
+            call = self.chunks.clock()
+            taken = self.trainer.train(min(self.chunks.next(), self.trainer.steps_per_epoch, left))
+            self.chunks.took(call, taken)
+            left -= taken
         self.cpu += time.thread_time() - began
         self.playing = self.playing and not self.trainer.finished
 
