@@ -271,7 +271,9 @@ function show(view, data, parentElement) {
   fit(view);
   for (const [name, frame] of Object.entries(data.charts)) {
     const state = view.charts[name];
-    state.div.style.minHeight = `${state.height || frame.height}px`; // the page does not jump while plotly.js loads
+    // The height it is drawn at (fitted): the page does not jump while plotly.js loads, and Plotly's resize keeps it.
+    const stacked = state.narrow && name === "curves" ? NARROW_LEGEND : 0;
+    state.div.style.minHeight = `${state.height || frame.height + stacked}px`;
     state.waiting = frame;
     if (!state.busy) state.drawn = drain(state, parentElement);
   }

@@ -327,3 +327,20 @@ def test_curves_grow_in_place_and_are_restyled_when_they_change_otherwise(view):
     validation = next(curve for curve in state["curves"] if curve["name"] == "dropout · validation")
     assert validation["x"] is not None and len(validation["x"]) < 2 * CURVE_BUCKETS and state["lastX"] == 2 * CURVE_BUCKETS + 1
     assert _curves_shown(state) == _curves_drawn(frame)
+
+
+def test_a_narrow_views_curves_keep_the_room_for_their_legend(view):
+    """On a phone's width the curves are drawn taller, their legend's rows below the plots, and stay so frame after
+    frame (Plotly's resize to the container, which the view does on a size change, must not take the room back)."""
+    view.evaluate("() => { document.body.style.width = '390px'; }")
+    trainer = train_to(Trainer(CONFIG, backend="numpy"), 5)
+    first = frame_of(trainer)
+    send(view, first)
+    painted(view, 1)
+    view.wait_for_timeout(300)  # a resize, if any, has run
+    send(view, frame_of(train_to(trainer, 7)))
+    painted(view, 2)
+    view.wait_for_timeout(300)
+    sent = json.loads(first)["charts"]["curves"]["figure"]["layout"]
+    drawn = view.evaluate("() => { const c = document.querySelectorAll('.dropviz-chart')[2]._fullLayout; return [c.height, c.margin.b]; }")
+    assert drawn[0] > sent["height"] + 50 and drawn[0] - drawn[1] == sent["height"] - sent["margin"]["b"], drawn
