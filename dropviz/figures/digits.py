@@ -18,7 +18,7 @@ STRIP = 12  # digits in the strip: one of each class, then the next ones, so tha
 PIXEL_PX = 6  # picture pixels per input pixel: room for a dropped pixel's cross
 INK = "#000000"  # a pixel at 1 (full ink) on white paper, as the digits were written
 _STRIP = ("x3", "y3")  # the strip's axes, above the two confusion matrices' PANEL_AXES
-_ROWS = {"dropout": -0.62, "twin": -1.15}  # the strip's prediction rows, under the digits' labels, in y units of a digit
+_ROWS = {"dropout": -0.78, "twin": -1.32}  # the strip's prediction rows, under the digits' labels, in y units of a digit
 _LEFT = {"xref": "paper", "xanchor": "right", "xshift": -8}  # a row's name, in the margin left of the strip
 _MIN_ALPHA = 0.15  # opacity of a cell holding a single example among many: a mistake never vanishes
 
@@ -155,7 +155,7 @@ def digits_spec(pixels: np.ndarray, labels: np.ndarray, predictions: dict[str, n
     traces, matrix_images, matrix_notes = _confusion(matrices)
     classes = len(next(iter(matrices.values())))
     ticks = {"tickvals": list(range(classes)), "fixedrange": True, "showgrid": False, "zeroline": False, "range": [-0.5, classes - 0.5],
-             "tickfont": {"size": THEME.small_font_size}, "ticklen": 0}  # fmt: skip
+             "tickfont": {"size": THEME.small_font_size}, "ticklen": 0, "tickangle": 0}  # fmt: skip
     true_ticks = {**ticks, "ticktext": [str(c) for c in range(classes - 1, -1, -1)]}  # class 0 at the top
     hidden, small = {"visible": False, "fixedrange": True}, {"size": THEME.small_font_size}
     layout = base_layout(
@@ -167,7 +167,7 @@ def digits_spec(pixels: np.ndarray, labels: np.ndarray, predictions: dict[str, n
         xaxis2=dict(ticks, domain=[0.56, 1.0], title={"text": "answer", "standoff": 0, "font": small}, anchor="y2", constrain="domain"),
         yaxis2=dict(true_ticks, domain=[0.0, 0.46], anchor="x2", scaleanchor="x2"),
         xaxis3=dict(hidden, domain=[0.0, 1.0], range=[-0.5, max(len(labels), 1) - 0.5], anchor="y3"),
-        yaxis3=dict(hidden, domain=[0.54, 1.0], range=[-1.4, 1.05], anchor="x3", scaleanchor="x3"),  # square pixels
+        yaxis3=dict(hidden, domain=[0.54, 1.0], range=[-1.58, 1.05], anchor="x3", scaleanchor="x3"),  # square pixels
         images=[*matrix_images, *strip_images],
         annotations=[*matrix_notes, *strip_notes],
         showlegend=False,
