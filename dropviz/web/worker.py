@@ -84,8 +84,11 @@ class Worker:
         with self._lock:
             if self.alive:
                 self._waiting.append((future, time.monotonic()))
-                self._sender.submit(self._connection.send_bytes, data)  # an OSError there: the reader sees the end
-                return future
+                try:
+                    self._sender.submit(self._connection.send_bytes, data)  # an OSError there: the reader sees the end
+                    return future
+                except RuntimeError:  # the interpreter is exiting, and its executors take no new work
+                    self._waiting.pop()
         future.set_exception(WorkerGone("the training process has ended"))
         return future
 

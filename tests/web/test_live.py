@@ -178,6 +178,16 @@ def test_an_error_in_the_worker_is_raised_here_and_the_worker_goes_on(one_worker
     assert _steps(run) == 0
 
 
+def test_a_request_after_the_senders_shutdown_fails_as_a_lost_worker_and_keeps_the_order(one_worker):
+    run = LiveRun(CONFIG)  # the watcher may still look at pages while the interpreter exits and shuts executors down
+    sender = one_worker.workers[0]._sender
+    sender.shutdown(wait=True)
+    with pytest.raises(worker.WorkerGone):
+        one_worker.workers[0].submit(worker.Runs.state, 0).result(1)
+    assert len(one_worker.workers[0]._waiting) == 0  # nothing left waiting for an answer that never comes
+    del run
+
+
 def _inputs(run: LiveRun):
     from dropviz.experiments.registry import Inputs
 
