@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn, optim
 
-from dropviz.core.config import RunConfig
+from dropviz.core.config import RunConfig, io_sizes
 from dropviz.core.data import dataset_for
 from dropviz.core.engine import BACKENDS, Trainer, choose_backend, evaluate, initial_parameters
 from dropviz.core.presets import PRESETS
@@ -246,7 +246,7 @@ def main() -> None:
 
     began = time.perf_counter()
     results = {name: speeds(config, repeats, seconds) for name, config in WORKLOADS.items()}
-    grids = {name: grid_ms(config, grid_repeats) for name, config in WORKLOADS.items() if config.dataset != "digits"}  # no plane
+    grids = {name: grid_ms(config, grid_repeats) for name, config in WORKLOADS.items() if io_sizes(config)[0] == 2}  # a plane
 
     header = f"{'workload':<11} {'engine':<14} {'models':<9} {'model-epochs/s':>14} {'min':>8} {'max':>8} {'x plain loop':>13}"
     print(header)

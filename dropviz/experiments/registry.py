@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.config import SHAPES, RunConfig
+from ..core.config import RunConfig, io_sizes
 from ..core.data import Dataset
 from ..core.records import Snapshot
 from . import probe_figures, probes, sweep_figures, sweeps
@@ -42,12 +42,11 @@ class Experiment:
 
 def plane_of_two_classes(config: RunConfig) -> str | None:
     """Why an experiment that maps P(class 1) over the plane does not apply to the setup's data, or None when it does."""
-    if config.dataset in SHAPES:
-        return (
-            f"it maps P(class 1) over the plane, and the {config.dataset} are {SHAPES[config.dataset][0]} pixels, not points in the plane."
-        )
-    if config.points is not None and config.points.classes > 2:
-        return f"it maps P(class 1) over the plane, and your points have {config.points.classes} classes, not two."
+    inputs, classes = io_sizes(config)
+    if inputs != 2:
+        return f"it maps P(class 1) over the plane, and the {config.dataset} are {inputs} pixels, not points in the plane."
+    if classes > 2:
+        return f"it maps P(class 1) over the plane, and your points have {classes} classes, not two."
     return None
 
 

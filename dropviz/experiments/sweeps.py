@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.chunks import StepChunks
-from ..core.config import LIMITS, POOL_SIZES, RunConfig, weight_count
+from ..core.config import LIMITS, POOL_SIZES, RunConfig, io_sizes, weight_count
 from ..core.data import Dataset, dataset_for
 from ..core.engine import BACKENDS, DIVERGED_TRAIN_LOSS, choose_backend, initial_parameters
 from ..core.fastnet import accuracy, cross_entropy_loss, dropout_masks
@@ -71,11 +71,6 @@ def estimated_seconds(hidden: tuple[int, ...], models: int, n: int, batch: int, 
     weights = weight_count(hidden, inputs, outputs)
     per_epoch = models * (steps * (0.8e-6 + weights * (1.1e-9 + 0.08e-9 * batch)) + n * units * 8e-9) + 0.14e-3
     return epochs * per_epoch
-
-
-def _io(data: Dataset) -> tuple[int, int]:
-    """(inputs, outputs) of the network a data set needs."""
-    return data.x_train.shape[1], data.classes
 
 
 def _round_down(value: float) -> int:
@@ -364,7 +359,7 @@ def p_sweep(config: RunConfig, progress: Callable[[float], bool], seeds: int = 3
     n, batch = config.n_train, min(config.batch_size, config.n_train)
     k = len(p_grid) * seeds  # member k = (p index k // S, seed k % S)
     if epochs is None:
-        fits = _round_down(BUDGET_SECONDS / estimated_seconds(config.hidden, k, n, batch, 1, *_io(data)))
+        fits = _round_down(BUDGET_SECONDS / estimated_seconds(config.hidden, k, n, batch, 1, *io_sizes(config)))
         epochs = min(config.epochs, fits)
         schedule = (
             f"{epochs} epochs, as the config says."
@@ -423,7 +418,7 @@ def size_sweep(config: RunConfig, progress: Callable[[float], bool], seeds: int 
         # small set trains as long as a large one: the default preset's 2100 steps are 1050 epochs of 20 points, 17 of 2000.
         target = config.epochs * -(-config.n_train // min(config.batch_size, config.n_train))
         cost = sum(
-            estimated_seconds(config.hidden, k, int(n), int(b), 1, *_io(pool)) / int(s) for n, b, s in zip(grid, batches, per_epoch)
+            estimated_seconds(config.hidden, k, int(n), int(b), 1, *io_sizes(config)) / int(s) for n, b, s in zip(grid, batches, per_epoch)
         )  # per step
         fits = _round_down(BUDGET_SECONDS / cost)
         cut = "" if target <= fits else f", cut from the config's {target} to fit about {BUDGET_SECONDS:g} s"

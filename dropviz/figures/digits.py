@@ -93,12 +93,17 @@ def _strip(pixels: np.ndarray, labels: np.ndarray, predictions: dict[str, np.nda
     return images, notes, traces
 
 
+def _shares(counts: np.ndarray) -> np.ndarray:
+    """(C, C) counts -> each cell's share of its true class's examples (row), 0 for a class with none."""
+    return counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+
+
 def confusion_picture(counts: np.ndarray, colour: str) -> np.ndarray:
     """(C, C) counts, row = true class -> (C, C, 4) RGBA, true class 0 at the top: each cell in the run's colour, as
     opaque as its share of the true class's examples (a rare class reads like a common one; one mistake still shows);
     an empty cell clear."""
     counts = np.asarray(counts, dtype=np.int64)
-    share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)  # (C, C)
+    share = _shares(counts)
     alpha = np.rint(255 * (_MIN_ALPHA + (1 - _MIN_ALPHA) * share) * (counts > 0)).astype(np.uint8)
     rgb = np.broadcast_to(np.array(raster.hex_rgb(colour), np.uint8), (*counts.shape, 3))
     return np.concatenate([rgb, alpha[..., None]], axis=-1)
@@ -113,7 +118,7 @@ def _confusion(matrices: dict[str, np.ndarray]) -> tuple[list, list, list]:
         counts = np.asarray(matrices[run], dtype=np.int64)
         classes = len(counts)
         true, predicted = np.divmod(np.arange(classes * classes), classes)  # row-major cells
-        share = (counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)).ravel()
+        share = _shares(counts).ravel()
         source = raster.data_uri(raster.png(confusion_picture(counts, THEME.run_color(run))))
         images.append({"source": source, "name": f"confusion, {display_name(run)}", "xref": xaxis, "yref": yaxis, "x": -0.5,
                        "y": classes - 0.5, "sizex": classes, "sizey": classes, "xanchor": "left", "yanchor": "top",

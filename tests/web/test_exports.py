@@ -13,6 +13,7 @@ from torch import nn
 from dropviz.core.config import RunConfig
 from dropviz.core.engine import Trainer
 from dropviz.core.model import export_network
+from dropviz.core.presets import PRESETS
 from dropviz.figures.boundary import BOUNDARY_GRID
 from dropviz.web.exports import MAX_SETUP_BYTES, curves_csv, read_setup, setup_json
 
@@ -102,8 +103,6 @@ def test_exported_network_loads_into_plain_torch_and_reproduces_the_app():
 
 
 def test_an_exported_digits_network_loads_into_its_sequential_with_ten_outputs():
-    from dropviz.core.presets import PRESETS
-
     config = dataclasses.replace(PRESETS["handwritten digits"].config, hidden=(12,), p=(0.5,))
     trainer = Trainer(config)
     trainer.train(5)

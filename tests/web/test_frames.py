@@ -8,8 +8,10 @@ import plotly.graph_objects as go
 
 from dropviz.core.config import RunConfig
 from dropviz.core.engine import Trainer
+from dropviz.core.presets import PRESETS
 from dropviz.figures.boundary import BOUNDARY_GRID, boundary_spec
 from dropviz.figures.curves import curves_spec
+from dropviz.figures.digits import confusion, input_image_uri
 from dropviz.figures.network import network_spec
 from dropviz.figures.theme import for_projector
 from dropviz.web.frames import CAPTIONS, make_frame, markdown_html, spec_json
@@ -91,9 +93,6 @@ def test_the_status_becomes_html_with_everything_else_escaped():
 
 
 def test_a_digits_frame_draws_the_tracked_digit_as_seen_and_validation_digits_in_place_of_boundaries():
-    from dropviz.core.presets import PRESETS
-    from dropviz.figures.digits import confusion, input_image_uri
-
     trainer = Trainer(PRESETS["handwritten digits"].config)
     trainer.train(trainer.steps_per_epoch)  # one epoch: predictions exist, and the last step's masks
     snapshot = trainer.snapshot(BOUNDARY_GRID)

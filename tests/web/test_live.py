@@ -13,8 +13,9 @@ import plotly.io
 import pytest
 
 from dropviz.core.config import RunConfig
+from dropviz.core.presets import PRESETS
 from dropviz.web import jobs, live, worker
-from dropviz.web.live import LiveRun
+from dropviz.web.live import LiveRun, step_cost
 
 CONFIG = RunConfig(n_train=40, hidden=(8, 8), p=(0.5, 0.5), batch_size=8, epochs=5000)
 
@@ -436,9 +437,6 @@ def test_with_more_workers_rotations_take_every_idle_worker_in_turn(monkeypatch)
 
 
 def test_a_steps_cost_counts_the_data_sets_inputs_and_classes():
-    from dropviz.core.presets import PRESETS
-    from dropviz.web.live import step_cost
-
     digits = PRESETS["handwritten digits"].config
     plane = dataclasses.replace(digits, dataset="circle", p_input=0.0)  # the same network on two inputs and two classes
     ratio = step_cost(digits) / step_cost(plane)
