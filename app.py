@@ -16,12 +16,12 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dropviz.core.script import pytorch_script
 from dropviz.experiments.registry import EXPERIMENTS, Inputs
-from dropviz.web import controls, exports, neuron_view
+from dropviz.web import controls, exports, keys, neuron_view, plotly_js
 from dropviz.web.frame_route import frame_source
 from dropviz.web.frames import PLOT_CONFIG, Frame
 from dropviz.web.jobs import ExperimentJob
 from dropviz.web.live import POOL, LiveRun
-from dropviz.web.live_chart import clicked_neuron, live_view, preload_plotly, serve_plotly_js
+from dropviz.web.live_chart import clicked_neuron, live_view
 
 SPEEDS = {3: 3.0, 10: 10.0, 30: 30.0, 100: 100.0, 300: 300.0, "max": None}  # the speed slider: epochs per second
 # The ordinary page: a smaller title and top margin, so that the network and the curves fit a laptop's screen.
@@ -263,8 +263,9 @@ def experiments_view() -> None:
 
 
 st.set_page_config(page_title="dropviz: dropout, live", page_icon="🎲", layout="wide")
-serve_plotly_js(Path(__file__).resolve().parent)
-preload_plotly()
+plotly_js.serve(Path(__file__).resolve().parent)
+plotly_js.preload()
+keys.add_keys()
 POOL.start()  # once per server in effect: the training workers load while this page is made
 _state()
 config, warnings = controls.controls()

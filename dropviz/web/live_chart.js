@@ -15,7 +15,7 @@ const TYPES = {
   ...{ i2: Int16Array, u2: Uint16Array, i4: Int32Array, u4: Uint32Array },
 };
 
-// plotly.js, loaded once: the page's first element started the load (dropviz/web/live_chart.py, preload_plotly); if that
+// plotly.js, loaded once: the page's first element started the load (dropviz/web/plotly_js.py, preload); if that
 // failed, a script of our own tries again, and the next frame after another failure.
 function loadPlotly() {
   window.__dropvizPlotly ||= new Promise((resolve, reject) => {
@@ -205,7 +205,6 @@ function build(parentElement, captions) {
       requestAnimationFrame(() => window.Plotly.Plots.resize(div).catch(() => {}).finally(() => (state.resizing = false)));
     }).observe(div);
   });
-  listenForKeys();
   return { root, status: root.querySelector(".dropviz-status"), grid: root.querySelector(".dropviz-grid"), charts, painted: 0 };
 }
 
@@ -224,41 +223,6 @@ function fit(view) {
   network.height = Math.round(Math.max(FIT_MIN, bottom - top(network.div)));
   boundary.height = Math.round(0.48 * right);
   curves.height = Math.round(0.52 * right);
-}
-
-// Keys for the person at the projector: each presses the page's visible button or switch of that name ("d": the visible
-// "Dropout" switch, the sidebar's or presentation mode's copy). Never while typing, never with a modifier.
-const KEYS = { " ": ["Play", "Pause"], s: ["Step"], r: ["Reset"], d: ["Dropout"] };
-const TEXT_INPUTS =
-  "textarea, select, [contenteditable], input:not([type=checkbox], [type=radio], [type=button], [type=submit], [type=range])";
-
-function keyTarget(key) {
-  const named = (element) => (KEYS[key] || []).includes(element.textContent.trim()) && element.getClientRects().length > 0;
-  const switches = [...document.querySelectorAll("label")].filter((label) => label.querySelector("input[type=checkbox]"));
-  if (key === "d") return switches.find(named)?.querySelector("input[type=checkbox]");
-  return [...document.querySelectorAll("button")].find((button) => named(button) && !button.disabled);
-}
-
-let spaceTaken = false; // a handled space's keyup must not also press the focused button
-function listenForKeys() {
-  if (window.__dropvizKeys) return;
-  window.__dropvizKeys = true;
-  window.addEventListener("keydown", (event) => {
-    const typing = event.target instanceof Element && event.target.closest(TEXT_INPUTS);
-    if (event.ctrlKey || event.metaKey || event.altKey || typing) return;
-    const key = event.key === " " ? " " : event.key.toLowerCase();
-    const target = keyTarget(key);
-    if (!target) return;
-    event.preventDefault();
-    event.stopPropagation(); // Streamlit's own keys ("r" reruns) do not also fire
-    spaceTaken ||= key === " ";
-    if (!event.repeat) target.click();
-  }, true);
-  window.addEventListener("keyup", (event) => {
-    if (event.key !== " " || !spaceTaken) return;
-    spaceTaken = false;
-    event.preventDefault();
-  }, true);
 }
 
 // A frame comes as the bytes of its JSON (dropviz/web/frames.py), which the page server passed on untouched.

@@ -1,4 +1,4 @@
-"""plotly_js: the basic bundle is a pinned npm dependency (the plotly package's own release), served from node_modules/ when installed."""
+"""plotly_js: the basic bundle is a pinned npm dependency (the plotly package's own release), served from node_modules/ when installed, copied where the page loads it."""
 
 import json
 import os
@@ -54,3 +54,24 @@ def test_make_installed_the_pinned_basic_bundle_in_ci():
     assert plotly_js.basic_path().read_bytes().startswith(b"/**\n* plotly.js (basic - minified) v" + _pin().encode())
     installed = json.loads((plotly_js.NODE_MODULES / PACKAGE / "package.json").read_text())
     assert installed["version"] == _pin()
+
+
+def test_plotly_js_is_copied_once_and_whole(tmp_path):
+    target = plotly_js.serve(tmp_path)
+    assert target == tmp_path / "static" / "plotly.min.js"
+    assert target.read_bytes() == plotly_js.bundle().read_bytes()
+    target.write_bytes(b"stale")  # another version left behind: replaced on the next process's first call
+    plotly_js.serve.cache_clear()
+    assert plotly_js.serve(tmp_path).read_bytes() == plotly_js.bundle().read_bytes()
+    assert not list((tmp_path / "static").glob("*.partial"))
+
+
+def test_the_bundle_served_follows_what_npm_installed(tmp_path, monkeypatch):
+    monkeypatch.setattr(plotly_js, "NODE_MODULES", tmp_path / "node_modules")  # nothing installed: the plotly package's full bundle
+    plotly_js.serve.cache_clear()
+    assert plotly_js.serve(tmp_path / "app").read_bytes() == plotly_js.FULL.read_bytes()
+    plotly_js.basic_path().parent.mkdir(parents=True)
+    plotly_js.basic_path().write_bytes(b"/* the basic bundle */")
+    plotly_js.serve.cache_clear()
+    assert plotly_js.serve(tmp_path / "app").read_bytes() == b"/* the basic bundle */"  # same size check would not do
+    plotly_js.serve.cache_clear()
