@@ -184,18 +184,21 @@ def _tile_px(layout: _NetworkLayout) -> float:
 def _neuron_tiles(values: np.ndarray, dropped: np.ndarray, run_colour: str, output: bool, per_class: bool = False) -> np.ndarray:
     """A column's maps (U, G, G) as opaque (U, G, G, 4) tiles: framed in the run's colour, or grey, crossed and
     grey-framed where dropped (U,) is set. per_class: output unit u's map is P(class u), in class u's colour."""
-    low, high = THEME.class_colors
-    proba = values if output else 0.5 * (values + 1.0)  # hidden and input maps are in [-1, 1]
     if per_class:
-        colours = np.array([raster.hex_rgb(c) for c in THEME.class_palette[: len(values)]], np.uint8)[:, None, None, :]
-        alpha = np.rint(np.clip(np.nan_to_num(proba[:, ::-1]), 0.0, 1.0) * THEME.map_alpha * 255).astype(np.uint8)
-        rgba = np.concatenate([np.broadcast_to(colours, (*alpha.shape, 3)), alpha[..., None]], axis=-1)
+        colours = THEME.class_palette[: len(values)]
+        colour = np.arange(len(values))[:, None, None]  # unit u in class u's colour
+        alpha = np.rint(np.clip(np.nan_to_num(values[:, ::-1]), 0.0, 1.0) * THEME.map_alpha * 255).astype(np.uint8)
     else:
-        rgba = raster.probability_map(proba, low, high, THEME.map_alpha)
-    tiles = raster.framed(raster.on_background(rgba, THEME.map_background), run_colour)  # edges end under a map
+        colours = THEME.class_colors
+        proba = values if output else 0.5 * (values + 1.0)  # hidden and input maps are in [-1, 1]
+        colour, alpha = raster.probability_alpha(proba, THEME.map_alpha)
+    # Each pixel is one of a few colours at one of 256 alphas: its opaque colour is a table's row (raster.colour_table).
+    kept = raster.on_background_table(colours, THEME.map_background)
+    tiles = raster.framed(raster.look_up(kept, colour, alpha), run_colour)  # edges end under a map
     if dropped.any():
-        off = raster.switched_off(rgba[dropped], THEME.dropped_map_alpha, THEME.dropped_map_background, THEME.dropped)
-        tiles[dropped] = raster.framed(off, THEME.dropped)
+        off = raster.switched_off_table(colours, THEME.dropped_map_alpha, THEME.dropped_map_background)
+        grey = raster.look_up(off, np.broadcast_to(colour, alpha.shape)[dropped], alpha[dropped])
+        tiles[dropped] = raster.framed(raster.crossed(grey, THEME.dropped), THEME.dropped)
     return tiles
 
 

@@ -36,18 +36,65 @@ def hex_rgb(colour: str) -> tuple[int, int, int]:
     return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
 
 
+def probability_alpha(proba: np.ndarray, max_alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """P(class 1) on a grid, (G, G) with row i at y_i ascending -> (high, alpha), each (G, G) with row 0 at the top.
+
+    high (bool): the cell takes the high colour (p at or above 0.5), the low one below; alpha (uint8): how opaque,
+    255 * max_alpha * |2p - 1|, the surer the model the more. Non-finite cells are transparent. Any leading axes are
+    pictures.
+    """
+    p = np.asarray(proba, dtype=np.float32)[..., ::-1, :]  # image rows run top to bottom
+    finite = np.isfinite(p)
+    p = np.where(finite, p, 0.5)
+    alpha = np.clip(np.abs(2.0 * p - 1.0) * max_alpha, 0.0, 1.0) * 255.0 * finite
+    return ~(p < 0.5), np.rint(alpha).astype(np.uint8)
+
+
 def probability_map(proba: np.ndarray, low: str, high: str, max_alpha: float) -> np.ndarray:
     """P(class 1) on a grid, (G, G) with row i at y_i ascending -> (G, G, 4) RGBA with row 0 at the top.
 
     Below 0.5 the low colour, above it the high colour, each more opaque the surer the model is:
-    alpha = max_alpha * |2p - 1|. Non-finite cells are transparent.
+    alpha = max_alpha * |2p - 1| (probability_alpha). Non-finite cells are transparent.
     """
-    p = np.asarray(proba, dtype=np.float32)[..., ::-1, :]  # image rows run top to bottom; any leading axes are pictures
-    finite = np.isfinite(p)
-    p = np.where(finite, p, 0.5)
-    rgb = np.where((p < 0.5)[..., None], np.array(hex_rgb(low), np.uint8), np.array(hex_rgb(high), np.uint8))
-    alpha = np.clip(np.abs(2.0 * p - 1.0) * max_alpha, 0.0, 1.0) * 255.0 * finite
-    return np.concatenate([rgb, np.rint(alpha).astype(np.uint8)[..., None]], axis=-1)
+    is_high, alpha = probability_alpha(proba, max_alpha)
+    return look_up(colour_table((low, high)), is_high, alpha)
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
+@functools.cache
+def colour_table(colours: tuple[str, ...]) -> np.ndarray:
+    """(C * 256, 4) uint8 RGBA: row c * 256 + a is colours[c] at alpha a (look_up's rows).
+
+    Why tables: a small picture's pixels take one of a few colours at one of 256 alphas, so laying them on a background
+    or greying them (on_background_table, switched_off_table) is done once per colour and alpha, not once per pixel;
+    the per-pixel arithmetic on a frame's small pictures cost more in NumPy's per-call overhead than in arithmetic.
+    """
+    table = np.empty((len(colours), 256, 4), np.uint8)
+    table[..., :3] = np.array([hex_rgb(c) for c in colours], np.uint8)[:, None, :]
+    table[..., 3] = np.arange(256, dtype=np.uint8)
+    return _readonly(table.reshape(-1, 4))
+
+
+def look_up(table: np.ndarray, colour: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Each pixel's row of a table (colour_table or one made from it): colour (...) index into its colours, alpha (...)
+    uint8, broadcast together -> (..., 4) uint8."""
+    return np.take(table, np.asarray(colour, np.intp) * 256 + alpha, axis=0)
+
+
+@functools.cache
+def on_background_table(colours: tuple[str, ...], background: str) -> np.ndarray:
+    """colour_table(colours) laid on the background (on_background): the same bytes as the arithmetic, per pixel a look-up."""
+    return _readonly(on_background(colour_table(colours), background))
+
+
+@functools.cache
+def switched_off_table(colours: tuple[str, ...], alpha_factor: float, background: str) -> np.ndarray:
+    """colour_table(colours) as switched_off shows it before its cross (greyed): crossed() draws that after the look-up."""
+    return _readonly(greyed(colour_table(colours), alpha_factor, background))
 
 
 def class_map(proba: np.ndarray, palette: tuple[str, ...], max_alpha: float) -> np.ndarray:
@@ -86,15 +133,24 @@ def framed(rgba: np.ndarray, colour: str) -> np.ndarray:
 def switched_off(rgba: np.ndarray, alpha_factor: float, background: str, cross: str) -> np.ndarray:
     """(..., H, W, 4) RGBA -> a neuron switched off: its picture in grey (luminance), fainter by alpha_factor, on an opaque
     background, crossed corner to corner in the cross colour."""
+    return crossed(greyed(rgba, alpha_factor, background), cross)
+
+
+def greyed(rgba: np.ndarray, alpha_factor: float, background: str) -> np.ndarray:
+    """(..., 4) RGBA -> its grey (luminance), fainter by alpha_factor, on an opaque background: switched_off's colours."""
     grey = np.rint(rgba[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.uint8)
     alpha = np.rint(rgba[..., 3] * alpha_factor).astype(np.uint8)
-    out = on_background(np.stack([grey, grey, grey, alpha], axis=-1), background)
-    height, width = out.shape[-3:-1]
+    return on_background(np.stack([grey, grey, grey, alpha], axis=-1), background)
+
+
+def crossed(rgba: np.ndarray, cross: str) -> np.ndarray:
+    """(..., H, W, 4) RGBA, changed in place and returned: crossed corner to corner in the cross colour."""
+    height, width = rgba.shape[-3:-1]
     rows = np.arange(height)
     cols = np.rint(rows * (width - 1) / max(height - 1, 1)).astype(int)
-    out[..., rows, cols, :3] = hex_rgb(cross)
-    out[..., rows, width - 1 - cols, :3] = hex_rgb(cross)
-    return out
+    rgba[..., rows, cols, :3] = hex_rgb(cross)
+    rgba[..., rows, width - 1 - cols, :3] = hex_rgb(cross)
+    return rgba
 
 
 @functools.cache
