@@ -264,8 +264,7 @@ def experiments_view() -> None:
 
 st.set_page_config(page_title="dropviz: dropout, live", page_icon="🎲", layout="wide")
 plotly_js.serve(Path(__file__).resolve().parent)
-plotly_js.preload()
-keys.add_keys()
+st.html(plotly_js.PRELOAD + keys.SCRIPT, unsafe_allow_javascript=True)  # one element: each takes a gap of the page
 POOL.start()  # once per server in effect: the training workers load while this page is made
 _state()
 config, warnings = controls.controls()

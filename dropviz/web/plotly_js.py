@@ -17,7 +17,6 @@ import shutil
 from pathlib import Path
 
 import plotly
-import streamlit as st
 
 FULL = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 NODE_MODULES = Path(__file__).resolve().parents[2] / "node_modules"  # where `npm ci` installs package.json's dependencies
@@ -51,7 +50,8 @@ def serve(app_dir: Path) -> Path:
     return target
 
 
-# Runs in the page (st.html with JavaScript): adds the script tag that dropviz/web/live_chart.js then waits for.
+# Runs in the page (app.py adds it with st.html, before the charts): the browser starts loading plotly.js, a large file
+# whichever bundle, with the page's first elements; dropviz/web/live_chart.js then waits for this script tag.
 PRELOAD = """<script>
 if (!window.Plotly && !document.querySelector("script[data-dropviz-plotly]")) {
   const script = document.createElement("script");
@@ -61,9 +61,3 @@ if (!window.Plotly && !document.querySelector("script[data-dropviz-plotly]")) {
   document.head.appendChild(script);
 }
 </script>"""
-
-
-def preload() -> None:
-    """Makes the browser start loading plotly.js (a large file, whichever bundle) with the page's first elements,
-    not when the first chart arrives."""
-    st.html(PRELOAD, unsafe_allow_javascript=True)
