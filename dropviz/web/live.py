@@ -145,7 +145,7 @@ class LiveRun:
         self._id, self._moved_at, self._unknown = next(_ids), time.monotonic(), False  # unknown: its worker forgot it
         self._worker = min(self._pool.start(), key=lambda w: (len(w.playing), w.runs))  # fewest playing runs, then runs
         self._finalizer = weakref.finalize(self, _drops.put, (self._worker, self._id))  # called: released, dropped
-        self.lost, self._lost_at = why, time.monotonic()  # why the run started again from epoch 0: the page says so
+        self.lost, self._lost_shown = why, None  # why the run started again from epoch 0, and when the page first said so
         self._resume = playing  # until its worker confirms: a start that fails leaves it for the next one
         self._worker.call(Runs.create, self._id, self.config, None if self._page_open else IDLE_STOP, self._speed, playing)
         self._resume = False
@@ -182,8 +182,10 @@ class LiveRun:
 
     def said_lost(self) -> None:
         """Modifies: the page has shown `lost` in a whole page run; it is spent once it has been on the page LOST_SHOWN
-        seconds, so that the reruns a restart brings (a second restart when two workers stop at once) keep it steady."""
-        if time.monotonic() - self._lost_at > LOST_SHOWN:
+        seconds (counted from its first showing, not from the restart, which waits for a new worker to start), so that
+        the reruns a restart brings (a second restart when two workers stop at once) keep it steady."""
+        self._lost_shown = self._lost_shown or time.monotonic()
+        if time.monotonic() - self._lost_shown > LOST_SHOWN:
             self.lost = None
 
     def set_speed(self, epochs_per_second: float | None) -> None:
