@@ -64,20 +64,31 @@ def _boundary_images(snapshot: Snapshot, tracked_xy: np.ndarray | None) -> list[
     return images
 
 
-def _panel_traces(data: Dataset, panel: int) -> list[dict]:
-    """One panel's traces: train and validation points per class, the flipped labels, the tracked example's legend entry."""
-    x_train, y_train = np.asarray(data.x_train), np.asarray(data.y_train)
-    x_val, y_val = np.asarray(data.x_val), np.asarray(data.y_val)
-    flipped = np.asarray(data.flipped_train, dtype=bool)
+def _split_points(data: Dataset) -> dict:
+    """Both panels' points, made once a frame: {(split, label): (x, y)} for "train" and "validation" points of each class,
+    and {"flipped": (x, y)} for the training points whose label noise flipped, float32."""
+    points = {}
+    for split, x, y in (("train", data.x_train, data.y_train), ("validation", data.x_val, data.y_val)):
+        x, y = np.asarray(x), np.asarray(y)
+        for label in range(data.classes):
+            points[split, label] = _points(x, y == label)
+    points["flipped"] = _points(np.asarray(data.x_train), np.asarray(data.flipped_train, dtype=bool))
+    return points
+
+
+def _panel_traces(points: dict, classes: int, panel: int) -> list[dict]:
+    """One panel's traces: train and validation points per class, the flipped labels, the tracked example's legend entry.
+
+    points: _split_points(data), the same arrays in both panels."""
     xaxis, yaxis = PANEL_AXES[panel]
     first = panel == 0  # legend entries come once, from the left panel
     traces = []
-    for split, x, y, size, opacity, symbol in (
-        ("train", x_train, y_train, THEME.train_point_size, 1.0, "circle"),
-        ("validation", x_val, y_val, THEME.val_point_size, THEME.val_opacity, "circle-open"),
+    for split, size, opacity, symbol in (
+        ("train", THEME.train_point_size, 1.0, "circle"),
+        ("validation", THEME.val_point_size, THEME.val_opacity, "circle-open"),
     ):
-        for label in range(data.classes):
-            px, py = _points(x, y == label)
+        for label in range(classes):
+            px, py = points[split, label]
             line = {"color": THEME.point_outline, "width": 1} if split == "train" else {"width": 1.2}
             traces.append(
                 scatter(
@@ -94,7 +105,7 @@ def _panel_traces(data: Dataset, panel: int) -> list[dict]:
                     hovertemplate=f"{split}, label {label}<extra></extra>",
                 )
             )
-    fx, fy = _points(x_train, flipped)
+    fx, fy = points["flipped"]
     traces.append(
         scatter(
             x=fx,
@@ -151,7 +162,8 @@ def boundary_spec(snapshot: Snapshot, data: Dataset) -> dict:
     tracked = snapshot.tracked_index
     tracked_xy = x_train[tracked] if tracked is not None and 0 <= tracked < len(x_train) else None
 
-    traces = [trace for panel in range(len(RUN_NAMES)) for trace in _panel_traces(data, panel)]
+    points = _split_points(data)
+    traces = [trace for panel in range(len(RUN_NAMES)) for trace in _panel_traces(points, data.classes, panel)]
 
     extent = [float(EXTENT[0]), float(EXTENT[1])]
     square = {

@@ -31,6 +31,7 @@ def data_uri(png_bytes: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png_bytes).decode("ascii")
 
 
+@functools.cache  # a frame asks for the same few theme colours many times
 def hex_rgb(colour: str) -> tuple[int, int, int]:
     """'#D55E00' -> (213, 94, 0)."""
     return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
@@ -123,10 +124,9 @@ def on_background(rgba: np.ndarray, background: str) -> np.ndarray:
 def framed(rgba: np.ndarray, colour: str) -> np.ndarray:
     """(..., H, W, 4) RGBA -> a copy with a one-pixel border in the colour."""
     out = rgba.copy()
-    out[..., [0, -1], :, :3] = hex_rgb(colour)
-    out[..., :, [0, -1], :3] = hex_rgb(colour)
-    out[..., [0, -1], :, 3] = 255
-    out[..., :, [0, -1], 3] = 255
+    border = (*hex_rgb(colour), 255)  # opaque
+    out[..., [0, -1], :, :] = border
+    out[..., :, [0, -1], :] = border
     return out
 
 

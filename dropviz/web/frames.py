@@ -161,7 +161,8 @@ def _browser_figure(spec: dict) -> dict:
 def _without_nulls(value):
     """Layout settings left None mean "Plotly's default"; plotly.js would fail on a null container. Arrays untouched."""
     if isinstance(value, dict):
-        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+        # Leaves are tested here rather than in a call each: a frame's figures hold hundreds of them.
+        return {key: _without_nulls(item) if isinstance(item, dict) else item for key, item in value.items() if item is not None}
     return value
 
 
