@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,11 +13,12 @@ from .fastnet import class_probabilities, forward, probability
 from .records import RUN_NAMES, Snapshot, frozen
 
 
+@functools.lru_cache(maxsize=8)  # every frame asks for the same grid
 def plane(grid: int) -> tuple[np.ndarray, np.ndarray]:
-    """(G,) coordinates along x and y of a G x G grid over the data's square, and its points (G * G, 2), rows = y."""
+    """(G,) coordinates along x and y of a G x G grid over the data's square, and its points (G * G, 2), rows = y; read-only."""
     axis = np.linspace(EXTENT[0], EXTENT[1], grid)
     gx, gy = np.meshgrid(axis, axis)
-    return axis, np.column_stack([gx.ravel(), gy.ravel()])
+    return frozen(axis), frozen(np.column_stack([gx.ravel(), gy.ravel()]))
 
 
 def neuron_maps(weights, biases, activation: str, grid: int, units: int) -> tuple[dict[str, tuple[np.ndarray, ...]], float]:

@@ -138,18 +138,18 @@ _EDGE_CLASSES = 1 + 2 * len(THEME.edge_widths)
 
 def _edge_classes(snapshot: Snapshot, run: str, layout: _NetworkLayout, dropped: np.ndarray) -> np.ndarray:
     """(E,) class of each drawn edge: 0 if it touches a dropped neuron, else 1 + 2 * width bin + (w < 0)."""
-    weights, bins = [], []
+    weights, relatives = [], []
     n_bins = len(THEME.edge_widths)
-    for layer, params in enumerate(snapshot.params[run]):
-        w = np.asarray(params.weight, dtype=np.float32)  # (out, in)
-        drawn = w[: layout.shown[layer + 1], : layout.shown[layer]].ravel()
-        with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):
+        for layer, params in enumerate(snapshot.params[run]):
+            w = np.asarray(params.weight, dtype=np.float32)  # (out, in)
+            drawn = w[: layout.shown[layer + 1], : layout.shown[layer]].ravel()
             largest = np.nanmax(np.abs(w)) if w.size else 0.0
-            relative = np.abs(drawn) / largest if np.isfinite(largest) and largest > 0 else np.zeros_like(drawn)
-        weights.append(drawn)
-        bins.append(np.minimum((np.nan_to_num(relative) * n_bins).astype(np.int64), n_bins - 1))
-    w = np.concatenate(weights)
-    classes = 1 + 2 * np.concatenate(bins) + (w < 0)
+            weights.append(drawn)
+            relatives.append(np.abs(drawn) / largest if np.isfinite(largest) and largest > 0 else np.zeros_like(drawn))
+    w, relative = np.concatenate(weights), np.concatenate(relatives)  # |w| / its layer's largest, binned for all layers at once
+    bins = np.minimum((np.nan_to_num(relative) * n_bins).astype(np.int64), n_bins - 1)
+    classes = 1 + 2 * bins + (w < 0)
     faded = dropped[layout.edge_src] | dropped[layout.edge_dst]
     return np.where(faded, 0, classes)
 
@@ -181,16 +181,16 @@ def _tile_px(layout: _NetworkLayout) -> float:
     return float(np.clip(0.85 * layout.gap * _PX_PER_Y, THEME.map_px_min, THEME.map_px_max))
 
 
-def _neuron_tiles(values: np.ndarray, dropped: np.ndarray, run_colour: str, output: bool, per_class: bool = False) -> np.ndarray:
-    """A column's maps (U, G, G) as opaque (U, G, G, 4) tiles: framed in the run's colour, or grey, crossed and
-    grey-framed where dropped (U,) is set. per_class: output unit u's map is P(class u), in class u's colour."""
+def _neuron_tiles(proba: np.ndarray, dropped: np.ndarray, run_colour: str, per_class: bool = False) -> np.ndarray:
+    """Maps (U, G, G) in [0, 1] as opaque (U, G, G, 4) tiles: framed in the run's colour, or grey, crossed and
+    grey-framed where dropped (U,) is set. In the class colours by P(class 1), or per_class: map u is P(class u), in
+    class u's colour."""
     if per_class:
-        colours = THEME.class_palette[: len(values)]
-        colour = np.arange(len(values))[:, None, None]  # unit u in class u's colour
-        alpha = np.rint(np.clip(np.nan_to_num(values[:, ::-1]), 0.0, 1.0) * THEME.map_alpha * 255).astype(np.uint8)
+        colours = THEME.class_palette[: len(proba)]
+        colour = np.arange(len(proba))[:, None, None]  # unit u in class u's colour
+        alpha = np.rint(np.clip(np.nan_to_num(proba[:, ::-1]), 0.0, 1.0) * THEME.map_alpha * 255).astype(np.uint8)
     else:
         colours = THEME.class_colors
-        proba = values if output else 0.5 * (values + 1.0)  # hidden and input maps are in [-1, 1]
         colour, alpha = raster.probability_alpha(proba, THEME.map_alpha)
     # Each pixel is one of a few colours at one of 256 alphas: its opaque colour is a table's row (raster.colour_table).
     kept = raster.on_background_table(colours, THEME.map_background)
@@ -209,7 +209,7 @@ def _maps_name(column: int, off: np.ndarray) -> str:
 
 
 def _neuron_images(maps: tuple[np.ndarray, ...], layout: _NetworkLayout, dropped: np.ndarray, run: str) -> list[dict]:
-    """One layout image per column: its drawn neurons' maps (_neuron_tile) stacked at their nodes, transparent between.
+    """One layout image per column: its drawn neurons' maps (_neuron_tiles) stacked at their nodes, transparent between.
 
     maps: per column (U_c, G, G), rows = y; hidden and input maps in [-1, 1] (the class colours by sign, as opaque as
     they are large), the output's P(class 1) on both output nodes (two classes) or each class's probability on its node
@@ -221,18 +221,30 @@ def _neuron_images(maps: tuple[np.ndarray, ...], layout: _NetworkLayout, dropped
         return []
     run_colour = THEME.run_color(run)
     tile_units = _tile_px(layout) / _PX_PER_Y  # a map's side in y units
-    images = []
+    counts, offs, probas = [], [], []
     for column, values in enumerate(maps):
         output = column == len(maps) - 1
         count = layout.shown[column] if output else min(len(values), layout.shown[column])
         start = layout.col_start[column]
-        gap = float(layout.node_y[start] - layout.node_y[start + 1]) if count > 1 else _MAX_GAP
-        side = values.shape[-1]
-        slot = max(side, round(side * gap / tile_units))  # sprite pixels per node: the tile and the space around it
-        off = np.asarray(dropped[start : start + count], dtype=bool)
+        counts.append(count)
+        offs.append(np.asarray(dropped[start : start + count], dtype=bool))
         one_map = output and len(values) == 1  # two classes: P(class 1) on both output nodes; more: each class's own
         picked = values[np.zeros(count, int)] if one_map else values[:count]
-        tiles = _neuron_tiles(picked, off, run_colour, output, per_class=output and not one_map)
+        probas.append(picked if output else 0.5 * (picked + 1.0))  # hidden and input maps are in [-1, 1]
+    # Every column's tiles in one pass (the output's apart when it has a colour per class): a frame's small pictures
+    # cost more in NumPy's per-call overhead than in pixels.
+    per_class = len(maps[-1]) > 1
+    shared = slice(0, len(maps) - 1 if per_class else len(maps))
+    tiles = _neuron_tiles(np.concatenate(probas[shared]), np.concatenate(offs[shared]), run_colour)
+    columns = np.split(tiles, np.cumsum(counts[shared])[:-1])
+    if per_class:
+        columns.append(_neuron_tiles(probas[-1], offs[-1], run_colour, per_class=True))
+    images = []
+    for column, (tiles, count, off) in enumerate(zip(columns, counts, offs)):
+        start = layout.col_start[column]
+        gap = float(layout.node_y[start] - layout.node_y[start + 1]) if count > 1 else _MAX_GAP
+        side = tiles.shape[-2]
+        slot = max(side, round(side * gap / tile_units))  # sprite pixels per node: the tile and the space around it
         sprite = np.zeros((count, slot, side, 4), np.uint8)  # a slot per node, transparent around its tile
         sprite[:, (slot - side) // 2 : (slot - side) // 2 + side] = tiles
         sprite = sprite.reshape(count * slot, side, 4)
