@@ -82,8 +82,10 @@ def make_frame(
         "captions": _CAPTIONS_HTML if plane else _IMAGE_CAPTIONS_HTML,
         "charts": {key: chart_data(big(spec), key, PLOT_CONFIG) for key, spec in specs.items()},
     }
-    # One encoding, here: arrays as base64 (_typed_array); NaN refused, as plotly.js would misread it.
-    return Frame(status, json.dumps(view, default=_typed_array, allow_nan=False).encode(), playing, snapshot.finished)
+    # One encoding, here: arrays as base64 (_typed_array); NaN refused, as plotly.js would misread it. The view is a tree
+    # built for this frame (no container holds itself), so the encoder need not look for cycles.
+    encoded = json.dumps(view, default=_typed_array, allow_nan=False, check_circular=False)
+    return Frame(status, encoded.encode(), playing, snapshot.finished)
 
 
 def markdown_html(text: str) -> str:
