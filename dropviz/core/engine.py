@@ -16,7 +16,16 @@ import numpy as np
 
 from .config import RunConfig
 from .data import EXTENT, dataset_for
-from .fastnet import NumpyNet, accuracy, class_probabilities, cross_entropy_loss, dropout_masks, probability
+from .fastnet import (
+    NumpyNet,
+    accuracy,
+    class_probabilities,
+    cross_entropy_loss,
+    dropout_masks,
+    example_losses,
+    mean_over_examples,
+    probability,
+)
 from .kernel import NumbaNet, NumbaNet32
 from .records import RUN_NAMES, Event, History, LayerParams, RunHistory, Snapshot, frozen
 
@@ -131,6 +140,7 @@ class Trainer:
         self._burst_start: RunConfig | None = None  # the settings before the latest burst of live changes
         self._x, self._y = self.data.x_train, self.data.y_train  # this epoch's examples in batch order
         self._x_eval = np.concatenate([self.data.x_train, self.data.x_val])  # (n_train + n_val, in)
+        self._y_eval = np.concatenate([self.data.y_train, self.data.y_val])  # (n_train + n_val,)
         self._drop: list[np.ndarray | None] = []  # per layer (K, n, units): 0 or 1 / (1 - p); None if nothing drops
         self.last_drop: list[np.ndarray | None] | None = None  # the last step's slices of _drop, (K, B, units)
         self.last_batch: np.ndarray | None = None  # (B,) training-set indices of the last step
@@ -265,12 +275,17 @@ class Trainer:
             logits = self.net.logits(
                 self._x_eval, dtype=np.float32
             )  # (K, n_train + n_val, C): one pass for both sets, float32 as in PyTorch
-            train_loss, train_acc = evaluate(logits[:, :n], self.data.y_train)
-            val_loss, val_acc = evaluate(logits[:, n:], self.data.y_val)
-        self._val_predicted = logits[:, n:].argmax(axis=-1).astype(np.int16)  # a tie goes to the lower class, as accuracy's
-        for k, name in enumerate(RUN_NAMES):
-            finite = np.isfinite(train_loss[k]) and np.isfinite(val_loss[k])
-            if self.diverged_at[k] is None and not (finite and train_loss[k] <= DIVERGED_TRAIN_LOSS):
+            # evaluate() on both sets at once, each operation one call over all points instead of one per set: each
+            # mean still adds only its own set's values, so the numbers are evaluate()'s.
+            losses = example_losses(logits, self._y_eval)  # (K, n_train + n_val)
+            predicted = logits.argmax(axis=-1)  # (K, n_train + n_val): a tie goes to the lower class, as accuracy's
+            correct = predicted == self._y_eval
+            train_loss, val_loss = mean_over_examples(losses[:, :n]), mean_over_examples(losses[:, n:])
+            train_acc, val_acc = mean_over_examples(correct[:, :n]), mean_over_examples(correct[:, n:])
+            healthy = np.isfinite(train_loss) & np.isfinite(val_loss) & (train_loss <= DIVERGED_TRAIN_LOSS)
+        self._val_predicted = predicted[:, n:].astype(np.int16)
+        for k in np.flatnonzero(~healthy):
+            if self.diverged_at[k] is None:
                 self.diverged_at[k] = self.epoch + 1
         values = (train_loss, val_loss, train_acc, val_acc, self._step_sizes @ self._step_losses / self.config.n_train)
         for name, value in zip(self._curves, values):

@@ -83,9 +83,18 @@ def forward(x: np.ndarray, weights, biases, activation: str, drop=None) -> tuple
 _SIGN = np.array([-1.0, 1.0])
 
 
-def _mean_loss(d: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Mean of log(1 + e^d) - y d over the last axis: the cross-entropy of logit difference d (..., N), overflow-free."""
-    return np.add.reduce(np.logaddexp(0.0, d) - y * d, axis=-1) / len(y)
+def mean_over_examples(values: np.ndarray) -> np.ndarray:
+    """Sum over the last axis divided by its length: how every loss and accuracy here averages. (..., N) -> (...).
+
+    One definition, so a caller that averages part of a longer array (the Trainer's training and validation points
+    evaluated together) gets the same numbers as these functions give that part alone.
+    """
+    return np.add.reduce(values, axis=-1) / values.shape[-1]
+
+
+def _binary_losses(d: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """log(1 + e^d) - y d: the cross-entropy of each example's logit difference d (..., N), overflow-free."""
+    return np.logaddexp(0.0, d) - y * d
 
 
 def cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -97,40 +106,58 @@ def cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nda
     if logits.shape[-1] != 2:
         return _softmax_cross_entropy(logits, y)
     d = logits @ _SIGN  # (..., B), the same numbers as logit_1 - logit_0
-    loss = _mean_loss(d, y)
+    loss = mean_over_examples(_binary_losses(d, y))
     g = np.tanh(0.5 * d)
     g += 1.0 - 2.0 * y
     g *= 0.5 / len(y)  # dL/dd = (sigmoid(d) - y) / B
     return loss, g[..., None] * _SIGN  # (..., B, 2): dL/dlogit_1 = g, dL/dlogit_0 = -g
 
 
-def _softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """cross_entropy for C > 2 classes: log-sum-exp shifted by each row's largest logit, so nothing overflows."""
-    rows, labels = np.arange(len(y)), np.asarray(y).astype(np.intp)
+def _softmax_parts(logits: np.ndarray, rows: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each example's cross-entropy (..., B) for C > 2 classes, with the exponentials (..., B, C) and their sums
+    (..., B) the gradient needs: log-sum-exp shifted by each row's largest logit, so nothing overflows.
+    rows (B,) = 0 .. B - 1 and labels (B,) as intp pick each example's own logit."""
     shifted = logits - logits.max(axis=-1, keepdims=True)  # (..., B, C), each row's largest is 0
     exp = np.exp(shifted)
     total = exp.sum(axis=-1)  # (..., B)
-    loss = np.add.reduce(np.log(total) - shifted[..., rows, labels], axis=-1) / len(y)
+    return np.log(total) - shifted[..., rows, labels], exp, total
+
+
+def _rows_and_labels(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(B,) row numbers and (B,) intp class indices of labels y, for picking each example's own logit."""
+    return np.arange(len(y)), np.asarray(y).astype(np.intp)
+
+
+def _softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """cross_entropy for C > 2 classes."""
+    rows, labels = _rows_and_labels(y)
+    losses, exp, total = _softmax_parts(logits, rows, labels)
     grad = exp / total[..., None]  # softmax
     grad[..., rows, labels] -= 1.0
     grad /= len(y)  # dL/dlogit = (softmax - one-hot) / B
-    return loss, grad
+    return mean_over_examples(losses), grad
+
+
+def example_losses(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Each example's cross-entropy in float64, without a gradient: the terms cross_entropy_loss averages. (..., N, C),
+    y (N,) -> (..., N).
+
+    Two classes: d = logit_1 - logit_0 in float64, exact for float32 logits.
+    """
+    if logits.shape[-1] != 2:
+        return _softmax_parts(logits.astype(np.float64), *_rows_and_labels(y))[0]
+    d = logits[..., 1].astype(np.float64) - logits[..., 0]  # (..., N)
+    return _binary_losses(d, y)
 
 
 def cross_entropy_loss(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """cross_entropy's loss, number for number, without the gradient: what evaluation needs. (..., N, C), y (N,) -> (...).
-
-    Two classes: d = logit_1 - logit_0 in float64, exact for float32 logits; the loss is float64.
-    """
-    if logits.shape[-1] != 2:
-        return _softmax_cross_entropy(logits.astype(np.float64), y)[0]
-    d = logits[..., 1].astype(np.float64) - logits[..., 0]  # (..., N)
-    return _mean_loss(d, y)
+    """cross_entropy's loss, number for number, without the gradient: what evaluation needs. (..., N, C), y (N,) -> (...) float64."""
+    return mean_over_examples(example_losses(logits, y))
 
 
 def accuracy(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Fraction of points whose largest logit is their label, per model: (..., N, C), y (N,) -> (...). A tie goes to the lower class."""
-    return (logits.argmax(axis=-1) == y).mean(axis=-1)
+    return mean_over_examples(logits.argmax(axis=-1) == y)
 
 
 def probability(logits: np.ndarray) -> np.ndarray:
