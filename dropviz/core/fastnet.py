@@ -200,12 +200,14 @@ def backward(x, hidden, drop, weights, activation: str, dlogits: np.ndarray, out
 # --- dropout masks ------------------------------------------------------------------------------
 
 
-def scaled_keep(keep: np.ndarray, p, dtype=np.float64) -> np.ndarray:
-    """Inverted dropout's mask from keep (bool): 1 / (1 - p) where kept, else 0, in dtype; p broadcasts against keep.
+def keep_scale(p, dtype=np.float64) -> np.ndarray:
+    """1 / (1 - p), computed in float64 and rounded once to dtype, as torch computes it; p a number or an array."""
+    return (1.0 / (1.0 - np.asarray(p, dtype=np.float64))).astype(dtype)
 
-    1 / (1 - p) is computed in float64 and rounded once to dtype, as torch computes it.
-    """
-    return keep * (1.0 / (1.0 - np.asarray(p, dtype=np.float64))).astype(dtype)
+
+def scaled_keep(keep: np.ndarray, p, dtype=np.float64) -> np.ndarray:
+    """Inverted dropout's mask from keep (bool): 1 / (1 - p) where kept, else 0, in dtype; p broadcasts against keep."""
+    return keep * keep_scale(p, dtype)
 
 
 def dropout_masks(uniform: np.ndarray, p: np.ndarray, sizes, dtype=np.float64) -> list[np.ndarray | None]:
@@ -215,10 +217,17 @@ def dropout_masks(uniform: np.ndarray, p: np.ndarray, sizes, dtype=np.float64) -
     p (K, L + 1) drop probabilities (inputs first); sizes the layer widths (inputs, h_1, ..., classes).
     Returns [(K, n, sizes[l]) dtype] per layer input, None for a layer no model drops.
     """
+    # Every layer's scales and whether any model drops on it at once: the Trainer calls this every epoch, and per
+    # layer these small steps cost about as much as the masks themselves.
+    scale = keep_scale(p, dtype)  # (K, L + 1)
+    dropping = p.any(axis=0).tolist()  # (L + 1,)
     masks, column = [], 0
     for l, units in enumerate(sizes[:-1]):
-        pl = p[:, l, None, None]  # (K, 1, 1)
-        masks.append(scaled_keep(uniform[:, :, column : column + units] >= pl, pl, dtype) if pl.any() else None)
+        if dropping[l]:
+            keep = uniform[:, :, column : column + units] >= p[:, l, None, None]  # (K, n, units)
+            masks.append(keep * scale[:, l, None, None])
+        else:
+            masks.append(None)
         column += units
     return masks
 
