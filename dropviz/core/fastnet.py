@@ -217,8 +217,8 @@ def dropout_masks(uniform: np.ndarray, p: np.ndarray, sizes, dtype=np.float64) -
     p (K, L + 1) drop probabilities (inputs first); sizes the layer widths (inputs, h_1, ..., classes).
     Returns [(K, n, sizes[l]) dtype] per layer input, None for a layer no model drops.
     """
-    # Every layer's scales and whether any model drops on it at once: the Trainer calls this every epoch, and per
-    # layer these small steps cost about as much as the masks themselves.
+    # Every layer's scales and whether any model drops on it at once: the Trainer calls this every epoch, and on small
+    # layers these steps, taken once per layer, cost as much as the masks.
     scale = keep_scale(p, dtype)  # (K, L + 1)
     dropping = p.any(axis=0).tolist()  # (L + 1,)
     masks, column = [], 0
