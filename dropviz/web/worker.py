@@ -147,6 +147,7 @@ class _Run:
         self.last_change = -BURST  # when the page last changed a live setting
         self.cpu = 0.0  # CPU seconds here: the next turn goes to the playing run with the least
         self.chunks = StepChunks(SLICE)  # steps per call to the Trainer, from the last call's CPU time per step
+        self.shown: tuple = ()  # (what the last frame showed, that frame): asked again with nothing new, it is sent again
 
     def allowed_steps(self) -> int | None:
         """Steps the speed limit allows now (None: no limit); 0 when not playing."""
@@ -237,13 +238,16 @@ class Runs(dict):
 
     def frame(self, run_id: int, presenting: bool = False, source: str | None = None):
         """The page's frame (frames.Frame), made here; its CPU time counts as the run's; tells the run its page is there.
-        source: where the page asks next."""
+        source: where the page asks next. When nothing it shows changed since the last one (no step since: on a
+        crowded worker a page may ask again before its run's next turn), the last one is sent again, at no cost."""
         run, began, sharing = self[run_id], time.thread_time(), len(self.playing_ids()) - 1
         run.seen, trainer = time.monotonic(), run.trainer
-        made = make_frame(trainer.snapshot(BOUNDARY_GRID), trainer.data, trainer.config.epochs, run.playing,
-                          sharing if run.playing else 0, presenting, source)  # fmt: skip
+        shows = (trainer, trainer.config, trainer.step_count, run.playing, sharing if run.playing else 0, presenting, source)
+        if not run.shown or any(a is not b and a != b for a, b in zip(run.shown[0], shows)):
+            made = make_frame(trainer.snapshot(BOUNDARY_GRID), trainer.data, trainer.config.epochs, *shows[3:])
+            run.shown = (shows, made)
         run.cpu += time.thread_time() - began
-        return made
+        return run.shown[1]
 
     def snapshot(self, run_id: int):
         """A frozen picture of the run now (records.Snapshot); also tells the run that its page is still there."""

@@ -441,3 +441,25 @@ def test_a_steps_cost_counts_the_data_sets_inputs_and_classes():
     plane = dataclasses.replace(digits, dataset="circle", p_input=0.0)  # the same network on two inputs and two classes
     ratio = step_cost(digits) / step_cost(plane)
     assert ratio == pytest.approx((64 * 64 + 64 + 64 * 64 + 64 + 64 * 10 + 10) / (2 * 64 + 64 + 64 * 64 + 64 + 64 * 2 + 2))
+
+
+def test_a_frame_asked_again_with_nothing_new_is_the_same_frame_and_anything_new_makes_another(monkeypatch):
+    made = []
+    monkeypatch.setattr(worker, "make_frame", lambda *args: made.append(args) or object())
+    runs = worker.Runs()
+    runs.create(1, CONFIG, None, None)
+    first = runs.frame(1, False, "/f/a")
+    assert runs.frame(1, False, "/f/a") is first and len(made) == 1  # no step since: sent again, not made again
+    runs.step(1)
+    stepped = runs.frame(1, False, "/f/a")
+    assert stepped is not first and len(made) == 2
+    changed = [
+        lambda: runs.frame(1, True, "/f/a"),  # presenting
+        lambda: runs.frame(1, True, "/f/b"),  # the next source
+        lambda: runs.update(1, dataclasses.replace(CONFIG, p=(0.2, 0.2))) and runs.frame(1, True, "/f/b"),  # a live change
+        lambda: runs.reset(1) and runs.frame(1, True, "/f/b"),  # a new trainer at step 0, the same config
+        lambda: runs.play(1) or runs.frame(1, True, "/f/b"),  # playing
+    ]
+    for count, change in enumerate(changed, start=3):
+        change()
+        assert len(made) == count, f"change {count - 3} sent the old frame"
