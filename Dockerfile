@@ -21,7 +21,7 @@ COPY static/ static/
 # Compile the training kernel once at build time, into NUMBA_CACHE_DIR; put plotly.js where the page loads it: the
 # plotly package's full bundle, as the image has no npm to install package.json's basic one (dropviz/web/plotly_js.py).
 RUN python -c "from dropviz.core.kernel import warm_up; warm_up()" && \
-    python -c "from pathlib import Path; from dropviz.web.live_chart import serve_plotly_js; serve_plotly_js(Path('/app'))"
+    python -c "from pathlib import Path; from dropviz.web import plotly_js; plotly_js.serve(Path('/app'))"
 
 # The code stays root's and read-only, so a flaw in the app cannot rewrite it; the runtime user writes only the kernel
 # cache and its home (Streamlit's settings directory).
