@@ -35,6 +35,7 @@ BOOT_LIMIT = 60.0  # seconds a new worker may take to load NumPy, the engine and
 SLICE = 0.01  # seconds of training per turn: a frame, a Pause or another run waits about this (or one step) at most
 BURST = 1.5  # seconds between two live changes that make them one burst: one event, one marker on the curves
 IDLE_PAUSE = 0.02  # seconds a worker sleeps when its playing runs are all at their speed limit
+CATCH_UP = 0.25  # seconds of its speed limit a run held back (a busy machine) may make up at once, so it never races ahead
 WORKER_ENV = dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"), "1")  # one core per process
 # glibc: keep freed arrays of up to 32 MB in the heap, so each frame's temporaries are not faulted in again.
 WORKER_ENV |= {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(64 << 20)}
@@ -150,11 +151,15 @@ class _Run:
         self.shown: tuple = ()  # (what the last frame showed, that frame): asked again with nothing new, it is sent again
 
     def allowed_steps(self) -> int | None:
-        """Steps the speed limit allows now (None: no limit); 0 when not playing."""
+        """Steps the speed limit allows now (None: no limit); 0 when not playing. Modifies pace_from when the run is more
+        than CATCH_UP seconds behind its limit: the limit then counts from CATCH_UP seconds ago."""
         if not self.playing or self.held or not self.speed:
             return None if self.playing and not self.held else 0
-        since, start = self.pace_from
-        return int((start + (time.monotonic() - since) * self.speed - self.trainer.epoch_progress) * self.trainer.steps_per_epoch)
+        now, (since, start) = time.monotonic(), self.pace_from
+        behind = start + (now - since) * self.speed - self.trainer.epoch_progress  # epochs the limit allows now
+        if behind > CATCH_UP * self.speed:
+            self.pace_from, behind = (now - CATCH_UP, self.trainer.epoch_progress), CATCH_UP * self.speed
+        return int(behind * self.trainer.steps_per_epoch)
 
     def train(self, allowed: int | None) -> None:
         """A turn: about SLICE seconds of steps (at least one), within allowed, in calls of at most an epoch (the

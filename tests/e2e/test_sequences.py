@@ -6,6 +6,7 @@ import re
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from dropviz.web.worker import CATCH_UP
 from tests.e2e.views import click, open_page, play_to_end, settle, slider, speed, view
 
 
@@ -145,10 +146,12 @@ def test_the_speed_slider_limits_the_epochs_per_second(app: Page, app_url: str):
     click(app, "Play")
     first = settle(app, lambda v: v["playing"] and v["epoch"] >= 1, timeout=60)
     started = app.evaluate("performance.now()")
-    later = settle(app, lambda v: v["epoch"] >= first["epoch"] + 3, timeout=60)
+    later = settle(app, lambda v: v["epoch"] >= first["epoch"] + 6, timeout=60)
     seconds = (app.evaluate("performance.now()") - started) / 1000
-    # An upper bound only, which a slow machine cannot break: at most 3 epochs a second, plus one for the edges.
-    assert later["epoch"] - first["epoch"] <= 3 * seconds + 1
+    # An upper bound only: at most 3 epochs a second, plus what a run held back by a busy machine makes up at once
+    # (worker.CATCH_UP), a frame's lag on screen (0.5 s at most here) and one for the edges. Unlimited, it trains
+    # hundreds a second.
+    assert later["epoch"] - first["epoch"] <= 3 * (seconds + CATCH_UP + 0.5) + 1
     click(app, "Pause")
     settle(app, lambda v: not v["playing"])
 

@@ -463,3 +463,13 @@ def test_a_frame_asked_again_with_nothing_new_is_the_same_frame_and_anything_new
     for count, change in enumerate(changed, start=3):
         change()
         assert len(made) == count, f"change {count - 3} sent the old frame"
+
+
+def test_a_run_held_back_makes_up_at_most_a_moment_of_its_speed_limit_at_once():
+    run = worker._Run(CONFIG, None, 10.0)  # 10 epochs a second at most
+    run.playing = True
+    run.pace_from = (time.monotonic() - 5.0, 0.0)  # 5 s without a turn (a busy machine): 50 epochs behind
+    allowed = run.allowed_steps()
+    assert allowed <= worker.CATCH_UP * 10.0 * run.trainer.steps_per_epoch  # not a 50-epoch burst, but a moment's worth
+    assert allowed >= 0.9 * worker.CATCH_UP * 10.0 * run.trainer.steps_per_epoch  # and it does make that up
+    assert run.pace_from[0] > time.monotonic() - 1.0  # the limit counts from a moment ago, not from 5 s ago
