@@ -16,16 +16,7 @@ import numpy as np
 
 from .config import RunConfig
 from .data import EXTENT, dataset_for
-from .fastnet import (
-    NumpyNet,
-    accuracy,
-    class_probabilities,
-    cross_entropy_loss,
-    dropout_masks,
-    example_losses,
-    mean_over_examples,
-    probability,
-)
+from .fastnet import NumpyNet, accuracy, class_probabilities, cross_entropy_loss, dropout_masks, probability
 from .kernel import NumbaNet, NumbaNet32
 from .records import RUN_NAMES, Event, History, LayerParams, RunHistory, Snapshot, frozen
 
@@ -140,7 +131,6 @@ class Trainer:
         self._burst_start: RunConfig | None = None  # the settings before the latest burst of live changes
         self._x, self._y = self.data.x_train, self.data.y_train  # this epoch's examples in batch order
         self._x_eval = np.concatenate([self.data.x_train, self.data.x_val])  # (n_train + n_val, in)
-        self._y_eval = np.concatenate([self.data.y_train, self.data.y_val])  # (n_train + n_val,)
         self._drop: list[np.ndarray | None] = []  # per layer (K, n, units): 0 or 1 / (1 - p); None if nothing drops
         self.last_drop: list[np.ndarray | None] | None = None  # the last step's slices of _drop, (K, B, units)
         self.last_batch: np.ndarray | None = None  # (B,) training-set indices of the last step
@@ -275,15 +265,10 @@ class Trainer:
             logits = self.net.logits(
                 self._x_eval, dtype=np.float32
             )  # (K, n_train + n_val, C): one pass for both sets, float32 as in PyTorch
-            # evaluate() on both sets at once, each operation one call over all points instead of one per set: each
-            # mean still adds only its own set's values, so the numbers are evaluate()'s.
-            losses = example_losses(logits, self._y_eval)  # (K, n_train + n_val)
-            predicted = logits.argmax(axis=-1)  # (K, n_train + n_val): a tie goes to the lower class, as accuracy's
-            correct = predicted == self._y_eval
-            train_loss, val_loss = mean_over_examples(losses[:, :n]), mean_over_examples(losses[:, n:])
-            train_acc, val_acc = mean_over_examples(correct[:, :n]), mean_over_examples(correct[:, n:])
+            train_loss, train_acc = evaluate(logits[:, :n], self.data.y_train)
+            val_loss, val_acc = evaluate(logits[:, n:], self.data.y_val)
             healthy = np.isfinite(train_loss) & np.isfinite(val_loss) & (train_loss <= DIVERGED_TRAIN_LOSS)
-        self._val_predicted = predicted[:, n:].astype(np.int16)
+        self._val_predicted = logits[:, n:].argmax(axis=-1).astype(np.int16)  # a tie goes to the lower class, as accuracy's
         for k in np.flatnonzero(~healthy):
             if self.diverged_at[k] is None:
                 self.diverged_at[k] = self.epoch + 1
