@@ -83,12 +83,8 @@ def forward(x: np.ndarray, weights, biases, activation: str, drop=None) -> tuple
 _SIGN = np.array([-1.0, 1.0])
 
 
-def mean_over_examples(values: np.ndarray) -> np.ndarray:
-    """Sum over the last axis divided by its length: how every loss and accuracy here averages. (..., N) -> (...).
-
-    One definition, so a caller that averages part of a longer array (the Trainer's training and validation points
-    evaluated together) gets the same numbers as these functions give that part alone.
-    """
+def _mean_over_examples(values: np.ndarray) -> np.ndarray:
+    """Sum over the last axis divided by its length: how every loss and accuracy here averages. (..., N) -> (...)."""
     return np.add.reduce(values, axis=-1) / values.shape[-1]
 
 
@@ -106,7 +102,7 @@ def cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nda
     if logits.shape[-1] != 2:
         return _softmax_cross_entropy(logits, y)
     d = logits @ _SIGN  # (..., B), the same numbers as logit_1 - logit_0
-    loss = mean_over_examples(_binary_losses(d, y))
+    loss = _mean_over_examples(_binary_losses(d, y))
     g = np.tanh(0.5 * d)
     g += 1.0 - 2.0 * y
     g *= 0.5 / len(y)  # dL/dd = (sigmoid(d) - y) / B
@@ -135,10 +131,10 @@ def _softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarra
     grad = exp / total[..., None]  # softmax
     grad[..., rows, labels] -= 1.0
     grad /= len(y)  # dL/dlogit = (softmax - one-hot) / B
-    return mean_over_examples(losses), grad
+    return _mean_over_examples(losses), grad
 
 
-def example_losses(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _example_losses(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Each example's cross-entropy in float64, without a gradient: the terms cross_entropy_loss averages. (..., N, C),
     y (N,) -> (..., N).
 
@@ -152,12 +148,12 @@ def example_losses(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def cross_entropy_loss(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
     """cross_entropy's loss, number for number, without the gradient: what evaluation needs. (..., N, C), y (N,) -> (...) float64."""
-    return mean_over_examples(example_losses(logits, y))
+    return _mean_over_examples(_example_losses(logits, y))
 
 
 def accuracy(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Fraction of points whose largest logit is their label, per model: (..., N, C), y (N,) -> (...). A tie goes to the lower class."""
-    return mean_over_examples(logits.argmax(axis=-1) == y)
+    return _mean_over_examples(logits.argmax(axis=-1) == y)
 
 
 def probability(logits: np.ndarray) -> np.ndarray:
