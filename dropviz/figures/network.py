@@ -22,6 +22,7 @@ _MAX_GAP = 0.8  # y distance between neighbouring nodes of a short column; the t
 MAP_GRID = 16
 MAP_NODES = 10
 _PX_PER_Y = 300 / 2.5  # about how many px one y unit takes at THEME.network_height: node and map sizes follow it
+_LINE_HEIGHT = 1.3  # a line of plotly.js's text, in font sizes
 
 
 @dataclass(frozen=True)
@@ -382,19 +383,29 @@ def _legend_and_node_traces(layout: _NetworkLayout, dropped: np.ndarray, run: st
 
 
 def _notes(snapshot: Snapshot, run: str, layout: _NetworkLayout, image_inputs: bool = False) -> list[dict]:
-    """Column headers, "+N more not shown" under cut columns, and the input and output unit names."""
+    """Column headers above the plot, "N of M shown" on a second line for a cut column, and the input and output unit names.
+
+    The headers sit in the top margin (yref paper), whose room network_spec keeps in pixels: in data units under the
+    nodes, a cut column's count ran into the legend when a fitted chart was short and its type large (presentation mode).
+    """
     sizes, columns = tuple(int(v) for v in snapshot.sizes), len(snapshot.sizes)
-    top = layout.top
     notes = []
     for column, (units, count) in enumerate(zip(sizes, layout.shown)):
-        notes.append(note(column, top + 0.1, _column_header(snapshot, run, column, columns), small=True, yanchor="bottom"))
+        header = _column_header(snapshot, run, column, columns)
         if units > count and not (column == 0 and image_inputs):
-            notes.append(note(column, -top - 0.1, f"+{units - count} more<br>not shown", small=True, yanchor="top"))
+            header += f"<br>{count} of {units} shown"
+        notes.append(note(column, 1.0, header, small=True, yref="paper", yanchor="bottom"))
     for side, column, anchor, name in ((-0.12, 0, "right", "x{}"), (0.12, columns - 1, "left", "class {}")):
         start = layout.col_start[column]
         for unit, label in enumerate(name.format(u + (column == 0)) for u in range(layout.shown[column])):
             notes.append(note(column + side, float(layout.node_y[start + unit]), label, xanchor=anchor))
     return notes
+
+
+def _header_room(notes: list[dict], text_scale: float) -> int:
+    """Pixels above the plot for the column headers: their most lines at the small font (times text_scale), and a gap."""
+    lines = max((1 + n["text"].count("<br>") for n in notes if n.get("yref") == "paper"), default=0)
+    return round(4 + lines * _LINE_HEIGHT * THEME.small_font_size * text_scale)
 
 
 def _input_picture(source: str, top: float) -> dict:
@@ -404,7 +415,9 @@ def _input_picture(source: str, top: float) -> dict:
             "sizey": side, "xanchor": "center", "yanchor": "top", "sizing": "contain", "layer": "above"}  # fmt: skip
 
 
-def network_spec(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32, input_image: str | None = None) -> dict:
+def network_spec(
+    snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32, input_image: str | None = None, text_scale: float = 1.0
+) -> dict:
     """The network of one run: nodes per column, edges dashed by sign (solid positive, dotted negative) and sized by |w|.
 
     Edges are the layout image "edges" (_edge_image), the last image: one SVG path per class that has edges, in this
@@ -412,11 +425,12 @@ def network_spec(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32, 
     Traces, always in this order: the legend entries "positive weight" and "negative weight", then "kept neuron" and
     "dropped this step". Node customdata is [[column, unit], ...]. Only run "dropout" shows this step's masks
     (snapshot.masks, the tracked example's); edges touching a dropped neuron go to the faded class. A column with more than
-    max_nodes units draws units 0..max_nodes-1 and says "+N more not shown" under it (on two lines).
+    max_nodes units draws units 0..max_nodes-1 and says "N of M shown" under its header.
     With snapshot.neuron_maps, each drawn neuron is its map (layout images, _neuron_images) in a square frame, and
     only the neurons that have one are drawn: the same first units in both runs, so their maps compare.
     input_image (a data URI: the tracked example's pixels, digits.input_image_uri) draws the input column as that
-    picture, the layout image "input image", instead of input nodes and their edges.
+    picture, the layout image "input image", instead of input nodes and their edges. text_scale: what for_projector
+    will enlarge the type by (theme.PROJECTOR_SCALE when presenting), so that the headers' room grows with it.
     """
     sizes = tuple(int(v) for v in snapshot.sizes)
     maps = snapshot.neuron_maps.get(run, ())
@@ -432,11 +446,11 @@ def network_spec(snapshot: Snapshot, run: str = "dropout", max_nodes: int = 32, 
     top = layout.top
 
     axis = {"visible": False, "showgrid": False, "zeroline": False}
-    xrange, yrange = [-0.6, columns - 0.4], [-top - 0.35, top + 0.3]
+    xrange, yrange = [-0.6, columns - 0.4], [-top - 0.3, top + 0.3]
     fig_layout = base_layout(
         THEME.network_height,
         uirevision=f"network-{sizes}-{max_nodes}",  # a new shape resets the view; updates keep it
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        margin={"l": 10, "r": 10, "t": _header_room(notes, text_scale), "b": 10},
         xaxis=dict(axis, range=xrange),
         yaxis=dict(axis, range=yrange),
         showlegend=True,

@@ -172,9 +172,12 @@ def note(x: float, y: float, text: str, small: bool = False, **place) -> dict:
 PANEL_AXES = (("x", "y"), ("x2", "y2"))  # (Loss, Accuracy) subplots of curves.py; (left, right) panels of boundary.py
 
 
+PROJECTOR_SCALE = 1.5  # presentation mode's type, against the page's
+
+
 def for_projector(spec: dict) -> dict:
     """The same figure spec with type and height enlarged by half, for presentation mode. Modifies and returns spec."""
-    scale = 1.5
+    scale = PROJECTOR_SCALE
     layout = spec["layout"]
     layout["height"] = int((layout.get("height") or 360) * scale)
     layout["font"] = {**layout.get("font", {}), "size": THEME.font_size * scale}

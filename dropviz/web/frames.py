@@ -22,7 +22,7 @@ from ..figures.boundary import boundary_spec
 from ..figures.curves import curves_spec
 from ..figures.digits import confusion, digits_spec, input_image_uri, strip_examples
 from ..figures.network import MAP_GRID, MAP_NODES, network_spec
-from ..figures.theme import display_name, for_projector
+from ..figures.theme import PROJECTOR_SCALE, display_name, for_projector
 
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 
@@ -65,13 +65,14 @@ def make_frame(
     the page stops asking when it stops.
     """
     big = for_projector if presenting else (lambda spec: spec)
+    text_scale = PROJECTOR_SCALE if presenting else 1.0
     plane = data.x_train.shape[1] == 2
     if plane:
         mapped = with_maps(snapshot, MAP_GRID, MAP_NODES)  # each drawn neuron as its picture over the plane
-        specs = {"network": network_spec(mapped), "boundary": boundary_spec(snapshot, data)}
+        specs = {"network": network_spec(mapped, text_scale=text_scale), "boundary": boundary_spec(snapshot, data)}
     else:
         specs = {
-            "network": network_spec(snapshot, max_nodes=MAP_NODES, input_image=_tracked_picture(snapshot, data)),
+            "network": network_spec(snapshot, max_nodes=MAP_NODES, input_image=_tracked_picture(snapshot, data), text_scale=text_scale),
             "boundary": _digits(snapshot, data),
         }
     specs["curves"] = curves_spec(snapshot.history)

@@ -29,6 +29,13 @@ BOXES = """() => {
       (t) => parseFloat(t.style.fontSize))),
   };
 }"""
+# Per chart, the pairs of its texts (annotations, and the legend as one box) that cover each other by more than a pixel.
+OVERLAPS = """() => Array.from(document.querySelectorAll('.dropviz-chart')).map((chart) => {
+  const texts = Array.from(chart.querySelectorAll('g.annotation, g.legend')).map((e) => [e.textContent, e.getBoundingClientRect()])
+    .filter(([, r]) => r.width > 0 && r.height > 0);
+  const cover = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 1 && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 1;
+  return texts.flatMap(([name, box], i) => texts.slice(i + 1).filter(([, other]) => cover(box, other)).map(([other]) => [name, other]));
+})"""
 # The Dropout switches' states, in the page's order (the sidebar's first, then presentation mode's copy if drawn).
 DROPOUT = """() => Array.from(document.querySelectorAll('[data-testid=stCheckbox]'))
   .filter((e) => e.textContent.trim() === 'Dropout').map((e) => e.querySelector('input').checked)"""
@@ -75,6 +82,7 @@ def test_presentation_mode_shows_the_whole_lesson_on_a_projector(app: Page, app_
     # Readable from the back: the status and buttons at 20 px, the charts' ticks at 18 px (1.5 times the page's 12).
     assert shown["statusFont"] >= 20 and shown["buttonFont"] >= 20 and shown["tickFont"] >= 18, shown
     assert shown["boxes"]["boundary"][3] - shown["boxes"]["boundary"][1] >= 0.2 * height  # not squeezed to a strip
+    assert app.evaluate(OVERLAPS) == [[], [], []]  # large type in short charts: no text covers another
 
 
 def test_the_ordinary_page_shows_network_curves_and_the_lesson_controls_on_a_laptop(app: Page, app_url: str):
@@ -83,6 +91,7 @@ def test_the_ordinary_page_shows_network_curves_and_the_lesson_controls_on_a_lap
     _play(app)
     shown = app.evaluate(BOXES)
     assert _outside(shown, ["network", "curves", "status", "play", "dropout", "p"]) == {}, shown
+    assert app.evaluate(OVERLAPS) == [[], [], []]
     sidebar = app.locator("[data-testid=stSidebar]").bounding_box()
     assert shown["boxes"]["dropout"][2] <= sidebar["x"] + sidebar["width"]  # the sidebar's own switch, unscrolled
 
@@ -98,6 +107,7 @@ def test_a_phone_stacks_the_views_without_sideways_scrolling(app: Page, app_url:
     assert boxes[0][3] <= boxes[1][1] and boxes[1][3] <= boxes[2][1], boxes  # stacked, in the lesson's order
     _play(app)
     assert app.evaluate(BOXES)["scrollWidth"] <= shown["width"]
+    assert app.evaluate(OVERLAPS) == [[], [], []]
 
 
 def test_keys_play_step_switch_dropout_and_reset_but_not_while_typing(app: Page, app_url: str):

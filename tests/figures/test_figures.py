@@ -26,7 +26,7 @@ from dropviz.figures.boundary import BOUNDARY_GRID, boundary_spec
 from dropviz.figures.curves import CURVE_BUCKETS, MIN_EPOCH_SPAN, curves_spec
 from dropviz.figures.network import network_spec
 from dropviz.figures.neuron import neuron_spec
-from dropviz.figures.theme import THEME, display_name
+from dropviz.figures.theme import PROJECTOR_SCALE, THEME, display_name
 
 NODE_TRACES = ("kept neuron", "dropped this step")
 
@@ -208,7 +208,7 @@ def test_node_count_per_column_equals_sizes(sizes):
     drawn = _pairs(_trace(fig, "kept neuron")) | _pairs(_trace(fig, "dropped this step"))
     assert [sum(1 for c, _ in drawn if c == col) for col in range(len(sizes))] == list(sizes)
     assert sum(_segments(t) for t in _edge_traces(fig)) == sum(a * b for a, b in itertools.pairwise(sizes))
-    assert not [a for a in fig.layout.annotations if "not shown" in a.text]
+    assert not [a for a in fig.layout.annotations if "shown" in a.text]
 
 
 def test_big_layers_are_capped_with_a_count_of_the_rest():
@@ -219,8 +219,13 @@ def test_big_layers_are_capped_with_a_count_of_the_rest():
     assert [sum(1 for c, _ in drawn if c == col) for col in range(4)] == [2, 32, 32, 2]
     assert drawn >= {(1, u) for u in range(32)}, "units 0..max_nodes-1 are the ones drawn"
     assert _pairs(_trace(fig, "dropped this step")) == _expected_dropped(masks, shown=32)
-    notes = {a.x: a.text for a in fig.layout.annotations if "not shown" in a.text}
-    assert notes == {1: "+68 more<br>not shown", 2: "+8 more<br>not shown"}  # two lines: neighbours do not overlap
+    headers = {a.x: a.text for a in fig.layout.annotations if a.yref == "paper"}
+    assert headers == {0: "input", 1: "hidden 1 (p=0.5)<br>32 of 100 shown", 2: "hidden 2 (p=0.5)<br>32 of 40 shown", 3: "output"}
+    # Above the plot, in a top margin that holds their two lines in pixels (enlarged with the type for a projector).
+    assert {(a.y, a.yanchor) for a in fig.layout.annotations if a.yref == "paper"} == {(1.0, "bottom")}
+    assert fig.layout.margin.t >= 2 * 1.3 * THEME.small_font_size
+    big = go.Figure(network_spec(_snapshot(sizes, masks=masks), max_nodes=32, text_scale=PROJECTOR_SCALE))
+    assert big.layout.margin.t >= 2 * 1.3 * THEME.small_font_size * PROJECTOR_SCALE
     assert sum(_segments(t) for t in _edge_traces(fig)) == 2 * 32 + 32 * 32 + 32 * 2  # only between drawn nodes
 
 
