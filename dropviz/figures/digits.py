@@ -19,7 +19,9 @@ PIXEL_PX = 6  # picture pixels per input pixel: room for a dropped pixel's cross
 INK = "#000000"  # a pixel at 1 (full ink) on white paper, as the digits were written
 _STRIP = ("x3", "y3")  # the strip's axes, above the two confusion matrices' PANEL_AXES
 _ROWS = {"dropout": -0.78, "twin": -1.32}  # the strip's prediction rows, under the digits' labels, in y units of a digit
+_BOTTOM = -1.58  # the strip's lowest y, under the last row
 _LEFT = {"xref": "paper", "xanchor": "right", "xshift": -8}  # a row's name, in the margin left of the strip
+_ROW_NAMES_PX = 150  # that margin's width at the page's type: "no-dropout twin: 12 of 12"
 _MIN_ALPHA = 0.15  # opacity of a cell holding a single example among many: a mistake never vanishes
 
 
@@ -63,19 +65,21 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: int) -> np.ndarra
     return counts
 
 
-def _answers(run: str, labels: np.ndarray, predicted: np.ndarray) -> dict:
+def _answers(run: str, labels: np.ndarray, predicted: np.ndarray, text_scale: float) -> dict:
     """One run's answers under the strip's digits as one text trace (not a note each: the browser lays out one trace
     faster than a dozen notes a frame): the class in the run's colour, a tick when right, a bold cross when wrong."""
     known = predicted >= 0  # no answer before the first epoch ends
     texts = [f"{p} ✓" if p == label else f"<b>{p} ✗</b>" for p, label in zip(predicted[known], labels[known])]
     return {"type": "scatter", "mode": "text", "name": f"answers, {display_name(run)}", "x": np.flatnonzero(known),
-            "y": np.full(int(known.sum()), _ROWS[run]), "text": texts, "xaxis": _STRIP[0], "yaxis": _STRIP[1], "showlegend": False,
-            "textfont": {"color": THEME.run_color(run), "size": THEME.font_size}, "hoverinfo": "skip"}  # fmt: skip
+            "y": np.full(int(known.sum()), _ROWS[run] * text_scale), "text": texts, "xaxis": _STRIP[0], "yaxis": _STRIP[1], "showlegend": False,
+            "textfont": {"color": THEME.run_color(run), "size": THEME.font_size * text_scale}, "hoverinfo": "skip"}  # fmt: skip
 
 
-def _strip(pixels: np.ndarray, labels: np.ndarray, predictions: dict[str, np.ndarray], flipped: np.ndarray) -> tuple[list, list, list]:
+def _strip(pixels: np.ndarray, labels: np.ndarray, predictions: dict[str, np.ndarray], flipped: np.ndarray,
+           text_scale: float) -> tuple[list, list, list]:  # fmt: skip
     """The strip on the axes _STRIP: its layout images (a digit each, "digit i"), a row of answers per run (_answers), and
-    notes: under each digit its label (with * where label noise changed it), in the left margin each run's score."""
+    notes: under each digit its label (with * where label noise changed it), in the left margin each run's score. Rows
+    further apart by text_scale: type enlarged for a projector takes more of a digit's height."""
     images, notes, traces = [], [], []
     xaxis, yaxis = _STRIP
     for i, picture in enumerate(digit_rgba(pixels)):
@@ -86,9 +90,10 @@ def _strip(pixels: np.ndarray, labels: np.ndarray, predictions: dict[str, np.nda
     for run in RUN_NAMES:
         predicted = np.asarray(predictions.get(run, np.full(len(labels), -1)), dtype=np.int64)
         right = predicted == labels
-        traces.append(_answers(run, labels, predicted))
+        traces.append(_answers(run, labels, predicted, text_scale))
         summary = f"{display_name(run)}: {int(right.sum())} of {len(labels)}"
-        notes.append(note(0, _ROWS[run], summary, font={"color": THEME.run_color(run), "size": THEME.font_size}, yref=yaxis, **_LEFT))
+        font = {"color": THEME.run_color(run), "size": THEME.font_size}
+        notes.append(note(0, _ROWS[run] * text_scale, summary, font=font, yref=yaxis, **_LEFT))
     notes.append(note(0, -0.06, "label" + (" (* flipped)" if flipped.any() else ""), small=True, yanchor="top", yref=yaxis, **_LEFT))
     return images, notes, traces
 
@@ -146,33 +151,46 @@ def _confusion(matrices: dict[str, np.ndarray]) -> tuple[list, list, list]:
     return traces, images, notes
 
 
-def digits_spec(pixels: np.ndarray, labels: np.ndarray, predictions: dict[str, np.ndarray], matrices: dict[str, np.ndarray],
-                flipped: np.ndarray | None = None) -> dict:  # fmt: skip
+def digits_spec(pixels: np.ndarray, labels: np.ndarray, predictions: dict[str, np.ndarray], matrices: dict[str, np.ndarray] | None,
+                flipped: np.ndarray | None = None, text_scale: float = 1.0) -> dict:  # fmt: skip
     """The page's view of digits, where the plane's boundaries would be: on top a strip of validation digits, pixels
     (k, 64) with their labels (k,) and each run's predicted class (k,) by run name; below, a confusion matrix per run,
     matrices by run name, (C, C) counts, row = true class, column = predicted.
 
+    matrices None: the strip alone, over the whole height (presentation mode: in its short chart, large type fits only
+    so, and a matrix's cells would not read from the back). text_scale: what for_projector will enlarge the type by, so
+    that the row names' room in the left margin grows with it.
     Layout images, not heatmaps: the page's plotly.js bundle draws scatter, bar and pie only.
     """
     labels = np.asarray(labels, dtype=np.int64)
     flipped = np.zeros(len(labels), bool) if flipped is None else np.asarray(flipped, dtype=bool)
-    strip_images, strip_notes, answers = _strip(pixels, labels, predictions, flipped)
+    strip_images, strip_notes, answers = _strip(pixels, labels, predictions, flipped, text_scale)
+    # constrain "domain": square pixels by a narrower domain; with wider ranges, plotly.js shrank a short chart's strip.
+    hidden, small = {"visible": False, "fixedrange": True, "constrain": "domain"}, {"size": THEME.small_font_size}
+    strip_axes = {
+        "xaxis3": dict(hidden, domain=[0.0, 1.0], range=[-0.5, max(len(labels), 1) - 0.5], anchor="y3"),
+        "yaxis3": dict(hidden, domain=[0.54 if matrices else 0.0, 1.0], range=[_BOTTOM * text_scale, 1.05], anchor="x3",
+                       scaleanchor="x3"),  # square pixels
+    }  # fmt: skip
+    left = round(_ROW_NAMES_PX * text_scale)
+    if not matrices:
+        layout = base_layout(THEME.boundary_height, "digits", margin={"l": left, "r": 10, "t": 10, "b": 10}, **strip_axes,
+                             images=strip_images, annotations=strip_notes, showlegend=False)  # fmt: skip
+        return figure_spec(answers, layout)
     traces, matrix_images, matrix_notes = _confusion(matrices)
     classes = len(next(iter(matrices.values())))
     ticks = {"tickvals": list(range(classes)), "fixedrange": True, "showgrid": False, "zeroline": False, "range": [-0.5, classes - 0.5],
              "tickfont": {"size": THEME.small_font_size}, "ticklen": 0, "tickangle": 0}  # fmt: skip
     true_ticks = {**ticks, "ticktext": [str(c) for c in range(classes - 1, -1, -1)]}  # class 0 at the top
-    hidden, small = {"visible": False, "fixedrange": True}, {"size": THEME.small_font_size}
     layout = base_layout(
         THEME.boundary_height,
         "digits",
-        margin={"l": 150, "r": 10, "t": 24, "b": 36},
+        margin={"l": left, "r": 10, "t": 24, "b": 36},
         xaxis=dict(ticks, domain=[0.0, 0.44], title={"text": "answer", "standoff": 0, "font": small}, anchor="y", constrain="domain"),
         yaxis=dict(true_ticks, domain=[0.0, 0.46], title={"text": "true", "standoff": 0, "font": small}, anchor="x", scaleanchor="x"),
         xaxis2=dict(ticks, domain=[0.56, 1.0], title={"text": "answer", "standoff": 0, "font": small}, anchor="y2", constrain="domain"),
         yaxis2=dict(true_ticks, domain=[0.0, 0.46], anchor="x2", scaleanchor="x2"),
-        xaxis3=dict(hidden, domain=[0.0, 1.0], range=[-0.5, max(len(labels), 1) - 0.5], anchor="y3"),
-        yaxis3=dict(hidden, domain=[0.54, 1.0], range=[-1.58, 1.05], anchor="x3", scaleanchor="x3"),  # square pixels
+        **strip_axes,
         images=[*matrix_images, *strip_images],
         annotations=[*matrix_notes, *strip_notes],
         showlegend=False,

@@ -73,7 +73,7 @@ def make_frame(
     else:
         specs = {
             "network": network_spec(snapshot, max_nodes=MAP_NODES, input_image=_tracked_picture(snapshot, data), text_scale=text_scale),
-            "boundary": _digits(snapshot, data),
+            "boundary": _digits(snapshot, data, presenting),
         }
     specs["curves"] = curves_spec(snapshot.history)
     status = status_line(snapshot, epochs, playing, sharing)
@@ -108,16 +108,18 @@ def _tracked_picture(snapshot: Snapshot, data: Dataset) -> str:
     return input_image_uri(data.x_train[index], keep)
 
 
-def _digits(snapshot: Snapshot, data: Dataset) -> dict:
-    """The strip of validation digits with each run's answers and the runs' confusion matrices, as of the last epoch."""
-    index = strip_examples(data.y_val, classes=data.classes)
+def _digits(snapshot: Snapshot, data: Dataset, presenting: bool) -> dict:
+    """The strip of validation digits with each run's answers and, unless presenting, the runs' confusion matrices, as
+    of the last epoch. Presenting: one digit per class, so that the answers' large type has room side by side."""
+    index = strip_examples(data.y_val, **({"count": data.classes} if presenting else {}), classes=data.classes)
     predicted = snapshot.val_predicted  # {} before the first epoch ends
-    matrices = {
+    matrices = None if presenting else {
         run: confusion(data.y_val, predicted[run], data.classes) if predicted else np.zeros((data.classes,) * 2, np.int64)
         for run in RUN_NAMES
-    }
+    }  # fmt: skip
     strip = {run: values[index] for run, values in predicted.items()}
-    return digits_spec(data.x_val[index], data.y_val[index], strip, matrices, data.flipped_val[index])
+    text_scale = PROJECTOR_SCALE if presenting else 1.0
+    return digits_spec(data.x_val[index], data.y_val[index], strip, matrices, data.flipped_val[index], text_scale)
 
 
 def status_line(snapshot: Snapshot, epochs: int, playing: bool, sharing: int) -> str:

@@ -85,6 +85,21 @@ def test_presentation_mode_shows_the_whole_lesson_on_a_projector(app: Page, app_
     assert app.evaluate(OVERLAPS) == [[], [], []]  # large type in short charts: no text covers another
 
 
+def test_presentation_mode_shows_the_digits_lesson_without_texts_covering_each_other(app: Page, app_url: str):
+    app.set_viewport_size({"width": 1280, "height": 720})
+    open_page(app, f"{app_url}/?dataset=digits&hidden=64,64&epochs=5000")
+    _present(app)
+    _play(app)
+    app.wait_for_timeout(500)
+    shown = app.evaluate(BOXES)
+    assert _outside(shown, LESSON) == {}, shown
+    assert app.evaluate(OVERLAPS) == [[], [], []]
+    # Every row name whole: none cut at the chart's left edge.
+    lefts = app.evaluate("""() => Array.from(document.querySelectorAll('.dropviz-chart')[1].querySelectorAll('g.annotation'))
+      .map((e) => e.getBoundingClientRect()).filter((r) => r.width > 0).map((r) => r.left)""")
+    assert lefts and min(lefts) >= shown["boxes"]["boundary"][0], lefts
+
+
 def test_the_ordinary_page_shows_network_curves_and_the_lesson_controls_on_a_laptop(app: Page, app_url: str):
     app.set_viewport_size({"width": 1440, "height": 900})
     open_page(app, f"{app_url}/?epochs=5000")

@@ -124,6 +124,25 @@ def test_a_strip_without_predictions_yet_shows_the_digits_alone(digits):
     assert [a["text"] for a in _annotations(spec) if "·" in a["text"]] == [f"{display_name(r)} · no predictions yet" for r in RUN_NAMES]
 
 
+def test_without_matrices_the_strip_takes_the_whole_height_with_rows_and_row_names_sized_for_the_type(digits):
+    index = strip_examples(digits.y_val, count=10)
+    labels = digits.y_val[index]
+    predictions = {"dropout": labels, "twin": (labels + 1) % 10}
+    page = go.Figure(digits_spec(digits.x_val[index], labels, predictions, _matrices(labels, predictions)))
+    spec = digits_spec(digits.x_val[index], labels, predictions, None, text_scale=1.5)
+    alone = go.Figure(spec)
+    assert not [image for image in alone.layout.images if image.name.startswith("confusion")]
+    assert not {"xaxis", "yaxis", "xaxis2", "yaxis2"} & set(spec["layout"])  # no empty matrix axes
+    assert tuple(alone.layout.yaxis3.domain) == (0.0, 1.0) and tuple(page.layout.yaxis3.domain) == (0.54, 1.0)
+    assert alone.layout.margin.l == 1.5 * page.layout.margin.l
+    # The answer rows 1.5 times as far under the digits, in type 1.5 times as large; the strip ends under them.
+    rows = lambda figure: {trace.name: (trace.y[0], trace.textfont.size) for trace in figure.data if trace.name.startswith("answers")}
+    assert rows(alone) == {name: (1.5 * y, 1.5 * size) for name, (y, size) in rows(page).items()}
+    assert alone.layout.yaxis3.range[0] == 1.5 * page.layout.yaxis3.range[0] < min(y for y, _ in rows(alone).values())
+    # Square pixels by a narrower domain, never by wider ranges: plotly.js widened those far past the strip.
+    assert alone.layout.xaxis3.constrain == alone.layout.yaxis3.constrain == "domain"
+
+
 def test_the_confusion_matrices_colour_each_cell_by_its_share_of_the_true_class(digits):
     predicted = {"dropout": digits.y_val, "twin": np.where(digits.y_val == 3, 5, digits.y_val)}
     matrices = _matrices(digits.y_val, predicted)

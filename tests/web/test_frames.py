@@ -107,3 +107,15 @@ def test_a_digits_frame_draws_the_tracked_digit_as_seen_and_validation_digits_in
     title = f"no-dropout twin · {int(np.trace(counts))} of 500 right"
     assert title in [a["text"] for a in digits["layout"]["annotations"]]
     assert "Validation digits" in view["captions"]["boundary"] and "Decision boundaries" not in view["captions"]["boundary"]
+
+
+def test_presenting_digits_shows_one_digit_per_class_and_no_matrices_in_type_enlarged_by_half():
+    trainer = Trainer(PRESETS["handwritten digits"].config)
+    trainer.train(trainer.steps_per_epoch)
+    snapshot = trainer.snapshot(BOUNDARY_GRID)
+    view = json.loads(make_frame(snapshot, trainer.data, 300, True, 0, True, "next").view)
+    layout = view["charts"]["boundary"]["figure"]["layout"]
+    digits = [image for image in layout["images"] if image["name"].startswith("digit ")]
+    assert len(digits) == 10 and not [image for image in layout["images"] if image["name"].startswith("confusion")]
+    assert not {"xaxis", "yaxis", "xaxis2", "yaxis2"} & set(layout)  # no empty matrix axes left behind
+    assert layout["margin"]["l"] == 225  # the row names' room at the projector's type
