@@ -6,6 +6,7 @@ trains in a worker process, and while it plays the page fetches frames from drop
 
 from __future__ import annotations
 
+import copy
 import operator
 from pathlib import Path
 from urllib.parse import urlencode
@@ -16,6 +17,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dropviz.core.script import pytorch_script
 from dropviz.experiments.registry import EXPERIMENTS, Inputs
+from dropviz.figures.theme import for_projector
 from dropviz.web import controls, exports, keys, neuron_view, plotly_js
 from dropviz.web.frame_route import frame_source
 from dropviz.web.frames import PLOT_CONFIG, Frame
@@ -258,7 +260,8 @@ def experiments_view() -> None:
     elif job.result is not None:
         st.caption(f"Finished in {job.seconds:.1f} s.")
         for number, figure in enumerate(job.result.figures):  # made in the job's process (registry.Shown)
-            st.plotly_chart(figure, key=f"experiment_{number}", config=PLOT_CONFIG)
+            shown = for_projector(copy.deepcopy(figure)) if st.session_state.get("presenting") else figure
+            st.plotly_chart(shown, key=f"experiment_{number}", config=PLOT_CONFIG)
         st.download_button("Results (CSV)", job.result.csv, f"dropviz-{name.replace(' ', '-')}.csv", "text/csv", on_click="ignore")
 
 

@@ -22,6 +22,7 @@ from dropviz.core.script import pytorch_script
 from dropviz.experiments.registry import Shown
 from dropviz.figures.boundary import BOUNDARY_GRID
 from dropviz.figures.network import MAP_NODES
+from dropviz.figures.theme import THEME
 from dropviz.web import controls, live
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
@@ -386,6 +387,23 @@ def test_probe_experiments_run_in_the_background_and_show_results(name):
     assert charts == [json.loads(plotly.io.to_json(figure)) for figure in kept.figures]
     assert "Results (CSV)" in [b.label for b in at.get("download_button")]
     assert _steps(at) == 3 and _status(at) == "Epoch 0 of 300 · step 3"  # the live run is not disturbed
+
+
+def test_presentation_mode_enlarges_an_experiment_s_figures_too():
+    at = _app(hidden="8,8")
+    _button(at, "Step").click().run()
+    at.selectbox(key="experiment").set_value("inside the network").run()
+    _button(at, "Run experiment").click().run()
+    at.session_state.job.wait(30)
+    at.run()
+    page = [json.loads(chart.proto.spec)["layout"] for chart in at.get("plotly_chart")]
+    at.toggle(key="presenting").set_value(True).run()
+    shown = [json.loads(chart.proto.spec)["layout"] for chart in at.get("plotly_chart")]
+    assert len(shown) == len(page) == len(at.session_state.job.result.figures) == 3
+    for big, small in zip(shown, page):
+        assert big["height"] == int(1.5 * small["height"]) and big["font"]["size"] == 1.5 * small["font"]["size"]
+        assert big["xaxis"]["tickfont"]["size"] >= 1.5 * THEME.small_font_size  # set: Streamlit's template sizes it otherwise
+    assert json.loads(plotly.io.to_json(at.session_state.job.result.figures[0]))["layout"] == page[0]  # the kept one unchanged
 
 
 def test_an_experiment_can_be_cancelled_from_the_page():

@@ -176,12 +176,26 @@ PROJECTOR_SCALE = 1.5  # presentation mode's type, against the page's
 
 
 def for_projector(spec: dict) -> dict:
-    """The same figure spec with type and height enlarged by half, for presentation mode. Modifies and returns spec."""
+    """The same figure spec with type and height enlarged by half, for presentation mode: the page's font, every size
+    set apart from it (the legends', a note's), and each axis's ticks and title, which Streamlit's chart template would
+    otherwise size. Modifies and returns spec."""
     scale = PROJECTOR_SCALE
     layout = spec["layout"]
     layout["height"] = int((layout.get("height") or 360) * scale)
     layout["font"] = {**layout.get("font", {}), "size": THEME.font_size * scale}
-    for part in [layout.get("legend") or {}, *(layout.get("annotations") or ())]:
+    legends = [part for key, part in layout.items() if key.startswith("legend") and isinstance(part, dict)]  # legend2...
+    for part in [*legends, *(layout.get("annotations") or ())]:
         if (part.get("font") or {}).get("size"):
             part["font"] = {**part["font"], "size": part["font"]["size"] * scale}
+    for key, axis in layout.items():
+        if key.startswith(("xaxis", "yaxis")) and isinstance(axis, dict):
+            axis["tickfont"] = _enlarged(axis.get("tickfont"), scale)
+            if axis.get("title"):
+                title = axis["title"] if isinstance(axis["title"], dict) else {"text": axis["title"]}
+                axis["title"] = {**title, "font": _enlarged(title.get("font"), scale)}
     return spec
+
+
+def _enlarged(font: dict | None, scale: float) -> dict:
+    """A font spec whose size (the page's when unset) is scale times larger."""
+    return {**(font or {}), "size": ((font or {}).get("size") or THEME.font_size) * scale}

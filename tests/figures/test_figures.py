@@ -26,7 +26,7 @@ from dropviz.figures.boundary import BOUNDARY_GRID, boundary_spec
 from dropviz.figures.curves import CURVE_BUCKETS, MIN_EPOCH_SPAN, curves_spec
 from dropviz.figures.network import network_spec
 from dropviz.figures.neuron import neuron_spec
-from dropviz.figures.theme import PROJECTOR_SCALE, THEME, display_name
+from dropviz.figures.theme import PROJECTOR_SCALE, THEME, display_name, for_projector
 
 NODE_TRACES = ("kept neuron", "dropped this step")
 
@@ -690,3 +690,24 @@ def test_a_network_of_three_classes_names_every_output_and_maps_each_class_in_it
     tint = [np.abs(255 - c).sum() for c in centre]
     assert tint[2] > tint[1] > tint[0]
     assert np.abs(centre[2] - palette[2]).sum() < np.abs(centre[2] - palette[1]).sum()  # class 2's colour, not class 1's
+
+
+def test_for_projector_enlarges_every_size_of_type_a_figure_sets_or_leaves_to_the_page():
+    spec = {
+        "data": [],
+        "layout": {
+            "height": 300,
+            "legend": {"font": {"size": 10}},
+            "legend2": {"font": {"size": 10}},
+            "annotations": [{"text": "a", "font": {"size": 10}}, {"text": "b"}],
+            "xaxis": {"title": "epoch"},
+            "yaxis2": {"tickfont": {"size": 10}, "title": {"text": "loss", "font": {"size": 11}}},
+        },
+    }
+    layout = for_projector(spec)["layout"]
+    go.Figure(spec)  # still a figure Plotly accepts
+    assert layout["height"] == 450 and layout["font"]["size"] == 1.5 * THEME.font_size
+    assert layout["legend"]["font"]["size"] == layout["legend2"]["font"]["size"] == 15
+    assert layout["annotations"] == [{"text": "a", "font": {"size": 15}}, {"text": "b"}]  # "b" follows the page's font
+    assert layout["xaxis"] == {"title": {"text": "epoch", "font": {"size": 18}}, "tickfont": {"size": 18}}
+    assert layout["yaxis2"] == {"tickfont": {"size": 15}, "title": {"text": "loss", "font": {"size": 16.5}}}
