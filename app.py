@@ -328,7 +328,7 @@ with live_tab:
     closeup = st.expander("A neuron up close", key=neuron_view.OPEN_KEY, on_change="rerun")
     if closeup.open:  # filled only when open: it asks the worker for the run's weights
         with closeup:
-            neuron_view.neuron_panel(run.snapshot())
+            neuron_view.neuron_panel(run.snapshot(), presenting)
 with experiments_tab:
     job: ExperimentJob | None = st.session_state.get("job")
     st.fragment(run_every=0.5 if job is not None and job.running else None)(experiments_view)()

@@ -406,6 +406,17 @@ def test_presentation_mode_enlarges_an_experiment_s_figures_too():
     assert json.loads(plotly.io.to_json(at.session_state.job.result.figures[0]))["layout"] == page[0]  # the kept one unchanged
 
 
+def test_presentation_mode_enlarges_a_neuron_up_close():
+    at = _app(hidden="8,8")
+    _button(at, "Step").click().run()
+    at.session_state["closeup"] = True  # what opening the expander does
+    at.run()
+    page = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]
+    at.toggle(key="presenting").set_value(True).run()
+    shown = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]
+    assert shown["height"] == int(1.5 * page["height"]) and shown["font"]["size"] == 1.5 * page["font"]["size"]
+
+
 def test_an_experiment_can_be_cancelled_from_the_page():
     at = _app()  # the default preset's p-sweep takes seconds: time to press Cancel
     at.selectbox(key="experiment").set_value("p-sweep").run()

@@ -177,8 +177,8 @@ PROJECTOR_SCALE = 1.5  # presentation mode's type, against the page's
 
 def for_projector(spec: dict) -> dict:
     """The same figure spec with type and height enlarged by half, for presentation mode: the page's font, every size
-    set apart from it (the legends', a note's), and each axis's ticks and title, which Streamlit's chart template would
-    otherwise size. Modifies and returns spec."""
+    set apart from it (the legends', a note's, the title's with its margin), and each axis's ticks and title, which
+    Streamlit's chart template would otherwise size. Modifies and returns spec."""
     scale = PROJECTOR_SCALE
     layout = spec["layout"]
     layout["height"] = int((layout.get("height") or 360) * scale)
@@ -187,6 +187,9 @@ def for_projector(spec: dict) -> dict:
     for part in [*legends, *(layout.get("annotations") or ())]:
         if (part.get("font") or {}).get("size"):
             part["font"] = {**part["font"], "size": part["font"]["size"] * scale}
+    if isinstance(layout.get("title"), dict):  # it sits in the top margin, whose room grows with it
+        layout["title"] = {**layout["title"], "font": _enlarged(layout["title"].get("font"), scale)}
+        layout["margin"] = {**layout.get("margin", {}), "t": round(layout.get("margin", {}).get("t", 100) * scale)}  # 100: plotly.js's
     for key, axis in layout.items():
         if key.startswith(("xaxis", "yaxis")) and isinstance(axis, dict):
             axis["tickfont"] = _enlarged(axis.get("tickfont"), scale)

@@ -8,6 +8,7 @@ from ..core.neurons import closeup
 from ..core.presets import NEURON_MAPS_LESSON
 from ..core.records import Snapshot
 from ..figures.neuron import NEURON_GRID, neuron_spec
+from ..figures.theme import for_projector
 
 COLUMN_KEY, UNIT_KEY = "neuron_column", "neuron_unit"  # session state: the neuron picked (the graph's click sets them too)
 OPEN_KEY = "closeup"  # session state of the panel's expander
@@ -28,8 +29,9 @@ def _column_label(column: int, columns: int) -> str:
     return "output" if column == columns else f"hidden {column}"
 
 
-def neuron_panel(snapshot: Snapshot) -> None:
-    """Writes the lesson, the neuron pickers and the close-up figure of the picked neuron into the current container."""
+def neuron_panel(snapshot: Snapshot, presenting: bool = False) -> None:
+    """Writes the lesson, the neuron pickers and the close-up figure of the picked neuron into the current container;
+    presenting: the figure's type enlarged for a projector."""
     st.markdown(NEURON_MAPS_LESSON)
     columns = len(snapshot.sizes) - 1  # hidden layers and the output: the columns with incoming weights
     if st.session_state.get(COLUMN_KEY) not in range(1, columns + 1):
@@ -45,4 +47,5 @@ def neuron_panel(snapshot: Snapshot) -> None:
         "Unit", min_value=0, max_value=units - 1, step=1, key=UNIT_KEY, help=f"0 to {units - 1}, as the graph numbers them."
     )
     view = closeup(snapshot, column, int(unit), NEURON_GRID)
-    st.plotly_chart(neuron_spec(view, columns), key="neuron_closeup", config={"displayModeBar": False})
+    spec = neuron_spec(view, columns)
+    st.plotly_chart(for_projector(spec) if presenting else spec, key="neuron_closeup", config={"displayModeBar": False})

@@ -697,6 +697,8 @@ def test_for_projector_enlarges_every_size_of_type_a_figure_sets_or_leaves_to_th
         "data": [],
         "layout": {
             "height": 300,
+            "title": {"text": "hidden 1 · unit 0"},
+            "margin": {"t": 60, "b": 10},
             "legend": {"font": {"size": 10}},
             "legend2": {"font": {"size": 10}},
             "annotations": [{"text": "a", "font": {"size": 10}}, {"text": "b"}],
@@ -707,6 +709,7 @@ def test_for_projector_enlarges_every_size_of_type_a_figure_sets_or_leaves_to_th
     layout = for_projector(spec)["layout"]
     go.Figure(spec)  # still a figure Plotly accepts
     assert layout["height"] == 450 and layout["font"]["size"] == 1.5 * THEME.font_size
+    assert layout["title"]["font"]["size"] == 18 and layout["margin"] == {"t": 90, "b": 10}  # the title's room grows with it
     assert layout["legend"]["font"]["size"] == layout["legend2"]["font"]["size"] == 15
     assert layout["annotations"] == [{"text": "a", "font": {"size": 15}}, {"text": "b"}]  # "b" follows the page's font
     assert layout["xaxis"] == {"title": {"text": "epoch", "font": {"size": 18}}, "tickfont": {"size": 18}}
