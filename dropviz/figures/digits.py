@@ -20,8 +20,6 @@ INK = "#000000"  # a pixel at 1 (full ink) on white paper, as the digits were wr
 _STRIP = ("x3", "y3")  # the strip's axes, above the two confusion matrices' PANEL_AXES
 _ROWS = {"dropout": -0.78, "twin": -1.32}  # the strip's prediction rows, under the digits' labels, in y units of a digit
 _BOTTOM = -1.58  # the strip's lowest y, under the last row
-_LEFT = {"xref": "paper", "xanchor": "right", "xshift": -8}  # a row's name, in the margin left of the strip
-_ROW_NAMES_PX = 150  # that margin's width at the page's type: "no-dropout twin: 12 of 12"
 _MIN_ALPHA = 0.15  # opacity of a cell holding a single example among many: a mistake never vanishes
 
 
@@ -67,19 +65,22 @@ def confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: int) -> np.ndarra
 
 def _answers(run: str, labels: np.ndarray, predicted: np.ndarray, text_scale: float) -> dict:
     """One run's answers under the strip's digits as one text trace (not a note each: the browser lays out one trace
-    faster than a dozen notes a frame): the class in the run's colour, a tick when right, a bold cross when wrong."""
+    faster than a dozen notes a frame): the class in the run's colour, a tick when right, a bold cross when wrong. Its
+    legend entry names the row and its score, "with dropout: 8 of 12": a legend, unlike a margin of row names, leaves
+    a phone's narrow chart its width."""
     known = predicted >= 0  # no answer before the first epoch ends
     texts = [f"{p} ✓" if p == label else f"<b>{p} ✗</b>" for p, label in zip(predicted[known], labels[known])]
-    return {"type": "scatter", "mode": "text", "name": f"answers, {display_name(run)}", "x": np.flatnonzero(known),
-            "y": np.full(int(known.sum()), _ROWS[run] * text_scale), "text": texts, "xaxis": _STRIP[0], "yaxis": _STRIP[1], "showlegend": False,
+    name = f"{display_name(run)}: {int((predicted == labels).sum())} of {len(labels)}"
+    return {"type": "scatter", "mode": "text", "name": name, "legendgroup": f"answers {run}", "x": np.flatnonzero(known),
+            "y": np.full(int(known.sum()), _ROWS[run] * text_scale), "text": texts, "xaxis": _STRIP[0], "yaxis": _STRIP[1],
             "textfont": {"color": THEME.run_color(run), "size": THEME.font_size * text_scale}, "hoverinfo": "skip"}  # fmt: skip
 
 
 def _strip(pixels: np.ndarray, labels: np.ndarray, predictions: dict[str, np.ndarray], flipped: np.ndarray,
            text_scale: float) -> tuple[list, list, list]:  # fmt: skip
     """The strip on the axes _STRIP: its layout images (a digit each, "digit i"), a row of answers per run (_answers), and
-    notes: under each digit its label (with * where label noise changed it), in the left margin each run's score. Rows
-    further apart by text_scale: type enlarged for a projector takes more of a digit's height."""
+    notes: under each digit its label (with * where label noise changed it). Rows further apart by text_scale: type
+    enlarged for a projector takes more of a digit's height."""
     images, notes, traces = [], [], []
     xaxis, yaxis = _STRIP
     for i, picture in enumerate(digit_rgba(pixels)):
@@ -89,12 +90,7 @@ def _strip(pixels: np.ndarray, labels: np.ndarray, predictions: dict[str, np.nda
         notes.append(note(i, -0.06, f"{labels[i]}{'*' if flipped[i] else ''}", small=True, yanchor="top", xref=xaxis, yref=yaxis))
     for run in RUN_NAMES:
         predicted = np.asarray(predictions.get(run, np.full(len(labels), -1)), dtype=np.int64)
-        right = predicted == labels
         traces.append(_answers(run, labels, predicted, text_scale))
-        summary = f"{display_name(run)}: {int(right.sum())} of {len(labels)}"
-        font = {"color": THEME.run_color(run), "size": THEME.font_size}
-        notes.append(note(0, _ROWS[run] * text_scale, summary, font=font, yref=yaxis, **_LEFT))
-    notes.append(note(0, -0.06, "label" + (" (* flipped)" if flipped.any() else ""), small=True, yanchor="top", yref=yaxis, **_LEFT))
     return images, notes, traces
 
 
@@ -159,7 +155,7 @@ def digits_spec(pixels: np.ndarray, labels: np.ndarray, predictions: dict[str, n
 
     matrices None: the strip alone, over the whole height (presentation mode: in its short chart, large type fits only
     so, and a matrix's cells would not read from the back). text_scale: what for_projector will enlarge the type by, so
-    that the row names' room in the left margin grows with it.
+    that the answer rows, whose type it does not reach, grow with it and stand further apart.
     Layout images, not heatmaps: the page's plotly.js bundle draws scatter, bar and pie only.
     """
     labels = np.asarray(labels, dtype=np.int64)
@@ -169,13 +165,13 @@ def digits_spec(pixels: np.ndarray, labels: np.ndarray, predictions: dict[str, n
     hidden, small = {"visible": False, "fixedrange": True, "constrain": "domain"}, {"size": THEME.small_font_size}
     strip_axes = {
         "xaxis3": dict(hidden, domain=[0.0, 1.0], range=[-0.5, max(len(labels), 1) - 0.5], anchor="y3"),
-        "yaxis3": dict(hidden, domain=[0.54 if matrices else 0.0, 1.0], range=[_BOTTOM * text_scale, 1.05], anchor="x3",
+        "yaxis3": dict(hidden, domain=[0.54 if matrices else 0.0, 1.0], range=[_BOTTOM * text_scale, 1.05], anchor="x3", constraintoward="top",
                        scaleanchor="x3"),  # square pixels
     }  # fmt: skip
-    left = round(_ROW_NAMES_PX * text_scale)
+    legend = {"orientation": "h", "x": 0.0, "xanchor": "left", "y": 1.0, "yanchor": "bottom", "font": {"size": THEME.small_font_size}}
     if not matrices:
-        layout = base_layout(THEME.boundary_height, "digits", margin={"l": left, "r": 10, "t": 10, "b": 10}, **strip_axes,
-                             images=strip_images, annotations=strip_notes, showlegend=False)  # fmt: skip
+        layout = base_layout(THEME.boundary_height, "digits", margin={"l": 10, "r": 10, "t": 10, "b": 10}, **strip_axes,
+                             images=strip_images, annotations=strip_notes, legend=legend)  # fmt: skip
         return figure_spec(answers, layout)
     traces, matrix_images, matrix_notes = _confusion(matrices)
     classes = len(next(iter(matrices.values())))
@@ -185,7 +181,7 @@ def digits_spec(pixels: np.ndarray, labels: np.ndarray, predictions: dict[str, n
     layout = base_layout(
         THEME.boundary_height,
         "digits",
-        margin={"l": left, "r": 10, "t": 24, "b": 36},
+        margin={"l": 10, "r": 10, "t": 24, "b": 36},
         xaxis=dict(ticks, domain=[0.0, 0.44], title={"text": "answer", "standoff": 0, "font": small}, anchor="y", constrain="domain"),
         yaxis=dict(true_ticks, domain=[0.0, 0.46], title={"text": "true", "standoff": 0, "font": small}, anchor="x", scaleanchor="x"),
         xaxis2=dict(ticks, domain=[0.56, 1.0], title={"text": "answer", "standoff": 0, "font": small}, anchor="y2", constrain="domain"),
@@ -193,6 +189,6 @@ def digits_spec(pixels: np.ndarray, labels: np.ndarray, predictions: dict[str, n
         **strip_axes,
         images=[*matrix_images, *strip_images],
         annotations=[*matrix_notes, *strip_notes],
-        showlegend=False,
+        legend=legend,
     )
     return figure_spec([*traces, *answers], layout)

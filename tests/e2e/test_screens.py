@@ -100,6 +100,15 @@ def test_presentation_mode_shows_the_digits_lesson_without_texts_covering_each_o
     assert lefts and min(lefts) >= shown["boxes"]["boundary"][0], lefts
 
 
+def test_a_phone_shows_the_digits_lesson_without_texts_covering_each_other(app: Page, app_url: str):
+    app.set_viewport_size({"width": 390, "height": 844})
+    open_page(app, f"{app_url}/?dataset=digits&hidden=64,64&epochs=5000")
+    _play(app)
+    shown = app.evaluate(BOXES)
+    assert shown["scrollWidth"] <= shown["width"], shown
+    assert app.evaluate(OVERLAPS) == [[], [], []]
+
+
 def test_the_ordinary_page_shows_network_curves_and_the_lesson_controls_on_a_laptop(app: Page, app_url: str):
     app.set_viewport_size({"width": 1440, "height": 900})
     open_page(app, f"{app_url}/?epochs=5000")

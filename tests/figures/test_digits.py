@@ -103,13 +103,17 @@ def test_the_strip_shows_each_digit_its_label_and_each_run_s_answer_right_or_wro
     texts = [(a["x"], a["y"], a["text"]) for a in _annotations(spec)]
     for i, label in enumerate(labels):
         assert (i, -0.06, f"{label}{'*' if i == 4 else ''}") in texts
-    answers = {trace.name: trace for trace in figure.data if trace.name.startswith("answers")}
+    answers = {trace.legendgroup: trace for trace in figure.data if trace.mode == "text"}
     for run in RUN_NAMES:
-        row = answers[f"answers, {display_name(run)}"]
+        row = answers[f"answers {run}"]
         assert list(row.x) == list(range(STRIP)) and row.textfont.color == THEME.run_color(run) and row.xaxis == "x3"
         assert list(row.text) == [f"{p} ✓" if p == label else f"<b>{p} ✗</b>" for p, label in zip(predictions[run], labels)]
-    assert f"{display_name('dropout')}: 10 of 12" in [t for _, _, t in texts]
-    assert f"{display_name('twin')}: 0 of 12" in [t for _, _, t in texts]
+    # Each row's name and score in the legend, not in a margin left of the strip that would take a phone's width.
+    assert [answers[f"answers {run}"].name for run in RUN_NAMES] == [
+        f"{display_name('dropout')}: 10 of 12",
+        f"{display_name('twin')}: 0 of 12",
+    ]
+    assert figure.layout.margin.l == 10 and all(trace.showlegend is not False for trace in answers.values())
     assert figure.layout.yaxis3.scaleanchor == "x3"  # square pixels
     assert {trace.type for trace in figure.data} == {"scatter"}  # the page's plotly.js bundle has no heatmap
     assert not [a for a in _annotations(spec) if "✓" in a["text"] or "✗" in a["text"]]  # answers are traces, not notes
@@ -120,7 +124,8 @@ def test_a_strip_without_predictions_yet_shows_the_digits_alone(digits):
     empty = {run: np.zeros((10, 10), np.int64) for run in RUN_NAMES}
     spec = digits_spec(digits.x_val[index], digits.y_val[index], {}, empty)
     assert len([image for image in go.Figure(spec).layout.images if image.name.startswith("digit ")]) == STRIP
-    assert not any(len(trace["text"]) for trace in spec["data"] if trace["name"].startswith("answers"))
+    answers = [trace for trace in spec["data"] if trace.get("mode") == "text"]
+    assert len(answers) == 2 and not any(len(trace["text"]) for trace in answers)
     assert [a["text"] for a in _annotations(spec) if "·" in a["text"]] == [f"{display_name(r)} · no predictions yet" for r in RUN_NAMES]
 
 
@@ -134,9 +139,8 @@ def test_without_matrices_the_strip_takes_the_whole_height_with_rows_and_row_nam
     assert not [image for image in alone.layout.images if image.name.startswith("confusion")]
     assert not {"xaxis", "yaxis", "xaxis2", "yaxis2"} & set(spec["layout"])  # no empty matrix axes
     assert tuple(alone.layout.yaxis3.domain) == (0.0, 1.0) and tuple(page.layout.yaxis3.domain) == (0.54, 1.0)
-    assert alone.layout.margin.l == 1.5 * page.layout.margin.l
     # The answer rows 1.5 times as far under the digits, in type 1.5 times as large; the strip ends under them.
-    rows = lambda figure: {trace.name: (trace.y[0], trace.textfont.size) for trace in figure.data if trace.name.startswith("answers")}
+    rows = lambda figure: {trace.legendgroup: (trace.y[0], trace.textfont.size) for trace in figure.data if trace.mode == "text"}
     assert rows(alone) == {name: (1.5 * y, 1.5 * size) for name, (y, size) in rows(page).items()}
     assert alone.layout.yaxis3.range[0] == 1.5 * page.layout.yaxis3.range[0] < min(y for y, _ in rows(alone).values())
     # Square pixels by a narrower domain, never by wider ranges: plotly.js widened those far past the strip.

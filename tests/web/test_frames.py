@@ -118,4 +118,5 @@ def test_presenting_digits_shows_one_digit_per_class_and_no_matrices_in_type_enl
     digits = [image for image in layout["images"] if image["name"].startswith("digit ")]
     assert len(digits) == 10 and not [image for image in layout["images"] if image["name"].startswith("confusion")]
     assert not {"xaxis", "yaxis", "xaxis2", "yaxis2"} & set(layout)  # no empty matrix axes left behind
-    assert layout["margin"]["l"] == 225  # the row names' room at the projector's type
+    answers = [trace for trace in view["charts"]["boundary"]["figure"]["data"] if trace["mode"] == "text"]
+    assert [trace["textfont"]["size"] for trace in answers] == [18, 18]  # enlarged as for_projector enlarges the rest
