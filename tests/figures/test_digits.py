@@ -147,6 +147,15 @@ def test_without_matrices_the_strip_takes_the_whole_height_with_rows_and_row_nam
     assert alone.layout.xaxis3.constrain == alone.layout.yaxis3.constrain == "domain"
 
 
+def test_the_matrices_name_every_other_true_class_so_that_a_short_chart_s_names_do_not_run_together(digits):
+    index = strip_examples(digits.y_val)
+    labels = digits.y_val[index]
+    figure = go.Figure(digits_spec(digits.x_val[index], labels, {}, _matrices(labels, {"dropout": labels, "twin": labels})))
+    for axis in (figure.layout.yaxis, figure.layout.yaxis2):
+        assert dict(zip(axis.tickvals, axis.ticktext)) == {9: "0", 7: "2", 5: "4", 3: "6", 1: "8"}  # class 0 at the top
+    assert list(figure.layout.xaxis.tickvals) == list(range(10))  # side by side, every answer fits
+
+
 def test_the_confusion_matrices_colour_each_cell_by_its_share_of_the_true_class(digits):
     predicted = {"dropout": digits.y_val, "twin": np.where(digits.y_val == 3, 5, digits.y_val)}
     matrices = _matrices(digits.y_val, predicted)
