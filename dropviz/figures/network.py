@@ -55,7 +55,8 @@ def _column_name(column: int, columns: int) -> str:
 
 
 def _column_header(snapshot: Snapshot, run: str, column: int, columns: int) -> str:
-    """'hidden 2', with the drop probability in force when the dropout run drops there: 'hidden 2 (p=0.5)'."""
+    """'hidden 2', with the drop probability in force on a line of its own when the dropout run drops there:
+    'hidden 2<br>p=0.5'. Short lines: eight columns' headers side by side fit a phone, and a projector's large type."""
     name = _column_name(column, columns)
     if run != "dropout" or column == columns - 1:
         return name
@@ -63,7 +64,7 @@ def _column_header(snapshot: Snapshot, run: str, column: int, columns: int) -> s
         p = snapshot.p_input_effective
     else:
         p = snapshot.p_effective[column - 1] if column - 1 < len(snapshot.p_effective) else 0.0
-    return f"{name} (p={p:g})" if p > 0 else name
+    return f"{name}<br>p={p:g}" if p > 0 else name
 
 
 def _unit_name(column: int, unit: int, columns: int) -> str:
@@ -383,7 +384,8 @@ def _legend_and_node_traces(layout: _NetworkLayout, dropped: np.ndarray, run: st
 
 
 def _notes(snapshot: Snapshot, run: str, layout: _NetworkLayout, image_inputs: bool = False) -> list[dict]:
-    """Column headers above the plot, "N of M shown" on a second line for a cut column, and the input and output unit names.
+    """Column headers above the plot, "N of M" on a line of their own for a cut column (N units drawn), and the input and
+    output unit names.
 
     The headers sit in the top margin (yref paper), whose room network_spec keeps in pixels: in data units under the
     nodes, a cut column's count ran into the legend when a fitted chart was short and its type large (presentation mode).
@@ -393,7 +395,7 @@ def _notes(snapshot: Snapshot, run: str, layout: _NetworkLayout, image_inputs: b
     for column, (units, count) in enumerate(zip(sizes, layout.shown)):
         header = _column_header(snapshot, run, column, columns)
         if units > count and not (column == 0 and image_inputs):
-            header += f"<br>{count} of {units} shown"
+            header += f"<br>{count} of {units}"
         notes.append(note(column, 1.0, header, small=True, yref="paper", yanchor="bottom"))
     for side, column, anchor, name in ((-0.12, 0, "right", "x{}"), (0.12, columns - 1, "left", "class {}")):
         start = layout.col_start[column]
@@ -425,7 +427,7 @@ def network_spec(
     Traces, always in this order: the legend entries "positive weight" and "negative weight", then "kept neuron" and
     "dropped this step". Node customdata is [[column, unit], ...]. Only run "dropout" shows this step's masks
     (snapshot.masks, the tracked example's); edges touching a dropped neuron go to the faded class. A column with more than
-    max_nodes units draws units 0..max_nodes-1 and says "N of M shown" under its header.
+    max_nodes units draws units 0..max_nodes-1 and says "N of M" under its header.
     With snapshot.neuron_maps, each drawn neuron is its map (layout images, _neuron_images) in a square frame, and
     only the neurons that have one are drawn: the same first units in both runs, so their maps compare.
     input_image (a data URI: the tracked example's pixels, digits.input_image_uri) draws the input column as that
@@ -446,7 +448,9 @@ def network_spec(
     top = layout.top
 
     axis = {"visible": False, "showgrid": False, "zeroline": False}
-    xrange, yrange = [-0.6, columns - 0.4], [-top - 0.3, top + 0.3]
+    # Right of the output column, room for its names ("class 0"): their px are fixed while a column's px shrink as
+    # columns are added, so the room grows with the columns.
+    xrange, yrange = [-0.6, columns - 1 + max(0.6, 0.15 * columns)], [-top - 0.3, top + 0.3]
     fig_layout = base_layout(
         THEME.network_height,
         uirevision=f"network-{sizes}-{max_nodes}",  # a new shape resets the view; updates keep it

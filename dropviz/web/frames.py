@@ -140,7 +140,7 @@ def status_line(snapshot: Snapshot, epochs: int, playing: bool, sharing: int) ->
             state = "no epoch finished yet" if h.status == "ok" else f"**{h.status}: lower the learning rate**"
             lines.append(f"{display_name(run)}: {state}")
             continue
-        gap = h.val_loss[-1] - h.train_loss[-1]
+        gap = round(float(h.val_loss[-1] - h.train_loss[-1]), 3) + 0.0  # + 0.0: a gap that rounds to 0 reads +0.000, not -0.000
         status = "" if h.status == "ok" else f" · **{h.status}: lower the learning rate**"
         lines.append(
             f"{display_name(run)}: loss train {h.train_loss[-1]:.3f} / validation {h.val_loss[-1]:.3f} · "

@@ -100,6 +100,21 @@ def test_presentation_mode_shows_the_digits_lesson_without_texts_covering_each_o
     assert lefts and min(lefts) >= shown["boxes"]["boundary"][0], lefts
 
 
+def test_presentation_mode_names_every_column_of_six_hidden_layers_readably(app: Page, app_url: str):
+    app.set_viewport_size({"width": 1280, "height": 720})
+    open_page(app, f"{app_url}/?hidden=64,64,64,64,64,64&p=0.25&epochs=5000")
+    _present(app)
+    _play(app)
+    app.wait_for_timeout(500)
+    assert app.evaluate(OVERLAPS) == [[], [], []]  # the columns' headers side by side
+    # Every note of the graph whole, the output's names included: none cut at the chart's edges.
+    box, notes = app.evaluate("""() => { const chart = document.querySelector('.dropviz-chart');
+      const r = chart.getBoundingClientRect();
+      return [[r.left, r.right], Array.from(chart.querySelectorAll('g.annotation')).map((e) => e.getBoundingClientRect())
+        .filter((n) => n.width > 0).map((n) => [n.left, n.right])]; }""")
+    assert notes and all(box[0] <= left and right <= box[1] for left, right in notes), (box, notes)
+
+
 def test_a_phone_shows_the_digits_lesson_without_texts_covering_each_other(app: Page, app_url: str):
     app.set_viewport_size({"width": 390, "height": 844})
     open_page(app, f"{app_url}/?dataset=digits&hidden=64,64&epochs=5000")

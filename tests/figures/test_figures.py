@@ -208,7 +208,7 @@ def test_node_count_per_column_equals_sizes(sizes):
     drawn = _pairs(_trace(fig, "kept neuron")) | _pairs(_trace(fig, "dropped this step"))
     assert [sum(1 for c, _ in drawn if c == col) for col in range(len(sizes))] == list(sizes)
     assert sum(_segments(t) for t in _edge_traces(fig)) == sum(a * b for a, b in itertools.pairwise(sizes))
-    assert not [a for a in fig.layout.annotations if "shown" in a.text]
+    assert not [a for a in fig.layout.annotations if " of " in a.text]  # no column cut: no "N of M"
 
 
 def test_big_layers_are_capped_with_a_count_of_the_rest():
@@ -220,12 +220,12 @@ def test_big_layers_are_capped_with_a_count_of_the_rest():
     assert drawn >= {(1, u) for u in range(32)}, "units 0..max_nodes-1 are the ones drawn"
     assert _pairs(_trace(fig, "dropped this step")) == _expected_dropped(masks, shown=32)
     headers = {a.x: a.text for a in fig.layout.annotations if a.yref == "paper"}
-    assert headers == {0: "input", 1: "hidden 1 (p=0.5)<br>32 of 100 shown", 2: "hidden 2 (p=0.5)<br>32 of 40 shown", 3: "output"}
+    assert headers == {0: "input", 1: "hidden 1<br>p=0.5<br>32 of 100", 2: "hidden 2<br>p=0.5<br>32 of 40", 3: "output"}
     # Above the plot, in a top margin that holds their two lines in pixels (enlarged with the type for a projector).
     assert {(a.y, a.yanchor) for a in fig.layout.annotations if a.yref == "paper"} == {(1.0, "bottom")}
-    assert fig.layout.margin.t >= 2 * 1.3 * THEME.small_font_size
+    assert fig.layout.margin.t >= 3 * 1.3 * THEME.small_font_size
     big = go.Figure(network_spec(_snapshot(sizes, masks=masks), max_nodes=32, text_scale=PROJECTOR_SCALE))
-    assert big.layout.margin.t >= 2 * 1.3 * THEME.small_font_size * PROJECTOR_SCALE
+    assert big.layout.margin.t >= 3 * 1.3 * THEME.small_font_size * PROJECTOR_SCALE
     assert sum(_segments(t) for t in _edge_traces(fig)) == 2 * 32 + 32 * 32 + 32 * 2  # only between drawn nodes
 
 

@@ -1,6 +1,7 @@
 """frames: a run's frame (status line, the live view's JSON) as the page receives it from a worker."""
 
 import base64
+import dataclasses
 import json
 
 import numpy as np
@@ -14,7 +15,7 @@ from dropviz.figures.curves import curves_spec
 from dropviz.figures.digits import confusion, input_image_uri
 from dropviz.figures.network import network_spec
 from dropviz.figures.theme import for_projector
-from dropviz.web.frames import CAPTIONS, make_frame, markdown_html, spec_json
+from dropviz.web.frames import CAPTIONS, make_frame, markdown_html, spec_json, status_line
 
 
 def test_spec_is_json_without_template_or_null_layout_settings():
@@ -120,3 +121,13 @@ def test_presenting_digits_shows_one_digit_per_class_and_no_matrices_in_type_enl
     assert not {"xaxis", "yaxis", "xaxis2", "yaxis2"} & set(layout)  # no empty matrix axes left behind
     answers = [trace for trace in view["charts"]["boundary"]["figure"]["data"] if trace["mode"] == "text"]
     assert [trace["textfont"]["size"] for trace in answers] == [18, 18]  # enlarged as for_projector enlarges the rest
+
+
+def test_a_gap_that_rounds_to_zero_reads_plus_zero_not_minus_zero():
+    trainer = Trainer(RunConfig(epochs=5, n_train=40))
+    trainer.train(trainer.steps_per_epoch)
+    snapshot = trainer.snapshot(BOUNDARY_GRID)
+    runs = {run: dataclasses.replace(h, val_loss=h.train_loss - 1e-5) for run, h in snapshot.history.runs.items()}
+    level = dataclasses.replace(snapshot, history=dataclasses.replace(snapshot.history, runs=runs))
+    status = status_line(level, 5, False, 0)
+    assert status.count("gap +0.000") == 2 and "-0.000" not in status, status
