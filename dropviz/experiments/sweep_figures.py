@@ -39,6 +39,12 @@ def _legend(x: float) -> dict:
     return {"orientation": "h", "x": x, "xanchor": "center", "y": -0.22, "yanchor": "top", "font": {"size": THEME.small_font_size}}
 
 
+def _panel_legend(x: float) -> dict:
+    """A legend under one of two panels, centred on x: a column, so that on a phone it keeps to its panel's width (a
+    row wraps at the figure's width, across the other panel's legend)."""
+    return {**_legend(x), "orientation": "v"}
+
+
 def _title(text: str, xref: str) -> dict:
     return {"x": 0.5, "y": 1.0, "xref": xref, "yref": "paper", "yanchor": "bottom", "text": text, "showarrow": False}
 
@@ -129,17 +135,17 @@ def p_sweep_figure(result: SweepResult) -> go.Figure:
         for xaxis, yaxis in (("x", "y"), ("x2", "y2"))
     ]  # fmt: skip
     p_axis = {
-        "title": {"text": "p (drop probability of hidden units)"},
+        "title": {"text": "p (hidden layers)"},  # short: under each of two panels side by side on a phone
         "zeroline": False,
-        "tickvals": x,
-        "ticktext": [f"{v:g}" for v in x],
+        "tickvals": x[::2],  # every other p: nine names side by side would turn on end in a phone's panel
+        "ticktext": [f"{v:g}" for v in x[::2]],
     }
     return go.Figure(
         data=traces,
         layout=_layout(
             uirevision="p-sweep",
-            legend=_legend(sum(_PANELS[0]) / 2),
-            legend2=_legend(sum(_PANELS[1]) / 2),
+            legend=_panel_legend(sum(_PANELS[0]) / 2),
+            legend2=_panel_legend(sum(_PANELS[1]) / 2),
             xaxis=dict(p_axis, domain=list(_PANELS[0]), anchor="y"),
             xaxis2=dict(p_axis, domain=list(_PANELS[1]), anchor="y2"),
             yaxis={"anchor": "x", "rangemode": "tozero", "zeroline": False},
@@ -212,7 +218,8 @@ def size_figure(result: SizeResult) -> go.Figure:
             hoverinfo="skip",
         )
     )
-    size_axis = {"title": {"text": "training points (log scale)"}, "type": "log", "tickvals": x, "ticktext": [f"{v:g}" for v in x]}
+    # Every other size named, as the p-sweep's p: seven names would turn on end in a phone's panel.
+    size_axis = {"title": {"text": "training points"}, "type": "log", "tickvals": x[::2], "ticktext": [f"{v:g}" for v in x[::2]]}
     return go.Figure(
         data=traces,
         layout=_layout(

@@ -311,6 +311,17 @@ def test_p_sweep_panels_have_their_own_legends_and_the_dropout_runs_colour(sweep
         assert _trace(fig, f"validation {panel} seed range").fillcolor == THEME.gap_fill(0)
 
 
+def test_sweep_figures_keep_to_a_phone_s_half_width_panels(sweep, sizes):
+    # Every other value named and short axis titles: a 150 px panel keeps them level and apart.
+    p_fig, size_fig = p_sweep_figure(sweep), size_figure(sizes)
+    assert list(p_fig.layout.xaxis.tickvals) == list(p_fig.layout.xaxis2.tickvals) == list(sweep.p_values[::2])
+    assert list(size_fig.layout.xaxis.tickvals) == list(sizes.sizes[::2])
+    for axis in (p_fig.layout.xaxis, p_fig.layout.xaxis2, size_fig.layout.xaxis, size_fig.layout.xaxis2):
+        assert len(axis.title.text) <= 17, axis.title.text
+    # Each panel's legend a column: a row would wrap at the figure's width, across the other panel's legend.
+    assert p_fig.layout.legend.orientation == p_fig.layout.legend2.orientation == "v"
+
+
 def test_size_figure_draws_errors_and_gain_against_size(sizes):
     fig = size_figure(sizes)
     _layout_is_themed(fig)
