@@ -34,7 +34,9 @@ def _layout(height: int, uirevision: str, **extra) -> dict:
 
 
 def _title(text: str, xaxis: str, small: bool = False) -> dict:
-    """A panel title above the plot area of xaxis, no arrow, template font colour."""
+    """A panel title above the plot area of xaxis, no arrow, template font colour; each " · " part on a line of its own,
+    so that side-by-side panels' titles keep to their panels on a phone."""
+    text = text.replace(" · ", "<br>")
     note = {"x": 0.5, "y": 1.0, "xref": f"{xaxis} domain", "yref": "paper", "yanchor": "bottom", "text": text, "showarrow": False}
     if small:
         note["font"] = {"size": THEME.small_font_size}
@@ -356,12 +358,13 @@ def correlation_figure(result: InsideResult) -> go.Figure:
             "anchor": xaxis,
             "scaleanchor": xaxis,
             "scaleratio": 1,
+            "constrain": "domain",  # as x: square cells by a shorter domain, not a range widened past the units
             "autorange": "reversed",
             "showgrid": False,
             "zeroline": False,
         }
     layout = _layout(
-        _PANEL_HEIGHT, "probe-correlation", margin={"l": 10, "r": 10, "t": 30, "b": 40}, annotations=titles, showlegend=False, **axes
+        _PANEL_HEIGHT, "probe-correlation", margin={"l": 10, "r": 10, "t": 45, "b": 40}, annotations=titles, showlegend=False, **axes
     )
     return go.Figure(data=traces, layout=layout)
 

@@ -453,7 +453,9 @@ def test_map_figures(results):
     _check_common(fig)
     _check_square_maps(fig, 3)
     assert len(fig.data) == 15
-    assert [a.text for a in fig.layout.annotations] == [f"{w} · val loss {v:.3f}" for w, v in zip(scaling.ways, scaling.val_loss)]
+    assert [a.text for a in fig.layout.annotations] == [
+        f"{w}<br>val loss {v:.3f}" for w, v in zip(scaling.ways, scaling.val_loss)
+    ]  # a line each: a phone
 
     subnets = results["subnets"]
     fig = pf.subnet_figure(subnets)
