@@ -29,9 +29,11 @@ BOXES = """() => {
       (t) => parseFloat(t.style.fontSize))),
   };
 }"""
-# Per chart, the pairs of its texts (annotations, and the legend as one box) that cover each other by more than a pixel.
-OVERLAPS = """() => Array.from(document.querySelectorAll('.dropviz-chart')).map((chart) => {
-  const texts = Array.from(chart.querySelectorAll('g.annotation, g.legend')).map((e) => [e.textContent, e.getBoundingClientRect()])
+# Per chart (the live view's, or those of a selector given), the pairs of its texts (annotations, axis titles, and each
+# legend as one box) that cover each other by more than a pixel.
+OVERLAPS = """(charts) => Array.from(document.querySelectorAll(charts || '.dropviz-chart')).map((chart) => {
+  const texts = Array.from(chart.querySelectorAll('g.annotation, g.legend, g[class$="title"]'))
+    .map((e) => [e.textContent, e.getBoundingClientRect()])
     .filter(([, r]) => r.width > 0 && r.height > 0);
   const cover = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 1 && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 1;
   return texts.flatMap(([name, box], i) => texts.slice(i + 1).filter(([, other]) => cover(box, other)).map(([other]) => [name, other]));
@@ -122,6 +124,18 @@ def test_a_phone_shows_the_digits_lesson_without_texts_covering_each_other(app: 
     shown = app.evaluate(BOXES)
     assert shown["scrollWidth"] <= shown["width"], shown
     assert app.evaluate(OVERLAPS) == [[], [], []]
+
+
+def test_a_phone_shows_an_experiment_s_figures_without_texts_covering_each_other(app: Page, app_url: str):
+    app.set_viewport_size({"width": 390, "height": 844})
+    open_page(app, f"{app_url}/?epochs=5000")
+    app.get_by_role("tab", name="Experiments").click()
+    app.get_by_role("button", name="Run experiment").click()  # the p-sweep: two panels side by side
+    app.get_by_text("Finished in").wait_for(timeout=90_000)
+    app.locator("[data-testid=stPlotlyChart] .main-svg").first.wait_for()
+    app.wait_for_timeout(500)
+    overlaps = app.evaluate(OVERLAPS, "[data-testid=stPlotlyChart]")
+    assert overlaps == [[]], overlaps
 
 
 def test_the_ordinary_page_shows_network_curves_and_the_lesson_controls_on_a_laptop(app: Page, app_url: str):
