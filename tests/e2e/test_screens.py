@@ -102,6 +102,20 @@ def test_presentation_mode_shows_the_digits_lesson_without_texts_covering_each_o
     assert lefts and min(lefts) >= shown["boxes"]["boundary"][0], lefts
 
 
+def test_a_1024x768_projector_shows_the_whole_lesson_and_whole_status_lines(app: Page, app_url: str):
+    app.set_viewport_size({"width": 1024, "height": 768})
+    open_page(app, f"{app_url}/?epochs=5000")
+    _present(app)
+    _play(app)
+    app.wait_for_timeout(500)
+    shown = app.evaluate(BOXES)
+    assert _outside(shown, LESSON) == {}, shown
+    cut = app.evaluate(
+        "() => Array.from(document.querySelectorAll('.dropviz-status div')).filter((d) => d.scrollWidth > d.clientWidth + 1).map((d) => d.textContent)"
+    )
+    assert cut == []  # each line whole, the gap at its end included
+
+
 def test_presentation_mode_names_every_column_of_six_hidden_layers_readably(app: Page, app_url: str):
     app.set_viewport_size({"width": 1280, "height": 720})
     open_page(app, f"{app_url}/?hidden=64,64,64,64,64,64&p=0.25&epochs=5000")
