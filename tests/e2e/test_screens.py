@@ -69,17 +69,29 @@ def _play(page: Page) -> dict:
     return settle(page, lambda v: v["playing"] and v["epoch"] >= 2)
 
 
+def _presenting_and_playing(page: Page, url: str, width: int, height: int) -> dict:
+    """Opens url in a width x height window, turns presentation mode on and plays: the BOXES a few frames after Play,
+    with the charts at their fitted heights."""
+    page.set_viewport_size({"width": width, "height": height})
+    open_page(page, url)
+    _present(page)
+    _play(page)
+    page.wait_for_timeout(500)
+    return page.evaluate(BOXES)
+
+
+# The live chart number i's [left, right] and each of its notes' [left, right], in viewport px.
+NOTE_EDGES = """(i) => { const chart = document.querySelectorAll('.dropviz-chart')[i]; const r = chart.getBoundingClientRect();
+  return [[r.left, r.right], Array.from(chart.querySelectorAll('g.annotation')).map((e) => e.getBoundingClientRect())
+    .filter((n) => n.width > 0).map((n) => [n.left, n.right])]; }"""
+
+
 LESSON = ["network", "boundary", "curves", "status", "keys", "play", "step", "reset", "dropout", "p"]
 
 
 @pytest.mark.parametrize("width, height", [(1280, 720), (1920, 1080)])
 def test_presentation_mode_shows_the_whole_lesson_on_a_projector(app: Page, app_url: str, width: int, height: int):
-    app.set_viewport_size({"width": width, "height": height})
-    open_page(app, f"{app_url}/?epochs=5000")
-    _present(app)
-    _play(app)
-    app.wait_for_timeout(500)  # a few frames after Play: the charts at their fitted heights
-    shown = app.evaluate(BOXES)
+    shown = _presenting_and_playing(app, f"{app_url}/?epochs=5000", width, height)
     assert _outside(shown, LESSON) == {}, shown
     # Readable from the back: the status and buttons at 20 px, the charts' ticks at 18 px (1.5 times the page's 12).
     assert shown["statusFont"] >= 20 and shown["buttonFont"] >= 20 and shown["tickFont"] >= 18, shown
@@ -88,27 +100,17 @@ def test_presentation_mode_shows_the_whole_lesson_on_a_projector(app: Page, app_
 
 
 def test_presentation_mode_shows_the_digits_lesson_without_texts_covering_each_other(app: Page, app_url: str):
-    app.set_viewport_size({"width": 1280, "height": 720})
-    open_page(app, f"{app_url}/?dataset=digits&hidden=64,64&epochs=5000")
-    _present(app)
-    _play(app)
-    app.wait_for_timeout(500)
-    shown = app.evaluate(BOXES)
+    shown = _presenting_and_playing(app, f"{app_url}/?dataset=digits&hidden=64,64&epochs=5000", 1280, 720)
     assert _outside(shown, LESSON) == {}, shown
     assert app.evaluate(OVERLAPS) == [[], [], []]
     # Every row name whole: none cut at the chart's left edge.
-    lefts = app.evaluate("""() => Array.from(document.querySelectorAll('.dropviz-chart')[1].querySelectorAll('g.annotation'))
-      .map((e) => e.getBoundingClientRect()).filter((r) => r.width > 0).map((r) => r.left)""")
+    _, notes = app.evaluate(NOTE_EDGES, 1)
+    lefts = [left for left, _ in notes]
     assert lefts and min(lefts) >= shown["boxes"]["boundary"][0], lefts
 
 
 def test_a_1024x768_projector_shows_the_whole_lesson_and_whole_status_lines(app: Page, app_url: str):
-    app.set_viewport_size({"width": 1024, "height": 768})
-    open_page(app, f"{app_url}/?epochs=5000")
-    _present(app)
-    _play(app)
-    app.wait_for_timeout(500)
-    shown = app.evaluate(BOXES)
+    shown = _presenting_and_playing(app, f"{app_url}/?epochs=5000", 1024, 768)
     assert _outside(shown, LESSON) == {}, shown
     cut = app.evaluate(
         "() => Array.from(document.querySelectorAll('.dropviz-status div')).filter((d) => d.scrollWidth > d.clientWidth + 1).map((d) => d.textContent)"
@@ -117,17 +119,10 @@ def test_a_1024x768_projector_shows_the_whole_lesson_and_whole_status_lines(app:
 
 
 def test_presentation_mode_names_every_column_of_six_hidden_layers_readably(app: Page, app_url: str):
-    app.set_viewport_size({"width": 1280, "height": 720})
-    open_page(app, f"{app_url}/?hidden=64,64,64,64,64,64&p=0.25&epochs=5000")
-    _present(app)
-    _play(app)
-    app.wait_for_timeout(500)
+    _presenting_and_playing(app, f"{app_url}/?hidden=64,64,64,64,64,64&p=0.25&epochs=5000", 1280, 720)
     assert app.evaluate(OVERLAPS) == [[], [], []]  # the columns' headers side by side
     # Every note of the graph whole, the output's names included: none cut at the chart's edges.
-    box, notes = app.evaluate("""() => { const chart = document.querySelector('.dropviz-chart');
-      const r = chart.getBoundingClientRect();
-      return [[r.left, r.right], Array.from(chart.querySelectorAll('g.annotation')).map((e) => e.getBoundingClientRect())
-        .filter((n) => n.width > 0).map((n) => [n.left, n.right])]; }""")
+    box, notes = app.evaluate(NOTE_EDGES, 0)
     assert notes and all(box[0] <= left and right <= box[1] for left, right in notes), (box, notes)
 
 
