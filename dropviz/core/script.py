@@ -62,7 +62,7 @@ def make_optimizer(model):
 
 
 def train_step(model, optimizer, x, y):
-    """One step on a mini-batch; its loss is the page's "optimized (with masks)"."""
+    """One step on a mini-batch; its loss is the page's "dropout · with masks"."""
     model.train()  # training mode: each nn.Dropout draws a new mask for every example
     optimizer.zero_grad()
     loss = nn.functional.cross_entropy(model(x), y)  # batch mean; softmax inside

@@ -11,7 +11,8 @@ from ..core.records import RUN_NAMES, History, RunHistory
 from .theme import PANEL_AXES, THEME, base_layout, bottom_legend, display_name, figure_spec, float32_gaps, note, scatter
 
 _GAP_NAMES = {"dropout": "gap (dropout)", "twin": "gap (twin)"}
-_CURVE_NAMES = {"dropout": "dropout", "twin": "no-dropout twin"}  # legend prefixes: "dropout · train"
+# Legend prefixes, "dropout · train": short, since a fitted view's legend column takes its width from the longest name.
+_CURVE_NAMES = {"dropout": "dropout", "twin": "twin"}
 
 
 MIN_EPOCH_SPAN = 10  # the curves' x axis shows at least epochs 0 to 10: a new run's ticks are whole epochs
@@ -59,9 +60,10 @@ def _run_curves(run: str, index: int, history: RunHistory | None) -> list[dict]:
         return float32_gaps(getattr(history, name)) if history is not None else np.zeros(0, dtype=np.float32)
 
     train_loss, val_loss = get("train_loss"), get("val_loss")
-    gap = {
+    gap = {  # no legend entry of its own: it toggles with the run's validation lines, and the caption names the shading
         "name": _GAP_NAMES.get(run, f"gap ({run})"),
-        "legendgroup": f"gap-{run}",
+        "legendgroup": f"{run}-validation",
+        "showlegend": False,
         "mode": "lines",
         "line": {"width": 0},
         "hoverinfo": "skip",
@@ -69,7 +71,7 @@ def _run_curves(run: str, index: int, history: RunHistory | None) -> list[dict]:
         "yaxis": "y",
     }
     traces = [
-        scatter(**_curve(train_loss), showlegend=False, **gap),
+        scatter(**_curve(train_loss), **gap),
         scatter(**_curve(val_loss), fill="tonexty", fillcolor=THEME.gap_fill(index), **gap),
     ]
     for (xaxis, yaxis), names in zip(PANEL_AXES, (("train_loss", "val_loss"), ("train_acc", "val_acc"))):
@@ -120,8 +122,8 @@ def curves_spec(history: History) -> dict:
     """Loss and accuracy per epoch of both runs, side by side, measured in evaluation mode.
 
     Traces per run in RUN_NAMES order: the gap band pair ("gap (dropout)" / "gap (twin)", the second
-    filled to the first), "<run> · train" and "<run> · validation" in the Loss subplot and again in
-    the Accuracy subplot, "<run> · best validation" (a star, a diamond); then "dropout · optimized (with masks)", and
+    filled to the first; no legend entry: they toggle with "<run> · validation"), "<run> · train" and "<run> · validation" in the Loss subplot and again in
+    the Accuracy subplot, "<run> · best validation" (a star, a diamond); then "dropout · with masks", and
     an invisible "epoch span" per subplot from epoch 0 to MIN_EPOCH_SPAN, the least each x axis shows.
     The twin's lines are dashed. Each event is a dotted vertical line in both subplots (layout
     shapes), its text once, in the Loss subplot. Non-finite values are drawn as gaps; never raises.
@@ -135,7 +137,7 @@ def curves_spec(history: History) -> dict:
         scatter(
             **_curve(optimized),
             mode="lines",
-            name="dropout · optimized (with masks)",
+            name="dropout · with masks",
             xaxis="x",
             yaxis="y",
             opacity=THEME.optimized_opacity,

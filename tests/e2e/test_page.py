@@ -46,7 +46,7 @@ def test_page_loads_with_three_views_and_no_exception(app: Page):
     shown = settle(app)
     assert (shown["epoch"], shown["step"], shown["range"]) == (0, 0, [0, 10])  # a new run's axis: whole epochs 0 to 10
     names = {c["name"] for c in app.evaluate(CURVES)}
-    assert {"no-dropout twin · train", "no-dropout twin · validation", "dropout · validation"} <= names
+    assert {"twin · train", "twin · validation", "dropout · validation"} <= names
 
 
 def test_layers_and_neurons_change_the_graph(app: Page):
@@ -62,7 +62,7 @@ def test_play_pause_step_and_reset(app: Page, app_url: str):
     click(app, "Play")
     playing = settle(app, lambda v: v["playing"] and v["epoch"] >= 3)
     curves = {c["name"]: c["n"] for c in app.evaluate(CURVES)}
-    assert curves["dropout · validation"] == playing["epoch"] == curves["no-dropout twin · validation"]
+    assert curves["dropout · validation"] == playing["epoch"] == curves["twin · validation"]
     click(app, "Pause")
     paused = settle(app, lambda v: not v["playing"])
     before = app.evaluate(NETWORK)["dropped"]

@@ -311,7 +311,7 @@ def _ys(fig, name):
 
 def test_one_line_per_run_and_split_in_each_subplot_run_by_colour_split_by_dash():
     history, fig = _curves()
-    for run, label in (("dropout", "dropout"), ("twin", "no-dropout twin")):
+    for run, label in (("dropout", "dropout"), ("twin", "twin")):
         h = history.runs[run]
         for split, loss, acc in (("train", h.train_loss, h.train_acc), ("validation", h.val_loss, h.val_acc)):
             traces = [t for t in fig.data if t.name == f"{label} · {split}"]
@@ -331,6 +331,9 @@ def test_gap_band_fills_between_train_and_validation_loss():
         assert len(filled) == 1
         band, base = data[filled[0]], data[filled[0] - 1]
         assert base.name == name and base.fill in (None, "none")
+        # No legend row of its own (a fitted view's short legend has room for few): it toggles with its validation lines.
+        assert band.showlegend is False and base.showlegend is False
+        assert band.legendgroup == base.legendgroup == _trace(fig, f"{run} · validation").legendgroup
         assert np.allclose(base.y, history.runs[run].train_loss) and np.allclose(band.y, history.runs[run].val_loss)
     fills = {t.fillcolor for t in fig.data if t.fill == "tonexty"}
     assert len(fills) == 2, "each run's band has its own tint"
@@ -338,12 +341,12 @@ def test_gap_band_fills_between_train_and_validation_loss():
 
 def test_best_epoch_marked_and_optimized_loss_drawn():
     history, fig = _curves(e=8)
-    for run, label in (("dropout", "dropout"), ("twin", "no-dropout twin")):
-        marker = _trace(fig, f"{label} · best validation")
+    for run in ("dropout", "twin"):
+        marker = _trace(fig, f"{run} · best validation")
         best = history.runs[run].best_epoch
         assert list(marker.x) == [best] and np.isclose(marker.y[0], history.runs[run].val_loss[best - 1])
         assert marker.marker.symbol in ("star", "diamond")
-    optimized = _trace(fig, "dropout · optimized (with masks)")
+    optimized = _trace(fig, "dropout · with masks")
     assert np.allclose(optimized.y, history.runs["dropout"].optimized_loss)
     assert optimized.line.dash == "dot" and optimized.xaxis == "x"
 
@@ -376,9 +379,9 @@ def test_non_finite_values_become_gaps_and_never_raise():
     for trace in fig.data:
         y = np.asarray(trace.y, dtype=float)
         assert not np.isinf(y).any(), trace.name
-    twin_train = _ys(fig, "no-dropout twin · train")[0]
+    twin_train = _ys(fig, "twin · train")[0]
     assert np.isnan(twin_train[[1, 2, 3, 5]]).all() and np.isclose(twin_train[[0, 4]], [0.9, 0.3]).all()
-    marker = _trace(fig, "no-dropout twin · best validation")
+    marker = _trace(fig, "twin · best validation")
     assert list(marker.x) == [2]  # val = bad reversed: finite minimum 0.3 at epoch 2
     fig.to_json()  # serializable
 
@@ -388,7 +391,7 @@ def test_diverged_run_with_shorter_arrays():
     fig = curves_figure(history)
     for trace in fig.data:
         assert trace.x is None or len(trace.x) == len(trace.y)  # no x: the points are epochs 1, 2, ... (x0, dx)
-    assert len(_ys(fig, "no-dropout twin · validation")[0]) == 4 and len(_ys(fig, "dropout · validation")[0]) == 9
+    assert len(_ys(fig, "twin · validation")[0]) == 4 and len(_ys(fig, "dropout · validation")[0]) == 9
 
 
 @pytest.mark.parametrize("epochs", [0, 1, 300])
