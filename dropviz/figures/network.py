@@ -449,8 +449,8 @@ def network_spec(
 
     axis = {"visible": False, "showgrid": False, "zeroline": False}
     # Right of the output column, room for its names ("class 0"): their px are fixed while a column's px shrink as
-    # columns are added, so the room grows with the columns.
-    xrange, yrange = [-0.6, columns - 1 + max(0.6, 0.15 * columns)], [-top - 0.3, top + 0.3]
+    # columns are added, so the room grows with the columns (and is larger for larger type).
+    xrange, yrange = [-0.6, columns - 1 + max(0.6 * text_scale, 0.15 * columns)], [-top - 0.3, top + 0.3]
     fig_layout = base_layout(
         THEME.network_height,
         uirevision=f"network-{sizes}-{max_nodes}",  # a new shape resets the view; updates keep it

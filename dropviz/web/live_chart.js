@@ -68,15 +68,17 @@ function fitted(figure, state) {
   for (const axis of ["xaxis", "xaxis2"]) {
     if (layout[axis] && layout[axis].dtick === undefined) layout[axis] = { ...layout[axis], nticks: 3, tickangle: 0 };
   }
-  const size = Math.min(LEGEND_FONT, (layout.legend.font && layout.legend.font.size) || LEGEND_FONT);
   const names = figure.data.filter((trace) => trace.showlegend !== false && trace.name).map((trace) => trace.name.length);
+  const size = Math.min(LEGEND_FONT, (layout.legend.font && layout.legend.font.size) || LEGEND_FONT);
   const right = Math.round(0.55 * size * Math.max(0, ...names) + 3 * size); // the longest name and its symbol
   const font = { ...(layout.legend.font || {}), size };
-  layout.legend = { ...layout.legend, font, orientation: "v", tracegroupgap: 2 };
+  // The legend uses the figure's whole height, not only its plots' (a short chart's would scroll, hiding entries); so
+  // the margins are fixed, with room for the ticks: automatic ones would grow around the legend.
+  layout.legend = { ...layout.legend, font, orientation: "v", tracegroupgap: 0, yref: "container", maxheight: 1 };
   Object.assign(layout.legend, { x: 1.02, xanchor: "left", y: 1, yanchor: "top" });
-  // Fixed margins (the curves): the legend may use the figure's whole height; automatic ones would grow around it.
-  if (margin.autoexpand === false) layout.legend = { ...layout.legend, yref: "container", maxheight: 1 };
-  layout.margin = { ...margin, r: right, b: Math.min(margin.b ?? 10, 3.5 * size) };
+  const tick = (layout.xaxis && layout.xaxis.tickfont && layout.xaxis.tickfont.size) || 12;
+  const [left, below] = margin.autoexpand === false ? [margin.l, margin.b] : [Math.max(margin.l ?? 10, 2.6 * tick), 2.4 * tick];
+  layout.margin = { ...margin, l: left, r: right, b: Math.min(below ?? 10, 3.5 * size), autoexpand: false };
 }
 
 // A figure as drawn (typed arrays, the theme, fitted) and, to compare the next with, JSON as sent of: each trace, each

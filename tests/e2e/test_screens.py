@@ -38,6 +38,14 @@ OVERLAPS = """(charts) => Array.from(document.querySelectorAll(charts || '.dropv
   const cover = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 1 && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 1;
   return texts.flatMap(([name, box], i) => texts.slice(i + 1).filter(([, other]) => cover(box, other)).map(([other]) => [name, other]));
 })"""
+# Per live chart, the legends that scroll (plotly.js draws a scrollbar when the entries do not fit: some are hidden),
+# and the width in px of its narrowest plot.
+LEGENDS_AND_PLOTS = """() => Array.from(document.querySelectorAll('.dropviz-chart')).map((chart) => {
+  const layout = chart._fullLayout;  // the chart's div is plotly.js's
+  const scrolls = Array.from(chart.querySelectorAll('g.legend rect.scrollbar')).filter((r) => +r.getAttribute('height') > 0);
+  const widths = Object.keys(layout).filter((key) => /^xaxis\\d*$/.test(key)).map((key) => layout[key]._length);
+  return [scrolls.length, Math.round(Math.min(...widths))];
+})"""
 # The Dropout switches' states, in the page's order (the sidebar's first, then presentation mode's copy if drawn).
 DROPOUT = """() => Array.from(document.querySelectorAll('[data-testid=stCheckbox]'))
   .filter((e) => e.textContent.trim() === 'Dropout').map((e) => e.querySelector('input').checked)"""
@@ -97,6 +105,9 @@ def test_presentation_mode_shows_the_whole_lesson_on_a_projector(app: Page, app_
     assert shown["statusFont"] >= 20 and shown["buttonFont"] >= 20 and shown["tickFont"] >= 18, shown
     assert shown["boxes"]["boundary"][3] - shown["boxes"]["boundary"][1] >= 0.2 * height  # not squeezed to a strip
     assert app.evaluate(OVERLAPS) == [[], [], []]  # large type in short charts: no text covers another
+    # Every legend entry shown (none scrolled away), and the curves' panels wide enough to read a run's course.
+    (network, _), (boundary, _), (curves, narrowest) = app.evaluate(LEGENDS_AND_PLOTS)
+    assert (network, boundary, curves) == (0, 0, 0) and narrowest >= 0.13 * width
 
 
 def test_presentation_mode_shows_the_digits_lesson_without_texts_covering_each_other(app: Page, app_url: str):
@@ -116,6 +127,10 @@ def test_a_1024x768_projector_shows_the_whole_lesson_and_whole_status_lines(app:
         "() => Array.from(document.querySelectorAll('.dropviz-status div')).filter((d) => d.scrollWidth > d.clientWidth + 1).map((d) => d.textContent)"
     )
     assert cut == []  # each line whole, the gap at its end included
+    legends_and_plots = app.evaluate(LEGENDS_AND_PLOTS)
+    assert [scrolls for scrolls, _ in legends_and_plots] == [0, 0, 0] and legends_and_plots[2][1] >= 100, legends_and_plots
+    box, notes = app.evaluate(NOTE_EDGES, 0)  # the output's names whole beside a narrower graph
+    assert notes and all(box[0] <= left and right <= box[1] for left, right in notes), (box, notes)
 
 
 def test_presentation_mode_names_every_column_of_six_hidden_layers_readably(app: Page, app_url: str):
@@ -147,13 +162,16 @@ def test_a_phone_shows_an_experiment_s_figures_without_texts_covering_each_other
     assert overlaps == [[]], overlaps
 
 
-def test_the_ordinary_page_shows_network_curves_and_the_lesson_controls_on_a_laptop(app: Page, app_url: str):
-    app.set_viewport_size({"width": 1440, "height": 900})
+@pytest.mark.parametrize("width, height", [(1440, 900), (1280, 800)])
+def test_the_ordinary_page_shows_network_curves_and_the_lesson_controls_on_a_laptop(app: Page, app_url: str, width, height):
+    app.set_viewport_size({"width": width, "height": height})
     open_page(app, f"{app_url}/?epochs=5000")
     _play(app)
     shown = app.evaluate(BOXES)
     assert _outside(shown, ["network", "curves", "status", "play", "dropout", "p"]) == {}, shown
     assert app.evaluate(OVERLAPS) == [[], [], []]
+    legends_and_plots = app.evaluate(LEGENDS_AND_PLOTS)  # beside the sidebar: every legend entry, panels to read
+    assert [scrolls for scrolls, _ in legends_and_plots] == [0, 0, 0] and legends_and_plots[2][1] >= 90, legends_and_plots
     sidebar = app.locator("[data-testid=stSidebar]").bounding_box()
     assert shown["boxes"]["dropout"][2] <= sidebar["x"] + sidebar["width"]  # the sidebar's own switch, unscrolled
 
