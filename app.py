@@ -283,7 +283,8 @@ with live_tab:
     playing, finished = frame.playing, frame.finished  # the buttons say what the frame below shows, never an older state
     presenting = bool(st.session_state.get("presenting"))
     if presenting:  # the sidebar is hidden: the lesson's Dropout switch and p join the row
-        play, step, reset, switch, chance, pace, present = st.columns([1, 1, 1, 1.1, 1.6, 1.6, 1.5], vertical_alignment="center")
+        # Widths for the labels at a 1024 px projector: the buttons' words are short, the switches' are not.
+        play, step, reset, switch, chance, pace, present = st.columns([0.9, 0.9, 0.9, 1.2, 1.5, 1.5, 1.8], vertical_alignment="center")
         controls.dropout_copy(switch, chance)
     else:
         play, step, reset, pace, present = st.columns([1, 1, 1, 2.2, 1.5], vertical_alignment="center")

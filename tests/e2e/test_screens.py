@@ -127,6 +127,11 @@ def test_a_1024x768_projector_shows_the_whole_lesson_and_whole_status_lines(app:
         "() => Array.from(document.querySelectorAll('.dropviz-status div')).filter((d) => d.scrollWidth > d.clientWidth + 1).map((d) => d.textContent)"
     )
     assert cut == []  # each line whole, the gap at its end included
+    labels = app.evaluate(
+        "() => Array.from(document.querySelectorAll('[data-testid=stHorizontalBlock] [data-testid=stMarkdownContainer]'))"
+        ".filter((d) => d.scrollWidth > d.clientWidth + 1).map((d) => d.textContent)"
+    )
+    assert labels == []  # the controls' labels whole: "Dropout", not "Drop…"
     legends_and_plots = app.evaluate(LEGENDS_AND_PLOTS)
     assert [scrolls for scrolls, _ in legends_and_plots] == [0, 0, 0] and legends_and_plots[2][1] >= 100, legends_and_plots
     box, notes = app.evaluate(NOTE_EDGES, 0)  # the output's names whole beside a narrower graph
