@@ -436,7 +436,10 @@ def test_map_figures(results):
     # The spread is a magnitude: the sequential scale, with a visible colour bar; the probability maps have none.
     spread = fig.data[5]
     assert spread.showscale and spread.colorscale == go.Heatmap(colorscale=THEME.sequential_scale).colorscale
-    assert spread.colorbar.title.text and spread.zmin == 0 and spread.zmax == pytest.approx(float(mc.std.max()))
+    assert spread.zmin == 0 and spread.zmax == pytest.approx(float(mc.std.max()))
+    # Its whole length for the scale (the panel's title names it) and ticks that stay level on a phone.
+    assert "spread (std" in fig.layout.annotations[1].text and not spread.colorbar.title.text
+    assert spread.colorbar.nticks == 3 and spread.colorbar.tickangle == 0
     assert not fig.data[0].showscale and not fig.data[10].showscale
     assert [t.name for t in fig.data[1:5]] == ["train · class 0", "train · class 1", "validation · class 0", "validation · class 1"]
     assert fig.data[3].marker.symbol == "circle-open"
