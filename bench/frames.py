@@ -1,11 +1,13 @@
 """Prints what one live frame costs the worker that makes it, with the network's neuron maps and without, and its size.
 
 A frame is a snapshot of the run (Trainer.snapshot), the neuron maps (neurons.with_maps) and the three figures encoded
-as the page's JSON (frames.make_frame). Default preset after 100 epochs; medians of alternating repetitions.
-Asserts nothing. Usage: OPENBLAS_NUM_THREADS=1 python bench/frames.py [--repeats 200]
+as the page's JSON (frames.make_frame). Default preset after 100 epochs (--epochs: past 300 the curves are cut into
+buckets); medians of alternating repetitions. Asserts nothing.
+Usage: OPENBLAS_NUM_THREADS=1 python bench/frames.py [--repeats 200] [--epochs 100]
 """
 
 import argparse
+import dataclasses
 import statistics
 import sys
 import time
@@ -26,9 +28,10 @@ def _frame(trainer: Trainer) -> bytes:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=200)
+    parser.add_argument("--epochs", type=int, default=100, help="epochs trained before the frames")
     args = parser.parse_args()
-    trainer = Trainer(PRESETS[DEFAULT_PRESET].config)
-    while trainer.epoch < 100:
+    trainer = Trainer(dataclasses.replace(PRESETS[DEFAULT_PRESET].config, epochs=max(args.epochs + 1, 300)))
+    while trainer.epoch < args.epochs:
         trainer.train(trainer.steps_per_epoch)
     times: dict[str, list[float]] = {"with maps": [], "without maps": []}
     sizes = {}

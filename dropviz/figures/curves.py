@@ -21,34 +21,43 @@ MIN_EPOCH_SPAN = 10  # the curves' x axis shows at least epochs 0 to 10: a new r
 CURVE_BUCKETS = 150
 
 
-def _curve(values: np.ndarray) -> dict:
-    """A per-epoch series -> the trace's points, float32; epochs count from 1: {"x0": 1, "dx": 1, "y": values}, or
+def _curves(*series: np.ndarray) -> list[dict]:
+    """Per-epoch series -> each one's trace points, float32; epochs count from 1: {"x0": 1, "dx": 1, "y": values}, or
     {"x": epochs, "y": values} for a long run.
 
     Up to 2 x CURVE_BUCKETS epochs every epoch is drawn, at x0 + i dx, so that the 11 curves send no x arrays, a large
     share of a frame's bytes. A longer run is cut into CURVE_BUCKETS buckets of consecutive epochs, and each bucket keeps
     its lowest and highest point, in epoch order, at their own epochs: the drawn line keeps every spike and trough
     while the browser redraws at most 2 x CURVE_BUCKETS points per curve each frame (5000 epochs would be 13 x 5000). Gaps (NaN)
-    stay gaps.
+    stay gaps. Series of one length are cut in one pass, as rows of one array: a frame draws a run's four at once.
     """
-    values = np.asarray(values, dtype=np.float32)
-    n = len(values)
-    if n <= 2 * CURVE_BUCKETS:
-        return {"x0": 1, "dx": 1, "y": values}
-    epochs = np.arange(1, n + 1, dtype=np.float32)
+    values = [np.asarray(v, dtype=np.float32) for v in series]
+    drawn: list[dict | None] = [{"x0": 1, "dx": 1, "y": v} if len(v) <= 2 * CURVE_BUCKETS else None for v in values]
+    for n in {len(v) for v, d in zip(values, drawn) if d is None}:
+        rows = [i for i, v in enumerate(values) if len(v) == n and drawn[i] is None]
+        for i, index in zip(rows, _bucket_ends(np.stack([values[i] for i in rows]))):
+            drawn[i] = {"x": (index + 1).astype(np.float32), "y": values[i][index]}
+    return drawn
+
+
+def _bucket_ends(values: np.ndarray) -> list[np.ndarray]:
+    """(series, n) -> per series, the sorted epoch indices of each bucket's lowest and highest finite point (one for a
+    bucket whose lowest is its highest, one gap for a bucket of gaps)."""
+    count, n = values.shape
     size = -(-n // CURVE_BUCKETS)  # ceil: every bucket but the last is full
-    padded = np.full(size * CURVE_BUCKETS, np.nan, dtype=np.float32)
-    padded[:n] = values
-    buckets = padded.reshape(CURVE_BUCKETS, size)  # (buckets, size)
+    padded = np.full((count, size * CURVE_BUCKETS), np.nan, dtype=np.float32)
+    padded[:, :n] = values
+    buckets = padded.reshape(count, CURVE_BUCKETS, size)  # (series, buckets, size)
     finite = np.isfinite(buckets)
-    low = np.argmin(np.where(finite, buckets, np.inf), axis=1)
-    high = np.argmax(np.where(finite, buckets, -np.inf), axis=1)
-    empty = ~finite.any(axis=1)  # a bucket of gaps keeps one gap
-    first, second = np.minimum(low, high), np.maximum(low, high)
-    index = np.stack([first, second], axis=1) + (np.arange(CURVE_BUCKETS) * size)[:, None]  # (buckets, 2)
-    index[empty] = (np.arange(CURVE_BUCKETS) * size)[empty, None]
-    index = np.unique(np.minimum(index.ravel(), n - 1))  # sorted; a bucket whose low is its high gives one point
-    return {"x": epochs[index], "y": values[index]}
+    low = np.argmin(np.where(finite, buckets, np.inf), axis=2)
+    high = np.argmax(np.where(finite, buckets, -np.inf), axis=2)
+    starts = np.arange(CURVE_BUCKETS) * size  # (buckets,)
+    index = np.stack([np.minimum(low, high), np.maximum(low, high)], axis=2) + starts[:, None]  # (series, buckets, 2)
+    index = np.where(finite.any(axis=2)[..., None], index, starts[:, None])  # a bucket of gaps keeps one gap
+    index = np.minimum(index.reshape(count, -1), n - 1)  # (series, 2 x buckets), ascending in each row
+    repeated = np.zeros_like(index, dtype=bool)
+    repeated[:, 1:] = index[:, 1:] == index[:, :-1]
+    return [row[~again] for row, again in zip(index, repeated)]
 
 
 def _run_curves(run: str, index: int, history: RunHistory | None) -> list[dict]:
@@ -59,7 +68,9 @@ def _run_curves(run: str, index: int, history: RunHistory | None) -> list[dict]:
     def get(name: str) -> np.ndarray:
         return float32_gaps(getattr(history, name)) if history is not None else np.zeros(0, dtype=np.float32)
 
-    train_loss, val_loss = get("train_loss"), get("val_loss")
+    arrays = {name: get(name) for name in ("train_loss", "val_loss", "train_acc", "val_acc")}
+    drawn = dict(zip(arrays, _curves(*arrays.values())))
+    val_loss = arrays["val_loss"]
     gap = {  # no legend entry of its own: it toggles with the run's validation lines, and the caption names the shading
         "name": _GAP_NAMES.get(run, f"gap ({run})"),
         "legendgroup": f"{run}-validation",
@@ -71,16 +82,15 @@ def _run_curves(run: str, index: int, history: RunHistory | None) -> list[dict]:
         "yaxis": "y",
     }
     traces = [
-        scatter(**_curve(train_loss), **gap),
-        scatter(**_curve(val_loss), fill="tonexty", fillcolor=THEME.gap_fill(index), **gap),
+        scatter(**drawn["train_loss"], **gap),
+        scatter(**drawn["val_loss"], fill="tonexty", fillcolor=THEME.gap_fill(index), **gap),
     ]
     for (xaxis, yaxis), names in zip(PANEL_AXES, (("train_loss", "val_loss"), ("train_acc", "val_acc"))):
         for (split, dash), name in zip(THEME.split_dash, names):
-            values = get(name)
             width = THEME.train_width if split == "train" else THEME.curve_width
             traces.append(
                 scatter(
-                    **_curve(values),
+                    **drawn[name],
                     mode="lines",
                     name=f"{label} · {split}",
                     legendgroup=f"{run}-{split}",
@@ -135,7 +145,7 @@ def curves_spec(history: History) -> dict:
     optimized = float32_gaps(dropout.optimized_loss) if dropout is not None else np.zeros(0, dtype=np.float32)
     traces.append(
         scatter(
-            **_curve(optimized),
+            **_curves(optimized)[0],
             mode="lines",
             name="dropout · with masks",
             xaxis="x",

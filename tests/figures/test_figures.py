@@ -24,6 +24,7 @@ from dropviz.core.records import RUN_NAMES, Event, History, LayerParams, RunHist
 from dropviz.figures import raster
 from dropviz.figures.boundary import BOUNDARY_GRID, boundary_spec
 from dropviz.figures.curves import CURVE_BUCKETS, MIN_EPOCH_SPAN, curves_spec
+from dropviz.figures.curves import _curves as _curves_points
 from dropviz.figures.network import network_spec
 from dropviz.figures.neuron import neuron_spec
 from dropviz.figures.theme import PROJECTOR_SCALE, THEME, display_name, for_projector
@@ -571,6 +572,17 @@ def test_long_curves_keep_every_buckets_extremes_and_stay_short():
         t for t in curves_figure(History(runs={r: _run_history(50) for r in RUN_NAMES}, events=())).data if t.name == "dropout · validation"
     )
     assert short.x is None and (short.x0, short.dx) == (1, 1) and len(short.y) == 50  # every epoch, at its own x
+
+
+def test_long_curves_cut_together_are_each_cut_as_if_alone():
+    rng = np.random.default_rng(1)
+    spiky, smooth, other = rng.normal(size=900), np.linspace(0, 1, 900), rng.normal(size=700)
+    spiky[10:40] = np.nan
+    together = _curves_points(spiky, smooth, other)  # two series of one length in one pass, a third of another
+    alone = [_curves_points(series)[0] for series in (spiky, smooth, other)]
+    for a, b in zip(together, alone):
+        assert np.array_equal(a["x"], b["x"]) and np.array_equal(a["y"], b["y"], equal_nan=True)
+    assert len(together[1]["x"]) == 2 * CURVE_BUCKETS  # a rising line: each bucket's first and last epoch
 
 
 def _mapped(units: int = 4):
