@@ -423,37 +423,53 @@ def robustness_figure(result: InsideResult) -> go.Figure:
 # --- 4. sampled subnetworks ---------------------------------------------------------------------
 
 
-def _kept_text(result: SubnetResult, i: int) -> str:
-    counts = [f"{int(k[i].sum())}/{k.shape[1]}" for k in result.keep[1:]]
-    inputs = f"inputs {int(result.keep[0][i].sum())}/2, " if result.p_input > 0 else ""
-    return f"kept {inputs}{', '.join(counts)}"
+def _kept_text(result: SubnetResult, i: int, whole: bool = True) -> str:
+    """The units thinned network i kept per layer: "kept 66/128, 65/128" (whole; "inputs 1/2, " first with input
+    dropout) or "kept 66, 65"."""
+    layers = ([("inputs ", result.keep[0][i])] if result.p_input > 0 else []) + [("", k[i]) for k in result.keep[1:]]
+    counts = [f"{name}{int(kept.sum())}/{kept.size}" if whole else f"{int(kept.sum())}" for name, kept in layers]
+    return f"kept {', '.join(counts)}"
+
+
+_SUBNET_COLUMNS = 4  # maps per row: two rows of four keep a title's two short lines over each map on a phone
 
 
 def subnet_figure(result: SubnetResult) -> go.Figure:
-    """A strip of small maps: each thinned network, then "average of the N", then "full network".
+    """Small maps in rows of _SUBNET_COLUMNS: each thinned network, then "average of the N", then "full network".
 
     Each panel: its heatmap, then "train · class 0", "train · class 1" (3 traces per panel, count + 2 panels).
-    Titles say which units each thinned network kept per hidden layer, and every panel's validation accuracy.
+    Titles say how many units each thinned network kept per hidden layer (hovering says of how many), and every panel's
+    validation accuracy.
     """
     count = len(result.proba)
     panels = [
-        (f"{_kept_text(result, i)}<br>acc {result.val_acc[i]:.0%}", result.proba[i], f"thinned network {i + 1}") for i in range(count)
+        (f"{_kept_text(result, i, whole=False)}<br>acc {result.val_acc[i]:.0%}", result.proba[i], f"thinned network {i + 1}: {_kept_text(result, i)}")
+        for i in range(count)
     ]
     panels.append((f"average of the {count}<br>acc {result.val_acc_average:.0%}", result.average, f"average of the {count}"))
     panels.append((f"full network<br>acc {result.val_acc_full:.0%}", result.full, "full network"))
-    traces, titles = [], []
+    rows = -(-len(panels) // _SUBNET_COLUMNS)
+    axes = _square_panels(_SUBNET_COLUMNS, 0.03, ticks=False)
+    row_gap = 0.12  # of the plot height: the next row's titles
+    height = (1.0 - row_gap * (rows - 1)) / rows
+    traces, titles, layout_axes = [], [], {}
     for panel, (title, z, name) in enumerate(panels):
+        row, column = divmod(panel, _SUBNET_COLUMNS)
         xaxis, yaxis = _axis_names(panel)
+        x_domain = axes["xaxis" if column == 0 else f"xaxis{column + 1}"]["domain"]
+        top = 1.0 - row * (height + row_gap)
+        layout_axes[xaxis.replace("x", "xaxis")] = dict(axes["xaxis"], domain=x_domain, anchor=yaxis)
+        layout_axes[yaxis.replace("y", "yaxis")] = dict(axes["yaxis"], domain=[max(0.0, top - height), top], anchor=xaxis, scaleanchor=xaxis)
         traces.append(_proba_map(result.grid_axis, z, name, xaxis, yaxis))
         traces.extend(_data_traces(result.data, xaxis, yaxis, first=panel == 0, validation=False, scale=0.5))
-        titles.append(_title(title, xaxis, small=True))
+        titles.append(dict(_title(title, xaxis, small=True), yref=f"{yaxis} domain"))
     layout = _layout(
-        _STRIP_HEIGHT,
+        _STRIP_HEIGHT * rows,
         "probe-subnets",
         margin={"l": 10, "r": 10, "t": 45, "b": 10},
         legend=_legend(-0.02),
         hovermode="closest",
         annotations=titles,
-        **_square_panels(len(panels), 0.012, ticks=False),
+        **layout_axes,
     )
     return go.Figure(data=traces, layout=layout)

@@ -167,6 +167,22 @@ def test_a_phone_shows_an_experiment_s_figures_without_texts_covering_each_other
     assert overlaps == [[]], overlaps
 
 
+def test_a_phone_shows_the_sampled_subnetworks_with_a_readable_title_over_each_map(app: Page, app_url: str):
+    app.set_viewport_size({"width": 390, "height": 844})
+    open_page(app, f"{app_url}/?epochs=5000")
+    app.get_by_role("tab", name="Experiments").click()
+    app.get_by_role("combobox", name="Experiment").click()
+    app.get_by_role("option", name="Sampled subnetworks: the thinned networks dropout trains").click()
+    app.get_by_role("button", name="Run experiment").click()  # eight maps: in one row they were 35 px wide
+    app.get_by_text("Finished in").wait_for(timeout=90_000)
+    app.locator("[data-testid=stPlotlyChart] .main-svg").first.wait_for()
+    app.wait_for_timeout(500)
+    assert app.evaluate(OVERLAPS, "[data-testid=stPlotlyChart]") == [[]]
+    widths = app.evaluate("() => Object.entries(document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot')._fullLayout)"
+                          ".filter(([key]) => /^xaxis\\d*$/.test(key)).map(([, axis]) => axis._length)")
+    assert len(widths) == 8 and min(widths) >= 60, widths
+
+
 @pytest.mark.parametrize("width, height", [(1440, 900), (1280, 800)])
 def test_the_ordinary_page_shows_network_curves_and_the_lesson_controls_on_a_laptop(app: Page, app_url: str, width, height):
     app.set_viewport_size({"width": width, "height": height})

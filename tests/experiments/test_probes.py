@@ -467,8 +467,13 @@ def test_map_figures(results):
     assert len(fig.data) == 3 * 8
     titles = [a.text for a in fig.layout.annotations]
     kept = subnets.kept_counts[0]
-    assert titles[0].startswith(f"kept {kept[0]}/8, {kept[1]}/6")
+    assert titles[0] == f"kept {kept[0]}, {kept[1]}<br>acc {subnets.val_acc[0]:.0%}"  # short lines, for a phone
+    assert fig.data[0].name == f"thinned network 1: kept {kept[0]}/8, {kept[1]}/6"  # the whole count on hover
     assert titles[-2].startswith("average of the 6") and titles[-1].startswith("full network")
+    # Two rows of four: each title over its own map (its y axis's domain), the rows apart.
+    rows = [tuple(fig.layout[f"yaxis{'' if n == 0 else n + 1}"].domain) for n in range(8)]
+    assert len(set(rows[:4])) == len(set(rows[4:])) == 1 and rows[4][1] < rows[0][0]
+    assert [a.yref for a in fig.layout.annotations] == [f"y{'' if n == 0 else n + 1} domain" for n in range(8)]
 
 
 def test_inside_figures(results):
