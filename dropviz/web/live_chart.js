@@ -68,6 +68,9 @@ function fitted(figure, state) {
   for (const axis of ["xaxis", "xaxis2"]) {
     if (layout[axis] && layout[axis].dtick === undefined) layout[axis] = { ...layout[axis], nticks: 3, tickangle: 0 };
   }
+  // A figure may ask to keep its legend where it is (the digits' strip alone: beside it, the legend took the width
+  // the strip's answers need).
+  if (layout.meta && layout.meta.legend === "stays") return;
   const names = figure.data.filter((trace) => trace.showlegend !== false && trace.name).map((trace) => trace.name.length);
   const size = Math.min(LEGEND_FONT, (layout.legend.font && layout.legend.font.size) || LEGEND_FONT);
   const right = Math.round(0.55 * size * Math.max(0, ...names) + 3 * size); // the longest name and its symbol

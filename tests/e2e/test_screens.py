@@ -46,6 +46,13 @@ LEGENDS_AND_PLOTS = """() => Array.from(document.querySelectorAll('.dropviz-char
   const widths = Object.keys(layout).filter((key) => /^xaxis\\d*$/.test(key)).map((key) => layout[key]._length);
   return [scrolls.length, Math.round(Math.min(...widths))];
 })"""
+# Per live chart, the pairs of texts of one text trace (the digits' answers) that cover each other by more than a pixel.
+TEXTS_APART = """() => Array.from(document.querySelectorAll('.dropviz-chart')).map((chart) =>
+  Array.from(chart.querySelectorAll('g.trace.scatter')).flatMap((trace) => {
+    const boxes = Array.from(trace.querySelectorAll('g.textpoint')).map((e) => [e.textContent, e.getBoundingClientRect()]);
+    const cover = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 1 && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 1;
+    return boxes.flatMap(([name, box], i) => boxes.slice(i + 1).filter(([, other]) => cover(box, other)).map(([other]) => [name, other]));
+  }))"""
 # The Dropout switches' states, in the page's order (the sidebar's first, then presentation mode's copy if drawn).
 DROPOUT = """() => Array.from(document.querySelectorAll('[data-testid=stCheckbox]'))
   .filter((e) => e.textContent.trim() === 'Dropout').map((e) => e.querySelector('input').checked)"""
@@ -110,10 +117,13 @@ def test_presentation_mode_shows_the_whole_lesson_on_a_projector(app: Page, app_
     assert (network, boundary, curves) == (0, 0, 0) and narrowest >= 0.13 * width
 
 
-def test_presentation_mode_shows_the_digits_lesson_without_texts_covering_each_other(app: Page, app_url: str):
-    shown = _presenting_and_playing(app, f"{app_url}/?dataset=digits&hidden=64,64&epochs=5000", 1280, 720)
+@pytest.mark.parametrize("width, height", [(1280, 720), (1024, 768)])
+def test_presentation_mode_shows_the_digits_lesson_without_texts_covering_each_other(app: Page, app_url: str, width, height):
+    shown = _presenting_and_playing(app, f"{app_url}/?dataset=digits&hidden=64,64&epochs=5000", width, height)
     assert _outside(shown, LESSON) == {}, shown
     assert app.evaluate(OVERLAPS) == [[], [], []]
+    answers = app.evaluate(TEXTS_APART)
+    assert answers == [[], [], []] and app.locator(".dropviz-chart g.textpoint").count() >= 20, answers  # each answer apart
     # Every row name whole: none cut at the chart's left edge.
     _, notes = app.evaluate(NOTE_EDGES, 1)
     lefts = [left for left, _ in notes]

@@ -145,6 +145,9 @@ def test_without_matrices_the_strip_takes_the_whole_height_with_rows_and_row_nam
     assert alone.layout.yaxis3.range[0] == 1.5 * page.layout.yaxis3.range[0] < min(y for y, _ in rows(alone).values())
     # Square pixels by a narrower domain, never by wider ranges: plotly.js widened those far past the strip.
     assert alone.layout.xaxis3.constrain == alone.layout.yaxis3.constrain == "domain"
+    # The strip alone asks the page's fitting to leave its legend over it (beside it, the legend took the answers' width);
+    # with the matrices, the strip is short rather than narrow, and the legend may move beside it.
+    assert alone.layout.meta == {"legend": "stays"} and page.layout.meta is None
 
 
 def test_the_matrices_name_every_other_true_class_so_that_a_short_chart_s_names_do_not_run_together(digits):
