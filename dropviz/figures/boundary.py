@@ -136,10 +136,10 @@ def _panel_traces(points: dict, classes: int, panel: int) -> list[dict]:
             xaxis=xaxis,
             yaxis=yaxis,
             hoverinfo="skip",
-            marker={
+            marker={  # the ring's black on its yellow halo: a black ring alone vanished on a dark page
                 "symbol": "circle",
                 "size": THEME.tracked_size,
-                "color": THEME.transparent,
+                "color": THEME.tracked_halo,
                 "line": {"width": THEME.tracked_width, "color": THEME.tracked},
             },
         )

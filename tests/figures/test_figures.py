@@ -502,6 +502,8 @@ def test_boundary_points_flipped_labels_and_tracked_ring():
         flipped = by_name["flipped label"]
         assert np.allclose(flipped.x, data.x_train[data.flipped_train, 0], atol=1e-6)
         assert by_name["tracked example"].x[0] > EXTENT[1]  # a legend entry only, outside the square
+        legend_ring = by_name["tracked example"].marker  # black on its yellow halo: it reads on a dark page too
+        assert (legend_ring.color, legend_ring.line.color) == (THEME.tracked_halo, THEME.tracked)
     rings = [image for image in fig.layout.images if image.name == "tracked example"]
     assert [r.xref for r in rings] == ["x", "x2"] and all(r.visible for r in rings)
     for ring in rings:
