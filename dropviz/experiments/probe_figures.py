@@ -443,7 +443,11 @@ def subnet_figure(result: SubnetResult) -> go.Figure:
     """
     count = len(result.proba)
     panels = [
-        (f"{_kept_text(result, i, whole=False)}<br>acc {result.val_acc[i]:.0%}", result.proba[i], f"thinned network {i + 1}: {_kept_text(result, i)}")
+        (
+            f"{_kept_text(result, i, whole=False)}<br>acc {result.val_acc[i]:.0%}",
+            result.proba[i],
+            f"thinned network {i + 1}: {_kept_text(result, i)}",
+        )
         for i in range(count)
     ]
     panels.append((f"average of the {count}<br>acc {result.val_acc_average:.0%}", result.average, f"average of the {count}"))
@@ -459,7 +463,9 @@ def subnet_figure(result: SubnetResult) -> go.Figure:
         x_domain = axes["xaxis" if column == 0 else f"xaxis{column + 1}"]["domain"]
         top = 1.0 - row * (height + row_gap)
         layout_axes[xaxis.replace("x", "xaxis")] = dict(axes["xaxis"], domain=x_domain, anchor=yaxis)
-        layout_axes[yaxis.replace("y", "yaxis")] = dict(axes["yaxis"], domain=[max(0.0, top - height), top], anchor=xaxis, scaleanchor=xaxis)
+        layout_axes[yaxis.replace("y", "yaxis")] = dict(
+            axes["yaxis"], domain=[max(0.0, top - height), top], anchor=xaxis, scaleanchor=xaxis
+        )
         traces.append(_proba_map(result.grid_axis, z, name, xaxis, yaxis))
         traces.extend(_data_traces(result.data, xaxis, yaxis, first=panel == 0, validation=False, scale=0.5))
         titles.append(dict(_title(title, xaxis, small=True), yref=f"{yaxis} domain"))

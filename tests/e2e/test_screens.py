@@ -188,8 +188,10 @@ def test_a_phone_shows_the_sampled_subnetworks_with_a_readable_title_over_each_m
     app.locator("[data-testid=stPlotlyChart] .main-svg").first.wait_for()
     app.wait_for_timeout(500)
     assert app.evaluate(OVERLAPS, "[data-testid=stPlotlyChart]") == [[]]
-    widths = app.evaluate("() => Object.entries(document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot')._fullLayout)"
-                          ".filter(([key]) => /^xaxis\\d*$/.test(key)).map(([, axis]) => axis._length)")
+    widths = app.evaluate(
+        "() => Object.entries(document.querySelector('[data-testid=stPlotlyChart] .js-plotly-plot')._fullLayout)"
+        ".filter(([key]) => /^xaxis\\d*$/.test(key)).map(([, axis]) => axis._length)"
+    )
     assert len(widths) == 8 and min(widths) >= 60, widths
 
 
