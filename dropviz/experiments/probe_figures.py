@@ -109,6 +109,10 @@ def _data_traces(data: Dataset, xaxis: str, yaxis: str, first: bool, validation:
     return traces
 
 
+# A legend's top under an x axis and its title, in plot heights: at -0.2 a phone's wrapped legend covered the title.
+_UNDER_TITLE = -0.3
+
+
 def _legend(y: float) -> dict:
     return {"orientation": "h", "x": 0.5, "xanchor": "center", "y": y, "yanchor": "top", "font": {"size": THEME.small_font_size}}
 
@@ -211,7 +215,7 @@ def mc_convergence_figure(result: McResult) -> go.Figure:
         ),
     ]
     floor = float(result.convergence[-1]) if len(result.convergence) and np.isfinite(result.convergence[-1]) else None
-    notes = [_title("running MC average vs evaluation mode: it levels off above 0", "x")]
+    notes = [_title("running MC average vs evaluation mode · it levels off above 0", "x")]
     if floor is not None:
         notes.append({"x": float(len(t)), "y": floor, "xref": "x", "yref": "y", "xanchor": "right", "yanchor": "bottom",
                       "text": f"floor {floor:.3f}: the average over masks ≠ the weight-scaled network", "showarrow": False,
@@ -219,10 +223,10 @@ def mc_convergence_figure(result: McResult) -> go.Figure:
     layout = _layout(
         THEME.curves_height,
         "probe-mc-convergence",
-        margin={"l": 60, "r": 10, "t": 30, "b": 40},
+        margin={"l": 60, "r": 10, "t": 50, "b": 40},  # the title's two lines
         xaxis={"title": {"text": "passes t"}, "zeroline": False, "range": [0.5, max(len(t), 1) + 0.5]},
         yaxis={"title": {"text": "mean |difference| over the grid"}, "rangemode": "tozero", "zeroline": False},
-        legend=_legend(-0.2),
+        legend=_legend(_UNDER_TITLE),
         annotations=notes,
     )
     return go.Figure(data=traces, layout=layout)
@@ -299,11 +303,11 @@ def inside_figure(result: InsideResult) -> go.Figure:
         barmode="overlay",
         bargap=0,
         xaxis={
-            "title": {"text": f"activation of hidden layer {len(result.hidden)} ({result.activation}), validation points"},
+            "title": {"text": f"activation of hidden layer {len(result.hidden)} ({result.activation})"},
             "zeroline": False,
         },
-        yaxis={"title": {"text": "count (log scale)"}, "type": "log"},
-        legend=_legend(-0.2),
+        yaxis={"title": {"text": "validation points (log)"}, "type": "log"},  # short titles: they fit a phone's chart
+        legend=_legend(_UNDER_TITLE),
         annotations=notes,
     )
     return go.Figure(data=traces, layout=layout)
@@ -410,12 +414,12 @@ def robustness_figure(result: InsideResult) -> go.Figure:
     layout = _layout(
         THEME.curves_height,
         "probe-robustness",
-        margin={"l": 60, "r": 10, "t": 30, "b": 40},
+        margin={"l": 60, "r": 10, "t": 45, "b": 40},  # the title's two lines
         xaxis={"title": {"text": "units switched off in every hidden layer (k)"}, "zeroline": False},
         yaxis={"title": {"text": "validation accuracy"}, "tickformat": ".0%", "zeroline": False},
-        legend=_legend(-0.2),
+        legend=_legend(_UNDER_TITLE),
         hovermode="x unified",
-        annotations=[_title(f"random units off at test time, no rescaling: mean and ±1 std of {draws} draws", "x", small=True)],
+        annotations=[_title(f"random units off at test time, no rescaling · mean and ±1 std of {draws} draws", "x", small=True)],
     )
     return go.Figure(data=traces, layout=layout)
 

@@ -177,6 +177,36 @@ def test_a_phone_shows_an_experiment_s_figures_without_texts_covering_each_other
     assert overlaps == [[]], overlaps
 
 
+# Per chart of a selector, the texts (notes, axis and colour-bar titles) that reach past the chart's edges: cut off.
+TEXTS_CUT = """(charts) => Array.from(document.querySelectorAll(charts)).map((chart) => {
+  const edge = chart.getBoundingClientRect();
+  return Array.from(chart.querySelectorAll('g.annotation, g[class$="title"]')).map((e) => [e.textContent, e.getBoundingClientRect()])
+    .filter(([, r]) => r.width > 0 && (r.left < edge.left - 1 || r.right > edge.right + 1 || r.top < edge.top - 1))
+    .map(([text]) => text);
+})"""
+
+
+@pytest.mark.parametrize(
+    "experiment, charts",
+    [("Monte Carlo dropout (Gal and Ghahramani 2016)", 2), ("Inside the network: dead units, correlations, robustness", 3)],
+)
+def test_a_phone_shows_the_probes_figures_whole(app: Page, app_url: str, experiment: str, charts: int):
+    app.set_viewport_size({"width": 390, "height": 844})
+    open_page(app, f"{app_url}/?epochs=5000")
+    click(app, "Play")
+    settle(app, lambda v: v["epoch"] >= 5)  # a trained pair to look inside
+    click(app, "Pause")
+    app.get_by_role("tab", name="Experiments").click()
+    app.get_by_role("combobox", name="Experiment").click()
+    app.get_by_role("option", name=experiment).click()
+    app.get_by_role("button", name="Run experiment").click()
+    app.get_by_text("Finished in").wait_for(timeout=90_000)
+    app.locator("[data-testid=stPlotlyChart] .main-svg").first.wait_for()
+    app.wait_for_timeout(500)
+    assert app.evaluate(OVERLAPS, "[data-testid=stPlotlyChart]") == [[]] * charts
+    assert app.evaluate(TEXTS_CUT, "[data-testid=stPlotlyChart]") == [[]] * charts  # no title cut at a chart's edge
+
+
 def test_a_phone_shows_the_sampled_subnetworks_with_a_readable_title_over_each_map(app: Page, app_url: str):
     app.set_viewport_size({"width": 390, "height": 844})
     open_page(app, f"{app_url}/?epochs=5000")
