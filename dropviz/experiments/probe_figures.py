@@ -47,18 +47,25 @@ def _axis_names(panel: int) -> tuple[str, str]:
     return ("x", "y") if panel == 0 else (f"x{panel + 1}", f"y{panel + 1}")
 
 
-def _square_panels(count: int, gap: float, ticks: bool = True) -> dict:
-    """Layout axes for `count` side-by-side square maps over EXTENT (equal aspect)."""
-    width = (1.0 - gap * (count - 1)) / count
+def _square_panels(count: int, gap: float, ticks: bool = True, per_row: int | None = None, row_gap: float = 0.12) -> dict:
+    """Layout axes for `count` square maps over EXTENT (equal aspect): side by side, or in rows of per_row, each row
+    below the one before it by row_gap of the plot height (room for its titles)."""
+    per_row = per_row or count
+    rows = -(-count // per_row)
+    width = (1.0 - gap * (per_row - 1)) / per_row
+    height = (1.0 - row_gap * (rows - 1)) / rows
     extent = [float(EXTENT[0]), float(EXTENT[1])]
     square = {"range": extent, "constrain": "domain", "showgrid": False, "zeroline": False}
     square.update({"ticks": "outside", "ticklen": 3} if ticks else {"showticklabels": False})
     axes = {}
     for panel in range(count):
+        row, column = divmod(panel, per_row)
         xaxis, yaxis = _axis_names(panel)
-        start = panel * (width + gap)
+        start, top = column * (width + gap), 1.0 - row * (height + row_gap)
         axes[xaxis.replace("x", "xaxis")] = dict(square, domain=[start, start + width], anchor=yaxis)
         axes[yaxis.replace("y", "yaxis")] = dict(square, anchor=xaxis, scaleanchor=xaxis, scaleratio=1)
+        if rows > 1:
+            axes[yaxis.replace("y", "yaxis")]["domain"] = [max(0.0, top - height), top]
     return axes
 
 
@@ -278,7 +285,7 @@ def inside_figure(result: InsideResult) -> go.Figure:
             width=widths,
             name=display_name(run),
             marker=_bar_style(k),
-            hovertemplate="activation %{x:.3f}: %{y} values<extra>" + display_name(run) + "</extra>",
+            hovertemplate="activation %{x:.3f}: %{y} values (validation points x units)<extra>" + display_name(run) + "</extra>",
         )
         for k, run in enumerate(RUN_NAMES)
     ]
@@ -306,7 +313,7 @@ def inside_figure(result: InsideResult) -> go.Figure:
             "title": {"text": f"activation of hidden layer {len(result.hidden)} ({result.activation})"},
             "zeroline": False,
         },
-        yaxis={"title": {"text": "validation points (log)"}, "type": "log"},  # short titles: they fit a phone's chart
+        yaxis={"title": {"text": "count (log scale)"}, "type": "log"},  # of activations (points x units); short titles fit a phone
         legend=_legend(_UNDER_TITLE),
         annotations=notes,
     )
@@ -456,30 +463,19 @@ def subnet_figure(result: SubnetResult) -> go.Figure:
     ]
     panels.append((f"average of the {count}<br>acc {result.val_acc_average:.0%}", result.average, f"average of the {count}"))
     panels.append((f"full network<br>acc {result.val_acc_full:.0%}", result.full, "full network"))
-    rows = -(-len(panels) // _SUBNET_COLUMNS)
-    axes = _square_panels(_SUBNET_COLUMNS, 0.03, ticks=False)
-    row_gap = 0.12  # of the plot height: the next row's titles
-    height = (1.0 - row_gap * (rows - 1)) / rows
-    traces, titles, layout_axes = [], [], {}
+    traces, titles = [], []
     for panel, (title, z, name) in enumerate(panels):
-        row, column = divmod(panel, _SUBNET_COLUMNS)
         xaxis, yaxis = _axis_names(panel)
-        x_domain = axes["xaxis" if column == 0 else f"xaxis{column + 1}"]["domain"]
-        top = 1.0 - row * (height + row_gap)
-        layout_axes[xaxis.replace("x", "xaxis")] = dict(axes["xaxis"], domain=x_domain, anchor=yaxis)
-        layout_axes[yaxis.replace("y", "yaxis")] = dict(
-            axes["yaxis"], domain=[max(0.0, top - height), top], anchor=xaxis, scaleanchor=xaxis
-        )
         traces.append(_proba_map(result.grid_axis, z, name, xaxis, yaxis))
         traces.extend(_data_traces(result.data, xaxis, yaxis, first=panel == 0, validation=False, scale=0.5))
-        titles.append(dict(_title(title, xaxis, small=True), yref=f"{yaxis} domain"))
+        titles.append(dict(_title(title, xaxis, small=True), yref=f"{yaxis} domain"))  # over its own row's map
     layout = _layout(
-        _STRIP_HEIGHT * rows,
+        _STRIP_HEIGHT * -(-len(panels) // _SUBNET_COLUMNS),
         "probe-subnets",
         margin={"l": 10, "r": 10, "t": 45, "b": 10},
         legend=_legend(-0.02),
         hovermode="closest",
         annotations=titles,
-        **layout_axes,
+        **_square_panels(len(panels), 0.03, ticks=False, per_row=_SUBNET_COLUMNS),
     )
     return go.Figure(data=traces, layout=layout)

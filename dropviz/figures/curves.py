@@ -132,8 +132,8 @@ def curves_spec(history: History) -> dict:
     """Loss and accuracy per epoch of both runs, side by side, measured in evaluation mode.
 
     Traces per run in RUN_NAMES order: the gap band pair ("gap (dropout)" / "gap (twin)", the second
-    filled to the first; no legend entry: they toggle with "<run> · validation"), "<run> · train" and "<run> · validation" in the Loss subplot and again in
-    the Accuracy subplot, "<run> · best validation" (a star, a diamond); then "dropout · with masks", and
+    filled to the first; no legend entry: they toggle with "<run> · validation"), "<run> · train" and
+    "<run> · validation" in the Loss subplot and again in the Accuracy subplot, "<run> · best validation" (a star, a diamond); then "dropout · with masks", and
     an invisible "epoch span" per subplot from epoch 0 to MIN_EPOCH_SPAN, the least each x axis shows.
     The twin's lines are dashed. Each event is a dotted vertical line in both subplots (layout
     shapes), its text once, in the Loss subplot. Non-finite values are drawn as gaps; never raises.
